@@ -1,0 +1,122 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "ShardLog",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ShardLog", targets: ["ShardLog"]),
+        .library(name: "ShardLogMapping", targets: ["ShardLogMapping"]),
+        .library(name: "ShardLogServer", targets: ["ShardLogServer"]),
+        .executable(name: "shardlog", targets: ["shardlog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .target(name: "CShardLog"),
+        .target(
+            name: "ShardLog",
+            dependencies: [
+                "CLZ4",
+                "CShardLog",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ShardLogMapping",
+            dependencies: [
+                "ShardLog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ShardLogServer",
+            dependencies: [
+                "ShardLog",
+                "ShardLogMapping",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "shardlog",
+            dependencies: [
+                "ShardLog",
+                "ShardLogMapping",
+                "ShardLogServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ShardLogTestSupport",
+            dependencies: ["ShardLog"],
+            path: "Tests/ShardLogTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogTests",
+            dependencies: [
+                "ShardLog", "ShardLogTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogMappingTests",
+            dependencies: ["ShardLogMapping", "ShardLog", "ShardLogTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogServerTests",
+            dependencies: ["ShardLogServer", "ShardLog", "ShardLogTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "shardlogTests",
+            dependencies: ["shardlog", "ShardLog", "ShardLogTestSupport"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ShardLogBenchmarks",
+            dependencies: [
+                "ShardLog",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/ShardLogBenchmarks",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

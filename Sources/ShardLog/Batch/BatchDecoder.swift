@@ -1,0 +1,62 @@
+/// Reads the records of one batch, after verifying its checksum and decompressing it.
+enum BatchDecoder {
+    /// One decoded record, with its shard offset and arrival time in ms.
+    struct Entry {
+        var offset: UInt64
+        var timestamp: Int64
+        var key: String
+        var data: [UInt8]
+    }
+
+    /// Checks that `bytes` holds one whole, intact batch.
+    /// - Returns: its header, or `nil` if the length, version or checksum is wrong.
+    static func verify(_ bytes: [UInt8]) -> RecordBatch.Header? {
+        guard let h = RecordBatch.header(bytes), h.byteCount == bytes.count else { return nil }
+        return Checksum.crc32c(bytes, 8..<bytes.count) == h.checksum ? h : nil
+    }
+
+    /// Decodes the records of a verified batch whose offset is at least `fromOffset`.
+    /// - Parameters:
+    ///   - bytes: the whole batch.
+    ///   - header: its verified header.
+    ///   - fromOffset: skip records before this offset.
+    ///   - where: a description of the batch's location for error messages.
+    /// - Throws: `.corruption` when the payload does not decode.
+    static func records(
+        _ bytes: [UInt8], header h: RecordBatch.Header, fromOffset: UInt64, where location: String
+    ) throws(ShardLogError) -> [Entry] {
+        let payload: [UInt8]
+        if h.isCompressed {
+            payload = try LZ4.decompress(bytes, RecordBatch.headerByteCount..<bytes.count, byteCount: h.payloadByteCount)
+        } else {
+            payload = Array(bytes[RecordBatch.headerByteCount...])
+        }
+        var out: [Entry] = []
+        out.reserveCapacity(h.recordCount)
+        var i = 0
+        for n in 0..<h.recordCount {
+            guard let delta = payload.varint(&i), let keyLength = payload.varint(&i),
+                i + Int(keyLength) <= payload.count
+            else { throw Self.bad(location) }
+            let keyStart = i
+            i += Int(keyLength)
+            guard let dataLength = payload.varint(&i), i + Int(dataLength) <= payload.count else {
+                throw Self.bad(location)
+            }
+            let offset = h.firstOffset + UInt64(n)
+            if offset >= fromOffset {
+                let key = String(decoding: payload[keyStart..<keyStart + Int(keyLength)], as: UTF8.self)
+                out.append(
+                    Entry(
+                        offset: offset, timestamp: h.firstTimestamp + Int64(delta), key: key,
+                        data: Array(payload[i..<i + Int(dataLength)])))
+            }
+            i += Int(dataLength)
+        }
+        return out
+    }
+
+    private static func bad(_ location: String) -> ShardLogError {
+        ShardLogError(.corruption, "record batch at \(location) is malformed although its checksum matched")
+    }
+}

@@ -1,0 +1,84 @@
+/// A Kinesis-style sequence number: a 56-digit decimal string that encodes the shard and the record's offset in it.
+///
+/// Layout: `"49"` + the shard's index (12 digits) + the offset within the shard (42 digits). Fixed width, so string
+/// order equals numeric order within a shard; unique within the stream because the shard index is part of it.
+public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The shard's index (`shardId-000000000007` → 7).
+    public var shardIndex: Int
+    /// The record's offset within its shard, from 0.
+    public var offset: UInt64
+
+    /// Creates a sequence number.
+    public init(shardIndex: Int, offset: UInt64) {
+        self.shardIndex = shardIndex
+        self.offset = offset
+    }
+
+    /// Parses a sequence number produced by ``description``.
+    /// - Throws: `.invalidArgument` naming the value when it is not one of ours.
+    public init(parsing text: String) throws(ShardLogError) {
+        let utf8 = Array(text.utf8)
+        var index = 0
+        var offset: UInt64 = 0
+        var valid = utf8.count == 56 && utf8[0] == 52 && utf8[1] == 57
+        if valid {
+            for (i, c) in utf8.enumerated().dropFirst(2) {
+                guard c >= 48 && c <= 57 else {
+                    valid = false
+                    break
+                }
+                let digit = UInt64(c - 48)
+                if i < 14 {
+                    index = index * 10 + Int(digit)
+                } else {
+                    let (m, o1) = offset.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(digit)
+                    guard !o1 && !o2 else {
+                        valid = false
+                        break
+                    }
+                    offset = a
+                }
+            }
+        }
+        guard valid else {
+            throw ShardLogError(
+                .invalidArgument,
+                "'\(text)' is not a valid sequence number (56 decimal digits starting with 49)")
+        }
+        self.shardIndex = index
+        self.offset = offset
+    }
+
+    /// The 56-digit decimal form.
+    public var description: String {
+        let index = String(shardIndex)
+        let off = String(offset)
+        return "49" + String(repeating: "0", count: 12 - index.count) + index
+            + String(repeating: "0", count: 42 - off.count) + off
+    }
+
+    /// Orders by shard, then offset.
+    public static func < (a: SequenceNumber, b: SequenceNumber) -> Bool {
+        (a.shardIndex, a.offset) < (b.shardIndex, b.offset)
+    }
+}
+
+/// Shard ids as Kinesis writes them: `shardId-` and a 12-digit index.
+public enum ShardID {
+    /// `shardId-000000000007` for 7.
+    public static func name(_ index: Int) -> String {
+        let digits = String(index)
+        return "shardId-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+    }
+
+    /// The index of a shard id; also accepts a bare number.
+    /// - Throws: `.invalidArgument` (or `.resourceNotFound` semantics left to the caller).
+    public static func index(_ id: String) throws(ShardLogError) -> Int {
+        let digits = id.hasPrefix("shardId-") ? String(id.dropFirst(8)) : id
+        guard !digits.isEmpty, digits.count <= 12, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+            let value = Int(digits)
+        else { throw ShardLogError(.invalidArgument, "'\(id)' is not a shard id (expected shardId-000000000000)") }
+        return value
+    }
+}

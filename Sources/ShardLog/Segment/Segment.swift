@@ -1,0 +1,201 @@
+import Foundation
+
+import Synchronization
+
+/// One mapped segment file of a shard, with its sparse in-memory index.
+///
+/// Readers in any thread or process see only published batches: they load ``committedEnd`` with acquire ordering
+/// and never look past it. The index is built lazily by hopping over batch headers (no payload is read), one entry
+/// per 4 KiB of log, so a seek costs a binary search plus a short forward walk.
+/// Thread-safety: safe from any thread; the index sits behind a `Mutex`.
+final class Segment: Sendable {
+    /// The mapped file.
+    let file: MappedFile
+    /// The offset of the first record.
+    let firstOffset: UInt64
+    private let index: Mutex<SparseIndex>
+
+    /// One index entry: the batch at byte `position` starts at record `offset`, first arrival `timestamp` (ms).
+    struct Entry {
+        var offset: UInt64
+        var position: Int
+        var timestamp: Int64
+    }
+
+    struct SparseIndex {
+        var entries: [Entry] = []
+        /// Byte position up to which batch headers have been walked.
+        var walkedEnd = SegmentHeader.byteCount
+        /// Offset of the record at `walkedEnd`.
+        var walkedOffset: UInt64
+        var lastIndexed = -1 << 20
+    }
+
+    /// Wraps an open mapping.
+    init(file: consuming MappedFile, firstOffset: UInt64) {
+        self.file = file
+        self.firstOffset = firstOffset
+        self.index = Mutex(SparseIndex(walkedOffset: firstOffset))
+    }
+
+    /// Creates a new empty segment file.
+    static func create(path: String, firstOffset: UInt64, capacity: Int, shardIndex: Int) throws(ShardLogError)
+        -> Segment
+    {
+        let header = SegmentHeader.make(
+            firstOffset: firstOffset, capacity: capacity, shardIndex: shardIndex, now: Clock.milliseconds())
+        let file = try MappedFile(creating: path, byteCount: capacity, header: header)
+        try FileSystem.synchronizeDirectory(of: path)
+        return Segment(file: file, firstOffset: firstOffset)
+    }
+
+    /// Opens an existing segment file.
+    static func open(path: String, writable: Bool) throws(ShardLogError) -> Segment {
+        let file = try MappedFile(opening: path, writable: writable) { (head: [UInt8]) throws(ShardLogError) in
+            try SegmentHeader.capacity(of: head, path: path)
+        }
+        let first = file.uint64(at: 16)
+        return Segment(file: file, firstOffset: first)
+    }
+
+    // MARK: - Header words
+
+    /// The published end of the log in this file (acquire load).
+    var committedEnd: Int { Int(file.loadAcquiring(at: SegmentHeader.committedEnd)) }
+    /// The state word (open, sealed, closed).
+    var state: SegmentHeader.State {
+        SegmentHeader.State(rawValue: file.loadAcquiring(at: SegmentHeader.state)) ?? .open
+    }
+    /// The largest arrival time in the file (ms).
+    var lastTimestamp: Int64 { file.loadRelaxed(at: SegmentHeader.lastTimestamp) }
+    /// The capacity in bytes.
+    var capacity: Int { file.byteCount }
+
+    // MARK: - Index
+
+    /// Walks batch headers from the last walked point to the committed end, adding sparse index entries.
+    /// - Returns: the offset just past the last published record.
+    @discardableResult
+    func catchUp() throws(ShardLogError) -> UInt64 {
+        let end = committedEnd
+        return try index.withLock { (idx: inout SparseIndex) throws(ShardLogError) -> UInt64 in
+            while idx.walkedEnd < end {
+                let pos = idx.walkedEnd
+                let length = Int(file.uint32(at: pos))
+                let offset = file.uint64(at: pos + 16)
+                let count = Int(file.uint32(at: pos + 12))
+                guard length >= RecordBatch.headerByteCount, pos + length <= end, offset == idx.walkedOffset,
+                    count > 0
+                else {
+                    throw ShardLogError(
+                        .corruption,
+                        "\(file.path): batch header at byte \(pos) is damaged below the committed end \(end)"
+                            + " (expected offset \(idx.walkedOffset)); the data after it cannot be read")
+                }
+                if pos - idx.lastIndexed >= 4096 {
+                    idx.entries.append(
+                        Entry(offset: offset, position: pos, timestamp: Int64(bitPattern: file.uint64(at: pos + 24))))
+                    idx.lastIndexed = pos
+                }
+                idx.walkedEnd = pos + length
+                idx.walkedOffset = offset + UInt64(count)
+            }
+            return idx.walkedOffset
+        }
+    }
+
+    /// The byte position of the batch containing `offset`, or of the first batch after it.
+    /// - Complexity: O(log n) index search plus a walk over at most 4 KiB of batch headers.
+    private func position(of offset: UInt64) -> Int {
+        index.withLock { idx in
+            var lo = 0
+            var hi = idx.entries.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if idx.entries[mid].offset <= offset { lo = mid + 1 } else { hi = mid }
+            }
+            return lo == 0 ? SegmentHeader.byteCount : idx.entries[lo - 1].position
+        }
+    }
+
+    /// Reads records from `offset` on, stopping at `limit` records, `maxBytes` of data or the committed end.
+    ///
+    /// Every batch is checksum-verified before use.
+    /// - Returns: decoded entries (possibly empty) and the offset after the last one returned (or `offset`).
+    /// - Throws: `.corruption` naming the file and byte position when a published batch fails its checksum.
+    /// - Complexity: O(log n + k) for k records returned.
+    func read(from offset: UInt64, limit: Int, maxBytes: Int) throws(ShardLogError)
+        -> (entries: [BatchDecoder.Entry], next: UInt64)
+    {
+        let tip = try catchUp()
+        guard offset < tip, limit > 0 else { return ([], offset) }
+        let end = committedEnd
+        var pos = position(of: offset)
+        var out: [BatchDecoder.Entry] = []
+        var bytes = 0
+        var next = offset
+        while pos < end && out.count < limit && bytes < maxBytes {
+            let length = Int(file.uint32(at: pos))
+            let batchFirst = file.uint64(at: pos + 16)
+            let count = UInt64(file.uint32(at: pos + 12))
+            if batchFirst + count <= next {
+                pos += length
+                continue
+            }
+            let raw = file.bytes(at: pos, count: length)
+            guard let header = BatchDecoder.verify(raw) else {
+                throw ShardLogError(
+                    .corruption,
+                    "\(file.path): record batch at byte \(pos) (offsets \(batchFirst)..<\(batchFirst + count))"
+                        + " fails its CRC-32C checksum; the shard is corrupt at this point")
+            }
+            let entries = try BatchDecoder.records(raw, header: header, fromOffset: next, where: "\(file.path):\(pos)")
+            for entry in entries {
+                if out.count >= limit || (bytes >= maxBytes) { break }
+                if !out.isEmpty && bytes + entry.data.count + entry.key.utf8.count > maxBytes { break }
+                bytes += entry.data.count + entry.key.utf8.count
+                out.append(entry)
+                next = entry.offset + 1
+            }
+            pos += length
+        }
+        return (out, next)
+    }
+
+    /// The first offset whose arrival time is at least `timestamp` (ms), or the segment's tip if none.
+    /// - Complexity: O(log n) plus a walk inside one 4 KiB index interval.
+    func offset(atTimestamp timestamp: Int64) throws(ShardLogError) -> UInt64 {
+        let tip = try catchUp()
+        let end = committedEnd
+        var pos = index.withLock { idx in
+            var lo = 0
+            var hi = idx.entries.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if idx.entries[mid].timestamp < timestamp { lo = mid + 1 } else { hi = mid }
+            }
+            return lo == 0 ? SegmentHeader.byteCount : idx.entries[lo - 1].position
+        }
+        while pos < end {
+            let length = Int(file.uint32(at: pos))
+            let last = Int64(bitPattern: file.uint64(at: pos + 32))
+            if last >= timestamp {
+                let raw = file.bytes(at: pos, count: length)
+                guard let header = BatchDecoder.verify(raw) else {
+                    throw ShardLogError(.corruption, "\(file.path): record batch at byte \(pos) fails its checksum")
+                }
+                let entries = try BatchDecoder.records(raw, header: header, fromOffset: 0, where: "\(file.path):\(pos)")
+                if let hit = entries.first(where: { $0.timestamp >= timestamp }) { return hit.offset }
+            }
+            pos += length
+        }
+        return tip
+    }
+}
+
+/// Wall-clock milliseconds since the epoch.
+enum Clock {
+    static func milliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}

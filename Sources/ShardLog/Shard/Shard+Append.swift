@@ -1,0 +1,245 @@
+import Foundation
+import Synchronization
+
+/// Appending, rolling, recovery, closing and retention: everything that writes a shard.
+extension Shard {
+    /// One record to append.
+    struct Pending {
+        var key: String
+        var data: [UInt8]
+    }
+
+    /// Where an appended batch landed.
+    struct Appended {
+        var firstOffset: UInt64
+        var count: Int
+    }
+
+    /// Appends `records` in order as one or more batches (each at most `options.maxBatchByteCount` of payload).
+    ///
+    /// Each batch is written with one `pwrite`, then published by a release store of the committed end; with
+    /// durability `always` the call returns only after an `fdatasync` covering it (shared with concurrent callers).
+    /// - Returns: the batches written, in order (offsets are contiguous within a batch).
+    /// - Throws: `.resourceInUse` if the shard was closed by a reshard (re-route and retry), `.noSpace` when a new
+    ///   segment cannot be allocated; data appended before the error stays stored.
+    /// - Complexity: O(total bytes).
+    func append(_ records: [Pending], timestamp: Int64) throws(ShardLogError) -> [Appended] {
+        var out: [Appended] = []
+        var written: (Segment, Int)?
+        try writer.withLock { (w: inout Writer) throws(ShardLogError) in
+            var start = 0
+            while start < records.count {
+                w.encoder.reset(timestamp: timestamp)
+                var end = start
+                while end < records.count
+                    && (end == start || w.encoder.payloadByteCount + records[end].data.count
+                        <= options.maxBatchByteCount)
+                {
+                    w.encoder.append(key: records[end].key, data: records[end].data, timestamp: timestamp)
+                    end += 1
+                }
+                let placed = try writeBatch(&w)
+                out.append(Appended(firstOffset: placed.first, count: end - start))
+                written = (placed.segment, placed.end)
+                start = end
+            }
+        }
+        if options.durability == .always, let (seg, end) = written { try synchronize(seg, through: end) }
+        return out
+    }
+
+    /// Writes the encoder's batch under the cross-process lock.
+    private func writeBatch(_ w: inout Writer) throws(ShardLogError) -> (first: UInt64, segment: Segment, end: Int) {
+        try writerLock.lock()
+        defer { writerLock.unlock() }
+        var seg = try activeSegment(&w)
+        if seg.state == .closed {
+            throw ShardLogError(.resourceInUse, "shard \(shardId) is closed (resharded); writes go to its children")
+        }
+        var first = UInt64(seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        var pos = seg.committedEnd
+        let minimum = seg.file.loadRelaxed(at: SegmentHeader.lastTimestamp)
+        var bytes = w.encoder.finish(firstOffset: first, minimumTimestamp: minimum)
+        if pos + bytes.count > seg.capacity {
+            seg = try roll(&w, from: seg, needing: bytes.count)
+            first = seg.firstOffset
+            pos = SegmentHeader.byteCount
+            bytes = w.encoder.finish(firstOffset: first, minimumTimestamp: minimum)
+        }
+        seg.file.storeReleasing(1, at: SegmentHeader.writerState)
+        try seg.file.write(bytes, at: pos)
+        let last = RecordBatch.header(bytes).map { $0.lastTimestamp } ?? minimum
+        if pos == SegmentHeader.byteCount {
+            seg.file.storeReleasing(RecordBatch.header(bytes).map { $0.firstTimestamp } ?? last, at: SegmentHeader.firstTimestamp)
+        }
+        seg.file.storeReleasing(last, at: SegmentHeader.lastTimestamp)
+        seg.file.storeReleasing(Int64(first) + Int64(w.encoder.recordCount), at: SegmentHeader.nextOffset)
+        seg.file.storeReleasing(Int64(pos + bytes.count), at: SegmentHeader.committedEnd)
+        seg.file.storeReleasing(FileSystem.bootIdentity, at: SegmentHeader.bootIdentity)
+        seg.file.storeReleasing(0, at: SegmentHeader.writerState)
+        return (first, seg, pos + bytes.count)
+    }
+
+    /// The segment to append to, under the writer lock: the newest file, recovered if its last writer died or the
+    /// machine rebooted, rolled if sealed.
+    private func activeSegment(_ w: inout Writer) throws(ShardLogError) -> Segment {
+        if let active = w.active, active.state != .sealed {
+            try recoverIfNeeded(active)
+            return active
+        }
+        let offsets = refreshTable()
+        let seg: Segment
+        if let last = offsets.last {
+            seg = try segment(last)
+        } else {
+            seg = try createSegment(firstOffset: 0, byteCount: options.segmentByteCount)
+        }
+        try recoverIfNeeded(seg)
+        w.active = seg
+        if seg.state == .sealed {
+            return try roll(&w, from: seg, needing: 0)
+        }
+        return seg
+    }
+
+    private func createSegment(firstOffset: UInt64, byteCount: Int) throws(ShardLogError) -> Segment {
+        let path = directory + "/" + SegmentHeader.fileName(firstOffset: firstOffset)
+        let seg: Segment
+        do {
+            seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
+        } catch where error.code == .resourceInUse {
+            // A writer died after creating it: reuse it if its header is intact, else recreate it.
+            do {
+                seg = try Segment.open(path: path, writable: true)
+            } catch {
+                try? FileManager.default.removeItem(atPath: path)
+                seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
+            }
+        }
+        register(seg)
+        return seg
+    }
+
+    /// Seals `seg` and starts the next segment, named by the next offset.
+    private func roll(_ w: inout Writer, from seg: Segment, needing byteCount: Int) throws(ShardLogError) -> Segment {
+        let next = UInt64(seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        if options.durability != .none {
+            try seg.file.synchronize()
+            seg.file.storeReleasing(Int64(seg.committedEnd), at: SegmentHeader.syncedEnd)
+        }
+        let capacity = max(options.segmentByteCount, byteCount + SegmentHeader.byteCount)
+        let fresh = try createSegment(firstOffset: next, byteCount: capacity)
+        seg.file.storeReleasing(SegmentHeader.State.sealed.rawValue, at: SegmentHeader.state)
+        w.active = fresh
+        return fresh
+    }
+
+    /// Makes the published data durable up to byte `end` of `seg`, sharing one `fdatasync` among concurrent callers.
+    func synchronize(_ seg: Segment, through end: Int) throws(ShardLogError) {
+        if Int(seg.file.loadAcquiring(at: SegmentHeader.syncedEnd)) >= end { return }
+        try syncGate.withLock { _ throws(ShardLogError) in
+            if Int(seg.file.loadAcquiring(at: SegmentHeader.syncedEnd)) >= end { return }
+            let target = seg.committedEnd
+            try seg.file.synchronize()
+            let current = Int(seg.file.loadAcquiring(at: SegmentHeader.syncedEnd))
+            if target > current { seg.file.storeReleasing(Int64(target), at: SegmentHeader.syncedEnd) }
+        }
+    }
+
+    /// Flushes the active segment (durability `interval`).
+    func synchronizeActive() throws(ShardLogError) {
+        guard let seg = writer.withLock({ $0.active }) else { return }
+        let end = seg.committedEnd
+        try synchronize(seg, through: end)
+    }
+
+    // MARK: - Recovery
+
+    /// Recovers the tail of `seg` when its last writer died mid-batch or the machine rebooted since the last write.
+    ///
+    /// Walks batch headers from the start (cheap hops) and verifies checksums from the trusted point on: the
+    /// committed end after a process crash (the page cache kept everything published), the synced end after a
+    /// reboot. It truncates at the first bad or discontinuous batch above that point and zeroes the rest. A bad
+    /// batch below the trusted point is corruption and is reported, never silently dropped.
+    /// - Throws: `.corruption` naming the file and byte.
+    func recoverIfNeeded(_ seg: Segment) throws(ShardLogError) {
+        let dirty = seg.file.loadAcquiring(at: SegmentHeader.writerState) != 0
+        let lastBoot = seg.file.loadRelaxed(at: SegmentHeader.bootIdentity)
+        let rebooted = lastBoot != 0 && lastBoot != FileSystem.bootIdentity
+        guard dirty || rebooted else { return }
+        let committed = seg.committedEnd
+        let trusted = rebooted ? min(committed, Int(seg.file.loadRelaxed(at: SegmentHeader.syncedEnd))) : committed
+        var pos = SegmentHeader.byteCount
+        var expected = seg.firstOffset
+        var lastTimestamp = Int64(0)
+        var firstTimestamp = Int64(0)
+        while pos + RecordBatch.headerByteCount <= seg.capacity {
+            let head = seg.file.bytes(at: pos, count: RecordBatch.headerByteCount)
+            let header = RecordBatch.header(head)
+            let fits = header.map { pos + $0.byteCount <= seg.capacity && $0.firstOffset == expected } ?? false
+            var good = fits
+            if let h = header, fits, pos + h.byteCount > trusted {
+                good = seg.file.crc32c(at: pos + 8, count: h.byteCount - 8) == h.checksum
+            }
+            guard good, let h = header else {
+                if pos < trusted {
+                    throw ShardLogError(
+                        .corruption,
+                        "\(seg.file.path): batch at byte \(pos) is damaged below the recovered point \(trusted);"
+                            + " refusing to truncate acknowledged data")
+                }
+                break
+            }
+            if firstTimestamp == 0 { firstTimestamp = h.firstTimestamp }
+            lastTimestamp = max(lastTimestamp, h.lastTimestamp)
+            pos += h.byteCount
+            expected = h.nextOffset
+        }
+        try seg.file.zero(at: pos, count: seg.capacity - pos)
+        seg.file.storeReleasing(Int64(expected), at: SegmentHeader.nextOffset)
+        seg.file.storeReleasing(lastTimestamp, at: SegmentHeader.lastTimestamp)
+        seg.file.storeReleasing(firstTimestamp, at: SegmentHeader.firstTimestamp)
+        seg.file.storeReleasing(Int64(pos), at: SegmentHeader.committedEnd)
+        if rebooted { seg.file.storeReleasing(Int64(min(pos, trusted)), at: SegmentHeader.syncedEnd) }
+        seg.file.storeReleasing(FileSystem.bootIdentity, at: SegmentHeader.bootIdentity)
+        seg.file.storeReleasing(0, at: SegmentHeader.writerState)
+    }
+
+    // MARK: - Closing and retention
+
+    /// Closes the shard for writes (a reshard): marks its newest segment closed.
+    /// - Returns: the offset after its last record.
+    func close() throws(ShardLogError) -> UInt64 {
+        try writer.withLock { (w: inout Writer) throws(ShardLogError) -> UInt64 in
+            try writerLock.lock()
+            defer { writerLock.unlock() }
+            let seg = try activeSegment(&w)
+            seg.file.storeReleasing(SegmentHeader.State.closed.rawValue, at: SegmentHeader.state)
+            return UInt64(seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        }
+    }
+
+    /// Deletes whole segments whose newest record arrived before `cutoff` (ms). The newest segment always stays.
+    /// - Returns: how many segment files were deleted.
+    func deleteSegments(olderThan cutoff: Int64) throws(ShardLogError) -> Int {
+        try writer.withLock { (w: inout Writer) throws(ShardLogError) -> Int in
+            try writerLock.lock()
+            defer { writerLock.unlock() }
+            let offsets = refreshTable()
+            var deleted = 0
+            for o in offsets.dropLast() {
+                let seg = try segment(o)
+                guard seg.lastTimestamp < cutoff else { break }
+                let path = directory + "/" + SegmentHeader.fileName(firstOffset: o)
+                if unlinkFile(path) { deleted += 1 }
+                forget(o)
+            }
+            if deleted > 0 { try FileSystem.synchronizeDirectory(of: directory + "/x") }
+            return deleted
+        }
+    }
+
+    private func unlinkFile(_ path: String) -> Bool {
+        (try? FileManager.default.removeItem(atPath: path)) != nil
+    }
+}

@@ -1,0 +1,41 @@
+/// When appended data is forced to stable storage.
+public enum Durability: String, Sendable, CaseIterable, Codable {
+    /// Page cache only: survives a killed process (the kernel owns the pages), not a power loss.
+    case none
+    /// A background `fdatasync` of every shard with new data, once per ``StoreOptions/syncInterval``.
+    case interval
+    /// `fdatasync` before an append returns, shared by concurrent appenders (group commit).
+    case always
+}
+
+/// Tuning for a ``Store``.
+public struct StoreOptions: Sendable {
+    /// Size of each preallocated segment file (default 128 MiB).
+    public var segmentByteCount = 128 << 20
+    /// The durability policy (default ``Durability/none``).
+    public var durability = Durability.none
+    /// Interval of background flushes with ``Durability/interval`` (default 1 s).
+    public var syncInterval = Duration.seconds(1)
+    /// Batches whose payload reaches this many bytes are LZ4-compressed when that shrinks them (default 16 KiB;
+    /// `Int.max` turns compression off).
+    public var compressionThreshold = 16 << 10
+    /// Largest uncompressed payload of one record batch (default 1 MiB).
+    public var maxBatchByteCount = 1 << 20
+    /// Map segments read-write (needed to append or recover); read-only tools may set `false`.
+    public var writable = true
+
+    /// Default options.
+    public init() {}
+}
+
+/// Kinesis' per-record limits.
+public enum Limits {
+    /// Data plus partition key of one record: 1 MiB.
+    public static let recordByteCount = 1 << 20
+    /// Partition key length in Unicode scalars: 1–256.
+    public static let partitionKeyLength = 1...256
+    /// Retention period in hours: 24–8760.
+    public static let retentionHours = 24...8760
+    /// Shards per stream accepted by this store.
+    public static let shardCount = 1...10_000
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Synchronization
+
+/// A stream of a ``Store``: shards, routing, puts, iterators and resharding.
+///
+/// Metadata lives in `streams/<name>/stream.json`; it is cached here and reloaded when a shard turns out to be closed
+/// by another process, and always by ``describe()``.
+/// Thread-safety: safe from any thread; several processes may use one stream at once.
+public final class DataStream: Sendable {
+    /// The stream's name.
+    public let name: String
+    /// Its directory.
+    let directory: String
+    let options: StoreOptions
+    private let metadataLock: FileLock
+    private let state: Mutex<State>
+
+    struct State {
+        var metadata: StreamMetadata
+        /// Open shards sorted by starting hash key, for routing.
+        var routes: [(range: ClosedRange<UInt128>, index: Int)]
+        var shards: [Int: Shard] = [:]
+    }
+
+    var metadataPath: String { directory + "/stream.json" }
+
+    init(name: String, directory: String, options: StoreOptions) throws(ShardLogError) {
+        self.name = name
+        self.directory = directory
+        self.options = options
+        self.metadataLock = try FileLock(path: directory + "/stream.lock")
+        let metadata = try StreamMetadata.load(path: directory + "/stream.json")
+        self.state = Mutex(State(metadata: metadata, routes: Self.routes(metadata)))
+    }
+
+    private static func routes(_ m: StreamMetadata) -> [(range: ClosedRange<UInt128>, index: Int)] {
+        m.shards.filter(\.isOpen).map { ($0.range, $0.index) }.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    /// Reloads `stream.json` (under a shared lock, so a reshard in progress elsewhere finishes first).
+    @discardableResult
+    func reload() throws(ShardLogError) -> StreamMetadata {
+        try metadataLock.lock(shared: true)
+        defer { metadataLock.unlock() }
+        let m = try StreamMetadata.load(path: metadataPath)
+        state.withLock {
+            $0.metadata = m
+            $0.routes = Self.routes(m)
+        }
+        return m
+    }
+
+    /// The stream as Kinesis' `DescribeStream` shows it, fresh from disk.
+    /// - Throws: `.resourceNotFound` if the stream was deleted.
+    public func describe() throws(ShardLogError) -> StreamDescription {
+        try reload().description()
+    }
+
+    /// The cached metadata (no disk access).
+    var metadata: StreamMetadata { state.withLock { $0.metadata } }
+
+    /// The shard with this index, opened on first use.
+    func shard(_ index: Int) throws(ShardLogError) -> Shard {
+        if let s = state.withLock({ $0.shards[index] }) { return s }
+        var known = state.withLock { s in s.metadata.shards.contains { $0.index == index } }
+        if !known { known = try reload().shards.contains { $0.index == index } }
+        guard known else {
+            throw ShardLogError(.resourceNotFound, "Shard \(ShardID.name(index)) in stream \(name) does not exist")
+        }
+        let shard = try Shard(
+            directory: directory + "/" + ShardID.name(index), index: index, options: options, create: true)
+        return state.withLock { s in
+            if let existing = s.shards[index] { return existing }
+            s.shards[index] = shard
+            return shard
+        }
+    }
+
+    /// The shard with this id.
+    func shard(id: String) throws(ShardLogError) -> Shard {
+        let index: Int
+        do {
+            index = try ShardID.index(id)
+        } catch {
+            throw ShardLogError(.resourceNotFound, "Shard \(id) in stream \(name) does not exist")
+        }
+        return try shard(index)
+    }
+
+    /// Shards opened in this process (for flushing).
+    var openedShards: [Shard] { state.withLock { Array($0.shards.values) } }
+
+    // MARK: - Put
+
+    /// Puts one record.
+    /// - Parameters:
+    ///   - partitionKey: 1–256 characters; its MD5 picks the shard.
+    ///   - data: the blob; key plus data at most 1 MiB.
+    ///   - explicitHashKey: routes by this hash key instead of the key's MD5.
+    /// - Returns: the shard and sequence number.
+    /// - Throws: `.invalidArgument` for a bad key or size, I/O errors from the shard.
+    @discardableResult
+    public func put(partitionKey: String, data: [UInt8], explicitHashKey: UInt128? = nil) throws(ShardLogError)
+        -> PutResult
+    {
+        try putRecords([PutRecordsEntry(partitionKey: partitionKey, data: data, explicitHashKey: explicitHashKey)])[0]
+    }
+
+    /// Checks one entry against Kinesis' limits.
+    /// - Throws: `.invalidArgument` naming the limit.
+    public static func validate(partitionKey: String, dataByteCount: Int) throws(ShardLogError) {
+        let keyLength = partitionKey.unicodeScalars.count
+        guard Limits.partitionKeyLength.contains(keyLength) else {
+            throw ShardLogError(
+                .invalidArgument,
+                "partition key has \(keyLength) characters; it must have between 1 and 256")
+        }
+        let total = dataByteCount + partitionKey.utf8.count
+        guard total <= Limits.recordByteCount else {
+            throw ShardLogError(
+                .invalidArgument,
+                "record is \(total) bytes (data + partition key); the limit is \(Limits.recordByteCount) bytes (1 MiB)")
+        }
+    }
+
+    /// Puts records in order; each is routed by its key (or explicit hash key) to the open shard covering it, and
+    /// all records for one shard are appended as one batch.
+    /// - Returns: one result per entry, in the same order.
+    /// - Throws: `.invalidArgument` (nothing is written when any entry is invalid), I/O errors.
+    /// - Complexity: O(total bytes); one MD5 per record unless the stream has a single open shard.
+    public func putRecords(_ entries: [PutRecordsEntry]) throws(ShardLogError) -> [PutResult] {
+        for e in entries { try Self.validate(partitionKey: e.partitionKey, dataByteCount: e.data.count) }
+        var results = [PutResult?](repeating: nil, count: entries.count)
+        var pending = Array(entries.indices)
+        var attempts = 0
+        while !pending.isEmpty {
+            attempts += 1
+            let routes = state.withLock { $0.routes }
+            var groups: [Int: [Int]] = [:]
+            for i in pending {
+                let target: Int
+                if routes.count == 1 {
+                    target = routes[0].index
+                } else {
+                    let key = entries[i].explicitHashKey ?? HashKey.of(partitionKey: entries[i].partitionKey)
+                    target = Self.route(key, routes)
+                }
+                groups[target, default: []].append(i)
+            }
+            pending = []
+            let now = Clock.milliseconds()
+            for (index, members) in groups.sorted(by: { $0.key < $1.key }) {
+                let shard = try self.shard(index)
+                let batch = members.map { Shard.Pending(key: entries[$0].partitionKey, data: entries[$0].data) }
+                do {
+                    var k = 0
+                    for placed in try shard.append(batch, timestamp: now) {
+                        for n in 0..<placed.count {
+                            results[members[k]] = PutResult(
+                                sequence: SequenceNumber(shardIndex: index, offset: placed.firstOffset + UInt64(n)))
+                            k += 1
+                        }
+                    }
+                } catch where error.code == .resourceInUse && attempts < 50 {
+                    // Closed by a reshard in another process: reload and re-route.
+                    pending.append(contentsOf: members)
+                }
+            }
+            if !pending.isEmpty { try reload() }
+        }
+        return results.compactMap { $0 }
+    }
+
+    /// The open shard whose range contains `key`.
+    private static func route(_ key: UInt128, _ routes: [(range: ClosedRange<UInt128>, index: Int)]) -> Int {
+        var lo = 0
+        var hi = routes.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if routes[mid].range.lowerBound <= key { lo = mid } else { hi = mid - 1 }
+        }
+        return routes[lo].index
+    }
+
+    /// The open shard a partition key routes to.
+    public func shardId(forPartitionKey key: String, explicitHashKey: UInt128? = nil) -> String {
+        let routes = state.withLock { $0.routes }
+        return ShardID.name(Self.route(explicitHashKey ?? HashKey.of(partitionKey: key), routes))
+    }
+
+    // MARK: - Read
+
+    /// An iterator over one shard from `position`.
+    /// - Throws: `.resourceNotFound` for an unknown shard, `.invalidArgument` for a sequence number of another shard.
+    public func iterator(shardId: String, position: IteratorPosition) throws(ShardLogError) -> ShardIterator {
+        let shard = try self.shard(id: shardId)
+        let offset: UInt64
+        switch position {
+        case .trimHorizon:
+            offset = try shard.trimHorizon()
+        case .latest:
+            offset = try shard.tip()
+        case .atSequenceNumber(let text), .afterSequenceNumber(let text):
+            let seq = try SequenceNumber(parsing: text)
+            guard seq.shardIndex == shard.index else {
+                throw ShardLogError(
+                    .invalidArgument,
+                    "StartingSequenceNumber \(text) used in GetShardIterator on shard \(shardId) in stream \(name)"
+                        + " is invalid because it did not come from this stream and shard")
+            }
+            if case .afterSequenceNumber = position { offset = seq.offset + 1 } else { offset = seq.offset }
+        case .atTimestamp(let date):
+            offset = try shard.offset(atTimestamp: Int64((date.timeIntervalSince1970 * 1000).rounded(.up)))
+        }
+        return ShardIterator(stream: self, shard: shard, position: offset)
+    }
+
+    // MARK: - Retention
+
+    /// Changes the retention period.
+    /// - Throws: `.invalidArgument` outside 24–8760 hours.
+    public func setRetention(hours: Int) throws(ShardLogError) {
+        guard Limits.retentionHours.contains(hours) else {
+            throw ShardLogError(
+                .invalidArgument,
+                "retention period \(hours) hours is out of range; it must be between 24 and 8760 hours")
+        }
+        try updateMetadata { (m: inout StreamMetadata) throws(ShardLogError) in m.retentionHours = hours }
+    }
+
+    /// Deletes whole segments whose newest record is older than the retention period.
+    /// - Parameter now: the current time (tests pass a later one).
+    /// - Returns: the number of segment files deleted.
+    @discardableResult
+    public func enforceRetention(now: Date = Date()) throws(ShardLogError) -> Int {
+        let m = try reload()
+        let cutoff = Int64(now.timeIntervalSince1970 * 1000) - Int64(m.retentionHours) * 3_600_000
+        var deleted = 0
+        for s in m.shards { deleted += try shard(s.index).deleteSegments(olderThan: cutoff) }
+        return deleted
+    }
+
+    /// Runs `change` on fresh metadata under the exclusive stream lock and saves it atomically.
+    func updateMetadata<R>(_ change: (inout StreamMetadata) throws(ShardLogError) -> R) throws(ShardLogError) -> R {
+        try metadataLock.lock()
+        defer { metadataLock.unlock() }
+        var m = try StreamMetadata.load(path: metadataPath)
+        let result = try change(&m)
+        try m.save(path: metadataPath)
+        state.withLock {
+            $0.metadata = m
+            $0.routes = Self.routes(m)
+        }
+        return result
+    }
+}

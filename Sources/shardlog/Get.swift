@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import ShardLog
+
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print records as JSON lines (Kinesis field names, data in base64).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument var name: String
+    @Option(help: "Read only this shard (default: every shard, parents before children).") var shard: String?
+    @Option(help: "trim-horizon | latest | at:SEQ | after:SEQ | timestamp:ISO8601") var from: String = "trim-horizon"
+    @Option(help: "Stop after N records.") var limit: Int?
+    @Flag(help: "Keep waiting for new records.") var follow = false
+
+    func validate() throws {
+        _ = try position()
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func position() throws -> IteratorPosition {
+        switch from {
+        case "trim-horizon": return .trimHorizon
+        case "latest": return .latest
+        default:
+            if from.hasPrefix("at:") { return .atSequenceNumber(String(from.dropFirst(3))) }
+            if from.hasPrefix("after:") { return .afterSequenceNumber(String(from.dropFirst(6))) }
+            if from.hasPrefix("timestamp:") {
+                let text = String(from.dropFirst(10))
+                let iso = ISO8601DateFormatter()
+                iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                if let d = iso.date(from: text) ?? ISO8601DateFormatter().date(from: text) { return .atTimestamp(d) }
+                if let seconds = Double(text) { return .atTimestamp(Date(timeIntervalSince1970: seconds)) }
+                throw ValidationError("--from timestamp:'\(text)' is not an ISO 8601 time or epoch seconds")
+            }
+            throw ValidationError(
+                "--from '\(from)' must be trim-horizon, latest, at:SEQ, after:SEQ or timestamp:ISO8601")
+        }
+    }
+
+    func run() async throws {
+        let stream = try global.open().stream(named: name)
+        let start = try position()
+        var remaining = limit ?? Int.max
+        var iterators: [String: ShardIterator] = [:]
+        var finished: Set<String> = []
+        let out = FileHandle.standardOutput
+        while remaining > 0 {
+            let shards = try stream.describe().shards
+            let ids = Set(shards.map(\.shardId))
+            // Parents before children: start a child only once its parents are drained.
+            for s in shards where iterators[s.shardId] == nil && !finished.contains(s.shardId) {
+                if let only = shard, only != s.shardId { continue }
+                let parents = [s.parentShardId, s.adjacentParentShardId].compactMap { $0 }.filter(ids.contains)
+                if shard == nil && !parents.allSatisfy(finished.contains) { continue }
+                let isChild = shard == nil && !parents.isEmpty
+                iterators[s.shardId] = try stream.iterator(shardId: s.shardId, position: isChild ? .trimHorizon : start)
+            }
+            var progressed = false
+            for id in iterators.keys.sorted() {
+                guard var it = iterators[id], remaining > 0 else { continue }
+                let records = try it.next(limit: min(remaining, 1000))
+                if !records.isEmpty {
+                    progressed = true
+                    var text = ""
+                    for r in records { text += Self.line(r) }
+                    out.write(Data(text.utf8))
+                    remaining -= records.count
+                }
+                if records.isEmpty, try it.isAtShardEnd() {
+                    finished.insert(id)
+                    iterators[id] = nil
+                    progressed = true
+                } else {
+                    iterators[id] = it
+                }
+            }
+            if progressed { continue }
+            if !follow { break }
+            try await iterators.values.first?.waitForData(timeout: .milliseconds(50))
+            if iterators.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+    }
+
+    static func line(_ r: Record) -> String {
+        let key = String(decoding: try! JSONEncoder().encode(r.partitionKey), as: UTF8.self)
+        let ts = String(format: "%.3f", Double(r.arrivalMilliseconds) / 1000)
+        return "{\"shardId\":\"\(r.shardId)\",\"sequenceNumber\":\"\(r.sequenceNumber)\",\"partitionKey\":\(key),"
+            + "\"approximateArrivalTimestamp\":\(ts),\"data\":\"\(Data(r.data).base64EncodedString())\"}\n"
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import ShardLog
+
+/// `shardlog`: the command-line tool. Parsing, progress and output only; the work happens in the libraries.
+@main
+struct ShardLogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shardlog",
+        abstract: "A local-first sharded streaming log with a Lambda-style event source mapping.",
+        subcommands: [
+            CreateStream.self, ListStreams.self, DescribeStream.self, DeleteStream.self, Put.self, Get.self,
+            SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self,
+        ]
+    )
+
+    @OptionGroup var global: GlobalOptions
+}
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (default: $SHARDLOG_DATA_DIR, else ./shardlog-data).")
+    var dataDir: String?
+
+    /// The directory to open.
+    var directory: String { dataDir ?? Store.defaultDirectory }
+
+    /// Opens the store.
+    func open(_ options: StoreOptions = StoreOptions()) throws -> Store {
+        try Store(directory: directory, options: options)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Whether standard error is a terminal (for live progress lines).
+var standardErrorIsTerminal: Bool { isatty(2) != 0 }
+
+/// JSON encoding with Kinesis conventions: epoch-second timestamps, sorted keys.
+func kinesisJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.dateEncodingStrategy = .custom { date, enc in
+        var c = enc.singleValueContainer()
+        try c.encode(Decimal(string: String(format: "%.3f", date.timeIntervalSince1970)) ?? 0)
+    }
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
