@@ -104,7 +104,10 @@ let package = Package(
         ),
         .testTarget(
             name: "shardlogTests",
-            dependencies: ["shardlog", "ShardLog", "ShardLogTestSupport"],
+            dependencies: [
+                "shardlog", "ShardLog", "ShardLogTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -29,8 +29,10 @@ struct Put: ParsableCommand {
         }
         if keyField != nil && key != nil { throw ValidationError("use either --key-field or --key, not both") }
         if keyField != nil && format == .lines { throw ValidationError("--key-field needs --format jsonl") }
-        if let keyField, keyField.isEmpty || keyField.split(separator: ".", omittingEmptySubsequences: false)
-            .contains(where: \.isEmpty)
+        if let keyField,
+            keyField.isEmpty
+                || keyField.split(separator: ".", omittingEmptySubsequences: false)
+                    .contains(where: \.isEmpty)
         {
             throw ValidationError("--key-field '\(keyField)' is not a dotted path like user or order.id")
         }
@@ -82,7 +84,7 @@ struct Ingest {
     var accepted = 0
     var rejected = 0
     var bytes = 0
-    var perShard: [String: Int] = [:]
+    var perShard: [Int: Int] = [:]
     var random = SystemRandomNumberGenerator()
     let started = ContinuousClock.now
 
@@ -133,7 +135,7 @@ struct Ingest {
     mutating func flush() throws {
         guard !pending.isEmpty else { return }
         let results = try stream.putRecords(pending)
-        for r in results { perShard[r.shardId, default: 0] += 1 }
+        for r in results { perShard[r.sequence.shardIndex, default: 0] += 1 }
         accepted += pending.count
         bytes += pendingBytes
         pending.removeAll(keepingCapacity: true)
@@ -152,7 +154,7 @@ struct Ingest {
             let summary = PutSummary(
                 stream: streamName, records: accepted, rejected: rejected, bytes: bytes, seconds: seconds,
                 recordsPerSecond: rate.rounded(), megabytesPerSecond: (mb / seconds * 100).rounded() / 100,
-                shards: perShard)
+                shards: Dictionary(uniqueKeysWithValues: perShard.map { (ShardID.name($0.key), $0.value) }))
             print((try? kinesisJSON(summary, pretty: false)) ?? "{}")
         }
         printError(

@@ -62,14 +62,16 @@ struct DescribeStream: ParsableCommand {
             print(try kinesisJSON(["StreamDescription": d]))
             return
         }
-        print("stream \(d.streamName)  status \(d.streamStatus)  retention \(d.retentionPeriodHours) h  "
-            + "\(d.openShards.count) open / \(d.shards.count) shards")
+        print(
+            "stream \(d.streamName)  status \(d.streamStatus)  retention \(d.retentionPeriodHours) h  "
+                + "\(d.openShards.count) open / \(d.shards.count) shards")
         print("shard                 state   parent(s)                                  hash keys from")
         for s in d.shards {
             let parents = [s.parentShardId, s.adjacentParentShardId].compactMap { $0 }.joined(separator: ",")
             let state = s.isOpen ? "OPEN  " : "CLOSED"
-            print("\(s.shardId)  \(state)  \(parents.padding(toLength: 41, withPad: " ", startingAt: 0))  "
-                + s.hashKeyRange.startingHashKey)
+            print(
+                "\(s.shardId)  \(state)  \(parents.padding(toLength: 41, withPad: " ", startingAt: 0))  "
+                    + s.hashKeyRange.startingHashKey)
         }
     }
 }

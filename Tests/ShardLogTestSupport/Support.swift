@@ -1,1 +1,215 @@
+import Foundation
+import ShardLog
 
+/// Runs `body` with a fresh, unique temporary directory that is removed afterwards.
+public func withTemporaryDirectory<R>(
+    _ body: (String) async throws -> R
+) async throws -> R {
+    let path = FileManager.default.temporaryDirectory
+        .appendingPathComponent("shardlog-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// The repository root, found from this file's path.
+public let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// `Fixtures/<relative>` in the repository.
+public func fixturePath(_ relative: String) -> String {
+    repositoryRoot + "/Fixtures/" + relative
+}
+
+/// The built `shardlog` binary (next to the test bundle).
+public var shardlogBinary: String {
+    let candidates = [
+        Bundle.main.bundleURL.appendingPathComponent("shardlog").path,
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("shardlog").path,
+        repositoryRoot + "/.build/debug/shardlog",
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[2]
+}
+
+/// The result of a finished child process.
+public struct ProcessResult: Sendable {
+    /// Exit status (or 128 + signal).
+    public var status: Int32
+    /// Everything written to standard output.
+    public var stdout: String
+    /// Everything written to standard error.
+    public var stderr: String
+}
+
+/// Runs `executable` with `arguments`, feeding `input` on stdin, and waits (at most `timeout`) for it to exit.
+public func runProcess(
+    _ executable: String, _ arguments: [String], input: Data = Data(), environment: [String: String]? = nil,
+    directory: String? = nil, timeout: Duration = .seconds(60)
+) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let stdin = Pipe()
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    let outBox = DataBox()
+    let errBox = DataBox()
+    stdout.fileHandleForReading.readabilityHandler = { h in outBox.append(h.availableData) }
+    stderr.fileHandleForReading.readabilityHandler = { h in errBox.append(h.availableData) }
+    let exited = AsyncStream<Int32>.makeStream()
+    process.terminationHandler = { p in
+        exited.continuation.yield(p.terminationStatus + (p.terminationReason == .uncaughtSignal ? 128 : 0))
+        exited.continuation.finish()
+    }
+    // A child that exits early (as `put` does on a bad line) closes its stdin: get EPIPE, not SIGPIPE.
+    signal(SIGPIPE, SIG_IGN)
+    try process.run()
+    let writer = Thread {
+        try? stdin.fileHandleForWriting.write(contentsOf: input)
+        try? stdin.fileHandleForWriting.close()
+    }
+    writer.start()
+    let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
+        group.addTask {
+            var it = exited.stream.makeAsyncIterator()
+            return await it.next()
+        }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = try await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+    guard let status else {
+        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
+        throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not exit within \(timeout)")
+    }
+    try await Task.sleep(for: .milliseconds(20))
+    stdout.fileHandleForReading.readabilityHandler = nil
+    stderr.fileHandleForReading.readabilityHandler = nil
+    outBox.append(stdout.fileHandleForReading.readDataToEndOfFile())
+    errBox.append(stderr.fileHandleForReading.readDataToEndOfFile())
+    return ProcessResult(
+        status: status, stdout: String(decoding: outBox.data, as: UTF8.self),
+        stderr: String(decoding: errBox.data, as: UTF8.self))
+}
+
+/// Runs the built `shardlog` with `arguments`.
+public func runShardlog(
+    _ arguments: [String], input: Data = Data(), timeout: Duration = .seconds(60)
+) async throws -> ProcessResult {
+    try await runProcess(shardlogBinary, arguments, input: input, timeout: timeout)
+}
+
+/// A thread-safe byte accumulator for pipe handlers.
+public final class DataBox: @unchecked Sendable {
+    // @unchecked: every access goes through `lock`.
+    private let lock = NSLock()
+    private var storage = Data()
+
+    /// Creates an empty box.
+    public init() {}
+
+    /// Appends bytes.
+    public func append(_ d: Data) {
+        lock.lock()
+        storage.append(d)
+        lock.unlock()
+    }
+
+    /// The bytes so far.
+    public var data: Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+}
+
+/// A test failure with a message.
+public struct TestFailure: Error, CustomStringConvertible {
+    /// What failed.
+    public var description: String
+    /// Creates a failure.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Raw segment-file surgery for recovery tests: what a crash or power loss leaves behind.
+public enum SegmentSurgery {
+    /// Byte offsets of header words (see `SegmentHeader`).
+    public static let committedEnd = 64
+    /// Offset of the writer-state word.
+    public static let writerState = 96
+    /// Offset of the boot-identity word.
+    public static let bootIdentity = 112
+    /// First batch position.
+    public static let firstBatch = 4096
+
+    /// Reads the little-endian 8-byte word at `offset`.
+    public static func word(_ path: String, _ offset: Int) throws -> Int64 {
+        let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        try h.seek(toOffset: UInt64(offset))
+        let d = h.readData(ofLength: 8)
+        return d.enumerated().reduce(Int64(0)) { $0 | Int64($1.element) << (8 * $1.offset) }
+    }
+
+    /// Writes `bytes` at `offset` of the file.
+    public static func write(_ path: String, _ offset: Int, _ bytes: [UInt8]) throws {
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        try h.seek(toOffset: UInt64(offset))
+        h.write(Data(bytes))
+    }
+
+    /// Writes a little-endian 8-byte word at `offset`.
+    public static func setWord(_ path: String, _ offset: Int, _ value: Int64) throws {
+        try write(path, offset, (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) })
+    }
+
+    /// Makes the segment look like the machine rebooted after its last write (page cache lost).
+    public static func simulateReboot(_ path: String) throws {
+        try setWord(path, bootIdentity, 0x5eed_5eed)
+    }
+
+    /// Truncates the file to `length` bytes.
+    public static func truncate(_ path: String, to length: Int) throws {
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        try h.truncate(atOffset: UInt64(length))
+    }
+
+    /// The segment files of a shard, sorted.
+    public static func segments(_ dataDir: String, stream: String, shard: String) throws -> [String] {
+        let dir = "\(dataDir)/streams/\(stream)/\(shard)"
+        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted()
+            .map { dir + "/" + $0 }
+    }
+
+    /// The byte positions of the batches in a segment, walking length words from the first batch.
+    public static func batchPositions(_ path: String) throws -> [Int] {
+        let end = Int(try word(path, committedEnd))
+        let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        var pos = firstBatch
+        var out: [Int] = []
+        while pos < end {
+            out.append(pos)
+            try h.seek(toOffset: UInt64(pos))
+            let d = [UInt8](h.readData(ofLength: 4))
+            let length = Int(d[0]) | Int(d[1]) << 8 | Int(d[2]) << 16 | Int(d[3]) << 24
+            pos += length
+        }
+        return out
+    }
+}

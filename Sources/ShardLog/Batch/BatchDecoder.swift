@@ -25,15 +25,18 @@ enum BatchDecoder {
     static func records(
         _ bytes: [UInt8], header h: RecordBatch.Header, fromOffset: UInt64, where location: String
     ) throws(ShardLogError) -> [Entry] {
+        // Decode in place for uncompressed batches (payload starts after the header); else from the LZ4 output.
         let payload: [UInt8]
+        var i: Int
         if h.isCompressed {
             payload = try LZ4.decompress(bytes, RecordBatch.headerByteCount..<bytes.count, byteCount: h.payloadByteCount)
+            i = 0
         } else {
-            payload = Array(bytes[RecordBatch.headerByteCount...])
+            payload = bytes
+            i = RecordBatch.headerByteCount
         }
         var out: [Entry] = []
         out.reserveCapacity(h.recordCount)
-        var i = 0
         for n in 0..<h.recordCount {
             guard let delta = payload.varint(&i), let keyLength = payload.varint(&i),
                 i + Int(keyLength) <= payload.count

@@ -31,7 +31,9 @@ public final class Store: Sendable {
     ///   - directory: the path.
     ///   - options: segment size, durability, compression.
     /// - Throws: `.io` when the directory cannot be created.
-    public init(directory: String = Store.defaultDirectory, options: StoreOptions = StoreOptions()) throws(ShardLogError) {
+    public init(directory: String = Store.defaultDirectory, options: StoreOptions = StoreOptions())
+        throws(ShardLogError)
+    {
         self.directory = directory
         self.options = options
         for sub in ["streams", "mappings"] {

@@ -36,7 +36,9 @@ package struct JSONLine {
         s.skipSpace()
         let found = try s.value(path: path[...])
         s.skipSpace()
-        if s.i != s.end { throw Problem(reason: "unexpected text after the JSON value", position: s.i - range.lowerBound) }
+        if s.i != s.end {
+            throw Problem(reason: "unexpected text after the JSON value", position: s.i - range.lowerBound)
+        }
         return found
     }
 
@@ -137,7 +139,9 @@ package struct JSONLine {
     private mutating func number() throws(Problem) {
         let start = i
         if i < end, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        guard i < end, bytes[i] >= 48, bytes[i] <= 57 else { throw Problem(reason: "invalid value", position: start - base) }
+        guard i < end, bytes[i] >= 48, bytes[i] <= 57 else {
+            throw Problem(reason: "invalid value", position: start - base)
+        }
         if bytes[i] == 48 {
             i += 1
         } else {

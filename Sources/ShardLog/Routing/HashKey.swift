@@ -1,5 +1,3 @@
-import Crypto
-
 /// The 128-bit hash-key space of Kinesis: a partition key's MD5, read as an unsigned big-endian integer.
 public enum HashKey {
     /// The largest hash key, 2^128 − 1.
@@ -8,10 +6,7 @@ public enum HashKey {
     /// The hash key of a partition key: MD5 of its UTF-8 bytes as an unsigned 128-bit big-endian integer.
     /// - Complexity: O(key length).
     public static func of(partitionKey: String) -> UInt128 {
-        let digest = Insecure.MD5.hash(data: Array(partitionKey.utf8))
-        var value: UInt128 = 0
-        for byte in digest { value = value << 8 | UInt128(byte) }
-        return value
+        MD5Key.hash(partitionKey)
     }
 
     /// Parses a decimal `ExplicitHashKey` (`0|[1-9][0-9]{0,38}`, below 2^128).
@@ -30,6 +25,7 @@ public enum HashKey {
     /// shard i covers [i·step, (i+1)·step − 1], and the last ends at 2^128 − 1.
     public static func evenRanges(count: Int) -> [ClosedRange<UInt128>] {
         precondition(count >= 1, "at least one shard")
+        if count == 1 { return [0...UInt128.max] }
         let step = UInt128.max / UInt128(count) + (UInt128.max % UInt128(count) == UInt128(count) - 1 ? 1 : 0)
         return (0..<count).map { i in
             let start = UInt128(i) * step

@@ -1,5 +1,4 @@
 import Foundation
-
 import Synchronization
 
 /// One mapped segment file of a shard, with its sparse in-memory index.

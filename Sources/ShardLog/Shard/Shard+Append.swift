@@ -32,8 +32,9 @@ extension Shard {
                 w.encoder.reset(timestamp: timestamp)
                 var end = start
                 while end < records.count
-                    && (end == start || w.encoder.payloadByteCount + records[end].data.count
-                        <= options.maxBatchByteCount)
+                    && (end == start
+                        || w.encoder.payloadByteCount + records[end].data.count
+                            <= options.maxBatchByteCount)
                 {
                     w.encoder.append(key: records[end].key, data: records[end].data, timestamp: timestamp)
                     end += 1
@@ -70,7 +71,8 @@ extension Shard {
         try seg.file.write(bytes, at: pos)
         let last = RecordBatch.header(bytes).map { $0.lastTimestamp } ?? minimum
         if pos == SegmentHeader.byteCount {
-            seg.file.storeReleasing(RecordBatch.header(bytes).map { $0.firstTimestamp } ?? last, at: SegmentHeader.firstTimestamp)
+            seg.file.storeReleasing(
+                RecordBatch.header(bytes).map { $0.firstTimestamp } ?? last, at: SegmentHeader.firstTimestamp)
         }
         seg.file.storeReleasing(last, at: SegmentHeader.lastTimestamp)
         seg.file.storeReleasing(Int64(first) + Int64(w.encoder.recordCount), at: SegmentHeader.nextOffset)
@@ -107,7 +109,7 @@ extension Shard {
         let seg: Segment
         do {
             seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
-        } catch where error.code == .resourceInUse {
+        } catch  where error.code == .resourceInUse {
             // A writer died after creating it: reuse it if its header is intact, else recreate it.
             do {
                 seg = try Segment.open(path: path, writable: true)

@@ -60,9 +60,11 @@ public final class DataStream: Sendable {
     var metadata: StreamMetadata { state.withLock { $0.metadata } }
 
     /// The shard with this index, opened on first use.
-    func shard(_ index: Int) throws(ShardLogError) -> Shard {
+    /// - Parameter checked: verify the shard is in the metadata (resharding passes `false` for shards it is
+    ///   creating in the same metadata transaction).
+    func shard(_ index: Int, checked: Bool = true) throws(ShardLogError) -> Shard {
         if let s = state.withLock({ $0.shards[index] }) { return s }
-        var known = state.withLock { s in s.metadata.shards.contains { $0.index == index } }
+        var known = !checked || state.withLock { s in s.metadata.shards.contains { $0.index == index } }
         if !known { known = try reload().shards.contains { $0.index == index } }
         guard known else {
             throw ShardLogError(.resourceNotFound, "Shard \(ShardID.name(index)) in stream \(name) does not exist")
@@ -161,7 +163,7 @@ public final class DataStream: Sendable {
                             k += 1
                         }
                     }
-                } catch where error.code == .resourceInUse && attempts < 50 {
+                } catch  where error.code == .resourceInUse && attempts < 50 {
                     // Closed by a reshard in another process: reload and re-route.
                     pending.append(contentsOf: members)
                 }

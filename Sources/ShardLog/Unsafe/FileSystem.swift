@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Durable small-file and directory operations (metadata, checkpoints).
@@ -37,7 +37,9 @@ package enum FileSystem {
     package static func synchronizeDirectory(of path: String) throws(ShardLogError) {
         var dir = path
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
-        if let slash = dir.lastIndex(of: "/") { dir = slash == dir.startIndex ? "/" : String(dir[..<slash]) } else {
+        if let slash = dir.lastIndex(of: "/") {
+            dir = slash == dir.startIndex ? "/" : String(dir[..<slash])
+        } else {
             dir = "."
         }
         let fd = try SystemCall.retrying("open directory \(dir)") { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }

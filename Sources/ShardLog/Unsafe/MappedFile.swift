@@ -2,9 +2,9 @@ import Atomics
 import CShardLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A whole file mapped `MAP_SHARED`, with its descriptor: the only owner of raw pointers into segment files.
