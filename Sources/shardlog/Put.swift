@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import ShardLog
 
-struct Put: ParsableCommand {
+struct Put: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append standard input to a stream, one record per line.",
         discussion: """
@@ -39,7 +39,7 @@ struct Put: ParsableCommand {
         if let key { try DataStream.validate(partitionKey: key, dataByteCount: 0) }
     }
 
-    func run() throws {
+    func run() async throws {
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability) ?? .none
         let stream = try global.open(options).stream(named: name)
@@ -55,12 +55,15 @@ struct Put: ParsableCommand {
                 let chunk = input.readData(ofLength: 1 << 20)
                 if chunk.isEmpty { break }
                 try splitter.feed([UInt8](chunk)) { line, range in try ingest.accept(line, range) }
+                try await ingest.flush()
                 progress.update(records: ingest.accepted, bytes: ingest.bytes)
             }
             try splitter.finish { line, range in try ingest.accept(line, range) }
-            try ingest.flush()
+            try await ingest.flush()
+            try await ingest.finish()
         } catch let stop as Ingest.Stop {
-            try ingest.flush()
+            try await ingest.flush()
+            try await ingest.finish()
             printError("error: \(stop.message)")
         }
         progress.clear()
@@ -85,6 +88,9 @@ struct Ingest {
     var rejected = 0
     var bytes = 0
     var perShard: [Int: Int] = [:]
+    var inFlight: (Task<[PutResult], any Error>, Int)?
+    /// Lines accepted so far (stored or about to be).
+    var queued = 0
     var random = SystemRandomNumberGenerator()
     let started = ContinuousClock.now
 
@@ -121,25 +127,38 @@ struct Ingest {
         }
         pending.append(PutRecordsEntry(partitionKey: partitionKey, data: Array(line[range])))
         pendingBytes += range.count
-        if pending.count >= 4096 || pendingBytes >= 1 << 20 { try flush() }
+        queued += 1
     }
 
     mutating func reject(_ message: String) throws {
         rejected += 1
         if stopOnError {
-            throw Stop(message: message + " (stopped; \(accepted + pending.count) earlier records are stored)")
+            throw Stop(message: message + " (stopped; \(queued) earlier records are stored)")
         }
         printError("skipped \(message)")
     }
 
-    mutating func flush() throws {
+    /// Hands the pending records to the store on another task while the caller parses the next chunk
+    /// (a two-stage pipeline: parsing and appending overlap on two cores). Waits for the previous append first,
+    /// so at most one batch is in flight and order is kept.
+    mutating func flush() async throws {
+        try await finish()
         guard !pending.isEmpty else { return }
-        let results = try stream.putRecords(pending)
-        for r in results { perShard[r.sequence.shardIndex, default: 0] += 1 }
-        accepted += pending.count
-        bytes += pendingBytes
+        let batch = pending
+        let stream = self.stream
+        inFlight = (Task.detached { try stream.putRecords(batch) }, pendingBytes)
         pending.removeAll(keepingCapacity: true)
         pendingBytes = 0
+    }
+
+    /// Waits for the append in flight and counts it.
+    mutating func finish() async throws {
+        guard let (task, byteCount) = inFlight else { return }
+        inFlight = nil
+        let results = try await task.value
+        for r in results { perShard[r.sequence.shardIndex, default: 0] += 1 }
+        accepted += results.count
+        bytes += byteCount
     }
 
     static func randomKey(_ g: inout SystemRandomNumberGenerator) -> String {

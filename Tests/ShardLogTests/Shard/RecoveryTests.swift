@@ -101,3 +101,35 @@ import Testing
         }
     }
 }
+
+@Suite struct LazyOpenTests {
+    /// Opening a store and appending or reading the tail touches only the newest segment: an unreadable old one is
+    /// noticed only when a reader reaches it.
+    @Test func openingDoesNotReadOldSegments() async throws {
+        try await withTemporaryDirectory { dir in
+            var options = StoreOptions()
+            options.segmentByteCount = 16 << 10
+            do {
+                let store = try Store(directory: dir, options: options)
+                try store.createStream(named: "many", shardCount: 1)
+                let s = try store.stream(named: "many")
+                for i in 0..<60 { _ = try s.put(partitionKey: "k", data: [UInt8](repeating: UInt8(i), count: 4000)) }
+            }
+            let segments = try SegmentSurgery.segments(dir, stream: "many", shard: "shardId-000000000000")
+            #expect(segments.count > 10)
+            // Destroy the header of an old segment: any read of it would fail.
+            try SegmentSurgery.write(segments[3], 0, [UInt8](repeating: 0, count: 64))
+            let store = try Store(directory: dir, options: options)
+            let s = try store.stream(named: "many")
+            let r = try s.put(partitionKey: "k", data: [1, 2, 3])
+            var latest = try s.iterator(shardId: "shardId-000000000000", position: .atSequenceNumber(r.sequenceNumber))
+            #expect(try latest.next().map(\.data) == [[1, 2, 3]])
+            var all = try s.iterator(shardId: "shardId-000000000000", position: .trimHorizon)
+            let error = #expect(throws: ShardLogError.self) {
+                while try !all.next().isEmpty {}
+            }
+            #expect(error?.code == .corruption)
+            #expect(error?.message.contains(segments[3].split(separator: "/").last.map(String.init) ?? "?") == true)
+        }
+    }
+}
