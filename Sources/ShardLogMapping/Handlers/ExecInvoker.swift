@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import ShardLog
+import Synchronization
+
+/// Runs one process per batch: `/bin/sh -c COMMAND` (the `exec:COMMAND` handler kind), for shell scripts.
+///
+/// - Standard input: the Lambda Kinesis event JSON, then end of file.
+/// - Standard output: the response JSON (optional; empty means success), at most 6 MB as in Lambda.
+/// - Standard error: passed through to ours, each line prefixed with `[handler] `.
+/// - Exit status 0 is success; anything else is a function error of type `ExecError` whose message is the tail of
+///   the handler's standard error and its exit status.
+/// - At the deadline the process group is killed (`SIGKILL`) and the outcome is `.timedOut`.
+/// - Environment: ours, plus `AWS_LAMBDA_FUNCTION_NAME`, `SHARDLOG_REQUEST_ID`, `SHARDLOG_SHARD_ID`,
+///   `SHARDLOG_STREAM_NAME` and `SHARDLOG_DEADLINE_MS` (epoch milliseconds).
+///
+/// After the shell exits, whatever it left running in its process group is killed, so no handler process outlives
+/// its invocation. Waiting never blocks the cooperative pool: the exit arrives through Foundation's termination
+/// handler and the pipes are served by background threads. Thread-safe; any number of invocations may run at once.
+public struct ExecInvoker: Invoker {
+    /// The shell command.
+    public let command: String
+    /// The working directory, or `nil` for ours.
+    public let directory: String?
+    /// The function name exported as `AWS_LAMBDA_FUNCTION_NAME`.
+    public let functionName: String
+    /// Where invocation problems are logged.
+    public let logger: Logger
+
+    /// Lambda's limit on a synchronous response.
+    static let maximumResponseByteCount = 6 * 1024 * 1024
+
+    /// Creates an invoker.
+    /// - Parameters:
+    ///   - command: The command, run by `/bin/sh -c`.
+    ///   - directory: The working directory, or `nil` for ours.
+    ///   - functionName: The function name exported to the command.
+    ///   - logger: Where invocation problems are logged.
+    public init(command: String, directory: String?, functionName: String, logger: Logger) {
+        self.command = command
+        self.directory = directory
+        self.functionName = functionName
+        self.logger = logger
+    }
+
+    /// Runs the command on `batch`.
+    /// - Parameter batch: The batch.
+    /// - Returns: `.response` with standard output on exit 0; `.functionError(type: "ExecError", …)` on another
+    ///   status; `.timedOut` at the deadline; `.serviceError` if the shell could not be started or the invoking task
+    ///   was cancelled.
+    public func invoke(_ batch: InvocationBatch) async -> InvocationOutcome {
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_LAMBDA_FUNCTION_NAME"] = functionName
+        environment["SHARDLOG_REQUEST_ID"] = batch.requestId
+        environment["SHARDLOG_SHARD_ID"] = batch.shardId
+        environment["SHARDLOG_STREAM_NAME"] = batch.streamName
+        environment["SHARDLOG_DEADLINE_MS"] = String(JSONTimestamp.epochMilliseconds(batch.deadline))
+        let response = ResponseCollector(limit: Self.maximumResponseByteCount)
+        let errors = OutputForwarder(prefix: "[handler] ")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(
+                command: command,
+                directory: directory,
+                environment: environment,
+                input: batch.eventBytes,
+                output: response.sink,
+                errorOutput: errors.sink
+            )
+        } catch {
+            logger.error(
+                "cannot start exec handler",
+                metadata: ["handler.command": .string(command), "error": .string("\(error)")]
+            )
+            return .serviceError(
+                "cannot start the exec handler `/bin/sh -c \(command)`"
+                    + (directory.map { " in \($0)" } ?? "") + ": \(error)"
+            )
+        }
+        guard let exit = await child.exit.wait(until: HandlerClock.instant(for: batch.deadline)) else {
+            let cancelled = Task.isCancelled
+            child.signalGroup(SIGKILL)
+            await child.exit.wait(until: .now + .seconds(2))
+            await child.waitForOutput(until: .now + .seconds(1))
+            if cancelled {
+                return .serviceError("the invocation was cancelled; the exec handler was killed")
+            }
+            logger.warning(
+                "exec handler timed out; killed its process group",
+                metadata: ["handler.command": .string(command), "request.id": .string(batch.requestId)]
+            )
+            return .timedOut
+        }
+        // Anything the shell left behind in its group would hold our pipes open and outlive the invocation.
+        child.signalGroup(SIGKILL)
+        await child.waitForOutput(until: .now + .seconds(1))
+        guard exit == .exited(0) else {
+            let tail = errors.tail.split(separator: "\n").suffix(20).joined(separator: "\n")
+            return .functionError(type: "ExecError", message: tail.isEmpty ? "\(exit)" : "\(tail)\n(\(exit))")
+        }
+        guard let bytes = response.bytes else {
+            return .functionError(
+                type: "Function.ResponseSizeTooLarge",
+                message: "Response payload size exceeded maximum allowed payload size "
+                    + "(\(Self.maximumResponseByteCount) bytes)."
+            )
+        }
+        return .response(bytes)
+    }
+
+    /// Nothing to stop: every process ends with its invocation.
+    public func shutdown() async {}
+}
+
+/// Collects a child's standard output up to a limit. Thread-safe.
+final class ResponseCollector: Sendable {
+    private struct State {
+        var bytes: [UInt8] = []
+        var overflowed = false
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    /// Creates a collector keeping at most `limit` bytes.
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// A sink feeding this collector.
+    var sink: OutputSink {
+        OutputSink(receive: { self.receive($0) })
+    }
+
+    /// Everything collected, or `nil` if the output was larger than the limit.
+    var bytes: [UInt8]? {
+        state.withLock { $0.overflowed ? nil : $0.bytes }
+    }
+
+    private func receive(_ chunk: [UInt8]) {
+        state.withLock { state in
+            guard !state.overflowed else {
+                return
+            }
+            if state.bytes.count + chunk.count > limit {
+                state.overflowed = true
+                state.bytes = []
+            } else {
+                state.bytes.append(contentsOf: chunk)
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import ShardLog
+import Synchronization
+
+/// Runs batches in long-lived processes that speak the AWS Lambda Runtime API (the `runtime-api:COMMAND` handler
+/// kind): `python3 -m awslambdaric module.function`, a custom-runtime `bootstrap`, any Lambda runtime interface
+/// client.
+///
+/// **One process per concurrency slot.** Each ``InvocationBatch/slot`` gets its own process, started lazily by its
+/// first batch with `/bin/sh -c COMMAND` and reused for every later batch of that slot; as in Lambda, a process
+/// handles one invocation at a time.
+///
+/// **One listener per slot.** Each slot's process is pointed at its own Runtime API listener on `127.0.0.1` (an
+/// ephemeral port), through `AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`. The variable is a bare `host:port` by contract,
+/// and runtime clients build their URLs differently (some parse it as a URL authority), so a per-process path prefix
+/// on one shared port is not portable; a per-slot port is, and it makes routing trivial: everything that arrives on
+/// a slot's port belongs to that slot, so `/next` can never hand a batch to another slot's process. A listener costs
+/// one socket and is started with the slot's first process.
+///
+/// **Failures.**
+/// - The process exits mid-invocation: `.crashed("Runtime.ExitError: …")`; the next batch starts a fresh process.
+/// - The invocation is still running at the deadline: the process group is killed (`SIGKILL`), `.timedOut`.
+/// - The runtime posts `/runtime/init/error`, or exits before asking for its first event: `.crashed`.
+/// - `/bin/sh` cannot even be started (a missing directory): `.serviceError`. A command that does not exist is a
+///   shell exiting with status 127 before `/next`, so it is `.crashed`.
+///
+/// **Cold starts.** The deadline is extended by the time the process took to ask for the event (its init), at most
+/// 10 s, as Lambda does not count a function's init phase against its timeout. `Lambda-Runtime-Deadline-Ms` carries
+/// the extended deadline.
+///
+/// Process output (stdout and stderr) is passed through to our standard error with a `[slot N] ` prefix.
+/// ``shutdown()`` stops every process (`SIGTERM`, then `SIGKILL` after 2 s) and every listener. Thread-safe: the
+/// engine may invoke different slots concurrently.
+public final class RuntimeAPIInvoker: Invoker {
+    /// The command that starts a runtime process.
+    public let command: String
+    /// The absolute working directory of the processes (`LAMBDA_TASK_ROOT`).
+    public let directory: String
+    /// The function name (`AWS_LAMBDA_FUNCTION_NAME`, the function ARN).
+    public let functionName: String
+
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var slots: [Int: RuntimeSlot] = [:]
+        var isShutDown = false
+    }
+
+    /// Creates an invoker; no process or listener starts until the first batch.
+    /// - Parameters:
+    ///   - command: The command, run by `/bin/sh -c` with the Lambda environment.
+    ///   - directory: The working directory (relative paths are resolved against ours), or `nil` for ours.
+    ///   - functionName: The function name.
+    ///   - logger: Where process starts, crashes and timeouts are logged.
+    public init(command: String, directory: String?, functionName: String, logger: Logger) {
+        self.command = command
+        self.directory = Self.absolutePath(directory)
+        self.functionName = functionName
+        self.logger = logger
+    }
+
+    /// Runs `batch` in its slot's process, starting the process (and the slot's listener) if needed.
+    /// - Parameter batch: The batch.
+    /// - Returns: The outcome; never throws.
+    public func invoke(_ batch: InvocationBatch) async -> InvocationOutcome {
+        let slot: RuntimeSlot? = state.withLock { state in
+            guard !state.isShutDown else {
+                return nil
+            }
+            if let existing = state.slots[batch.slot] {
+                return existing
+            }
+            let created = RuntimeSlot(index: batch.slot, configuration: configuration)
+            state.slots[batch.slot] = created
+            return created
+        }
+        guard let slot else {
+            return .serviceError("the Runtime API invoker for \(functionName) has been shut down")
+        }
+        return await slot.invoke(batch)
+    }
+
+    /// Stops every runtime process (`SIGTERM`, then `SIGKILL` after 2 s) and every listener. Later invocations
+    /// return `.serviceError`.
+    public func shutdown() async {
+        let slots = state.withLock { state in
+            state.isShutDown = true
+            return Array(state.slots.values)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for slot in slots {
+                group.addTask {
+                    await slot.shutdown()
+                }
+            }
+        }
+    }
+
+    /// The process id of a slot's current runtime process, if it has one (for diagnostics and tests).
+    /// - Parameter slot: The slot.
+    /// - Returns: The shell's process id, or `nil`.
+    package func processIdentifier(slot: Int) -> Int32? {
+        state.withLock { $0.slots[slot] }?.processIdentifier
+    }
+
+    /// The `AWS_LAMBDA_RUNTIME_API` value of a slot (`127.0.0.1:<port>`), once its listener runs.
+    /// - Parameter slot: The slot.
+    /// - Returns: The address, or `nil`.
+    package func runtimeAPIAddress(slot: Int) -> String? {
+        state.withLock { $0.slots[slot] }?.port.map { "127.0.0.1:\($0)" }
+    }
+
+    private var configuration: RuntimeConfiguration {
+        RuntimeConfiguration(command: command, directory: directory, functionName: functionName, logger: logger)
+    }
+
+    private static func absolutePath(_ directory: String?) -> String {
+        let current = FileManager.default.currentDirectoryPath
+        guard let directory, !directory.isEmpty else {
+            return current
+        }
+        let path = directory.hasPrefix("/") ? directory : current + "/" + directory
+        return URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+}
+
+/// What every slot of one ``RuntimeAPIInvoker`` shares.
+struct RuntimeConfiguration: Sendable {
+    /// The command that starts a runtime process.
+    var command: String
+    /// The absolute working directory.
+    var directory: String
+    /// The function name.
+    var functionName: String
+    /// The logger.
+    var logger: Logger
+
+    /// The `_HANDLER` value: the command's last word (`handler.handler` in `python3 -m awslambdaric handler.handler`),
+    /// unless our own environment sets `_HANDLER`.
+    var handlerName: String {
+        if let inherited = ProcessInfo.processInfo.environment["_HANDLER"], !inherited.isEmpty {
+            return inherited
+        }
+        return command.split(whereSeparator: \.isWhitespace).last.map(String.init) ?? command
+    }
+
+    /// The environment of a runtime process that talks to `port`: ours, plus the variables a Lambda runtime reads.
+    func environment(port: Int) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        // It switches awslambdaric into a forking multi-concurrency mode; one invocation per process is the contract.
+        environment.removeValue(forKey: "AWS_LAMBDA_MAX_CONCURRENCY")
+        let day = JSONTimestamp.iso8601(Date(), milliseconds: false).prefix(10).replacingOccurrences(of: "-", with: "/")
+        let stream = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let variables: [String: String] = [
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(port)",
+            "_HANDLER": handlerName,
+            "LAMBDA_TASK_ROOT": directory,
+            "LAMBDA_RUNTIME_DIR": directory,
+            "AWS_LAMBDA_FUNCTION_NAME": functionName,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/\(functionName)",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "\(day)/[$LATEST]\(stream)",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_shardlog",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_ACCESS_KEY_ID": "shardlog",
+            "AWS_SECRET_ACCESS_KEY": "shardlog",
+            "AWS_SESSION_TOKEN": "shardlog",
+            "PYTHONPATH": directory + (environment["PYTHONPATH"].map { $0.isEmpty ? "" : ":" + $0 } ?? ""),
+        ]
+        environment.merge(variables) { _, new in new }
+        return environment
+    }
+}

@@ -1,0 +1,568 @@
+import Foundation
+import Logging
+import ShardLog
+import Synchronization
+
+/// The event handed to a runtime by `GET /runtime/invocation/next`.
+struct NextInvocation: Sendable {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    var requestId: String
+    /// The event JSON.
+    var event: [UInt8]
+    /// `Lambda-Runtime-Deadline-Ms`.
+    var deadlineMilliseconds: Int
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    var functionArn: String
+    /// `Lambda-Runtime-Trace-Id`.
+    var traceId: String
+}
+
+/// What a runtime's POST to `/response`, `/error` or `/init/error` gets back.
+enum RuntimeReply: Sendable, Equatable {
+    /// 202: accepted.
+    case accepted
+    /// 400: the request id is not the invocation in progress.
+    case invalidRequestId
+}
+
+/// One concurrency slot of a ``RuntimeAPIInvoker``: its listener, its runtime process and the invocation in flight.
+///
+/// All state is behind one `Mutex`; continuations and completions are resumed outside it. The route handlers of
+/// the slot's listener call ``nextInvocation()``, ``postResponse(requestId:body:)``, ``postError(requestId:
+/// errorType:body:)`` and ``postInitError(errorType:body:)``; the process's termination arrives through
+/// ``processExited(generation:exit:)``. Thread-safe.
+final class RuntimeSlot: Sendable {
+    /// How long a cold process may take to ask for its first event without it counting against the deadline.
+    static let maximumInitDuration: Duration = .seconds(10)
+
+    private struct Invocation {
+        var requestId: String
+        var event: [UInt8]
+        var deadline: Date
+        var registeredAt: ContinuousClock.Instant
+        var deliveredAt: ContinuousClock.Instant?
+        /// The deadline plus the init allowance: `maximumInitDuration` until delivery, then the time delivery took.
+        var effectiveDeadline: Date
+        /// The process generation running it.
+        var generation: UInt64
+        var result: Completion<InvocationOutcome>
+        /// Set when a runtime takes the event; wakes the deadline timer, whose deadline then moves.
+        var delivered = Completion<Void>()
+    }
+
+    private struct RunningProcess {
+        var child: ChildProcess
+        var generation: UInt64
+        var output: OutputForwarder
+        var hasPolled = false
+    }
+
+    private struct State {
+        var listener: RuntimeAPIListener?
+        var process: RunningProcess?
+        var generation: UInt64 = 0
+        var invocation: Invocation?
+        var poller: CheckedContinuation<NextInvocation?, Never>?
+        var isShutDown = false
+    }
+
+    /// The slot number.
+    let index: Int
+    private let configuration: RuntimeConfiguration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Creates an idle slot.
+    init(index: Int, configuration: RuntimeConfiguration) {
+        self.index = index
+        self.configuration = configuration
+        var logger = configuration.logger
+        logger[metadataKey: "handler.slot"] = .stringConvertible(index)
+        self.logger = logger
+    }
+
+    /// The current process's id.
+    var processIdentifier: Int32? {
+        state.withLock { $0.process?.child.pid }
+    }
+
+    /// The listener's port.
+    var port: Int? {
+        state.withLock { $0.listener?.port }
+    }
+
+    // MARK: Invocation
+
+    /// Runs one batch in this slot's process.
+    func invoke(_ batch: InvocationBatch) async -> InvocationOutcome {
+        let port: Int
+        switch await ensureListener() {
+        case .success(let listening):
+            port = listening
+        case .failure(let error):
+            return .serviceError("cannot start the Runtime API endpoint for slot \(index): \(error)")
+        }
+        let result = Completion<InvocationOutcome>()
+        let now = ContinuousClock.now
+        let invocation = Invocation(
+            requestId: batch.requestId,
+            event: batch.eventBytes,
+            deadline: batch.deadline,
+            registeredAt: now,
+            effectiveDeadline: batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration)),
+            generation: 0,
+            result: result
+        )
+        enum Start {
+            case refused(String)
+            case ready(needsProcess: Bool)
+        }
+        let start: Start = state.withLock { state in
+            if state.isShutDown {
+                return .refused("the Runtime API invoker has been shut down")
+            }
+            if let busy = state.invocation {
+                return .refused("slot \(index) is still running invocation \(busy.requestId)")
+            }
+            var invocation = invocation
+            invocation.generation = state.process?.generation ?? 0
+            state.invocation = invocation
+            return .ready(needsProcess: state.process == nil)
+        }
+        switch start {
+        case .refused(let reason):
+            return .serviceError(reason)
+        case .ready(let needsProcess):
+            if needsProcess, let failure = startProcess(port: port) {
+                _ = finish(batch.requestId, with: failure)
+            }
+        }
+        deliverToPoller()
+        let timer = Task {
+            await self.enforceDeadline(requestId: batch.requestId)
+        }
+        let outcome = await result.wait()
+        timer.cancel()
+        guard let outcome else {
+            abandon(requestId: batch.requestId)
+            return .serviceError("the invocation was cancelled; the runtime process of slot \(index) was stopped")
+        }
+        return outcome
+    }
+
+    /// Completes the invocation `requestId` if it is still in progress.
+    /// - Returns: Whether it was.
+    private func finish(_ requestId: String, with outcome: InvocationOutcome) -> Bool {
+        let invocation: Invocation? = state.withLock { state in
+            guard state.invocation?.requestId == requestId else {
+                return nil
+            }
+            defer { state.invocation = nil }
+            return state.invocation
+        }
+        invocation?.result.complete(outcome)
+        return invocation != nil
+    }
+
+    /// Times the invocation out if it is still running at its deadline: until a runtime takes the event, the deadline
+    /// plus the init allowance; after that, the deadline plus the time delivery took (at most the allowance).
+    private func enforceDeadline(requestId: String) async {
+        func current() -> Invocation? {
+            state.withLock { state in
+                state.invocation?.requestId == requestId ? state.invocation : nil
+            }
+        }
+        // Until a runtime takes the event, the deadline includes the init allowance; delivery moves it earlier.
+        guard let waiting = current() else {
+            return
+        }
+        if await waiting.delivered.wait(until: HandlerClock.instant(for: waiting.effectiveDeadline)) == nil {
+            if !Task.isCancelled {
+                timeOut(requestId: requestId)
+            }
+            return
+        }
+        guard let running = current() else {
+            return
+        }
+        do {
+            try await Task.sleep(until: HandlerClock.instant(for: running.effectiveDeadline), clock: .continuous)
+        } catch {
+            return
+        }
+        timeOut(requestId: requestId)
+    }
+
+    private func timeOut(requestId: String) {
+        let (invocation, process, poller) = detach(ifRunning: requestId)
+        guard let invocation else {
+            return
+        }
+        process?.child.signalGroup(SIGKILL)
+        poller?.resume(returning: nil)
+        logger.warning(
+            "runtime invocation timed out; killed the runtime process",
+            metadata: [
+                "request.id": .string(requestId),
+                "process.id": .stringConvertible(process?.child.pid ?? 0),
+            ]
+        )
+        invocation.result.complete(.timedOut)
+    }
+
+    /// Gives up on a cancelled invocation: its process is killed if it already has the event.
+    private func abandon(requestId: String) {
+        let (invocation, process, poller) = detach(ifRunning: requestId)
+        process?.child.signalGroup(SIGKILL)
+        poller?.resume(returning: nil)
+        invocation?.result.complete(.serviceError("cancelled"))
+    }
+
+    /// Removes invocation `requestId`, and the process running it if that process already has its event.
+    private func detach(
+        ifRunning requestId: String
+    ) -> (Invocation?, RunningProcess?, CheckedContinuation<NextInvocation?, Never>?) {
+        state.withLock { state in
+            guard let invocation = state.invocation, invocation.requestId == requestId else {
+                return (nil, nil, nil)
+            }
+            state.invocation = nil
+            guard let process = state.process, process.generation == invocation.generation else {
+                return (invocation, nil, nil)
+            }
+            // A process that has not yet taken the event is stuck in init, or idle: either way it is of no use.
+            state.process = nil
+            let poller = state.poller
+            state.poller = nil
+            return (invocation, process, poller)
+        }
+    }
+
+    // MARK: Runtime API
+
+    /// `GET /runtime/invocation/next`: waits for this slot's next invocation.
+    /// - Returns: The event, or `nil` when the slot is shutting down or a newer poll replaced this one.
+    func nextInvocation() async -> NextInvocation? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<NextInvocation?, Never>) in
+            enum Action {
+                case deliver(NextInvocation)
+                case wait(replaced: CheckedContinuation<NextInvocation?, Never>?)
+                case refuse
+            }
+            let action: Action = state.withLock { state in
+                if state.isShutDown {
+                    return .refuse
+                }
+                state.process?.hasPolled = true
+                if let next = takeEvent(&state) {
+                    return .deliver(next)
+                }
+                let replaced = state.poller
+                state.poller = continuation
+                return .wait(replaced: replaced)
+            }
+            switch action {
+            case .deliver(let next):
+                continuation.resume(returning: next)
+            case .wait(let replaced):
+                replaced?.resume(returning: nil)
+            case .refuse:
+                continuation.resume(returning: nil)
+            }
+        }
+    }
+
+    /// Hands the waiting poller the undelivered invocation, if there are both.
+    private func deliverToPoller() {
+        let delivery: (CheckedContinuation<NextInvocation?, Never>, NextInvocation)? = state.withLock { state in
+            guard let poller = state.poller, let next = takeEvent(&state) else {
+                return nil
+            }
+            state.poller = nil
+            return (poller, next)
+        }
+        if let (poller, next) = delivery {
+            poller.resume(returning: next)
+        }
+    }
+
+    /// Marks the invocation delivered and moves its deadline by the time delivery took (a cold start), at most
+    /// `maximumInitDuration`.
+    private func takeEvent(_ state: inout State) -> NextInvocation? {
+        guard var invocation = state.invocation, invocation.deliveredAt == nil else {
+            return nil
+        }
+        let now = ContinuousClock.now
+        let initDuration = min(now - invocation.registeredAt, Self.maximumInitDuration)
+        invocation.deliveredAt = now
+        invocation.effectiveDeadline = invocation.deadline.addingTimeInterval(Self.seconds(initDuration))
+        state.invocation = invocation
+        invocation.delivered.complete(())
+        return NextInvocation(
+            requestId: invocation.requestId,
+            event: invocation.event,
+            deadlineMilliseconds: JSONTimestamp.epochMilliseconds(invocation.effectiveDeadline),
+            functionArn: FunctionIdentity.arn(functionName: configuration.functionName),
+            traceId: Self.traceId()
+        )
+    }
+
+    /// `POST /runtime/invocation/{id}/response`.
+    func postResponse(requestId: String, body: [UInt8]) -> RuntimeReply {
+        completeDelivered(requestId, with: .response(body))
+    }
+
+    /// `POST /runtime/invocation/{id}/response` with a body over Lambda's 6 MB limit.
+    func postOversizedResponse(requestId: String) -> RuntimeReply {
+        completeDelivered(
+            requestId,
+            with: .functionError(
+                type: "Function.ResponseSizeTooLarge",
+                message: "Response payload size exceeded maximum allowed payload size "
+                    + "(\(ExecInvoker.maximumResponseByteCount) bytes)."
+            )
+        )
+    }
+
+    /// `POST /runtime/invocation/{id}/error`: a function error. The body's `errorType` wins over the
+    /// `Lambda-Runtime-Function-Error-Type` header, as in Lambda's invocation result.
+    func postError(requestId: String, errorType: String?, body: [UInt8]) -> RuntimeReply {
+        let (type, message) = Self.parseError(body, headerType: errorType)
+        return completeDelivered(requestId, with: .functionError(type: type, message: message))
+    }
+
+    /// `POST /runtime/init/error`: the runtime could not initialise; the invocation waiting for it fails as crashed
+    /// and the process is stopped (a new one starts with the next batch).
+    func postInitError(errorType: String?, body: [UInt8]) -> RuntimeReply {
+        let (type, message) = Self.parseError(body, headerType: errorType)
+        let (invocation, process, poller) = state.withLock { state in
+            let invocation = state.invocation
+            state.invocation = nil
+            let process = state.process
+            state.process = nil
+            let poller = state.poller
+            state.poller = nil
+            return (invocation, process, poller)
+        }
+        poller?.resume(returning: nil)
+        logger.warning(
+            "runtime process reported an init error",
+            metadata: ["error.type": .string(type), "error.message": .string(message)]
+        )
+        if let process {
+            // Let it read the 202 and exit by itself; kill whatever is left shortly after.
+            Task {
+                await process.child.exit.wait(until: .now + .milliseconds(500))
+                process.child.signalGroup(SIGKILL)
+            }
+        }
+        invocation?.result.complete(.crashed("Runtime.InitError: \(type): \(message)"))
+        return .accepted
+    }
+
+    private func completeDelivered(_ requestId: String, with outcome: InvocationOutcome) -> RuntimeReply {
+        let invocation: Invocation? = state.withLock { state in
+            guard let invocation = state.invocation, invocation.requestId == requestId,
+                invocation.deliveredAt != nil
+            else {
+                return nil
+            }
+            state.invocation = nil
+            return invocation
+        }
+        guard let invocation else {
+            return .invalidRequestId
+        }
+        invocation.result.complete(outcome)
+        return .accepted
+    }
+
+    /// `errorType` and `errorMessage` of an error body (`{"errorMessage":…,"errorType":…,"stackTrace":[…]}`).
+    static func parseError(_ body: [UInt8], headerType: String?) -> (type: String, message: String) {
+        let value = try? JSONValue(parsing: body)
+        var type = headerType.flatMap { $0.isEmpty ? nil : $0 } ?? "Unhandled"
+        if case .string(let bodyType) = value?["errorType"], !bodyType.isEmpty {
+            type = bodyType
+        }
+        var message = ""
+        if case .string(let bodyMessage) = value?["errorMessage"] {
+            message = bodyMessage
+        } else if value == nil {
+            message = String(decoding: body.prefix(4096), as: UTF8.self)
+        }
+        return (type, message)
+    }
+
+    // MARK: Processes
+
+    /// Starts this slot's runtime process and assigns it the waiting invocation.
+    /// - Returns: `nil` on success, or the `.serviceError` to fail the invocation with.
+    private func startProcess(port: Int) -> InvocationOutcome? {
+        let generation = state.withLock { state in
+            state.generation += 1
+            return state.generation
+        }
+        let output = OutputForwarder(prefix: "[slot \(index)] ")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(
+                command: configuration.command,
+                directory: configuration.directory,
+                environment: configuration.environment(port: port),
+                input: nil,
+                output: output.sink,
+                errorOutput: nil
+            )
+        } catch {
+            logger.error(
+                "cannot start runtime process",
+                metadata: ["handler.command": .string(configuration.command), "error": .string("\(error)")]
+            )
+            return .serviceError(
+                "cannot start the runtime process `/bin/sh -c \(configuration.command)` in "
+                    + "\(configuration.directory): \(error)"
+            )
+        }
+        logger.debug(
+            "started runtime process",
+            metadata: ["process.id": .stringConvertible(child.pid), "runtime.port": .stringConvertible(port)]
+        )
+        let accepted: Bool = state.withLock { state in
+            guard !state.isShutDown else {
+                return false
+            }
+            state.process = RunningProcess(child: child, generation: generation, output: output)
+            state.invocation?.generation = generation
+            return true
+        }
+        guard accepted else {
+            child.signalGroup(SIGKILL)
+            return .serviceError("the Runtime API invoker has been shut down")
+        }
+        Task {
+            if let exit = await child.exit.wait() {
+                self.processExited(generation: generation, exit: exit)
+            }
+        }
+        return nil
+    }
+
+    /// A runtime process ended. If it had the invocation's event, or never asked for one, the invocation fails as
+    /// `Runtime.ExitError`; if it died idle before taking the event, a fresh process takes over.
+    func processExited(generation: UInt64, exit: ChildExit) {
+        enum Action {
+            case none
+            case crashed(Invocation, RunningProcess)
+            case restart
+        }
+        let (action, poller): (Action, CheckedContinuation<NextInvocation?, Never>?) = state.withLock { state in
+            guard let process = state.process, process.generation == generation else {
+                return (.none, nil)
+            }
+            state.process = nil
+            let poller = state.poller
+            state.poller = nil
+            guard let invocation = state.invocation, invocation.generation == generation else {
+                return (.none, poller)
+            }
+            if invocation.deliveredAt != nil || !process.hasPolled {
+                state.invocation = nil
+                return (.crashed(invocation, process), poller)
+            }
+            return (.restart, poller)
+        }
+        poller?.resume(returning: nil)
+        // Whatever the shell left in its group goes too.
+        if case .crashed(_, let process) = action {
+            process.child.signalGroup(SIGKILL)
+        }
+        switch action {
+        case .none:
+            logger.debug("runtime process exited", metadata: ["exit": .string("\(exit)")])
+        case .crashed(let invocation, let process):
+            var message =
+                "Runtime.ExitError: RequestId: \(invocation.requestId) Error: Runtime exited with error: \(exit)"
+            if !process.hasPolled {
+                message += " before asking for an event (GET /2018-06-01/runtime/invocation/next)"
+            }
+            let lastLines = process.output.tail.split(separator: "\n").suffix(3).joined(separator: " | ")
+            if !lastLines.isEmpty {
+                message += "; last output: \(lastLines)"
+            }
+            logger.warning("runtime process exited mid-invocation", metadata: ["exit": .string("\(exit)")])
+            invocation.result.complete(.crashed(message))
+        case .restart:
+            guard let port else {
+                return
+            }
+            if let failure = startProcess(port: port), let requestId = state.withLock({ $0.invocation?.requestId }) {
+                _ = finish(requestId, with: failure)
+            }
+            deliverToPoller()
+        }
+    }
+
+    // MARK: Listener and shutdown
+
+    private func ensureListener() async -> Result<Int, any Error> {
+        if let port = port {
+            return .success(port)
+        }
+        do {
+            let listener = try await RuntimeAPIListener.start(slot: self, logger: logger)
+            let kept: Bool = state.withLock { state in
+                guard !state.isShutDown, state.listener == nil else {
+                    return false
+                }
+                state.listener = listener
+                return true
+            }
+            if !kept {
+                await listener.stop()
+                if let port = port {
+                    return .success(port)
+                }
+                return .failure(MappingError(code: .cancelled, message: "the Runtime API invoker has been shut down"))
+            }
+            return .success(listener.port)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Stops the process (`SIGTERM`, `SIGKILL` after 2 s) and the listener; fails an invocation in progress.
+    func shutdown() async {
+        let (invocation, process, poller, listener) = state.withLock { state in
+            state.isShutDown = true
+            defer {
+                state.invocation = nil
+                state.process = nil
+                state.poller = nil
+                state.listener = nil
+            }
+            return (state.invocation, state.process, state.poller, state.listener)
+        }
+        invocation?.result.complete(.serviceError("the Runtime API invoker is shutting down"))
+        poller?.resume(returning: nil)
+        if let process {
+            await process.child.stop(grace: .seconds(2))
+        }
+        await listener?.stop()
+    }
+
+    // MARK: Formatting
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+
+    /// An X-Ray trace header: `Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+    private static func traceId() -> String {
+        let hex = (UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "").lowercased()
+        let epoch = String(Int(Date().timeIntervalSince1970), radix: 16)
+        let root = hex.prefix(24)
+        let parent = hex.dropFirst(24).prefix(16)
+        return "Root=1-\(epoch)-\(root);Parent=\(parent);Sampled=0"
+    }
+}
