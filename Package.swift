@@ -101,7 +101,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ShardLogMappingTests",
-            dependencies: ["ShardLogMapping", "ShardLog", "ShardLogTestSupport"],
+            dependencies: [
+                "ShardLogMapping", "ShardLog", "ShardLogTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -112,8 +115,9 @@ let package = Package(
         .testTarget(
             name: "shardlogTests",
             dependencies: [
-                "shardlog", "ShardLog", "ShardLogTestSupport",
+                "shardlog", "ShardLog", "ShardLogMapping", "ShardLogTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

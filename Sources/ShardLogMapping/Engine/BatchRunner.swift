@@ -1,0 +1,280 @@
+import Foundation
+import Logging
+import ShardLog
+import Synchronization
+
+/// A flag that asks every task of a mapping to stop. Thread-safety: an atomic.
+final class StopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    /// Whether a stop was requested.
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+
+    /// Requests a stop.
+    func set() { flag.store(true, ordering: .releasing) }
+}
+
+/// What every batch of a mapping shares.
+struct BatchContext: Sendable {
+    var configuration: MappingConfiguration
+    var invoker: any Invoker
+    var sink: FailureSink?
+    var metrics: MetricsRecorder
+    var streamName: String
+    var streamARN: String
+    var functionArn: String
+    var timeout: Duration
+    var firstRetryDelay: Duration
+    var maximumRetryDelay: Duration
+    var now: @Sendable () -> Date
+    var stop: StopSignal
+    var logger: Logger
+}
+
+/// How a lane batch ended.
+enum BatchResult: Sendable, Equatable {
+    /// Every record was handled: processed, or discarded to the on-failure destination.
+    case completed
+    /// The mapping is stopping; records from the last reported progress on were not handled.
+    case abandoned
+}
+
+/// Runs one lane batch to the end with Lambda's rules (semantics §3, rules 2–6):
+///
+/// - before each invocation, records older than `MaximumRecordAgeInSeconds` are discarded (`RecordAgeExceeded`);
+/// - a function error (raise, timeout, crash, or a response that fails the whole batch) with
+///   `BisectBatchOnFunctionError` splits a batch of two or more records into halves run in order, each with a fresh
+///   retry count: a split does not consume `MaximumRetryAttempts`;
+/// - otherwise a function error, or a `ReportBatchItemFailures` partial failure, is a failed attempt: the records
+///   (from the lowest reported item on, for a partial failure) are retried after a short back-off until
+///   `MaximumRetryAttempts` failed attempts were retried, then discarded (`RetryAttemptsExhausted`);
+/// - with bisect on, a partial failure splits at the reported item: the records before it are done and the rest
+///   is retried with a fresh count;
+/// - a service error (the handler could not be started) is retried without counting.
+///
+/// Progress is reported in order through `progress`: every record up to the given offset is handled, so the
+/// shard's checkpoint may pass it.
+struct BatchRunner: Sendable {
+    let context: BatchContext
+    let shardId: String
+    let slot: Int
+    let progress: @Sendable (UInt64) -> Void
+
+    private struct Segment {
+        var records: ArraySlice<Record>
+        var failedAttempts = 0
+        var invokeCount = 0
+        var requestId = ""
+        var functionError: String?
+        var delay: Duration
+
+        init(_ records: ArraySlice<Record>, delay: Duration, invokeCount: Int = 0) {
+            self.records = records
+            self.delay = delay
+            self.invokeCount = invokeCount
+        }
+    }
+
+    private enum Verdict {
+        case success
+        case partial(lowestFailed: String)
+        case failure(functionError: String?, message: String)
+        case service(String)
+    }
+
+    private var configuration: MappingConfiguration { context.configuration }
+
+    /// Runs the batch until every record is handled or the mapping stops.
+    func run(_ records: [Record]) async -> BatchResult {
+        var work = [Segment(records[...], delay: context.firstRetryDelay)]
+        while var segment = work.first {
+            if context.stop.isSet || Task.isCancelled { return .abandoned }
+            if let maximumAge = configuration.maximumRecordAge {
+                let cutoff = Int64((context.now().timeIntervalSince1970 - Double(maximumAge.components.seconds)) * 1000)
+                let old = segment.records.prefix { $0.arrivalMilliseconds < cutoff }
+                if !old.isEmpty {
+                    guard await discard(old, condition: .recordAgeExceeded, segment: segment) else { return .abandoned }
+                    segment.records = segment.records.dropFirst(old.count)
+                    if segment.records.isEmpty {
+                        work.removeFirst()
+                        continue
+                    }
+                }
+            }
+            let verdict = await invoke(&segment)
+            switch verdict {
+            case .success:
+                complete(segment.records)
+                work.removeFirst()
+            case .service(let message):
+                context.metrics.update { $0.serviceErrors += 1 }
+                context.logger.warning(
+                    "invocation error, retrying without counting an attempt: \(message)",
+                    metadata: ["shard.id": "\(shardId)"])
+                await backOff(&segment)
+                work[0] = segment
+            case .partial(let lowest):
+                let index = segment.records.firstIndex { $0.sequenceNumber == lowest } ?? segment.records.startIndex
+                let head = segment.records[..<index]
+                let tail = segment.records[index...]
+                if !head.isEmpty { complete(head) }
+                if configuration.bisectBatchOnFunctionError && !head.isEmpty {
+                    context.metrics.update { $0.bisections += 1 }
+                    work[0] = Segment(tail, delay: context.firstRetryDelay, invokeCount: segment.invokeCount)
+                } else if configuration.bisectBatchOnFunctionError && tail.count > 1 {
+                    work.replaceSubrange(0..<1, with: split(segment))
+                } else {
+                    segment.records = tail
+                    guard await failedAttempt(&segment) else { return .abandoned }
+                    if segment.records.isEmpty { work.removeFirst() } else { work[0] = segment }
+                }
+            case .failure(let functionError, let message):
+                segment.functionError = functionError
+                context.logger.debug(
+                    "function error: \(message)",
+                    metadata: ["shard.id": "\(shardId)", "records": "\(segment.records.count)"])
+                if configuration.bisectBatchOnFunctionError && segment.records.count > 1 {
+                    work.replaceSubrange(0..<1, with: split(segment))
+                } else {
+                    guard await failedAttempt(&segment) else { return .abandoned }
+                    if segment.records.isEmpty { work.removeFirst() } else { work[0] = segment }
+                }
+            }
+        }
+        return .completed
+    }
+
+    /// Splits a segment into two halves, each with a fresh retry count.
+    private func split(_ segment: Segment) -> [Segment] {
+        context.metrics.update { $0.bisections += 1 }
+        let middle = segment.records.startIndex + segment.records.count / 2
+        var first = Segment(segment.records[..<middle], delay: context.firstRetryDelay, invokeCount: 0)
+        var second = Segment(segment.records[middle...], delay: context.firstRetryDelay, invokeCount: 0)
+        first.invokeCount = segment.invokeCount
+        second.invokeCount = segment.invokeCount
+        return [first, second]
+    }
+
+    /// Counts a failed attempt; discards the records when the retries are exhausted (leaving `records` empty),
+    /// otherwise waits before the retry. Returns false when the mapping is stopping.
+    private func failedAttempt(_ segment: inout Segment) async -> Bool {
+        segment.failedAttempts += 1
+        if let limit = configuration.retryLimit, segment.failedAttempts > limit {
+            guard await discard(segment.records, condition: .retryAttemptsExhausted, segment: segment) else {
+                return false
+            }
+            segment.records = segment.records.suffix(0)
+            return true
+        }
+        context.metrics.update { $0.retries += 1 }
+        await backOff(&segment)
+        return true
+    }
+
+    private func backOff(_ segment: inout Segment) async {
+        try? await Task.sleep(for: segment.delay)
+        segment.delay = min(segment.delay * 2, context.maximumRetryDelay)
+    }
+
+    /// Marks records as processed by the handler.
+    private func complete(_ records: ArraySlice<Record>) {
+        guard let last = records.last else { return }
+        let age = Int64(context.now().timeIntervalSince1970 * 1000) - last.arrivalMilliseconds
+        context.metrics.update { $0.records += records.count }
+        context.metrics.setIteratorAge(shardId: shardId, milliseconds: max(0, age))
+        progress(last.sequence.offset)
+    }
+
+    /// Invokes the handler once and classifies the outcome.
+    private func invoke(_ segment: inout Segment) async -> Verdict {
+        let records = Array(segment.records)
+        let requestId = UUID().uuidString.lowercased()
+        let seconds =
+            Double(context.timeout.components.seconds)
+            + Double(context.timeout.components.attoseconds) / 1e18
+        let batch = InvocationBatch(
+            records: records, shardId: shardId, streamName: context.streamName, streamARN: context.streamARN,
+            requestId: requestId, deadline: Date().addingTimeInterval(seconds), slot: slot)
+        context.metrics.update {
+            $0.batches += 1
+            $0.inFlight += 1
+        }
+        let outcome = await context.invoker.invoke(batch)
+        context.metrics.update { $0.inFlight -= 1 }
+        segment.invokeCount += 1
+        segment.requestId = requestId
+        switch outcome {
+        case .response(let body):
+            let reports = configuration.reportsBatchItemFailures
+            let response = HandlerResponse(
+                parsing: body, batchSequenceNumbers: reports ? Set(records.map(\.sequenceNumber)) : [],
+                reportBatchItemFailures: reports)
+            switch response {
+            case .success:
+                return .success
+            case .partialFailure(let lowest):
+                context.metrics.update { $0.partialFailures += 1 }
+                return .partial(lowestFailed: lowest)
+            case .fullFailure(let reason):
+                context.metrics.update { $0.functionErrors += 1 }
+                return .failure(functionError: nil, message: reason)
+            }
+        case .functionError(let type, let message):
+            context.metrics.update { $0.functionErrors += 1 }
+            return .failure(functionError: "Unhandled", message: "\(type): \(message)")
+        case .timedOut:
+            context.metrics.update { $0.functionErrors += 1 }
+            return .failure(functionError: "Unhandled", message: "Task timed out")
+        case .crashed(let message):
+            context.metrics.update { $0.functionErrors += 1 }
+            return .failure(functionError: "Unhandled", message: "Runtime.ExitError: \(message)")
+        case .serviceError(let message):
+            return .service(message)
+        }
+    }
+
+    /// Sends discarded records to the on-failure destination (retrying a failing write until it succeeds or the
+    /// mapping stops) and marks them handled. Returns false when the mapping is stopping.
+    private func discard(
+        _ records: ArraySlice<Record>, condition: InvocationRecord.Condition, segment: Segment
+    ) async -> Bool {
+        guard let last = records.last else { return true }
+        context.logger.warning(
+            "discarding \(records.count) record(s): \(condition.rawValue)",
+            metadata: ["shard.id": "\(shardId)", "sequenceNumber": "\(records[records.startIndex].sequenceNumber)"])
+        if let sink = context.sink {
+            let entry = InvocationRecord(
+                requestContext: .init(
+                    requestId: segment.requestId.isEmpty ? UUID().uuidString.lowercased() : segment.requestId,
+                    functionArn: context.functionArn, condition: condition,
+                    approximateInvokeCount: segment.invokeCount),
+                responseContext: .init(
+                    statusCode: 200, executedVersion: "$LATEST",
+                    functionError: condition == .retryAttemptsExhausted ? segment.functionError : nil),
+                source: KinesisEventSource(streamName: context.streamName, shardId: shardId),
+                records: records.map {
+                    EventRecord(
+                        partitionKey: $0.partitionKey, sequenceNumber: $0.sequenceNumber, data: $0.data,
+                        approximateArrivalTimestamp: $0.approximateArrivalTimestamp)
+                })
+            var delay = context.firstRetryDelay
+            while true {
+                do {
+                    try sink.write(entry)
+                    context.metrics.update { $0.failureRecordsWritten += 1 }
+                    break
+                } catch {
+                    context.logger.error(
+                        "cannot write to the on-failure destination \(sink.destination): \(error); retrying",
+                        metadata: ["shard.id": "\(shardId)"])
+                    if context.stop.isSet || Task.isCancelled { return false }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, context.maximumRetryDelay)
+                }
+            }
+        }
+        context.metrics.update { $0.discardedRecords += records.count }
+        progress(last.sequence.offset)
+        return true
+    }
+}

@@ -1,0 +1,322 @@
+import Foundation
+import ShardLog
+import Synchronization
+
+/// How far a mapping has handled one shard.
+public struct ShardCheckpoint: Codable, Sendable, Equatable {
+    /// The last fully handled sequence number (handled, filtered out or discarded); `nil` means nothing yet: start
+    /// at the trim horizon.
+    public var sequenceNumber: String?
+    /// Whether the shard is closed and every record of it is handled, so its children may start.
+    public var finished: Bool
+
+    /// Creates a checkpoint.
+    /// - Parameters:
+    ///   - sequenceNumber: the last fully handled sequence number, or `nil`.
+    ///   - finished: whether the shard is closed and drained.
+    public init(sequenceNumber: String?, finished: Bool = false) {
+        self.sequenceNumber = sequenceNumber
+        self.finished = finished
+    }
+
+    /// Where to resume reading.
+    var position: IteratorPosition {
+        sequenceNumber.map { .afterSequenceNumber($0) } ?? .trimHorizon
+    }
+}
+
+/// The content of `mappings/<name>/checkpoints.json`:
+///
+/// ```json
+/// {"shards":{"shardId-000000000000":{"finished":false,"sequenceNumber":"4900…"}},"streamName":"orders",
+///  "updatedAt":"2026-11-22T16:00:00.123Z"}
+/// ```
+/// Every shard known when the mapping first started has an entry (so `LATEST` is captured once); a shard without an
+/// entry appeared later (a reshard child) and is read from its trim horizon.
+package struct CheckpointFile: Codable, Sendable, Equatable {
+    /// The stream the mapping reads.
+    package var streamName: String
+    /// Per shard id.
+    package var shards: [String: ShardCheckpoint]
+    /// When the file was last written (ISO 8601).
+    package var updatedAt: String?
+
+    /// Creates an empty file for `streamName`.
+    package init(streamName: String, shards: [String: ShardCheckpoint] = [:]) {
+        self.streamName = streamName
+        self.shards = shards
+    }
+}
+
+/// The content of `mappings/<name>/mapping.json`: the configuration with AWS's field names, plus ShardLog's own
+/// keys (`StreamName`, `Handler`, `OnFailure`, `Timeout`, `HandlerDir`) at the same level, so the file can be passed
+/// back to `shardlog map --config`.
+package struct MappingDefinition: Codable, Sendable, Equatable {
+    /// The stream read.
+    package var streamName: String
+    /// The event source mapping parameters.
+    package var configuration: MappingConfiguration
+    /// The handler, `KIND:SPEC`.
+    package var handler: String?
+    /// The on-failure destination, `stream:NAME` or `file:PATH`.
+    package var onFailure: String?
+    /// The function timeout in seconds.
+    package var timeoutSeconds: Double?
+    /// The working directory of handler processes.
+    package var handlerDirectory: String?
+
+    /// Creates a definition.
+    package init(
+        streamName: String, configuration: MappingConfiguration, handler: String? = nil, onFailure: String? = nil,
+        timeoutSeconds: Double? = nil, handlerDirectory: String? = nil
+    ) {
+        self.streamName = streamName
+        self.configuration = configuration
+        self.handler = handler
+        self.onFailure = onFailure
+        self.timeoutSeconds = timeoutSeconds
+        self.handlerDirectory = handlerDirectory
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case streamName = "StreamName"
+        case handler = "Handler"
+        case onFailure = "OnFailure"
+        case timeoutSeconds = "Timeout"
+        case handlerDirectory = "HandlerDir"
+    }
+
+    /// Decodes the flat form.
+    /// - Throws: `DecodingError` or ``MappingError`` from the configuration.
+    package init(from decoder: any Decoder) throws {
+        configuration = try MappingConfiguration(from: decoder)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        streamName = try c.decode(String.self, forKey: .streamName)
+        handler = try c.decodeIfPresent(String.self, forKey: .handler)
+        onFailure = try c.decodeIfPresent(String.self, forKey: .onFailure)
+        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
+        handlerDirectory = try c.decodeIfPresent(String.self, forKey: .handlerDirectory)
+    }
+
+    /// Encodes the flat form.
+    /// - Throws: whatever the encoder throws.
+    package func encode(to encoder: any Encoder) throws {
+        try configuration.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(streamName, forKey: .streamName)
+        try c.encodeIfPresent(handler, forKey: .handler)
+        try c.encodeIfPresent(onFailure, forKey: .onFailure)
+        try c.encodeIfPresent(timeoutSeconds, forKey: .timeoutSeconds)
+        try c.encodeIfPresent(handlerDirectory, forKey: .handlerDirectory)
+    }
+}
+
+/// The files of one mapping under `<data-dir>/mappings/<name>/`, and the list/describe/reset operations the CLI
+/// offers on them.
+package enum MappingCatalog {
+    /// Checks a mapping name: 1–128 of `[A-Za-z0-9_.-]`, not `.` or `..`.
+    /// - Throws: ``MappingError/Code/invalidParameter``.
+    package static func validate(name: String) throws(MappingError) {
+        let ok =
+            (1...128).contains(name.utf8.count) && name != "." && name != ".."
+            && name.utf8.allSatisfy { c in
+                (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 95 || c == 46 || c == 45
+            }
+        guard ok else {
+            throw MappingError(
+                code: .invalidParameter,
+                message: "mapping name '\(name)' is invalid: use 1 to 128 characters from A-Z, a-z, 0-9, '_', '.', '-'")
+        }
+    }
+
+    /// `<data-dir>/mappings/<name>`.
+    package static func directory(store: Store, name: String) -> String {
+        store.directory + "/mappings/" + name
+    }
+
+    /// The names of all mappings with a `mapping.json` or `checkpoints.json`, sorted.
+    package static func names(store: Store) -> [String] {
+        let root = store.directory + "/mappings"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.filter { name in
+            FileManager.default.fileExists(atPath: "\(root)/\(name)/mapping.json")
+                || FileManager.default.fileExists(atPath: "\(root)/\(name)/checkpoints.json")
+        }.sorted()
+    }
+
+    /// Reads `mapping.json`, or `nil` if there is none.
+    /// - Throws: ``MappingError/Code/io`` when it cannot be read or parsed.
+    package static func definition(store: Store, name: String) throws(MappingError) -> MappingDefinition? {
+        try read(MappingDefinition.self, path: directory(store: store, name: name) + "/mapping.json")
+    }
+
+    /// Writes `mapping.json` atomically.
+    /// - Throws: ``MappingError/Code/io``.
+    package static func save(_ definition: MappingDefinition, store: Store, name: String) throws(MappingError) {
+        try validate(name: name)
+        try write(definition, path: directory(store: store, name: name) + "/mapping.json")
+    }
+
+    /// Reads `checkpoints.json`, or `nil` if there is none.
+    /// - Throws: ``MappingError/Code/io`` when it cannot be read or parsed.
+    package static func checkpoints(store: Store, name: String) throws(MappingError) -> CheckpointFile? {
+        try read(CheckpointFile.self, path: directory(store: store, name: name) + "/checkpoints.json")
+    }
+
+    /// Deletes `checkpoints.json`: the next run starts again from the starting position.
+    /// - Returns: whether there was a checkpoint file.
+    /// - Throws: ``MappingError/Code/notFound`` for an unknown mapping, ``MappingError/Code/conflict`` while the
+    ///   mapping runs, ``MappingError/Code/io``.
+    @discardableResult
+    package static func reset(store: Store, name: String) throws(MappingError) -> Bool {
+        try validate(name: name)
+        let dir = directory(store: store, name: name)
+        guard FileManager.default.fileExists(atPath: dir) else {
+            throw MappingError(code: .notFound, message: "mapping \(name) does not exist in \(store.directory)")
+        }
+        if let pid = MappingLock.holder(path: dir + "/lock") {
+            throw MappingError(
+                code: .conflict, message: "mapping \(name) is running in process \(pid): stop it before resetting")
+        }
+        let path = dir + "/checkpoints.json"
+        guard FileManager.default.fileExists(atPath: path) else { return false }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+            try FileSystem.synchronizeDirectory(of: path)
+        } catch {
+            throw MappingError(code: .io, message: "cannot delete \(path): \(error)", cause: error)
+        }
+        return true
+    }
+
+    static func read<T: Decodable>(_ type: T.Type, path: String) throws(MappingError) -> T? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            throw MappingError(
+                code: .io, message: "cannot parse \(path): \(error); fix or delete the file", cause: error)
+        }
+    }
+
+    static func write<T: Encodable>(_ value: T, path: String) throws(MappingError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        do {
+            let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileSystem.writeAtomically(Array(try encoder.encode(value)), to: path)
+        } catch {
+            throw MappingError(code: .io, message: "cannot write \(path): \(error)", cause: error)
+        }
+    }
+}
+
+/// The checkpoints of a running mapping: updated in memory by the shard readers, written to
+/// `mappings/<name>/checkpoints.json` (temporary file, fsync, rename, directory fsync) by ``flush()``.
+///
+/// Thread-safety: safe from any task. Writes are serialized; each writes the latest state, so several updates
+/// between two flushes cost one write (group commit).
+final class CheckpointStore: Sendable {
+    private struct State {
+        var file: CheckpointFile
+        var version = 0
+        var written = 0
+    }
+
+    let path: String
+    private let state: Mutex<State>
+    private let writer = Mutex(())
+
+    init(store: Store, name: String, file: CheckpointFile) {
+        self.path = MappingCatalog.directory(store: store, name: name) + "/checkpoints.json"
+        self.state = Mutex(State(file: file))
+    }
+
+    /// The current (possibly unwritten) checkpoints.
+    var file: CheckpointFile { state.withLock { $0.file } }
+
+    /// The checkpoint of one shard.
+    func checkpoint(shardId: String) -> ShardCheckpoint? {
+        state.withLock { $0.file.shards[shardId] }
+    }
+
+    /// Records a new checkpoint for a shard (in memory until the next ``flush()``).
+    func set(_ checkpoint: ShardCheckpoint, shardId: String) {
+        state.withLock {
+            guard $0.file.shards[shardId] != checkpoint else { return }
+            $0.file.shards[shardId] = checkpoint
+            $0.version += 1
+        }
+    }
+
+    /// Whether there are unwritten changes.
+    var isDirty: Bool { state.withLock { $0.version != $0.written } }
+
+    /// Writes the checkpoints if they changed since the last write.
+    /// - Throws: ``MappingError/Code/io``.
+    func flush() throws(MappingError) {
+        try writer.withLock { (_: inout ()) throws(MappingError) in
+            let (snapshot, version, written) = state.withLock { ($0.file, $0.version, $0.written) }
+            guard version != written || !FileManager.default.fileExists(atPath: path) else { return }
+            var file = snapshot
+            file.updatedAt = JSONTimestamp.iso8601(Date(), milliseconds: true)
+            try MappingCatalog.write(file, path: path)
+            state.withLock { $0.written = max($0.written, version) }
+        }
+    }
+}
+
+/// `mappings/<name>/lock`: the process id of the process running the mapping, created exclusively, so two runs
+/// of one mapping (which would deliver everything twice and fight over checkpoints) are refused. A lock left by a
+/// killed process is taken over. Thread-safety: `release()` may be called from any thread, once.
+final class MappingLock: Sendable {
+    let path: String
+
+    private init(path: String) {
+        self.path = path
+    }
+
+    /// The live process holding the lock at `path`, if any.
+    static func holder(path: String) -> Int32? {
+        guard let data = FileManager.default.contents(atPath: path),
+            let pid = Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+            pid > 0, kill(pid, 0) == 0 || errno == EPERM
+        else { return nil }
+        return pid
+    }
+
+    /// Takes the lock of mapping `name`.
+    /// - Throws: ``MappingError/Code/conflict`` when a live process (this one included) holds it,
+    ///   ``MappingError/Code/io``.
+    static func acquire(store: Store, name: String) throws(MappingError) -> MappingLock {
+        let directory = MappingCatalog.directory(store: store, name: name)
+        let path = directory + "/lock"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw MappingError(code: .io, message: "cannot create \(directory): \(error)", cause: error)
+        }
+        for _ in 0..<3 {
+            do {
+                try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: path), options: .withoutOverwriting)
+                return MappingLock(path: path)
+            } catch {
+                if let pid = holder(path: path) {
+                    throw MappingError(
+                        code: .conflict,
+                        message: "mapping \(name) is already running in process \(pid): stop it, or use another "
+                            + "mapping name")
+                }
+                // Stale (its process is gone) or half-written: take it over.
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+        throw MappingError(code: .io, message: "cannot create the lock file \(path)")
+    }
+
+    /// Releases the lock.
+    func release() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

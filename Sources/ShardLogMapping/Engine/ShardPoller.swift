@@ -1,0 +1,301 @@
+import Foundation
+import Logging
+import ShardLog
+import Synchronization
+
+/// What a shard reader tells the supervisor.
+struct ShardStatus: Sendable, Equatable {
+    /// Caught up with the shard's tip, nothing waiting or in flight.
+    var isIdle = false
+    /// Closed, drained and fully handled (its checkpoint says so).
+    var isFinished = false
+    /// Records read and not yet handled.
+    var outstanding = 0
+}
+
+/// Events from a shard's running batches to its reader.
+final class LaneInbox: Sendable {
+    enum Event: Sendable {
+        case progress(lane: Int, through: UInt64)
+        case done(lane: Int, BatchResult)
+    }
+
+    private let events = Mutex<[Event]>([])
+    private let pending = Atomic<Bool>(false)
+    /// Rung by ``post(_:)``, so a waiting reader starts the lane's next batch at once.
+    let doorbell = Doorbell()
+
+    func post(_ event: Event) {
+        events.withLock { $0.append(event) }
+        pending.store(true, ordering: .releasing)
+        doorbell.ring()
+    }
+
+    /// Whether events are waiting (cheap; no lock).
+    var hasEvents: Bool { pending.load(ordering: .acquiring) }
+
+    func drain() -> [Event] {
+        pending.store(false, ordering: .releasing)
+        return events.withLock { e in
+            defer { e.removeAll(keepingCapacity: true) }
+            return e
+        }
+    }
+}
+
+/// Lets a task sleep until another rings or a timeout passes. Thread-safety: a `Mutex`.
+final class Doorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Wakes the waiter, or makes the next ``wait(timeout:)`` return at once.
+    func ring() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let waiter = s.waiter else {
+                s.rung = true
+                return nil
+            }
+            s.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Sleeps until ``ring()`` or `timeout`; one waiter at a time.
+    func wait(timeout: Duration) async {
+        let rung = state.withLock { s in
+            defer { s.rung = false }
+            return s.rung
+        }
+        if rung { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Rings even when cancelled, so the waiter below is always resumed.
+                try? await Task.sleep(for: timeout)
+                self.ring()
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { s in
+                    if s.rung {
+                        s.rung = false
+                        return true
+                    }
+                    s.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+            group.cancelAll()
+        }
+        // The timer's ring after an early wake-up is stale; events are found through `LaneInbox.hasEvents`.
+        state.withLock { $0.rung = false }
+    }
+}
+
+/// Reads one shard from its checkpoint and feeds its `ParallelizationFactor` lanes.
+///
+/// One task per shard: it reads records, drops those the filter rejects (they count as processed), routes the rest
+/// to lanes by partition key, closes batches (``LaneBuffer``), runs each lane's batches one at a time as child
+/// tasks (``BatchRunner``), and moves the shard's checkpoint to just below the lowest record read and not yet
+/// handled. When the shard is closed and everything read is handled it marks the shard finished, so its children
+/// may start. It waits for data by polling the shard's published end (every 0.2–2 ms while busy, up to 4 ms when
+/// idle) and wakes at once when a batch finishes.
+final class ShardPoller {
+    let shardId: String
+    let ordinal: Int
+    private let stream: DataStream
+    private let context: BatchContext
+    private let checkpoints: CheckpointStore
+    private let filter: RecordFilter?
+    private let encoder: KinesisEventEncoder
+    private let reportStatus: @Sendable (ShardStatus) -> Void
+    private let inbox = LaneInbox()
+    private var lanes: [LaneBuffer]
+    private var iterator: ShardIterator
+    /// The highest offset known handled (checkpointed), -1 for none.
+    private var checkpointed: Int64
+    private var status = ShardStatus()
+    private var atEnd = false
+
+    private var configuration: MappingConfiguration { context.configuration }
+    private var laneCount: Int { lanes.count }
+    /// The longest pause between polls of an idle shard: new records are seen within about this long.
+    static let idlePause = Duration.milliseconds(4)
+    private var bufferLimit: Int {
+        max(configuration.batchSize * laneCount * 2, 1000)
+    }
+
+    init(
+        stream: DataStream, shardId: String, ordinal: Int, position: IteratorPosition, context: BatchContext,
+        checkpoints: CheckpointStore, filter: RecordFilter?, reportStatus: @escaping @Sendable (ShardStatus) -> Void
+    ) throws {
+        self.stream = stream
+        self.shardId = shardId
+        self.ordinal = ordinal
+        self.context = context
+        self.checkpoints = checkpoints
+        self.filter = filter
+        self.reportStatus = reportStatus
+        self.encoder = KinesisEventEncoder(source: KinesisEventSource(streamName: stream.name, shardId: shardId))
+        self.lanes = Array(repeating: LaneBuffer(), count: max(1, context.configuration.parallelizationFactor))
+        var iterator = try stream.iterator(shardId: shardId, position: position)
+        try iterator.skipTrimmed()
+        self.iterator = iterator
+        self.checkpointed = Int64(iterator.offset) - 1
+    }
+
+    /// Reads and delivers until the shard is finished or the mapping stops. Running batches finish first (a
+    /// stopping batch gives up between attempts).
+    func run() async throws {
+        let logger = context.logger
+        logger.debug("reading shard", metadata: ["shard.id": "\(shardId)", "offset": "\(iterator.offset)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let clock = ContinuousClock()
+            var pause = Duration.microseconds(200)
+            while true {
+                var progressed = false
+                if inbox.hasEvents {
+                    apply(inbox.drain())
+                    progressed = true
+                }
+                let stopping = context.stop.isSet
+                let buffered = lanes.reduce(0) { $0 + $1.waiting.count }
+                var caughtUp = atEnd
+                if !stopping && !atEnd && buffered < bufferLimit {
+                    if try iterator.hasMore() {
+                        let records = try iterator.next(limit: min(10_000, bufferLimit - buffered))
+                        dispatch(records, now: clock.now)
+                        progressed = progressed || !records.isEmpty
+                    } else if try iterator.isAtShardEnd() {
+                        atEnd = true
+                        progressed = true
+                    } else {
+                        caughtUp = true
+                    }
+                }
+                if !stopping {
+                    let now = clock.now
+                    for lane in lanes.indices
+                    where lanes[lane].isReady(
+                        batchSize: configuration.batchSize, window: configuration.batchingWindow, now: now,
+                        drained: atEnd)
+                    {
+                        start(lane: lane, in: &group)
+                        progressed = true
+                    }
+                }
+                advanceCheckpoint()
+                let busy = lanes.contains { $0.isBusy }
+                let outstanding = lanes.reduce(0) { $0 + $1.outstanding.count }
+                if stopping && !busy { break }
+                if atEnd && !busy && outstanding == 0 {
+                    checkpoints.set(
+                        ShardCheckpoint(
+                            sequenceNumber: checkpointed >= 0 ? sequence(UInt64(checkpointed)) : nil, finished: true),
+                        shardId: shardId)
+                    try checkpoints.flush()
+                    publish(ShardStatus(isIdle: true, isFinished: true, outstanding: 0))
+                    logger.debug("shard finished", metadata: ["shard.id": "\(shardId)"])
+                    break
+                }
+                let idle = !busy && outstanding == 0 && caughtUp
+                publish(ShardStatus(isIdle: idle, isFinished: false, outstanding: outstanding))
+                if progressed {
+                    pause = .microseconds(200)
+                    await Task.yield()
+                    continue
+                }
+                var sleep = pause
+                if let deadline = nextWindowDeadline() {
+                    sleep = max(.zero, min(sleep, deadline - clock.now))
+                }
+                if busy {
+                    // A finishing batch rings the doorbell, so its lane's next batch starts at once.
+                    try Task.checkCancellation()
+                    await inbox.doorbell.wait(timeout: sleep)
+                } else {
+                    try await Task.sleep(for: sleep)
+                }
+                pause = min(pause * 2, idle ? Self.idlePause : .milliseconds(2))
+            }
+            try await group.waitForAll()
+        }
+        context.metrics.setIteratorAge(shardId: shardId, milliseconds: nil)
+    }
+
+    private func sequence(_ offset: UInt64) -> String {
+        SequenceNumber(shardIndex: iterator.shardIndex, offset: offset).description
+    }
+
+    private func publish(_ new: ShardStatus) {
+        guard new != status else { return }
+        if new.isIdle && !status.isIdle { context.metrics.setIteratorAge(shardId: shardId, milliseconds: 0) }
+        status = new
+        reportStatus(new)
+    }
+
+    /// Filters records and routes them to lanes.
+    private func dispatch(_ records: [Record], now: ContinuousClock.Instant) {
+        var filtered = 0
+        for record in records {
+            let event = EventRecord(
+                partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber, data: record.data,
+                approximateArrivalTimestamp: record.approximateArrivalTimestamp)
+            if let filter, !filter.matches(event) {
+                filtered += 1
+                continue
+            }
+            let lane = LaneRouter.lane(of: record.partitionKey, laneCount: laneCount)
+            lanes[lane].append(
+                PendingRecord(record: record, eventByteCount: encoder.encodedByteCount(of: event), readAt: now))
+        }
+        if filtered > 0 {
+            context.metrics.update { $0.filteredRecords += filtered }
+        }
+    }
+
+    private func nextWindowDeadline() -> ContinuousClock.Instant? {
+        guard configuration.batchingWindow > .zero else { return nil }
+        return lanes.filter { !$0.isBusy }.compactMap { $0.windowDeadline(window: configuration.batchingWindow) }
+            .min()
+    }
+
+    /// Starts the next batch of a lane as a child task.
+    private func start(lane: Int, in group: inout ThrowingTaskGroup<Void, any Error>) {
+        let batch = lanes[lane].takeBatch(batchSize: configuration.batchSize)
+        guard !batch.isEmpty else { return }
+        lanes[lane].isBusy = true
+        let inbox = self.inbox
+        let runner = BatchRunner(
+            context: context, shardId: shardId, slot: ordinal * laneCount + lane,
+            progress: { inbox.post(.progress(lane: lane, through: $0)) })
+        group.addTask {
+            let result = await runner.run(batch)
+            inbox.post(.done(lane: lane, result))
+        }
+    }
+
+    private func apply(_ events: [LaneInbox.Event]) {
+        for event in events {
+            switch event {
+            case .progress(let lane, let offset):
+                lanes[lane].handled(through: offset)
+            case .done(let lane, _):
+                lanes[lane].isBusy = false
+            }
+        }
+    }
+
+    /// Moves the checkpoint to just below the lowest outstanding record (or to the last record read).
+    private func advanceCheckpoint() {
+        let lowest = lanes.compactMap { $0.outstanding.first }.min()
+        let handled = lowest.map { Int64($0) - 1 } ?? Int64(iterator.offset) - 1
+        guard handled > checkpointed else { return }
+        checkpointed = handled
+        checkpoints.set(ShardCheckpoint(sequenceNumber: sequence(UInt64(handled))), shardId: shardId)
+    }
+}

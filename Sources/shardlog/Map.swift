@@ -1,0 +1,253 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ShardLog
+import ShardLogMapping
+import Synchronization
+
+/// Set by SIGINT/SIGTERM while `shardlog map` runs; polled by the status task, which stops the mapping.
+let mapStopRequested = Atomic<Bool>(false)
+
+/// `shardlog map STREAM --handler KIND:SPEC [flags of aws lambda create-event-source-mapping]`.
+struct Map: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Deliver a stream's records to a handler in batches, as a Lambda event source mapping does.",
+        discussion: """
+            Checkpoints are kept under <data-dir>/mappings/<mapping-name>/; running the same mapping name again
+            resumes from them (the saved mapping.json supplies the stream, handler and settings not given).
+            Flags are named as `aws lambda create-event-source-mapping` names them; --config takes a JSON file
+            with the API's field names (BatchSize, StartingPosition, …).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The stream to read (optional when --mapping-name names a saved mapping).") var stream: String?
+    @Option(help: "The handler, KIND:SPEC: exec:COMMAND | runtime-api:COMMAND.") var handler: String?
+    @Option(help: "BatchSize, 1–10000 (default 100).") var batchSize: Int?
+    @Option(help: "MaximumBatchingWindowInSeconds, 0–300 (default 0).") var maximumBatchingWindowInSeconds: Int?
+    @Option(help: "ParallelizationFactor, 1–10 (default 1).") var parallelizationFactor: Int?
+    @Option(help: "StartingPosition: TRIM_HORIZON | LATEST | AT_TIMESTAMP (required for a new mapping).")
+    var startingPosition: String?
+    @Option(help: "StartingPositionTimestamp: epoch seconds or ISO 8601 (with AT_TIMESTAMP).")
+    var startingPositionTimestamp: String?
+    @Flag(inversion: .prefixedNo, help: "BisectBatchOnFunctionError (default off).")
+    var bisectBatchOnFunctionError: Bool?
+    @Option(parsing: .unconditional, help: "MaximumRetryAttempts: -1 (infinite, default) or 0–10000.")
+    var maximumRetryAttempts: Int?
+    @Option(parsing: .unconditional, help: "MaximumRecordAgeInSeconds: -1 (default) or 60–604800.")
+    var maximumRecordAgeInSeconds: Int?
+    @Option(parsing: .upToNextOption, help: "FunctionResponseTypes: ReportBatchItemFailures.")
+    var functionResponseTypes: [String] = []
+    @Option(help: #"FilterCriteria JSON: {"Filters":[{"Pattern":"{\"data\":{…}}"}]}."#) var filterCriteria: String?
+    @Option(help: "TumblingWindowInSeconds, 0–900 (not supported yet).") var tumblingWindowInSeconds: Int?
+    @Option(help: #"DestinationConfig JSON: {"OnFailure":{"Destination":"stream:NAME"}}."#)
+    var destinationConfig: String?
+    @Option(help: "On-failure destination: stream:NAME | file:PATH.") var onFailure: String?
+    @Option(help: "The mapping's name (default: the stream name).") var mappingName: String?
+    @Option(help: "A JSON file with the CreateEventSourceMapping field names.") var config: String?
+    @Option(help: "Function timeout in seconds (default 60).") var timeout: Double?
+    @Option(help: "Working directory of handler processes.") var handlerDir: String?
+    @Flag(help: "Stop once every shard is drained and nothing is in flight.") var exitWhenIdle = false
+    @Flag(help: "Print the summary as JSON on standard output.") var json = false
+
+    func validate() throws {
+        if stream == nil && mappingName == nil && config == nil {
+            throw ValidationError("give the stream to read, or --mapping-name of a saved mapping")
+        }
+        if let timeout, !(timeout > 0 && timeout <= 900) {
+            throw ValidationError("--timeout must be between 0 and 900 seconds")
+        }
+    }
+
+    /// The mapping to run, from (lowest priority first) the saved mapping.json, --config, and the flags.
+    func resolve(store: Store) throws -> (name: String, definition: MappingDefinition) {
+        var fileDefinition: (definition: MappingDefinition?, configuration: MappingConfiguration)?
+        if let config {
+            guard let bytes = FileManager.default.contents(atPath: config) else {
+                throw ValidationError("cannot read --config \(config)")
+            }
+            let configuration = try MappingConfiguration(json: Array(bytes))
+            let definition = try? JSONDecoder().decode(MappingDefinition.self, from: bytes)
+            fileDefinition = (definition, configuration)
+        }
+        let configStream =
+            fileDefinition?.definition?.streamName ?? config.flatMap { Self.streamFromARN(configPath: $0) }
+        let name = mappingName ?? stream ?? configStream ?? ""
+        try MappingCatalog.validate(name: name)
+        let saved = try MappingCatalog.definition(store: store, name: name)
+        guard let streamName = stream ?? configStream ?? saved?.streamName else {
+            throw ValidationError("mapping \(name) is not saved yet: give the stream to read")
+        }
+        var configuration: MappingConfiguration
+        if let file = fileDefinition {
+            configuration = file.configuration
+        } else if let saved {
+            configuration = saved.configuration
+        } else {
+            guard startingPosition != nil else {
+                throw ValidationError(
+                    "--starting-position is required for a new mapping: TRIM_HORIZON, LATEST or AT_TIMESTAMP")
+            }
+            configuration = MappingConfiguration(startingPosition: .latest)
+        }
+        try apply(to: &configuration)
+        try configuration.validate()
+        var definition =
+            saved ?? fileDefinition?.definition
+            ?? MappingDefinition(streamName: streamName, configuration: configuration)
+        definition.streamName = streamName
+        definition.configuration = configuration
+        definition.handler = handler ?? fileDefinition?.definition?.handler ?? saved?.handler
+        definition.onFailure = configuration.onFailureDestination
+        definition.timeoutSeconds = timeout ?? fileDefinition?.definition?.timeoutSeconds ?? saved?.timeoutSeconds ?? 60
+        definition.handlerDirectory =
+            handlerDir ?? fileDefinition?.definition?.handlerDirectory ?? saved?.handlerDirectory
+        if let existing = saved, existing.streamName != streamName {
+            throw ValidationError(
+                "mapping \(name) reads stream \(existing.streamName); use another --mapping-name for \(streamName)")
+        }
+        return (name, definition)
+    }
+
+    /// Applies the flags over a configuration.
+    func apply(to c: inout MappingConfiguration) throws {
+        if let batchSize { c.batchSize = batchSize }
+        if let maximumBatchingWindowInSeconds { c.maximumBatchingWindowInSeconds = maximumBatchingWindowInSeconds }
+        if let parallelizationFactor { c.parallelizationFactor = parallelizationFactor }
+        if let startingPosition {
+            guard let position = MappingConfiguration.StartingPosition(rawValue: startingPosition.uppercased()) else {
+                throw ValidationError(
+                    "--starting-position '\(startingPosition)' must be TRIM_HORIZON, LATEST or AT_TIMESTAMP")
+            }
+            c.startingPosition = position
+            if position != .atTimestamp { c.startingPositionTimestamp = nil }
+        }
+        if let startingPositionTimestamp {
+            c.startingPositionTimestamp = try Self.parseTime(startingPositionTimestamp)
+        }
+        if let bisectBatchOnFunctionError { c.bisectBatchOnFunctionError = bisectBatchOnFunctionError }
+        if let maximumRetryAttempts { c.maximumRetryAttempts = maximumRetryAttempts }
+        if let maximumRecordAgeInSeconds { c.maximumRecordAgeInSeconds = maximumRecordAgeInSeconds }
+        if !functionResponseTypes.isEmpty {
+            c.functionResponseTypes = functionResponseTypes.flatMap { $0.split(separator: ",").map(String.init) }
+        }
+        if let filterCriteria {
+            do {
+                c.filterCriteria = try JSONDecoder().decode(FilterCriteria.self, from: Data(filterCriteria.utf8))
+            } catch {
+                throw ValidationError("--filter-criteria is not valid FilterCriteria JSON: \(error)")
+            }
+        }
+        if let tumblingWindowInSeconds { c.tumblingWindowInSeconds = tumblingWindowInSeconds }
+        if let destinationConfig {
+            do {
+                c.destinationConfig = try JSONDecoder().decode(
+                    MappingConfiguration.DestinationConfig.self, from: Data(destinationConfig.utf8))
+            } catch {
+                throw ValidationError("--destination-config is not valid DestinationConfig JSON: \(error)")
+            }
+        }
+        if let onFailure {
+            c.destinationConfig = .init(onFailure: .init(destination: onFailure))
+        }
+        if let destination = c.onFailureDestination {
+            _ = try FailureDestination(parsing: destination)
+        }
+    }
+
+    static func parseTime(_ text: String) throws -> Date {
+        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = iso.date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+        throw ValidationError("--starting-position-timestamp '\(text)' is not epoch seconds or ISO 8601")
+    }
+
+    /// The stream named by `EventSourceArn` in a config file, if any.
+    static func streamFromARN(configPath: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: configPath),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let arn = object["EventSourceArn"] as? String, let range = arn.range(of: ":stream/")
+        else { return nil }
+        return String(arn[range.upperBound...].prefix { $0 != "/" })
+    }
+
+    func run() async throws {
+        let store = try global.open()
+        let (name, definition) = try resolve(store: store)
+        guard let handlerSpec = definition.handler else {
+            throw ValidationError("--handler KIND:SPEC is required (exec:COMMAND or runtime-api:COMMAND)")
+        }
+        var logger = Logger(label: "shardlog.map") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["SHARDLOG_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+            ?? .warning
+        let timeoutSeconds = definition.timeoutSeconds ?? 60
+        let invoker = try await HandlerSpec.parse(handlerSpec, directory: definition.handlerDirectory)
+            .makeInvoker(functionName: name, timeout: .milliseconds(Int64(timeoutSeconds * 1000)), logger: logger)
+        try MappingCatalog.save(definition, store: store, name: name)
+        let mapping = EventSourceMapping(
+            store: store, streamName: definition.streamName, name: name, configuration: definition.configuration,
+            invoker: invoker, onFailure: try definition.onFailure.map { try FailureDestination(parsing: $0) },
+            logger: logger, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
+        signal(SIGINT) { _ in mapStopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in mapStopRequested.store(true, ordering: .relaxed) }
+        let live = standardErrorIsTerminal
+        let summary = try await withThrowingTaskGroup(of: MappingSummary?.self) { group in
+            group.addTask { try await mapping.run(exitWhenIdle: exitWhenIdle) }
+            group.addTask {
+                var last = mapping.metrics
+                var lastTime = ContinuousClock.now
+                var ticks = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    if mapStopRequested.load(ordering: .relaxed) { mapping.stop() }
+                    ticks += 1
+                    guard live, ticks % 10 == 0 else { continue }
+                    let now = ContinuousClock.now
+                    let m = mapping.metrics
+                    let seconds =
+                        Double((now - lastTime).components.attoseconds) / 1e18
+                        + Double((now - lastTime).components.seconds)
+                    let rate = Double(m.records - last.records) / max(seconds, 0.001)
+                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.statusLine(m, rate: rate)).utf8))
+                    last = m
+                    lastTime = now
+                }
+                return nil
+            }
+            var result: MappingSummary?
+            while let next = try await group.next() {
+                if let next {
+                    result = next
+                    group.cancelAll()
+                }
+            }
+            return result
+        }
+        if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        guard let summary else { return }
+        if json {
+            print(try kinesisJSON(summary))
+        } else {
+            printError(Self.summaryText(summary))
+        }
+    }
+
+    static func statusLine(_ m: MappingMetrics, rate: Double) -> String {
+        String(
+            format: "%.0f records/s  in flight %d  iterator age %lld ms  records %d  errors %d  discarded %d",
+            rate, m.inFlight, m.iteratorAgeMilliseconds, m.records, m.functionErrors + m.partialFailures,
+            m.discardedRecords)
+    }
+
+    static func summaryText(_ s: MappingSummary) -> String {
+        let m = s.metrics
+        return """
+            mapping \(s.mappingName) on \(s.streamName): \(String(format: "%.1f", s.elapsedSeconds)) s
+              records \(m.records)  batches \(m.batches)  filtered \(m.filteredRecords)  discarded \(m.discardedRecords)
+              function errors \(m.functionErrors)  partial failures \(m.partialFailures)  retries \(m.retries)  \
+            bisections \(m.bisections)  service errors \(m.serviceErrors)
+              iterator age \(m.iteratorAgeMilliseconds) ms  shards finished \(m.finishedShards)
+            """
+    }
+}
