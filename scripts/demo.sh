@@ -19,9 +19,9 @@ EVENTS="${DEMO_EVENTS:-Fixtures/events/orders.jsonl}"
 # The handler, in one place: KIND:COMMAND, and the directory it runs in.
 HANDLER="${DEMO_HANDLER:-runtime-api:python3 -m awslambdaric handler.handler}"
 HANDLER_DIR="${DEMO_HANDLER_DIR:-Fixtures/handlers/python}"
-# Bounded retries, so the 3 poison records are discarded to the on-failure file instead of
+# Bounded retries plus bisect, so exactly the 3 poison records are discarded to the on-failure file instead of
 # blocking their shards forever (Lambda's default MaximumRetryAttempts is -1 = infinite).
-MAP_FLAGS="${DEMO_MAP_FLAGS:---maximum-retry-attempts 2}"
+MAP_FLAGS="${DEMO_MAP_FLAGS:---maximum-retry-attempts 2 --bisect-batch-on-function-error}"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

@@ -20,6 +20,8 @@ final class Shard: Sendable {
     /// Serializes `fdatasync` for group commit: one caller flushes for every batch published before it started.
     let syncGate = Mutex<Void>(())
     private let table = Mutex<[UInt64: Segment?]>([:])
+    /// Whether the directory has been listed at least once by this process.
+    private let listed = Atomic<Bool>(false)
 
     /// The appender's in-process state (guarded by ``writer``).
     struct Writer {
@@ -56,6 +58,7 @@ final class Shard: Sendable {
             guard name.hasSuffix(".seg"), name.count == 24 else { return nil }
             return UInt64(name.prefix(20))
         }.sorted()
+        listed.store(true, ordering: .releasing)
         table.withLock { t in
             let present = Set(offsets)
             for key in t.keys where !present.contains(key) { t[key] = nil }
@@ -118,6 +121,12 @@ final class Shard: Sendable {
         if let last = segmentOffsets().last {
             let seg = try segment(last)
             if seg.state != .sealed { return seg }
+        }
+        // A shard that never had a segment: one stat instead of a directory listing per poll.
+        if segmentOffsets().isEmpty && listed.load(ordering: .acquiring)
+            && !FileManager.default.fileExists(atPath: directory + "/" + SegmentHeader.fileName(firstOffset: 0))
+        {
+            return nil
         }
         guard let last = refreshTable().last else { return nil }
         return try segment(last)
