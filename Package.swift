@@ -68,6 +68,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -110,6 +111,7 @@ let package = Package(
         .testTarget(
             name: "ShardLogServerTests",
             dependencies: ["ShardLogServer", "ShardLog", "ShardLogTestSupport"],
+            exclude: ["Python"],
             swiftSettings: strict
         ),
         .testTarget(

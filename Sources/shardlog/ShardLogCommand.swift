@@ -10,7 +10,8 @@ struct ShardLogCommand: AsyncParsableCommand {
         abstract: "A local-first sharded streaming log with a Lambda-style event source mapping.",
         subcommands: [
             CreateStream.self, ListStreams.self, DescribeStream.self, DeleteStream.self, Put.self, Get.self,
-            SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self, Map.self, Mappings.self,
+            SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self, Map.self,
+            Mappings.self, Serve.self,
         ]
     )
 

@@ -1,7 +1,9 @@
 /// A Kinesis-style sequence number: a 56-digit decimal string that encodes the shard and the record's offset in it.
 ///
-/// Layout: `"49"` + the shard's index (12 digits) + the offset within the shard (42 digits). Fixed width, so string
-/// order equals numeric order within a shard; unique within the stream because the shard index is part of it.
+/// Layout: `"49"` + the shard's index (12 digits) + a 42-digit position, which is the record's offset within the
+/// shard plus one. Position 0 is the shard's `StartingSequenceNumber`, which sorts below every record of the shard, as
+/// on AWS. Fixed width, so string order equals numeric order within a shard; unique within the stream because the
+/// shard index is part of it.
 public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The shard's index (`shardId-000000000007` → 7).
     public var shardIndex: Int
@@ -14,12 +16,21 @@ public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConver
         self.offset = offset
     }
 
-    /// Parses a sequence number produced by ``description``.
+    /// Parses a sequence number produced by ``description`` (or a shard's starting sequence number, which parses
+    /// to offset 0).
     /// - Throws: `.invalidArgument` naming the value when it is not one of ours.
     public init(parsing text: String) throws(ShardLogError) {
+        let (index, position) = try Self.position(of: text)
+        self.shardIndex = index
+        self.offset = position == 0 ? 0 : UInt64(position - 1)
+    }
+
+    /// The shard index and position (offset + 1; 0 for the shard's start) of a sequence number.
+    /// - Throws: `.invalidArgument` naming the value when it is not one of ours.
+    public static func position(of text: String) throws(ShardLogError) -> (shardIndex: Int, position: UInt128) {
         let utf8 = Array(text.utf8)
         var index = 0
-        var offset: UInt64 = 0
+        var position: UInt128 = 0
         var valid = utf8.count == 56 && utf8[0] == 52 && utf8[1] == 57
         if valid {
             for (i, c) in utf8.enumerated().dropFirst(2) {
@@ -27,35 +38,37 @@ public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConver
                     valid = false
                     break
                 }
-                let digit = UInt64(c - 48)
                 if i < 14 {
-                    index = index * 10 + Int(digit)
+                    index = index * 10 + Int(c - 48)
                 } else {
-                    let (m, o1) = offset.multipliedReportingOverflow(by: 10)
-                    let (a, o2) = m.addingReportingOverflow(digit)
-                    guard !o1 && !o2 else {
-                        valid = false
-                        break
-                    }
-                    offset = a
+                    position = position * 10 + UInt128(c - 48)
                 }
             }
         }
-        guard valid else {
+        guard valid, position <= UInt128(UInt64.max) + 1 else {
             throw ShardLogError(
                 .invalidArgument,
                 "'\(text)' is not a valid sequence number (56 decimal digits starting with 49)")
         }
-        self.shardIndex = index
-        self.offset = offset
+        return (index, position)
+    }
+
+    /// The sequence number just below the record at `offset`: for offset 0, the shard's `StartingSequenceNumber`.
+    /// Reading *after* it starts at `offset`.
+    public static func preceding(shardIndex: Int, offset: UInt64) -> String {
+        format(shardIndex: shardIndex, position: UInt128(offset))
+    }
+
+    private static func format(shardIndex: Int, position: UInt128) -> String {
+        let index = String(shardIndex)
+        let digits = String(position)
+        return "49" + String(repeating: "0", count: max(0, 12 - index.count)) + index
+            + String(repeating: "0", count: 42 - digits.count) + digits
     }
 
     /// The 56-digit decimal form.
     public var description: String {
-        let index = String(shardIndex)
-        let off = String(offset)
-        return "49" + String(repeating: "0", count: 12 - index.count) + index
-            + String(repeating: "0", count: 42 - off.count) + off
+        Self.format(shardIndex: shardIndex, position: UInt128(offset) + 1)
     }
 
     /// Orders by shard, then offset.

@@ -203,14 +203,19 @@ public final class DataStream: Sendable {
         case .latest:
             offset = try shard.tip()
         case .atSequenceNumber(let text), .afterSequenceNumber(let text):
-            let seq = try SequenceNumber(parsing: text)
-            guard seq.shardIndex == shard.index else {
+            let (index, place) = try SequenceNumber.position(of: text)
+            guard index == shard.index else {
                 throw ShardLogError(
                     .invalidArgument,
                     "StartingSequenceNumber \(text) used in GetShardIterator on shard \(shardId) in stream \(name)"
                         + " is invalid because it did not come from this stream and shard")
             }
-            if case .afterSequenceNumber = position { offset = seq.offset + 1 } else { offset = seq.offset }
+            // Position p is the record at offset p - 1 (p = 0: the shard's start).
+            if case .afterSequenceNumber = position {
+                offset = UInt64(clamping: place)
+            } else {
+                offset = place == 0 ? 0 : UInt64(place - 1)
+            }
         case .atTimestamp(let date):
             offset = try shard.offset(atTimestamp: Int64((date.timeIntervalSince1970 * 1000).rounded(.up)))
         }

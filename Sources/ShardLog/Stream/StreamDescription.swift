@@ -118,7 +118,7 @@ extension StreamMetadata {
                     adjacentParentShardId: s.adjacentParent.map(ShardID.name),
                     hashKeyRange: .init(startingHashKey: s.startingHashKey, endingHashKey: s.endingHashKey),
                     sequenceNumberRange: .init(
-                        startingSequenceNumber: SequenceNumber(shardIndex: s.index, offset: 0).description,
+                        startingSequenceNumber: SequenceNumber.preceding(shardIndex: s.index, offset: 0),
                         endingSequenceNumber: s.closedAt.map {
                             SequenceNumber(shardIndex: s.index, offset: $0 == 0 ? 0 : $0 - 1).description
                         }))

@@ -33,21 +33,26 @@ struct MappedFile: ~Copyable, @unchecked Sendable {
     /// - Throws: `.resourceInUse` if it exists, `.noSpace` when the disk is full (the partial file is removed).
     init(creating path: String, byteCount: Int, header: [UInt8]) throws(ShardLogError) {
         precondition(header.count <= byteCount, "segment header larger than the segment")
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        if fd < 0 {
-            let code = errno
-            if code == EEXIST { throw ShardLogError(.resourceInUse, "segment file \(path) exists already") }
-            throw SystemCall.error("create \(path)", errno: code)
-        }
+        // Build the file under a temporary name and link it into place only once its header is written, so a
+        // reader listing the directory never maps a half-created segment; link(2) fails if the name exists.
+        let temporary = path + ".creating.\(getpid())"
+        let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw SystemCall.error("create \(temporary)", errno: errno) }
         do throws(ShardLogError) {
             let rc = posix_fallocate(fd, 0, off_t(byteCount))
             if rc != 0 { throw SystemCall.error("preallocate \(byteCount) bytes for \(path)", errno: rc) }
             try Self.write(fd: fd, header, at: 0, path: path)
             try SystemCall.retrying("fsync \(path)") { fsync(fd) }
+            if link(temporary, path) != 0 {
+                let code = errno
+                if code == EEXIST { throw ShardLogError(.resourceInUse, "segment file \(path) exists already") }
+                throw SystemCall.error("link \(temporary) to \(path)", errno: code)
+            }
+            unlink(temporary)
             self.base = try Self.map(fd: fd, byteCount: byteCount, writable: true, path: path)
         } catch {
             close(fd)
-            unlink(path)
+            unlink(temporary)
             throw error
         }
         self.fd = fd

@@ -64,6 +64,11 @@ import Testing
 
     @Test func sequenceNumbersRoundTripAndOrder() throws {
         let values: [(Int, UInt64)] = [(0, 0), (1, 1), (7, 999), (123_456_789_012, UInt64.max)]
+        // A shard's starting sequence number sorts below its first record, and parses to offset 0.
+        let start = SequenceNumber.preceding(shardIndex: 4, offset: 0)
+        #expect(start < SequenceNumber(shardIndex: 4, offset: 0).description)
+        #expect(try SequenceNumber(parsing: start).offset == 0)
+        #expect(SequenceNumber.preceding(shardIndex: 4, offset: 8) == SequenceNumber(shardIndex: 4, offset: 7).description)
         for (shard, offset) in values {
             let s = SequenceNumber(shardIndex: shard, offset: offset)
             #expect(s.description.count == 56)

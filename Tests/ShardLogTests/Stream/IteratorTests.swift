@@ -107,3 +107,21 @@ import Testing
         }
     }
 }
+
+@Suite struct StartingSequenceNumberTests {
+    /// AWS semantics: AFTER the shard's StartingSequenceNumber reads its first record; AT it, too.
+    @Test func afterTheStartingSequenceNumberReadsRecordZero() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            try store.createStream(named: "st", shardCount: 1)
+            let s = try store.stream(named: "st")
+            let start = try #require(s.describe().shards.first).sequenceNumberRange.startingSequenceNumber
+            let first = try s.put(partitionKey: "k", data: [1])
+            #expect(start < first.sequenceNumber)
+            var after = try s.iterator(shardId: first.shardId, position: .afterSequenceNumber(start))
+            #expect(try after.next().map(\.sequenceNumber) == [first.sequenceNumber])
+            var at = try s.iterator(shardId: first.shardId, position: .atSequenceNumber(start))
+            #expect(try at.next().map(\.sequenceNumber) == [first.sequenceNumber])
+        }
+    }
+}

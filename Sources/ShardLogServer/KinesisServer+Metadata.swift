@@ -1,0 +1,244 @@
+import Foundation
+import ShardLog
+
+extension KinesisServer {
+    // MARK: - Tags
+
+    /// Checks tag keys (1–128 characters) and values (0–256).
+    static func validateTags(_ tags: [String: String]) throws(KinesisError) {
+        for (k, v) in tags {
+            guard (1...128).contains(k.count), !k.hasPrefix("aws:") else {
+                throw KinesisError(
+                    .invalidArgument, "tag key '\(k)' must have 1 to 128 characters and not start with aws:")
+            }
+            guard v.count <= 256 else {
+                throw KinesisError(.invalidArgument, "the value of tag '\(k)' has more than 256 characters")
+            }
+        }
+    }
+
+    /// The stream of a tag request: `ResourceARN` for the generic APIs, else `StreamName`/`StreamARN`.
+    private func tagStream(_ p: Params, arnKey: String?) throws -> String {
+        let name: String
+        if let arnKey {
+            name = try Self.streamName(fromARN: try p.requiredString(arnKey))
+        } else {
+            name = try Self.streamName(p)
+        }
+        _ = try store.stream(named: name)
+        return name
+    }
+
+    func addTags(_ p: Params, arnKey: String?) throws -> JSON {
+        let name = try tagStream(p, arnKey: arnKey)
+        guard let tags = try p.stringMap("Tags") else { throw Params.missing("tags") }
+        try Self.validateTags(tags)
+        try extras.update(name) { e in
+            let merged = e.tags.merging(tags) { _, new in new }
+            guard merged.count <= 50 else {
+                throw KinesisError(
+                    .limitExceeded, "Failed to add tags to stream \(name): a stream can have at most 50 tags")
+            }
+            e.tags = merged
+        }
+        return .fields([:])
+    }
+
+    func removeTags(_ p: Params, arnKey: String?) throws -> JSON {
+        let name = try tagStream(p, arnKey: arnKey)
+        guard let keys = try p.strings("TagKeys") else { throw Params.missing("tagKeys") }
+        try extras.update(name) { e in for k in keys { e.tags.removeValue(forKey: k) } }
+        return .fields([:])
+    }
+
+    private static func tagsJSON(_ tags: [(key: String, value: String)]) -> JSON {
+        .array(tags.map { .fields(["Key": .string($0.key), "Value": .string($0.value)]) })
+    }
+
+    func listTagsForStream(_ p: Params) throws -> JSON {
+        let name = try tagStream(p, arnKey: nil)
+        let limit = try p.int("Limit", in: 1...50) ?? 50
+        let start = try p.string("ExclusiveStartTagKey")
+        var tags = try extras.load(name).tags.sorted { $0.key < $1.key }
+        if let start { tags = tags.filter { $0.key > start } }
+        let page = Array(tags.prefix(limit))
+        return .fields(["Tags": Self.tagsJSON(page), "HasMoreTags": .bool(tags.count > page.count)])
+    }
+
+    func listTagsForResource(_ p: Params) throws -> JSON {
+        let name = try tagStream(p, arnKey: "ResourceARN")
+        return .fields(["Tags": Self.tagsJSON(try extras.load(name).tags.sorted { $0.key < $1.key })])
+    }
+
+    // MARK: - Consumers
+
+    /// Splits `<streamArn>/consumer/<name>:<epoch>` into the stream and consumer names.
+    static func parseConsumerARN(_ arn: String) throws(KinesisError) -> (stream: String, consumer: String) {
+        guard let range = arn.range(of: "/consumer/") else {
+            throw KinesisError(.invalidArgument, "'\(arn)' is not a consumer ARN (<stream ARN>/consumer/NAME:EPOCH)")
+        }
+        let stream = try streamName(fromARN: String(arn[..<range.lowerBound]))
+        let rest = arn[range.upperBound...]
+        let consumer = rest.lastIndex(of: ":").map { String(rest[..<$0]) } ?? String(rest)
+        return (stream, consumer)
+    }
+
+    static func validateConsumerName(_ name: String) throws(KinesisError) {
+        guard (1...128).contains(name.utf8.count),
+            name.utf8.allSatisfy({ c in
+                (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 95 || c == 46 || c == 45
+            })
+        else {
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value '\(name)' at 'consumerName' failed to satisfy constraint: Member"
+                    + " must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+        }
+    }
+
+    /// The consumer addressed by `ConsumerARN`, or by `StreamARN` + `ConsumerName`.
+    func findConsumer(_ p: Params) throws -> (stream: String, consumer: StreamExtras.Consumer) {
+        let streamName: String
+        let consumerName: String
+        var exactARN: String?
+        if let arn = try p.string("ConsumerARN") {
+            (streamName, consumerName) = try Self.parseConsumerARN(arn)
+            exactARN = arn
+        } else {
+            guard let streamARN = try p.string("StreamARN"), let name = try p.string("ConsumerName") else {
+                throw KinesisError(.invalidArgument, "give ConsumerARN, or StreamARN and ConsumerName")
+            }
+            streamName = try Self.streamName(fromARN: streamARN)
+            consumerName = name
+        }
+        _ = try store.stream(named: streamName)
+        guard
+            let consumer = try extras.load(streamName).consumers.first(where: {
+                $0.name == consumerName && (exactARN == nil || $0.arn == exactARN)
+            })
+        else {
+            throw KinesisError(
+                .resourceNotFound,
+                "Consumer \(exactARN ?? consumerName) under account 000000000000 not found.")
+        }
+        return (streamName, consumer)
+    }
+
+    private static func consumerJSON(_ c: StreamExtras.Consumer, status: String = "ACTIVE", streamARN: String? = nil)
+        -> JSON
+    {
+        .fields([
+            "ConsumerName": .string(c.name),
+            "ConsumerARN": .string(c.arn),
+            "ConsumerStatus": .string(status),
+            "ConsumerCreationTimestamp": .epochMilliseconds(c.creationMilliseconds),
+            "StreamARN": streamARN.map(JSON.string),
+        ])
+    }
+
+    func registerStreamConsumer(_ p: Params) throws -> JSON {
+        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"))
+        let consumerName = try p.requiredString("ConsumerName")
+        try Self.validateConsumerName(consumerName)
+        _ = try store.stream(named: name)
+        let now = nowMilliseconds()
+        let consumer = StreamExtras.Consumer(
+            name: consumerName, arn: Self.streamARN(name) + "/consumer/" + consumerName + ":\(now / 1000)",
+            creationMilliseconds: now)
+        try extras.update(name) { e in
+            guard !e.consumers.contains(where: { $0.name == consumerName }) else {
+                throw KinesisError(
+                    .resourceInUse,
+                    "Consumer \(consumerName) already exists on stream \(name) under account 000000000000")
+            }
+            guard e.consumers.count < 20 else {
+                throw KinesisError(.limitExceeded, "stream \(name) already has the maximum of 20 consumers")
+            }
+            e.consumers.append(consumer)
+        }
+        return .fields(["Consumer": Self.consumerJSON(consumer, status: "CREATING")])
+    }
+
+    func describeStreamConsumer(_ p: Params) throws -> JSON {
+        let (stream, consumer) = try findConsumer(p)
+        return .fields([
+            "ConsumerDescription": Self.consumerJSON(consumer, streamARN: Self.streamARN(stream))
+        ])
+    }
+
+    func listStreamConsumers(_ p: Params) throws -> JSON {
+        let maxResults = try p.int("MaxResults", in: 1...10_000) ?? 100
+        var name: String
+        var start = ""
+        if let token = try p.string("NextToken") {
+            guard let (fields, issued) = OpaqueToken.decode(kind: "co", fieldCount: 2, token) else {
+                throw KinesisError(.invalidArgument, "NextToken is not valid")
+            }
+            guard nowMilliseconds() - issued <= nextTokenValidityMilliseconds else {
+                throw KinesisError(.expiredNextToken, "NextToken has expired (valid for 300 seconds)")
+            }
+            name = fields[0]
+            start = fields[1]
+        } else {
+            name = try Self.streamName(fromARN: try p.requiredString("StreamARN"))
+        }
+        _ = try store.stream(named: name)
+        let all = try extras.load(name).consumers.sorted { $0.name < $1.name }.filter { $0.name > start }
+        let page = Array(all.prefix(maxResults))
+        var token: JSON?
+        if all.count > page.count, let last = page.last {
+            token = .string(
+                OpaqueToken.encode(kind: "co", fields: [name, last.name], issuedMilliseconds: nowMilliseconds()))
+        }
+        return .fields(["Consumers": .array(page.map { Self.consumerJSON($0) }), "NextToken": token])
+    }
+
+    func deregisterStreamConsumer(_ p: Params) throws -> JSON {
+        let (stream, consumer) = try findConsumer(p)
+        try extras.update(stream) { e in e.consumers.removeAll { $0.arn == consumer.arn } }
+        return .fields([:])
+    }
+
+    // MARK: - Enhanced monitoring
+
+    static let shardLevelMetrics = [
+        "IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded",
+        "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds",
+    ]
+
+    func changeMonitoring(_ p: Params, enable: Bool) throws -> JSON {
+        let name = try Self.streamName(p)
+        _ = try store.stream(named: name)
+        guard let requested = try p.strings("ShardLevelMetrics"), !requested.isEmpty else {
+            throw Params.missing("shardLevelMetrics")
+        }
+        var metrics: Set<String> = []
+        for m in requested {
+            if m == "ALL" {
+                metrics.formUnion(Self.shardLevelMetrics)
+            } else if Self.shardLevelMetrics.contains(m) {
+                metrics.insert(m)
+            } else {
+                throw KinesisError(
+                    .validation,
+                    "1 validation error detected: Value '\(m)' at 'shardLevelMetrics' failed to satisfy constraint:"
+                        + " Member must satisfy enum value set: [\((Self.shardLevelMetrics + ["ALL"]).joined(separator: ", "))]"
+                )
+            }
+        }
+        let (current, desired) = try extras.update(name) { e -> ([String], [String]) in
+            let current = e.shardLevelMetrics
+            var set = Set(current)
+            if enable { set.formUnion(metrics) } else { set.subtract(metrics) }
+            let desired = Self.shardLevelMetrics.filter(set.contains)
+            e.shardLevelMetrics = desired
+            return (current, desired)
+        }
+        return .fields([
+            "StreamName": .string(name),
+            "StreamARN": .string(Self.streamARN(name)),
+            "CurrentShardLevelMetrics": .array(current.map(JSON.string)),
+            "DesiredShardLevelMetrics": .array(desired.map(JSON.string)),
+        ])
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import ShardLog
+
+/// How long a shard iterator stays valid.
+let iteratorValidityMilliseconds: Int64 = 300_000
+
+extension KinesisServer {
+    // MARK: - Put
+
+    /// One validated record of a put request.
+    private struct Entry {
+        var entry: PutRecordsEntry
+        var byteCount: Int { entry.data.count + entry.partitionKey.utf8.count }
+    }
+
+    private static func entry(_ p: Params, index: Int?) throws -> Entry {
+        let at = index.map { "records.\($0 + 1)." } ?? ""
+        let data = try p.blob("Data")
+        let key = try p.requiredString("PartitionKey")
+        let keyLength = key.unicodeScalars.count
+        guard Limits.partitionKeyLength.contains(keyLength) else {
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value at '\(at)partitionKey' failed to satisfy constraint: Member must"
+                    + " have length between 1 and 256 (it has \(keyLength))")
+        }
+        guard data.count <= Limits.recordByteCount else {
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value at '\(at)data' failed to satisfy constraint: Member must have"
+                    + " length less than or equal to \(Limits.recordByteCount)")
+        }
+        try DataStream.validate(partitionKey: key, dataByteCount: data.count)
+        var explicit: UInt128?
+        if let text = try p.string("ExplicitHashKey") { explicit = try HashKey.parse(text) }
+        if let ordering = try p.string("SequenceNumberForOrdering") { _ = try SequenceNumber(parsing: ordering) }
+        return Entry(entry: PutRecordsEntry(partitionKey: key, data: data, explicitHashKey: explicit))
+    }
+
+    /// Whether the shard the entry routes to has write capacity left (always true without `--enforce-shard-limits`).
+    private func admit(_ e: Entry, _ stream: DataStream) -> Bool {
+        guard options.enforceShardLimits else { return true }
+        let shard = stream.shardId(forPartitionKey: e.entry.partitionKey, explicitHashKey: e.entry.explicitHashKey)
+        let key = ShardKey(stream: stream.name, shard: shard)
+        if limiter.admitWrite(key, byteCount: e.byteCount) { return true }
+        metrics.recordThrottle(key, write: true)
+        return false
+    }
+
+    private static func throttled(_ stream: DataStream, _ e: Entry) -> KinesisError {
+        let shard = stream.shardId(forPartitionKey: e.entry.partitionKey, explicitHashKey: e.entry.explicitHashKey)
+        return KinesisError(
+            .provisionedThroughputExceeded,
+            "Rate exceeded for shard \(shard) in stream \(stream.name) under account 000000000000.")
+    }
+
+    func putRecord(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let e = try Self.entry(p, index: nil)
+        guard admit(e, stream) else { throw Self.throttled(stream, e) }
+        let result = try stream.putRecords([e.entry])[0]
+        metrics.recordIncoming(
+            ShardKey(stream: stream.name, shard: result.shardId), records: 1, bytes: e.byteCount)
+        return .fields([
+            "ShardId": .string(result.shardId),
+            "SequenceNumber": .string(result.sequenceNumber),
+            "EncryptionType": .string("NONE"),
+        ])
+    }
+
+    func putRecords(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        guard let items = try p.array("Records") else { throw Params.missing("records") }
+        guard (1...500).contains(items.count) else {
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length"
+                    + " between 1 and 500 (it has \(items.count))")
+        }
+        var entries: [Entry] = []
+        entries.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard case .object(let members) = item else {
+                throw Params.wrongType("Records", item, expected: "list of structures")
+            }
+            entries.append(try Self.entry(Params(members), index: i))
+        }
+        let admitted = entries.map { admit($0, stream) }
+        let accepted = entries.indices.filter { admitted[$0] }
+        let results = accepted.isEmpty ? [] : try stream.putRecords(accepted.map { entries[$0].entry })
+        var out = [JSON](repeating: .null, count: entries.count)
+        var perShard: [String: (records: Int, bytes: Int)] = [:]
+        for (k, i) in accepted.enumerated() {
+            let r = results[k]
+            out[i] = .fields(["SequenceNumber": .string(r.sequenceNumber), "ShardId": .string(r.shardId)])
+            perShard[r.shardId, default: (0, 0)].records += 1
+            perShard[r.shardId, default: (0, 0)].bytes += entries[i].byteCount
+        }
+        for i in entries.indices where !admitted[i] {
+            let e = Self.throttled(stream, entries[i])
+            out[i] = .fields(["ErrorCode": .string(e.code.name), "ErrorMessage": .string(e.message)])
+        }
+        for (shard, n) in perShard {
+            metrics.recordIncoming(ShardKey(stream: stream.name, shard: shard), records: n.records, bytes: n.bytes)
+        }
+        return .fields([
+            "FailedRecordCount": .integer(entries.count - accepted.count),
+            "Records": .array(out),
+            "EncryptionType": .string("NONE"),
+        ])
+    }
+
+    // MARK: - Iterators
+
+    /// The iterator position of a `ShardIteratorType` (or `StartingPosition.Type`).
+    static func position(type: String, sequenceNumber: String?, timestamp: Date?) throws(KinesisError)
+        -> IteratorPosition
+    {
+        switch type {
+        case "TRIM_HORIZON": return .trimHorizon
+        case "LATEST": return .latest
+        case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
+            guard let sequenceNumber else {
+                throw KinesisError(
+                    .invalidArgument, "StartingSequenceNumber is required for ShardIteratorType \(type)")
+            }
+            return type == "AT_SEQUENCE_NUMBER"
+                ? .atSequenceNumber(sequenceNumber) : .afterSequenceNumber(sequenceNumber)
+        case "AT_TIMESTAMP":
+            guard let timestamp else {
+                throw KinesisError(.invalidArgument, "Timestamp is required for ShardIteratorType AT_TIMESTAMP")
+            }
+            return .atTimestamp(timestamp)
+        default:
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value '\(type)' at 'shardIteratorType' failed to satisfy constraint:"
+                    + " Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON,"
+                    + " LATEST, AT_TIMESTAMP]")
+        }
+    }
+
+    /// Opens an iterator, normalizing the shard id and naming the stream in not-found errors.
+    static func iterator(_ stream: DataStream, shardId: String, position: IteratorPosition) throws -> ShardIterator {
+        let notFound = KinesisError(
+            .resourceNotFound, "Shard \(shardId) in stream \(stream.name) under account 000000000000 does not exist")
+        guard let index = try? ShardID.index(shardId) else { throw notFound }
+        // (A `do`/`catch where` over this typed-throws call crashes the Swift 6.3.1 compiler; `Result` does not.)
+        let opened = Result { () throws(ShardLogError) -> ShardIterator in
+            try stream.iterator(shardId: ShardID.name(index), position: position)
+        }
+        switch opened {
+        case .success(let iterator): return iterator
+        case .failure(let error): throw error.code == .resourceNotFound ? notFound : error
+        }
+    }
+
+    static func iteratorToken(stream: String, shardIndex: Int, offset: UInt64, now: Int64) -> String {
+        OpaqueToken.encode(
+            kind: "it", fields: [stream, String(shardIndex), String(offset)], issuedMilliseconds: now)
+    }
+
+    func getShardIterator(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let shardId = try p.requiredString("ShardId")
+        let type = try p.requiredString("ShardIteratorType")
+        let position = try Self.position(
+            type: type, sequenceNumber: try p.string("StartingSequenceNumber"), timestamp: try p.timestamp("Timestamp"))
+        let it = try Self.iterator(stream, shardId: shardId, position: position)
+        return .fields([
+            "ShardIterator": .string(
+                Self.iteratorToken(
+                    stream: stream.name, shardIndex: it.shardIndex, offset: it.offset, now: nowMilliseconds()))
+        ])
+    }
+
+    /// A record as `GetRecords` and `SubscribeToShard` return it.
+    static func recordJSON(_ r: Record) -> JSON {
+        .fields([
+            "SequenceNumber": .string(r.sequenceNumber),
+            "ApproximateArrivalTimestamp": .epochMilliseconds(r.arrivalMilliseconds),
+            "Data": .string(Data(r.data).base64EncodedString()),
+            "PartitionKey": .string(r.partitionKey),
+        ])
+    }
+
+    func getRecords(_ p: Params) throws -> JSON {
+        let token = try p.requiredString("ShardIterator")
+        let limit = try p.int("Limit", in: 1...10_000) ?? 10_000
+        guard let (fields, issued) = OpaqueToken.decode(kind: "it", fieldCount: 3, token),
+            let index = Int(fields[1]), let offset = UInt64(fields[2])
+        else {
+            throw KinesisError(.invalidArgument, "Invalid ShardIterator: it was not issued by this service.")
+        }
+        let now = nowMilliseconds()
+        guard now - issued <= iteratorValidityMilliseconds else {
+            throw KinesisError(
+                .expiredIterator,
+                "Iterator expired. The iterator was created at time \(JSON.epochSecondsText(issued)) while right now it"
+                    + " is \(JSON.epochSecondsText(now)) which is further in the future than the tolerated delay of"
+                    + " 300000 milliseconds.")
+        }
+        let stream = try store.stream(named: fields[0])
+        let shardId = ShardID.name(index)
+        let key = ShardKey(stream: stream.name, shard: shardId)
+        if options.enforceShardLimits && !limiter.admitRead(key) {
+            metrics.recordThrottle(key, write: false)
+            throw KinesisError(
+                .provisionedThroughputExceeded,
+                "Rate exceeded for shard \(shardId) in stream \(stream.name) under account 000000000000"
+                    + " (5 GetRecords calls per second).")
+        }
+        var it = try Self.iterator(
+            stream, shardId: shardId,
+            position: .atSequenceNumber(SequenceNumber(shardIndex: index, offset: offset).description))
+        try it.skipTrimmed()
+        let records = try it.next(limit: limit, maxBytes: 10 << 20)
+        let atEnd = try it.isAtShardEnd()
+        let behind = try it.millisBehindLatest()
+        var bytes = 0
+        for r in records { bytes += r.data.count + r.partitionKey.utf8.count }
+        if !records.isEmpty { metrics.recordOutgoing(key, records: records.count, bytes: bytes) }
+        return .fields([
+            "Records": .array(records.map(Self.recordJSON)),
+            "NextShardIterator": atEnd
+                ? nil
+                : .string(Self.iteratorToken(stream: stream.name, shardIndex: index, offset: it.offset, now: now)),
+            "MillisBehindLatest": .integer(Int(behind)),
+            "ChildShards": atEnd ? Self.childShardsJSON(of: shardId, in: try stream.describe()) : nil,
+        ])
+    }
+}

@@ -1,0 +1,504 @@
+import Foundation
+import Hummingbird
+import ShardLog
+
+/// The Kinesis operations served (`X-Amz-Target: Kinesis_20131202.<Operation>`).
+enum Operation: String, CaseIterable, Sendable {
+    case createStream = "CreateStream"
+    case deleteStream = "DeleteStream"
+    case describeStream = "DescribeStream"
+    case describeStreamSummary = "DescribeStreamSummary"
+    case listStreams = "ListStreams"
+    case listShards = "ListShards"
+    case putRecord = "PutRecord"
+    case putRecords = "PutRecords"
+    case getShardIterator = "GetShardIterator"
+    case getRecords = "GetRecords"
+    case splitShard = "SplitShard"
+    case mergeShards = "MergeShards"
+    case updateShardCount = "UpdateShardCount"
+    case increaseStreamRetentionPeriod = "IncreaseStreamRetentionPeriod"
+    case decreaseStreamRetentionPeriod = "DecreaseStreamRetentionPeriod"
+    case addTagsToStream = "AddTagsToStream"
+    case removeTagsFromStream = "RemoveTagsFromStream"
+    case listTagsForStream = "ListTagsForStream"
+    case tagResource = "TagResource"
+    case untagResource = "UntagResource"
+    case listTagsForResource = "ListTagsForResource"
+    case registerStreamConsumer = "RegisterStreamConsumer"
+    case describeStreamConsumer = "DescribeStreamConsumer"
+    case listStreamConsumers = "ListStreamConsumers"
+    case deregisterStreamConsumer = "DeregisterStreamConsumer"
+    case enableEnhancedMonitoring = "EnableEnhancedMonitoring"
+    case disableEnhancedMonitoring = "DisableEnhancedMonitoring"
+    case subscribeToShard = "SubscribeToShard"
+}
+
+/// How long ListShards/ListStreams `NextToken`s stay valid.
+let nextTokenValidityMilliseconds: Int64 = 300_000
+
+extension KinesisServer {
+    func perform(_ operation: Operation, _ p: Params, requestID: String) async throws -> Response {
+        let json: JSON
+        switch operation {
+        case .createStream: json = try createStream(p)
+        case .deleteStream: json = try deleteStream(p)
+        case .describeStream: json = try describeStream(p)
+        case .describeStreamSummary: json = try describeStreamSummary(p)
+        case .listStreams: json = try listStreams(p)
+        case .listShards: json = try listShards(p)
+        case .putRecord: json = try putRecord(p)
+        case .putRecords: json = try putRecords(p)
+        case .getShardIterator: json = try getShardIterator(p)
+        case .getRecords: json = try getRecords(p)
+        case .splitShard: json = try splitShard(p)
+        case .mergeShards: json = try mergeShards(p)
+        case .updateShardCount: json = try updateShardCount(p)
+        case .increaseStreamRetentionPeriod: json = try changeRetention(p, increase: true)
+        case .decreaseStreamRetentionPeriod: json = try changeRetention(p, increase: false)
+        case .addTagsToStream: json = try addTags(p, arnKey: nil)
+        case .removeTagsFromStream: json = try removeTags(p, arnKey: nil)
+        case .listTagsForStream: json = try listTagsForStream(p)
+        case .tagResource: json = try addTags(p, arnKey: "ResourceARN")
+        case .untagResource: json = try removeTags(p, arnKey: "ResourceARN")
+        case .listTagsForResource: json = try listTagsForResource(p)
+        case .registerStreamConsumer: json = try registerStreamConsumer(p)
+        case .describeStreamConsumer: json = try describeStreamConsumer(p)
+        case .listStreamConsumers: json = try listStreamConsumers(p)
+        case .deregisterStreamConsumer: json = try deregisterStreamConsumer(p)
+        case .enableEnhancedMonitoring: json = try changeMonitoring(p, enable: true)
+        case .disableEnhancedMonitoring: json = try changeMonitoring(p, enable: false)
+        case .subscribeToShard: return try subscribeToShard(p, requestID: requestID)
+        }
+        return ok(json, requestID: requestID)
+    }
+
+    // MARK: - Addressing
+
+    /// Checks a stream name against the model's pattern and length.
+    static func validateStreamName(_ name: String, key: String = "streamName") throws(KinesisError) {
+        do {
+            try Store.validate(streamName: name)
+        } catch {
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value '\(name)' at '\(key)' failed to satisfy constraint: Member must"
+                    + " satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128")
+        }
+    }
+
+    /// The ARN of a stream, as the store writes it.
+    static func streamARN(_ name: String) -> String { "arn:aws:kinesis:us-east-1:000000000000:stream/" + name }
+
+    /// The stream name inside `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+    static func streamName(fromARN arn: String) throws(KinesisError) -> String {
+        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[1].hasPrefix("aws"), parts[2] == "kinesis",
+            parts[5].hasPrefix("stream/")
+        else {
+            throw KinesisError(.invalidArgument, "'\(arn)' is not a Kinesis stream ARN (arn:aws:kinesis:…:stream/NAME)")
+        }
+        let name = String(parts[5].dropFirst("stream/".count))
+        try validateStreamName(name, key: "streamARN")
+        return name
+    }
+
+    /// The stream addressed by `StreamName` or `StreamARN` (both must agree when both are given).
+    static func streamName(_ p: Params) throws(KinesisError) -> String {
+        let name = try p.string("StreamName")
+        let arn = try p.string("StreamARN")
+        switch (name, arn) {
+        case (let n?, nil):
+            try validateStreamName(n)
+            return n
+        case (nil, let a?):
+            return try streamName(fromARN: a)
+        case (let n?, let a?):
+            try validateStreamName(n)
+            guard try streamName(fromARN: a) == n else {
+                throw KinesisError(.invalidArgument, "StreamName \(n) and StreamARN \(a) name different streams")
+            }
+            return n
+        case (nil, nil):
+            throw KinesisError(.invalidArgument, "either StreamName or StreamARN must be given")
+        }
+    }
+
+    func openStream(_ p: Params) throws -> DataStream {
+        try store.stream(named: try Self.streamName(p))
+    }
+
+    // MARK: - JSON shapes
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    static func shardJSON(_ s: ShardDescription) -> JSON {
+        .fields([
+            "ShardId": .string(s.shardId),
+            "ParentShardId": s.parentShardId.map(JSON.string),
+            "AdjacentParentShardId": s.adjacentParentShardId.map(JSON.string),
+            "HashKeyRange": .fields([
+                "StartingHashKey": .string(s.hashKeyRange.startingHashKey),
+                "EndingHashKey": .string(s.hashKeyRange.endingHashKey),
+            ]),
+            "SequenceNumberRange": .fields([
+                "StartingSequenceNumber": .string(s.sequenceNumberRange.startingSequenceNumber),
+                "EndingSequenceNumber": s.sequenceNumberRange.endingSequenceNumber.map(JSON.string),
+            ]),
+        ])
+    }
+
+    /// `ChildShards` of a closed shard: the shards naming it as parent or adjacent parent.
+    static func childShardsJSON(of shardId: String, in d: StreamDescription) -> JSON {
+        .array(
+            d.shards.filter { $0.parentShardId == shardId || $0.adjacentParentShardId == shardId }.map { child in
+                .fields([
+                    "ShardId": .string(child.shardId),
+                    "ParentShards": .array(
+                        [child.parentShardId, child.adjacentParentShardId].compactMap { $0 }.map(JSON.string)),
+                    "HashKeyRange": .fields([
+                        "StartingHashKey": .string(child.hashKeyRange.startingHashKey),
+                        "EndingHashKey": .string(child.hashKeyRange.endingHashKey),
+                    ]),
+                ])
+            })
+    }
+
+    static func monitoringJSON(_ metrics: [String]) -> JSON {
+        .array([.fields(["ShardLevelMetrics": .array(metrics.map(JSON.string))])])
+    }
+
+    // MARK: - Stream lifecycle
+
+    func createStream(_ p: Params) throws -> JSON {
+        let name = try p.requiredString("StreamName")
+        try Self.validateStreamName(name)
+        let modeText = try p.object("StreamModeDetails")?.requiredString("StreamMode") ?? "PROVISIONED"
+        guard let mode = StreamMode(rawValue: modeText) else {
+            throw KinesisError(.validation, "StreamMode must be PROVISIONED or ON_DEMAND, not \(modeText)")
+        }
+        let shardCount = try p.int("ShardCount")
+        var count = 4
+        switch mode {
+        case .onDemand:
+            guard shardCount == nil else {
+                throw KinesisError(.validation, "ShardCount is not expected when StreamMode=ON_DEMAND")
+            }
+        case .provisioned:
+            guard let n = shardCount else {
+                throw KinesisError(.validation, "ShardCount is required when StreamMode=PROVISIONED")
+            }
+            guard n >= 1 else {
+                throw KinesisError(
+                    .validation, "1 validation error detected: Value '\(n)' at 'shardCount' must be at least 1")
+            }
+            guard Limits.shardCount.contains(n) else {
+                throw KinesisError(
+                    .limitExceeded,
+                    "This request would exceed the shard limit for the account 000000000000 in us-east-1: "
+                        + "\(n) shards requested, the limit is \(Limits.shardCount.upperBound)")
+            }
+            count = n
+        }
+        let tags = try p.stringMap("Tags") ?? [:]
+        try Self.validateTags(tags)
+        try store.createStream(named: name, shardCount: count, mode: mode)
+        metrics.removeStream(name)
+        if !tags.isEmpty { try extras.update(name) { $0.tags = tags } }
+        return .fields([:])
+    }
+
+    func deleteStream(_ p: Params) throws -> JSON {
+        let name = try Self.streamName(p)
+        _ = try store.stream(named: name)
+        let enforce = try p.bool("EnforceConsumerDeletion") ?? false
+        let consumers = try extras.load(name).consumers
+        guard enforce || consumers.isEmpty else {
+            throw KinesisError(
+                .resourceInUse,
+                "Stream \(name) under account 000000000000 has \(consumers.count) registered consumers;"
+                    + " deregister them or pass EnforceConsumerDeletion=true")
+        }
+        try store.deleteStream(named: name)
+        metrics.removeStream(name)
+        return .fields([:])
+    }
+
+    func describeStream(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let limit = try p.int("Limit", in: 1...10_000) ?? 100
+        let start = try p.string("ExclusiveStartShardId")
+        let d = try stream.describe()
+        var shards = d.shards
+        if let start { shards = shards.filter { $0.shardId > start } }
+        let page = shards.prefix(limit)
+        let extra = try extras.load(stream.name)
+        return .fields([
+            "StreamDescription": .fields([
+                "StreamName": .string(d.streamName),
+                "StreamARN": .string(d.streamARN),
+                "StreamStatus": .string(d.streamStatus),
+                "StreamModeDetails": .fields(["StreamMode": .string(d.streamModeDetails.streamMode.rawValue)]),
+                "Shards": .array(page.map(Self.shardJSON)),
+                "HasMoreShards": .bool(shards.count > page.count),
+                "RetentionPeriodHours": .integer(d.retentionPeriodHours),
+                "StreamCreationTimestamp": .epochMilliseconds(Self.milliseconds(d.streamCreationTimestamp)),
+                "EnhancedMonitoring": Self.monitoringJSON(extra.shardLevelMetrics),
+                "EncryptionType": .string("NONE"),
+            ])
+        ])
+    }
+
+    func describeStreamSummary(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let d = try stream.describe()
+        let extra = try extras.load(stream.name)
+        return .fields([
+            "StreamDescriptionSummary": .fields([
+                "StreamName": .string(d.streamName),
+                "StreamARN": .string(d.streamARN),
+                "StreamStatus": .string(d.streamStatus),
+                "StreamModeDetails": .fields(["StreamMode": .string(d.streamModeDetails.streamMode.rawValue)]),
+                "RetentionPeriodHours": .integer(d.retentionPeriodHours),
+                "StreamCreationTimestamp": .epochMilliseconds(Self.milliseconds(d.streamCreationTimestamp)),
+                "EnhancedMonitoring": Self.monitoringJSON(extra.shardLevelMetrics),
+                "EncryptionType": .string("NONE"),
+                "OpenShardCount": .integer(d.openShards.count),
+                "ConsumerCount": .integer(extra.consumers.count),
+            ])
+        ])
+    }
+
+    func listStreams(_ p: Params) throws -> JSON {
+        let limit = try p.int("Limit", in: 1...10_000) ?? 100
+        var start = try p.string("ExclusiveStartStreamName")
+        if let token = try p.string("NextToken") {
+            guard let (fields, issued) = OpaqueToken.decode(kind: "ls", fieldCount: 1, token) else {
+                throw KinesisError(.invalidArgument, "NextToken is not valid")
+            }
+            guard nowMilliseconds() - issued <= nextTokenValidityMilliseconds else {
+                throw KinesisError(.expiredNextToken, "NextToken has expired (valid for 300 seconds)")
+            }
+            start = fields[0]
+        }
+        var names = try store.listStreams()
+        if let start { names = names.filter { $0 > start } }
+        let page = Array(names.prefix(limit))
+        let more = names.count > page.count
+        var summaries: [JSON] = []
+        for name in page {
+            guard let d = try? store.stream(named: name).describe() else { continue }
+            summaries.append(
+                .fields([
+                    "StreamName": .string(d.streamName),
+                    "StreamARN": .string(d.streamARN),
+                    "StreamStatus": .string(d.streamStatus),
+                    "StreamModeDetails": .fields(["StreamMode": .string(d.streamModeDetails.streamMode.rawValue)]),
+                    "StreamCreationTimestamp": .epochMilliseconds(Self.milliseconds(d.streamCreationTimestamp)),
+                ]))
+        }
+        return .fields([
+            "StreamNames": .array(page.map(JSON.string)),
+            "HasMoreStreams": .bool(more),
+            "NextToken": more && !page.isEmpty
+                ? .string(
+                    OpaqueToken.encode(
+                        kind: "ls", fields: [page[page.count - 1]], issuedMilliseconds: nowMilliseconds()))
+                : nil,
+            "StreamSummaries": .array(summaries),
+        ])
+    }
+
+    // MARK: - ListShards
+
+    func listShards(_ p: Params) throws -> JSON {
+        let maxResults = try p.int("MaxResults", in: 1...10_000) ?? 1000
+        let name: String
+        var exclusiveStart: String?
+        var filterType: String?
+        var filterShard: String?
+        var filterTime: Date?
+        if let token = try p.string("NextToken") {
+            guard !p.has("StreamName"), !p.has("StreamARN") else {
+                throw KinesisError(
+                    .invalidArgument, "NextToken and StreamName/StreamARN cannot be provided together.")
+            }
+            guard !p.has("ExclusiveStartShardId"), !p.has("ShardFilter") else {
+                throw KinesisError(
+                    .invalidArgument, "NextToken cannot be combined with ExclusiveStartShardId or ShardFilter.")
+            }
+            guard let (fields, issued) = OpaqueToken.decode(kind: "sh", fieldCount: 5, token) else {
+                throw KinesisError(.invalidArgument, "NextToken is not valid")
+            }
+            guard nowMilliseconds() - issued <= nextTokenValidityMilliseconds else {
+                throw KinesisError(.expiredNextToken, "NextToken has expired (valid for 300 seconds)")
+            }
+            name = fields[0]
+            exclusiveStart = fields[1]
+            filterType = fields[2].isEmpty ? nil : fields[2]
+            filterShard = fields[3].isEmpty ? nil : fields[3]
+            filterTime = Int64(fields[4]).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+        } else {
+            name = try Self.streamName(p)
+            exclusiveStart = try p.string("ExclusiveStartShardId")
+            if let filter = try p.object("ShardFilter") {
+                filterType = try filter.requiredString("Type")
+                filterShard = try filter.string("ShardId")
+                filterTime = try filter.timestamp("Timestamp")
+            }
+        }
+        let stream = try store.stream(named: name)
+        let d = try stream.describe()
+        let times = try extras.load(name).shardTimes
+        var shards = try Self.filterShards(
+            d, times: times, type: filterType, shardId: filterShard, timestamp: filterTime)
+        if let start = exclusiveStart, !start.isEmpty { shards = shards.filter { $0.shardId > start } }
+        let page = Array(shards.prefix(maxResults))
+        let more = shards.count > page.count
+        var token: JSON?
+        if more, let last = page.last {
+            token = .string(
+                OpaqueToken.encode(
+                    kind: "sh",
+                    fields: [
+                        name, last.shardId, filterType ?? "", filterShard ?? "",
+                        filterTime.map { String(Self.milliseconds($0)) } ?? "",
+                    ],
+                    issuedMilliseconds: nowMilliseconds()))
+        }
+        return .fields(["Shards": .array(page.map(Self.shardJSON)), "NextToken": token])
+    }
+
+    /// Applies a `ShardFilter`. Times come from `server.json` for shards this server created or closed; others count
+    /// as created with the stream and, if closed, closed now (the store does not record those times yet).
+    static func filterShards(
+        _ d: StreamDescription, times: [String: StreamExtras.ShardTimes], type: String?, shardId: String?,
+        timestamp: Date?
+    ) throws(KinesisError) -> [ShardDescription] {
+        let created = milliseconds(d.streamCreationTimestamp)
+        let now = nowMilliseconds()
+        func openAt(_ s: ShardDescription, _ t: Int64) -> Bool {
+            let c = times[s.shardId]?.created ?? created
+            let end = s.isOpen ? Int64.max : (times[s.shardId]?.closed ?? now)
+            return c <= t && t < end
+        }
+        func openFrom(_ s: ShardDescription, _ t: Int64) -> Bool {
+            s.isOpen || (times[s.shardId]?.closed ?? now) > t
+        }
+        let horizon = max(created, now - Int64(d.retentionPeriodHours) * 3_600_000)
+        switch type {
+        case nil, "FROM_TRIM_HORIZON"?:
+            return d.shards.filter { openFrom($0, horizon) }
+        case "AT_TRIM_HORIZON"?:
+            return d.shards.filter { openAt($0, horizon) }
+        case "AT_LATEST"?:
+            return d.openShards
+        case "AFTER_SHARD_ID"?:
+            guard let shardId else {
+                throw KinesisError(.invalidArgument, "ShardFilter type AFTER_SHARD_ID requires ShardId")
+            }
+            return d.shards.filter { $0.shardId > shardId }
+        case "AT_TIMESTAMP"?, "FROM_TIMESTAMP"?:
+            guard let timestamp else {
+                throw KinesisError(.invalidArgument, "ShardFilter type \(type ?? "") requires Timestamp")
+            }
+            let t = max(created, milliseconds(timestamp))
+            return d.shards.filter { type == "AT_TIMESTAMP" ? openAt($0, t) : openFrom($0, t) }
+        case let other?:
+            throw KinesisError(
+                .validation,
+                "ShardFilter Type '\(other)' must be one of AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON,"
+                    + " AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP")
+        }
+    }
+
+    // MARK: - Resharding and retention
+
+    /// Runs a reshard and records the creation/close times of the shards it opened and closed.
+    private func reshard(_ stream: DataStream, _ change: () throws -> Void) throws {
+        let before = try stream.describe()
+        try change()
+        let after = try stream.describe()
+        let now = nowMilliseconds()
+        let wasOpen = Set(before.openShards.map(\.shardId))
+        let known = Set(before.shards.map(\.shardId))
+        try extras.update(stream.name) { e in
+            for s in after.shards {
+                if !known.contains(s.shardId) { e.shardTimes[s.shardId, default: .init()].created = now }
+                if wasOpen.contains(s.shardId) && !s.isOpen { e.shardTimes[s.shardId, default: .init()].closed = now }
+            }
+        }
+    }
+
+    private func requireProvisioned(_ stream: DataStream, _ op: String) throws {
+        guard try stream.describe().streamModeDetails.streamMode == .provisioned else {
+            throw KinesisError(.validation, "\(op) is not supported for stream \(stream.name) in ON_DEMAND mode")
+        }
+    }
+
+    func splitShard(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let shard = try p.requiredString("ShardToSplit")
+        let keyText = try p.requiredString("NewStartingHashKey")
+        try requireProvisioned(stream, "SplitShard")
+        let key = try HashKey.parse(keyText)
+        try reshard(stream) { try stream.splitShard(shard, newStartingHashKey: key) }
+        return .fields([:])
+    }
+
+    func mergeShards(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let first = try p.requiredString("ShardToMerge")
+        let second = try p.requiredString("AdjacentShardToMerge")
+        try requireProvisioned(stream, "MergeShards")
+        try reshard(stream) { try stream.mergeShards(first, adjacentShardId: second) }
+        return .fields([:])
+    }
+
+    func updateShardCount(_ p: Params) throws -> JSON {
+        let stream = try openStream(p)
+        let target = try p.requiredInt("TargetShardCount")
+        let scaling = try p.requiredString("ScalingType")
+        guard scaling == "UNIFORM_SCALING" else {
+            throw KinesisError(.validation, "ScalingType must be UNIFORM_SCALING, not \(scaling)")
+        }
+        guard target >= 1 else {
+            throw KinesisError(.validation, "TargetShardCount must be at least 1")
+        }
+        try requireProvisioned(stream, "UpdateShardCount")
+        let current = try stream.describe().openShards.count
+        try reshard(stream) { try stream.updateShardCount(target: target) }
+        return .fields([
+            "StreamName": .string(stream.name),
+            "CurrentShardCount": .integer(current),
+            "TargetShardCount": .integer(target),
+            "StreamARN": .string(Self.streamARN(stream.name)),
+        ])
+    }
+
+    func changeRetention(_ p: Params, increase: Bool) throws -> JSON {
+        let stream = try openStream(p)
+        let hours = try p.requiredInt("RetentionPeriodHours")
+        let current = try stream.describe().retentionPeriodHours
+        guard Limits.retentionHours.contains(hours) else {
+            throw KinesisError(
+                .invalidArgument,
+                "Minimum allowed retention period is 24 hours and maximum is 8760 hours; requested \(hours) hours"
+                    + " for stream \(stream.name)")
+        }
+        if increase && hours < current {
+            throw KinesisError(
+                .invalidArgument,
+                "Requested retention period (\(hours) hours) for stream \(stream.name) can not be shorter than"
+                    + " existing retention period (\(current) hours). Use DecreaseStreamRetentionPeriod API.")
+        }
+        if !increase && hours > current {
+            throw KinesisError(
+                .invalidArgument,
+                "Requested retention period (\(hours) hours) for stream \(stream.name) can not be longer than"
+                    + " existing retention period (\(current) hours). Use IncreaseStreamRetentionPeriod API.")
+        }
+        try stream.setRetention(hours: hours)
+        return .fields([:])
+    }
+}

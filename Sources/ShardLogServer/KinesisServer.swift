@@ -1,0 +1,202 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import ShardLog
+import Synchronization
+import UnixSignals
+
+/// Settings of a ``KinesisServer``.
+package struct KinesisServerOptions: Sendable {
+    /// Address to bind (default `127.0.0.1`).
+    package var host = "127.0.0.1"
+    /// Port to bind; 0 picks a free one (default 4567).
+    package var port = 4567
+    /// Access key id → secret access key. When set, every request must carry a valid SigV4 signature; when `nil`,
+    /// any signature (or none) is accepted.
+    package var credentials: [String: String]?
+    /// Enforce Kinesis' per-shard limits (1 MiB/s and 1000 records/s written, 5 GetRecords/s).
+    package var enforceShardLimits = false
+    /// The longest a `SubscribeToShard` response stays open (5 minutes, as AWS; tests pass less).
+    package var maxSubscriptionDuration = Duration.seconds(300)
+    /// Request bodies larger than this are refused with HTTP 413 (10 MiB).
+    package var maxRequestByteCount = 10 << 20
+    /// Events of a subscription with no new records are sent at this interval (1 s).
+    package var subscriptionHeartbeat = Duration.seconds(1)
+
+    /// A JSON file of event source mappings to host (see `MappingHost`), or `nil`.
+    package var mappingsFile: String?
+
+    /// Default options.
+    package init() {}
+
+    /// Reads a credentials file: a JSON object of access key id → secret access key.
+    /// - Throws: an error naming the file when it cannot be read or has another shape.
+    package static func loadCredentials(path: String) throws -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KinesisError(.validation, "cannot read credentials file \(path)")
+        }
+        guard let credentials = try? JSONDecoder().decode([String: String].self, from: data), !credentials.isEmpty
+        else {
+            throw KinesisError(
+                .validation, "credentials file \(path) must be a JSON object {\"ACCESS_KEY_ID\": \"secret\", …}")
+        }
+        return credentials
+    }
+}
+
+/// The Kinesis Data Streams API (JSON 1.1 protocol over HTTP/1.1) on top of a ``ShardLog/Store``, plus
+/// `GET /metrics` (Prometheus text) and `GET /health`.
+///
+/// Thread-safety: safe from any thread. ``run(handleSignals:onListening:)`` may be called once.
+package final class KinesisServer: Sendable {
+    /// `application/x-amz-json-1.1`.
+    static let jsonContentType = "application/x-amz-json-1.1"
+    static let targetPrefix = "Kinesis_20131202."
+
+    /// The store served.
+    package let store: Store
+    /// The options.
+    package let options: KinesisServerOptions
+    let logger: Logger
+    let extras: StreamExtrasStore
+    let limiter = ShardLimiter()
+    let metrics = ServerMetrics()
+    let subscriptions = SubscriptionRegistry()
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    /// Creates a server; nothing is bound until ``run(handleSignals:onListening:)``.
+    /// - Parameters:
+    ///   - store: the data directory to serve.
+    ///   - options: address, authentication and limits.
+    ///   - logger: where requests and problems are logged (default: a `shardlog.server` logger).
+    package init(store: Store, options: KinesisServerOptions, logger: Logger? = nil) {
+        self.store = store
+        self.options = options
+        self.logger =
+            logger
+            ?? {
+                var l = Logger(label: "shardlog.server")
+                l.logLevel = .warning
+                return l
+            }()
+        self.extras = StreamExtrasStore(directory: store.directory)
+    }
+
+    /// Binds and serves (and runs the mappings of ``KinesisServerOptions/mappingsFile``) until ``shutdown()`` or,
+    /// with `handleSignals`, SIGINT/SIGTERM; requests in flight finish (open subscriptions end within a heartbeat)
+    /// and mappings stop after writing their checkpoints.
+    /// - Parameters:
+    ///   - handleSignals: shut down gracefully on SIGINT and SIGTERM.
+    ///   - onListening: called with the host and the bound port once the socket listens.
+    /// - Throws: when the address cannot be bound or the mappings file is invalid.
+    package func run(
+        handleSignals: Bool = true, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+    ) async throws {
+        if options.credentials == nil {
+            logger.warning("no --credentials given: accepting requests with any signature (or none)")
+        }
+        let router = Router()
+        router.get("/health") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        router.get("/metrics") { [metrics] _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.prometheusText)))
+        }
+        router.post("/") { [self] request, _ in
+            await self.handle(request)
+        }
+        let host = options.host
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: options.port), serverName: nil),
+            onServerRunning: { channel in
+                await onListening(host, channel.localAddress?.port ?? 0)
+            },
+            logger: logger)
+        var services: [any Service] = [app, RetentionService(store: store, logger: logger)]
+        if let file = options.mappingsFile {
+            let host = try await MappingHost.load(path: file, store: store, logger: logger)
+            logger.info("hosting \(host.mappings.count) event source mappings from \(file)")
+            services.append(host)
+        }
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: services, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger))
+        group.withLock { $0 = serviceGroup }
+        try await serviceGroup.run()
+    }
+
+    /// Starts a graceful shutdown: stop accepting connections, let requests in flight finish.
+    package func shutdown() async {
+        if let g = group.withLock({ $0 }) { await g.triggerGracefulShutdown() }
+    }
+
+    /// Handles one Kinesis API request; never throws — every failure becomes a Kinesis error response.
+    func handle(_ request: Request) async -> Response {
+        let requestID = UUID().uuidString
+        let target = request.headers[.amzTarget] ?? ""
+        let operationName = target.hasPrefix(Self.targetPrefix) ? String(target.dropFirst(Self.targetPrefix.count)) : ""
+        do {
+            let body = try await readBody(request)
+            if let credentials = options.credentials {
+                try SignatureV4(credentials: credentials).verify(
+                    SignatureV4.Request(
+                        method: request.method.rawValue, path: request.uri.path,
+                        query: request.uri.query,
+                        headers: [("host", request.head.authority ?? "")]
+                            + request.headers.map { ($0.name.canonicalName, $0.value) },
+                        body: body))
+            }
+            guard let operation = Operation(rawValue: operationName) else {
+                throw KinesisError(
+                    .unknownOperation, "unknown operation '\(target)': expected X-Amz-Target Kinesis_20131202.<Op>")
+            }
+            let params = try Params(body: body)
+            let response = try await perform(operation, params, requestID: requestID)
+            metrics.recordRequest(operation: operationName, error: nil)
+            return response
+        } catch {
+            let e = KinesisError(error)
+            metrics.recordRequest(operation: operationName.isEmpty ? "unknown" : operationName, error: e.code.name)
+            if e.code == .internalFailure {
+                logger.error("request failed", metadata: ["kinesis.operation": "\(operationName)", "error": "\(e)"])
+            } else {
+                logger.debug("request refused", metadata: ["kinesis.operation": "\(operationName)", "error": "\(e)"])
+            }
+            return e.response(requestID: requestID)
+        }
+    }
+
+    /// Reads the body, refusing (413) one that declares or reaches more than the limit before reading it whole.
+    private func readBody(_ request: Request) async throws -> [UInt8] {
+        let limit = options.maxRequestByteCount
+        let tooLarge = { (n: Int) in
+            KinesisError(
+                .validation, "request body of \(n)\(n > limit ? "" : "+") bytes exceeds the limit of \(limit) bytes",
+                status: 413)
+        }
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw tooLarge(declared)
+        }
+        var bytes: [UInt8] = []
+        for try await chunk in request.body {
+            guard bytes.count + chunk.readableBytes <= limit else { throw tooLarge(bytes.count + chunk.readableBytes) }
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        return bytes
+    }
+
+    /// A 200 JSON response.
+    func ok(_ json: JSON, requestID: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = Self.jsonContentType
+        headers[.amznRequestID] = requestID
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+}

@@ -1,0 +1,35 @@
+import Crypto
+import Foundation
+
+/// Opaque continuation tokens (shard iterators, `ListShards`/`ListStreams` `NextToken`s).
+///
+/// A token is base64 of `kind`, the fields and the issue time in milliseconds, separated by U+001F, followed by the
+/// first 12 bytes of a SHA-256 over them, so a truncated or made-up token is detected and refused.
+enum OpaqueToken {
+    private static let separator: Character = "\u{1F}"
+
+    /// Encodes `fields` as a token of `kind` issued at `issuedMilliseconds`.
+    static func encode(kind: String, fields: [String], issuedMilliseconds: Int64) -> String {
+        let text = ([kind, String(issuedMilliseconds)] + fields).joined(separator: String(separator))
+        var bytes = Array(text.utf8)
+        bytes.append(contentsOf: SHA256.hash(data: bytes).prefix(12))
+        return Data(bytes).base64EncodedString()
+    }
+
+    /// Decodes a token of `kind` with `fieldCount` fields.
+    /// - Returns: the fields and the issue time in milliseconds, or `nil` when the token is not a valid one of `kind`.
+    static func decode(kind: String, fieldCount: Int, _ token: String) -> (fields: [String], issued: Int64)? {
+        guard token.utf8.count <= 2048, let data = Data(base64Encoded: token), data.count > 12 else { return nil }
+        let bytes = [UInt8](data)
+        let body = Array(bytes.dropLast(12))
+        guard Array(SHA256.hash(data: body).prefix(12)) == Array(bytes.suffix(12)) else { return nil }
+        let parts = String(decoding: body, as: UTF8.self).split(separator: separator, omittingEmptySubsequences: false)
+        guard parts.count == fieldCount + 2, parts[0] == kind, let issued = Int64(parts[1]) else { return nil }
+        return (parts.dropFirst(2).map(String.init), issued)
+    }
+}
+
+/// Milliseconds since the epoch, now.
+func nowMilliseconds() -> Int64 {
+    Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+}

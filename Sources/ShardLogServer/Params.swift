@@ -1,0 +1,150 @@
+import Foundation
+import ShardLog
+
+/// The members of a JSON request object, with typed accessors that fail the way Kinesis does: a wrong JSON type is a
+/// `SerializationException`, a missing required member or a broken model constraint a `ValidationException`.
+struct Params {
+    let members: [String: JSON]
+
+    init(_ members: [String: JSON]) { self.members = members }
+
+    /// Parses a request body: empty means `{}`; anything but a JSON object is a `SerializationException`.
+    init(body: [UInt8]) throws(KinesisError) {
+        if body.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) {
+            self.init([:])
+            return
+        }
+        guard case .object(let members) = try JSON(parsing: body) else {
+            throw KinesisError(.serialization, "the request body must be a JSON object")
+        }
+        self.init(members)
+    }
+
+    static func missing(_ key: String) -> KinesisError {
+        KinesisError(
+            .validation,
+            "1 validation error detected: Value null at '\(key)' failed to satisfy constraint: Member must not be null")
+    }
+
+    static func wrongType(_ key: String, _ value: JSON, expected: String) -> KinesisError {
+        KinesisError(.serialization, "'\(key)' must be a \(expected), not a \(value.typeName)")
+    }
+
+    func has(_ key: String) -> Bool {
+        if let v = members[key], v != .null { return true }
+        return false
+    }
+
+    func string(_ key: String) throws(KinesisError) -> String? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        case let v?: throw Self.wrongType(key, v, expected: "string")
+        }
+    }
+
+    func requiredString(_ key: String) throws(KinesisError) -> String {
+        guard let s = try string(key) else { throw Self.missing(key) }
+        return s
+    }
+
+    func int(_ key: String) throws(KinesisError) -> Int? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .number(let d)?:
+            guard d.isFinite, d == d.rounded(), abs(d) < 9e15 else {
+                throw KinesisError(.serialization, "'\(key)' must be an integer")
+            }
+            return Int(d)
+        case let v?: throw Self.wrongType(key, v, expected: "number")
+        }
+    }
+
+    func requiredInt(_ key: String) throws(KinesisError) -> Int {
+        guard let v = try int(key) else { throw Self.missing(key) }
+        return v
+    }
+
+    /// An integer that must lie in `range` (a model constraint) when present.
+    func int(_ key: String, in range: ClosedRange<Int>) throws(KinesisError) -> Int? {
+        guard let v = try int(key) else { return nil }
+        guard range.contains(v) else {
+            throw KinesisError(
+                .validation,
+                "1 validation error detected: Value '\(v)' at '\(key)' failed to satisfy constraint: Member must have"
+                    + " value between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return v
+    }
+
+    func bool(_ key: String) throws(KinesisError) -> Bool? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        case let v?: throw Self.wrongType(key, v, expected: "boolean")
+        }
+    }
+
+    /// A timestamp: epoch seconds as a number (botocore sends integers), or an ISO 8601 string.
+    func timestamp(_ key: String) throws(KinesisError) -> Date? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .number(let d)?: return Date(timeIntervalSince1970: d)
+        case .string(let s)?:
+            if let d = Double(s) { return Date(timeIntervalSince1970: d) }
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let date = f.date(from: s) { return date }
+            f.formatOptions = [.withInternetDateTime]
+            if let date = f.date(from: s) { return date }
+            throw KinesisError(.serialization, "'\(key)' is not a timestamp: \(s)")
+        case let v?: throw Self.wrongType(key, v, expected: "timestamp")
+        }
+    }
+
+    func array(_ key: String) throws(KinesisError) -> [JSON]? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .array(let a)?: return a
+        case let v?: throw Self.wrongType(key, v, expected: "list")
+        }
+    }
+
+    func strings(_ key: String) throws(KinesisError) -> [String]? {
+        guard let a = try array(key) else { return nil }
+        var out: [String] = []
+        for item in a {
+            guard case .string(let s) = item else { throw Self.wrongType(key, item, expected: "list of strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func object(_ key: String) throws(KinesisError) -> Params? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .object(let o)?: return Params(o)
+        case let v?: throw Self.wrongType(key, v, expected: "structure")
+        }
+    }
+
+    /// A map of strings to strings (Tags in CreateStream/AddTagsToStream).
+    func stringMap(_ key: String) throws(KinesisError) -> [String: String]? {
+        guard let o = try object(key) else { return nil }
+        var out: [String: String] = [:]
+        for (k, v) in o.members {
+            guard case .string(let s) = v else { throw Self.wrongType(key, v, expected: "map of strings") }
+            out[k] = s
+        }
+        return out
+    }
+
+    /// A base64 blob.
+    func blob(_ key: String) throws(KinesisError) -> [UInt8] {
+        let text = try requiredString(key)
+        guard let data = Data(base64Encoded: text) else {
+            throw KinesisError(.serialization, "'\(key)' is not valid base64")
+        }
+        return [UInt8](data)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import ShardLog
+import Synchronization
+
+/// What the server keeps about a stream beyond the store's metadata: tags, enhanced fan-out consumers, enhanced
+/// monitoring settings and shard open/close times seen by this server.
+///
+/// Stored in `streams/<name>/server.json` (replaced by atomic write + rename), next to the store's `stream.json`,
+/// so deleting the stream deletes it too.
+struct StreamExtras: Codable, Sendable, Equatable {
+    var tags: [String: String] = [:]
+    var consumers: [Consumer] = []
+    var shardLevelMetrics: [String] = []
+    /// Shard id → creation and close times (epoch ms) of shards created or closed through this server.
+    var shardTimes: [String: ShardTimes] = [:]
+
+    /// A registered enhanced fan-out consumer.
+    struct Consumer: Codable, Sendable, Equatable {
+        var name: String
+        var arn: String
+        var creationMilliseconds: Int64
+    }
+
+    /// When a shard was opened and closed.
+    struct ShardTimes: Codable, Sendable, Equatable {
+        var created: Int64?
+        var closed: Int64?
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tags = try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:]
+        consumers = try c.decodeIfPresent([Consumer].self, forKey: .consumers) ?? []
+        shardLevelMetrics = try c.decodeIfPresent([String].self, forKey: .shardLevelMetrics) ?? []
+        shardTimes = try c.decodeIfPresent([String: ShardTimes].self, forKey: .shardTimes) ?? [:]
+    }
+}
+
+/// Reads and updates ``StreamExtras`` files. Updates within this process are serialized by a mutex.
+final class StreamExtrasStore: Sendable {
+    private let directory: String
+    private let writeLock = Mutex(())
+
+    init(directory: String) { self.directory = directory }
+
+    private func path(_ stream: String) -> String { directory + "/streams/" + stream + "/server.json" }
+
+    /// The extras of `stream` (empty when none were saved).
+    func load(_ stream: String) throws -> StreamExtras {
+        guard let data = FileManager.default.contents(atPath: path(stream)) else { return StreamExtras() }
+        do {
+            return try JSONDecoder().decode(StreamExtras.self, from: data)
+        } catch {
+            throw KinesisError(.internalFailure, "\(path(stream)) is not valid server metadata: \(error)")
+        }
+    }
+
+    /// Applies `change` to the extras of `stream` and saves them atomically.
+    @discardableResult
+    func update<R: Sendable>(_ stream: String, _ change: (inout StreamExtras) throws -> R) throws -> R {
+        try writeLock.withLock { _ in
+            var extras = try load(stream)
+            let result = try change(&extras)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try FileSystem.writeAtomically([UInt8](try encoder.encode(extras)), to: path(stream))
+            return result
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import Crypto
+import Foundation
+
+/// Verifies AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 …` header form) against known key pairs.
+///
+/// Follows the SigV4 specification as botocore signs: canonical request (method, URI, sorted query, signed headers
+/// with trimmed values, payload SHA-256), string to sign with the credential scope, signing key derived by HMAC
+/// chaining over date, region and service. Requests signed more than 15 minutes from now are refused, as AWS does.
+struct SignatureV4 {
+    /// The request parts the signature covers.
+    struct Request {
+        var method: String
+        /// The path as sent (already percent-encoded).
+        var path: String
+        /// The raw query string, if any.
+        var query: String?
+        /// Header name (any case) → values.
+        var headers: [(name: String, value: String)]
+        var body: [UInt8]
+    }
+
+    /// Access key id → secret access key.
+    let credentials: [String: String]
+
+    /// Checks the signature of `request`.
+    /// - Throws: `UnrecognizedClientException` (no or unknown access key), `InvalidSignatureException` (mismatch,
+    ///   malformed header, or a request time more than 15 minutes away).
+    func verify(_ request: Request, now: Date = Date()) throws(KinesisError) {
+        let unrecognized = KinesisError(
+            .unrecognizedClient, "The security token included in the request is invalid.")
+        guard let authorization = header("authorization", in: request) else {
+            throw KinesisError(.unrecognizedClient, "Missing Authentication Token: the request is not signed.")
+        }
+        guard authorization.hasPrefix("AWS4-HMAC-SHA256 ") else {
+            throw KinesisError(.invalidSignature, "Only AWS4-HMAC-SHA256 signatures are supported.")
+        }
+        var parts: [String: String] = [:]
+        for item in authorization.dropFirst("AWS4-HMAC-SHA256 ".count).split(separator: ",") {
+            let trimmed = item.trimmingCharacters(in: .whitespaces)
+            guard let eq = trimmed.firstIndex(of: "=") else { continue }
+            parts[String(trimmed[..<eq])] = String(trimmed[trimmed.index(after: eq)...])
+        }
+        guard let credential = parts["Credential"], let signedHeaders = parts["SignedHeaders"],
+            let signature = parts["Signature"]
+        else {
+            throw KinesisError(.invalidSignature, "Authorization header requires Credential, SignedHeaders, Signature.")
+        }
+        let scopeParts = credential.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard scopeParts.count == 5, scopeParts[4] == "aws4_request" else {
+            throw KinesisError(
+                .invalidSignature, "Credential '\(credential)' is not KEY/DATE/REGION/SERVICE/aws4_request.")
+        }
+        guard let secret = credentials[scopeParts[0]] else { throw unrecognized }
+        guard let amzDate = header("x-amz-date", in: request) ?? header("date", in: request),
+            let signedAt = Self.parseAmzDate(amzDate)
+        else {
+            throw KinesisError(.invalidSignature, "The request has no valid X-Amz-Date header.")
+        }
+        guard abs(signedAt.timeIntervalSince(now)) <= 15 * 60 else {
+            throw KinesisError(
+                .invalidSignature, "Signature expired: \(amzDate) is more than 15 minutes away from the server time.")
+        }
+        guard amzDate.hasPrefix(scopeParts[1]) else {
+            throw KinesisError(
+                .invalidSignature, "Credential date \(scopeParts[1]) does not match X-Amz-Date \(amzDate).")
+        }
+        let names = signedHeaders.split(separator: ";").map { $0.lowercased() }
+        var canonicalHeaders = ""
+        for name in names {
+            let values = request.headers.filter { $0.name.lowercased() == name }.map { Self.trimValue($0.value) }
+            canonicalHeaders += name + ":" + values.joined(separator: ",") + "\n"
+        }
+        let payloadHash = header("x-amz-content-sha256", in: request) ?? Self.hex(SHA256.hash(data: request.body))
+        let canonicalRequest = [
+            request.method,
+            Self.canonicalURI(request.path),
+            Self.canonicalQuery(request.query),
+            canonicalHeaders,
+            names.joined(separator: ";"),
+            payloadHash,
+        ].joined(separator: "\n")
+        let scope = scopeParts[1...4].joined(separator: "/")
+        let stringToSign = [
+            "AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
+        ].joined(separator: "\n")
+        var key = SymmetricKey(data: Array(("AWS4" + secret).utf8))
+        for part in scopeParts[1...4] {
+            key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
+        }
+        let expected = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        guard Self.constantTimeEqual(expected, signature.lowercased()) else {
+            throw KinesisError(
+                .invalidSignature,
+                "The request signature we calculated does not match the signature you provided. Check your AWS"
+                    + " Secret Access Key and signing method. Consult the service documentation for details.")
+        }
+    }
+
+    private func header(_ name: String, in request: Request) -> String? {
+        request.headers.first { $0.name.lowercased() == name }?.value
+    }
+
+    private static func trimValue(_ value: String) -> String {
+        value.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+    }
+
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in x.indices { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+
+    /// RFC 3986 encoding of everything but unreserved characters.
+    private static func encode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case 65...90, 97...122, 48...57, UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+
+    /// Each path segment decoded once and encoded again (non-S3 services).
+    private static func canonicalURI(_ path: String) -> String {
+        guard !path.isEmpty else { return "/" }
+        return path.split(separator: "/", omittingEmptySubsequences: false)
+            .map { encode(String($0).removingPercentEncoding ?? String($0)) }
+            .joined(separator: "/")
+    }
+
+    private static func canonicalQuery(_ query: String?) -> String {
+        guard let query, !query.isEmpty else { return "" }
+        let pairs = query.split(separator: "&").map { item -> (String, String) in
+            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
+                encode(String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0))
+            }
+            return (kv[0], kv.count > 1 ? kv[1] : "")
+        }
+        return pairs.sorted { $0 < $1 }.map { $0.0 + "=" + $0.1 }.joined(separator: "&")
+    }
+
+    /// Parses `20240101T120000Z`.
+    static func parseAmzDate(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        guard b.count == 16, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "Z") else { return nil }
+        func number(_ r: Range<Int>) -> Int? { Int(String(decoding: b[r], as: UTF8.self)) }
+        guard let y = number(0..<4), let mo = number(4..<6), let d = number(6..<8), let h = number(9..<11),
+            let mi = number(11..<13), let s = number(13..<15)
+        else { return nil }
+        var components = DateComponents()
+        components.timeZone = TimeZone(identifier: "UTC")
+        (components.year, components.month, components.day) = (y, mo, d)
+        (components.hour, components.minute, components.second) = (h, mi, s)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        return calendar.date(from: components)
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, width - count)) + self
+    }
+}

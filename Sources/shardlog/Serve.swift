@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ShardLog
+import ShardLogServer
+
+/// `shardlog serve`: the Kinesis Data Streams API over HTTP on the data directory.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the Kinesis Data Streams API (JSON 1.1) over HTTP, plus GET /metrics and GET /health.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0 picks a free one).") var port = 4567
+    @Option(help: "JSON file {\"ACCESS_KEY_ID\": \"secret\", …}; requests must then carry a valid SigV4 signature.")
+    var credentials: String?
+    @Flag(help: "Enforce per-shard limits: 1 MiB/s and 1000 records/s written, 5 GetRecords calls/s.")
+    var enforceShardLimits = false
+    @Option(
+        help: """
+            Event source mappings to host: a JSON file {"Mappings": [{"MappingName", "StreamName", "Handler": \
+            "exec:CMD" or "runtime-api:CMD", "StartingPosition", "BatchSize", …}]}.
+            """)
+    var mappings: String?
+    @Option(help: "Longest SubscribeToShard response, in seconds (AWS: 300).") var subscriptionSeconds = 300
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (1...300).contains(subscriptionSeconds) else {
+            throw ValidationError("--subscription-seconds must be between 1 and 300")
+        }
+    }
+
+    func run() async throws {
+        var options = KinesisServerOptions()
+        options.host = host
+        options.port = port
+        options.enforceShardLimits = enforceShardLimits
+        options.maxSubscriptionDuration = .seconds(subscriptionSeconds)
+        options.mappingsFile = mappings
+        if let credentials {
+            do {
+                options.credentials = try KinesisServerOptions.loadCredentials(path: credentials)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        var logger = Logger(label: "shardlog.serve")
+        logger.logLevel = .info
+        let server = KinesisServer(store: try global.open(), options: options, logger: logger)
+        try await server.run(handleSignals: true) { host, port in
+            printError("listening on http://\(host):\(port)")
+        }
+    }
+}

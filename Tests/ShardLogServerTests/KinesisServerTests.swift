@@ -1,0 +1,210 @@
+import Foundation
+import ShardLog
+import Testing
+
+@testable import ShardLogServer
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Runs a server on 127.0.0.1, port 0, over a fresh temporary data directory, and stops it afterwards.
+private func withServer<R: Sendable>(
+    _ configured: KinesisServerOptions = KinesisServerOptions(),
+    directory given: String? = nil,
+    _ body: @Sendable (Int) async throws -> R
+) async throws -> R {
+    let directory =
+        given
+        ?? FileManager.default.temporaryDirectory.appendingPathComponent("shardlog-server-\(UUID().uuidString)").path
+    defer { if given == nil { try? FileManager.default.removeItem(atPath: directory) } }
+    var options = configured
+    options.host = "127.0.0.1"
+    options.port = 0
+    let server = KinesisServer(store: try Store(directory: directory), options: options)
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let running = Task {
+        try await server.run(handleSignals: false) { _, port in continuation.yield(port) }
+    }
+    var port = 0
+    for await p in ports {
+        port = p
+        break
+    }
+    #expect(port > 0)
+    do {
+        let result = try await body(port)
+        await server.shutdown()
+        try await running.value
+        return result
+    } catch {
+        await server.shutdown()
+        _ = try? await running.value
+        throw error
+    }
+}
+
+/// The result of a child process.
+private struct ProcessOutput: Sendable {
+    var status: Int32
+    var output: String
+}
+
+/// Runs a command with its output (stdout and stderr) collected in a temporary file; kills it after `timeout`.
+private func runProcess(_ arguments: [String], environment: [String: String], timeout: Duration) async throws
+    -> ProcessOutput
+{
+    let outputPath = FileManager.default.temporaryDirectory
+        .appendingPathComponent("shardlog-test-\(UUID().uuidString).log").path
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    process.standardOutput = handle
+    process.standardError = handle
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { p in continuation.resume(returning: p.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            continuation.resume(throwing: error)
+        }
+        let pid = process.processIdentifier
+        Task.detached {
+            try? await Task.sleep(for: timeout)
+            if process.isRunning, process.processIdentifier == pid { process.terminate() }
+        }
+    }
+    try handle.close()
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    return ProcessOutput(status: status, output: output)
+}
+
+private let pythonScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Python/kinesis_boto3_test.py").path
+
+@Suite struct KinesisServerTests {
+    /// Every operation and error code through unmodified boto3 and the AWS CLI, against two live servers: one open
+    /// (3 s subscriptions), one with SigV4 credentials and per-shard limits.
+    @Test(.timeLimit(.minutes(2)))
+    func boto3EndToEnd() async throws {
+        var openOptions = KinesisServerOptions()
+        openOptions.maxSubscriptionDuration = .seconds(3)
+        var secureOptions = KinesisServerOptions()
+        secureOptions.credentials = ["AKIDSHARDLOGTEST": "shardlog-secret"]
+        secureOptions.enforceShardLimits = true
+        let secure = secureOptions
+        let result = try await withServer(openOptions) { open in
+            try await withServer(secure) { secured in
+                try await runProcess(
+                    [
+                        "python3", pythonScript, "--endpoint", "http://127.0.0.1:\(open)",
+                        "--auth-endpoint", "http://127.0.0.1:\(secured)", "--auth-key", "AKIDSHARDLOGTEST",
+                        "--auth-secret", "shardlog-secret", "--subscription-seconds", "3",
+                    ],
+                    environment: [
+                        "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
+                    ],
+                    timeout: .seconds(100))
+            }
+        }
+        #expect(result.status == 0, "kinesis_boto3_test.py failed:\n\(result.output)")
+    }
+
+    @Test func crc32MatchesZlib() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([]) == 0)
+    }
+
+    @Test func eventStreamMessageLayout() throws {
+        let bytes = EventStreamMessage.event("initial-response", payload: Array("{}".utf8)).bytes
+        let total = bytes[0..<4].reduce(0) { $0 << 8 | Int($1) }
+        #expect(total == bytes.count)
+        let prelude = bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        #expect(prelude == CRC32.checksum(Array(bytes[0..<8])))
+        let trailer = bytes.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        #expect(trailer == CRC32.checksum(Array(bytes.dropLast(4))))
+    }
+
+    @Test(arguments: [
+        (Int64(1_721_900_000_123), "1721900000.123"), (Int64(1_000), "1.000"), (Int64(5), "0.005"),
+    ])
+    func timestampsArePlainDecimals(milliseconds: Int64, text: String) {
+        #expect(String(decoding: JSON.epochMilliseconds(milliseconds).bytes, as: UTF8.self) == text)
+    }
+
+    @Test func malformedJSONIsASerializationException() {
+        for text in ["{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated"] {
+            #expect(throws: KinesisError.self) { try JSON(parsing: Array(text.utf8)) }
+        }
+        #expect((try? JSON(parsing: Array("{\"a\":[1,2.5,\"\\u00e9\"]}".utf8))) != nil)
+    }
+
+    @Test func tokensRoundTripAndRejectTampering() throws {
+        let token = OpaqueToken.encode(kind: "it", fields: ["s", "1", "42"], issuedMilliseconds: 7)
+        let decoded = try #require(OpaqueToken.decode(kind: "it", fieldCount: 3, token))
+        #expect(decoded.fields == ["s", "1", "42"] && decoded.issued == 7)
+        #expect(OpaqueToken.decode(kind: "sh", fieldCount: 3, token) == nil)
+        #expect(OpaqueToken.decode(kind: "it", fieldCount: 3, "AAAA" + token.dropFirst(4)) == nil)
+        #expect(OpaqueToken.decode(kind: "it", fieldCount: 3, "not base64!") == nil)
+    }
+
+    @Test func storeErrorsMapToKinesisCodes() {
+        #expect(KinesisError(ShardLogError(.resourceNotFound, "x")).code.name == "ResourceNotFoundException")
+        #expect(KinesisError(ShardLogError(.io, "x")).status == 500)
+        #expect(KinesisError(ShardLogError(.invalidArgument, "x")).status == 400)
+        #expect(KinesisError(.validation, "big", status: 413).status == 413)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func healthAndMetricsOverHTTP() async throws {
+        try await withServer { port in
+            let base = "http://127.0.0.1:\(port)"
+            let (_, health) = try await URLSession.shared.data(from: try #require(URL(string: base + "/health")))
+            #expect((health as? HTTPURLResponse)?.statusCode == 200)
+            var request = URLRequest(url: try #require(URL(string: base + "/")))
+            request.httpMethod = "POST"
+            request.setValue("Kinesis_20131202.Nope", forHTTPHeaderField: "X-Amz-Target")
+            request.httpBody = Data("{}".utf8)
+            let (body, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 400)
+            #expect(String(decoding: body, as: UTF8.self).contains("UnknownOperationException"))
+            let (metrics, _) = try await URLSession.shared.data(from: try #require(URL(string: base + "/metrics")))
+            #expect(String(decoding: metrics, as: UTF8.self).contains("shardlog_request_errors_total"))
+        }
+    }
+
+    /// `--mappings`: an exec handler receives every record put before and while the server runs.
+    @Test(.timeLimit(.minutes(1)))
+    func hostsEventSourceMappings() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("shardlog-mappings-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Store(directory: directory + "/data")
+        let stream = try store.createStream(named: "orders", shardCount: 2)
+        #expect(stream.shards.count == 2)
+        for i in 0..<7 { try store.stream(named: "orders").put(partitionKey: "k\(i)", data: Array("{}".utf8)) }
+        let output = directory + "/delivered.jsonl"
+        let file = directory + "/mappings.json"
+        let config = """
+            {"Mappings": [{"MappingName": "m1", "StreamName": "orders", "StartingPosition": "TRIM_HORIZON",
+              "BatchSize": 3, "Handler": "exec:cat >> \(output); echo >> \(output)"}]}
+            """
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(config.utf8)))
+        var options = KinesisServerOptions()
+        options.mappingsFile = file
+        let delivered = try await withServer(options, directory: directory + "/data") { _ in
+            for _ in 0..<200 {
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                let count = text.components(separatedBy: "\"eventSource\":\"aws:kinesis\"").count - 1
+                if count >= 7 { return count }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return 0
+        }
+        #expect(delivered == 7)
+    }
+}
