@@ -22,7 +22,8 @@ let benchmarks: @Sendable () -> Void = {
         for shards in [1, 4] {
             for compress in [false, true] {
                 for durability in [Durability.none, .always] where !(durability == .always && recordSize == 1024) {
-                    let name = "append \(recordSize) B, \(shards) shard(s), lz4 \(compress ? "on" : "off"), \(durability)"
+                    let name =
+                        "append \(recordSize) B, \(shards) shard(s), lz4 \(compress ? "on" : "off"), \(durability)"
                     Benchmark(name, configuration: .init(scalingFactor: .kilo)) { benchmark in
                         var options = StoreOptions()
                         options.compressionThreshold = compress ? 16 << 10 : Int.max

@@ -33,7 +33,7 @@ struct ListStreams: ParsableCommand {
         if json {
             print(try kinesisJSON(ListStreamsOutput(streamNames: names)))
         } else {
-            names.forEach { print($0) }
+            for name in names { print(name) }
         }
     }
 

@@ -25,8 +25,12 @@ struct PutCommandTests {
     @Test func parsesTheDocumentedCommandLine() throws {
         let put = try ShardLogCommand.parseAsRoot(["put", "s", "--key-field", "a.b", "--on-error", "skip", "--json"])
         #expect(put is Put)
-        #expect(throws: (any Error).self) { try ShardLogCommand.parseAsRoot(["put", "s", "--key", "a", "--key-field", "b"]) }
-        #expect(throws: (any Error).self) { try ShardLogCommand.parseAsRoot(["put", "s", "--durability", "sometimes"]) }
+        #expect(throws: (any Error).self) {
+            try ShardLogCommand.parseAsRoot(["put", "s", "--key", "a", "--key-field", "b"])
+        }
+        #expect(throws: (any Error).self) {
+            try ShardLogCommand.parseAsRoot(["put", "s", "--durability", "sometimes"])
+        }
         #expect(throws: (any Error).self) { try ShardLogCommand.parseAsRoot(["get", "s", "--from", "yesterday"]) }
         let get = try ShardLogCommand.parseAsRoot(["get", "s", "--from", "after:49000", "--limit", "3", "--follow"])
         #expect(get is Get)
@@ -60,7 +64,8 @@ struct PutCommandTests {
             var input = Data("small\n".utf8)
             input.append(Data(repeating: 65, count: (1 << 20) + 1))
             input.append(Data("\nlast\n".utf8))
-            let r = try await runShardlog(["--data-dir", dir, "put", "big", "--key", "k", "--on-error", "skip"], input: input)
+            let r = try await runShardlog(
+                ["--data-dir", dir, "put", "big", "--key", "k", "--on-error", "skip"], input: input)
             #expect(r.status == 1)
             #expect(r.stderr.contains("line 2:") && r.stderr.contains("1 MiB"), "\(r.stderr)")
             #expect(decoded(try await lines(dir, "big")) == ["small", "last"])
@@ -84,7 +89,10 @@ struct PutCommandTests {
             #expect(r.status == 0, "\(r.stderr)")
             let rows = try await lines(dir, "b")
             let datas = rows.compactMap { ($0["data"] as? String).flatMap { Data(base64Encoded: $0) } }
-            #expect(datas == [Data("first".utf8), Data(), Data("snow ☃ 🎉".utf8), Data([0, 1, 2, 0xFF, 0xFE, 9]), Data("end".utf8)])
+            #expect(
+                datas == [
+                    Data("first".utf8), Data(), Data("snow ☃ 🎉".utf8), Data([0, 1, 2, 0xFF, 0xFE, 9]), Data("end".utf8),
+                ])
             #expect(rows.allSatisfy { ($0["sequenceNumber"] as? String)?.count == 56 })
         }
     }

@@ -29,7 +29,8 @@ enum BatchDecoder {
         let payload: [UInt8]
         var i: Int
         if h.isCompressed {
-            payload = try LZ4.decompress(bytes, RecordBatch.headerByteCount..<bytes.count, byteCount: h.payloadByteCount)
+            payload = try LZ4.decompress(
+                bytes, RecordBatch.headerByteCount..<bytes.count, byteCount: h.payloadByteCount)
             i = 0
         } else {
             payload = bytes

@@ -57,7 +57,8 @@ import Testing
     @Test func explicitHashKeyParsing() throws {
         #expect(try HashKey.parse("0") == 0)
         #expect(try HashKey.parse(String(UInt128.max)) == UInt128.max)
-        for bad in ["", "-1", "01", "1a", "340282366920938463463374607431768211456", String(repeating: "9", count: 40)] {
+        for bad in ["", "-1", "01", "1a", "340282366920938463463374607431768211456", String(repeating: "9", count: 40)]
+        {
             #expect(throws: ShardLogError.self) { try HashKey.parse(bad) }
         }
     }
@@ -68,7 +69,8 @@ import Testing
         let start = SequenceNumber.preceding(shardIndex: 4, offset: 0)
         #expect(start < SequenceNumber(shardIndex: 4, offset: 0).description)
         #expect(try SequenceNumber(parsing: start).offset == 0)
-        #expect(SequenceNumber.preceding(shardIndex: 4, offset: 8) == SequenceNumber(shardIndex: 4, offset: 7).description)
+        #expect(
+            SequenceNumber.preceding(shardIndex: 4, offset: 8) == SequenceNumber(shardIndex: 4, offset: 7).description)
         for (shard, offset) in values {
             let s = SequenceNumber(shardIndex: shard, offset: offset)
             #expect(s.description.count == 56)

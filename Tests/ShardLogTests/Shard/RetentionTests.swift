@@ -43,7 +43,9 @@ import Testing
     @Test func retentionPeriodIsValidated() async throws {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)
-            #expect(throws: ShardLogError.self) { try store.createStream(named: "r", shardCount: 1, retentionHours: 23) }
+            #expect(throws: ShardLogError.self) {
+                try store.createStream(named: "r", shardCount: 1, retentionHours: 23)
+            }
             try store.createStream(named: "r", shardCount: 1, retentionHours: 48)
             let s = try store.stream(named: "r")
             #expect(throws: ShardLogError.self) { try s.setRetention(hours: 8761) }

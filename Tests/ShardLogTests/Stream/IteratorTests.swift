@@ -25,11 +25,16 @@ import Testing
             var results: [PutResult] = []
             for i in 0..<60 {
                 results += try s.putRecords(
-                    (0..<20).map { PutRecordsEntry(partitionKey: "k", data: Array("r\(i)-\($0)".padding(toLength: 200, withPad: ".", startingAt: 0).utf8)) })
+                    (0..<20).map {
+                        PutRecordsEntry(
+                            partitionKey: "k",
+                            data: Array("r\(i)-\($0)".padding(toLength: 200, withPad: ".", startingAt: 0).utf8))
+                    })
             }
             let middle = Date()
             try await Task.sleep(for: .milliseconds(15))
-            let late = try s.putRecords((0..<10).map { PutRecordsEntry(partitionKey: "k", data: Array("late\($0)".utf8)) })
+            let late = try s.putRecords(
+                (0..<10).map { PutRecordsEntry(partitionKey: "k", data: Array("late\($0)".utf8)) })
             results += late
             #expect(try SegmentSurgery.segments(dir, stream: "it", shard: shard).count > 3)
 
@@ -84,7 +89,8 @@ import Testing
                 var size = 1
                 while n < total {
                     let count = min(size, total - n)
-                    _ = try s.putRecords((n..<n + count).map { PutRecordsEntry(partitionKey: "k\($0 % 13)", data: Array("\($0)".utf8)) })
+                    _ = try s.putRecords(
+                        (n..<n + count).map { PutRecordsEntry(partitionKey: "k\($0 % 13)", data: Array("\($0)".utf8)) })
                     n += count
                     size = size % 97 + 3
                 }

@@ -37,7 +37,9 @@ import Testing
 
             // A closed shard can't be split again; non-adjacent shards can't merge.
             #expect(throws: ShardLogError.self) { try s.splitShard("shardId-000000000000", newStartingHashKey: 5) }
-            #expect(throws: ShardLogError.self) { try s.mergeShards("shardId-000000000002", adjacentShardId: "shardId-000000000001") }
+            #expect(throws: ShardLogError.self) {
+                try s.mergeShards("shardId-000000000002", adjacentShardId: "shardId-000000000001")
+            }
             #expect(throws: ShardLogError.self) { try s.splitShard("shardId-000000000002", newStartingHashKey: 0) }
 
             try s.mergeShards("shardId-000000000002", adjacentShardId: "shardId-000000000003")

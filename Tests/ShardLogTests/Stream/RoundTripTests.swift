@@ -24,7 +24,9 @@ import Testing
                 .init(partitionKey: "newline", data: Array("a\nb\r\n\0".utf8)),
                 .init(partitionKey: "k", data: [UInt8](repeating: 0xAB, count: (1 << 20) - 1)),
             ]
-            entries += (0..<300).map { .init(partitionKey: "p\($0 % 7)", data: Array("{\"n\":\($0),\"pad\":\"xxxxxxxxxxxxxxxx\"}".utf8)) }
+            entries += (0..<300).map {
+                .init(partitionKey: "p\($0 % 7)", data: Array("{\"n\":\($0),\"pad\":\"xxxxxxxxxxxxxxxx\"}".utf8))
+            }
             do {
                 let store = try Store(directory: dir, options: Self.options(compress: compress))
                 try store.createStream(named: "rt", shardCount: 1)

@@ -35,7 +35,9 @@ import Testing
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/streams").isEmpty)
             try store.createStream(named: "Ok_name.1-2", shardCount: 1)
-            let error = #expect(throws: ShardLogError.self) { try store.createStream(named: "Ok_name.1-2", shardCount: 1) }
+            let error = #expect(throws: ShardLogError.self) {
+                try store.createStream(named: "Ok_name.1-2", shardCount: 1)
+            }
             #expect(error?.code == .resourceInUse)
             let missing = #expect(throws: ShardLogError.self) { try store.stream(named: "nope") }
             #expect(missing?.code == .resourceNotFound)
