@@ -56,6 +56,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -103,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "ShardLogMappingTests",
             dependencies: [
-                "ShardLogMapping", "ShardLog", "ShardLogTestSupport",
+                "ShardLogMapping", "ShardLog", "ShardLogTestSupport", "ShardLogServer",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

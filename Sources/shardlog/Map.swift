@@ -43,6 +43,11 @@ struct Map: AsyncParsableCommand {
     var destinationConfig: String?
     @Option(help: "On-failure destination: stream:NAME | file:PATH.") var onFailure: String?
     @Option(help: "The mapping's name (default: the stream name).") var mappingName: String?
+    @Option(
+        help: ArgumentHelp(
+            "Read the stream (name or ARN) through this Kinesis API endpoint (shardlog serve, moto, "
+                + "https://kinesis.REGION.amazonaws.com) instead of the data directory; checkpoints stay local."))
+    var sourceEndpoint: String?
     @Option(help: "A JSON file with the CreateEventSourceMapping field names.") var config: String?
     @Option(help: "Function timeout in seconds (default 60).") var timeout: Double?
     @Option(help: "Working directory of handler processes.") var handlerDir: String?
@@ -101,6 +106,8 @@ struct Map: AsyncParsableCommand {
         definition.timeoutSeconds = timeout ?? fileDefinition?.definition?.timeoutSeconds ?? saved?.timeoutSeconds ?? 60
         definition.handlerDirectory =
             handlerDir ?? fileDefinition?.definition?.handlerDirectory ?? saved?.handlerDirectory
+        definition.sourceEndpoint =
+            sourceEndpoint ?? fileDefinition?.definition?.sourceEndpoint ?? saved?.sourceEndpoint
         if let existing = saved, existing.streamName != streamName {
             throw ValidationError(
                 "mapping \(name) reads stream \(existing.streamName); use another --mapping-name for \(streamName)")
@@ -185,10 +192,19 @@ struct Map: AsyncParsableCommand {
         let invoker = try await HandlerSpec.parse(handlerSpec, directory: definition.handlerDirectory)
             .makeInvoker(functionName: name, timeout: .milliseconds(Int64(timeoutSeconds * 1000)), logger: logger)
         try MappingCatalog.save(definition, store: store, name: name)
-        let mapping = EventSourceMapping(
-            store: store, streamName: definition.streamName, name: name, configuration: definition.configuration,
-            invoker: invoker, onFailure: try definition.onFailure.map { try FailureDestination(parsing: $0) },
-            logger: logger, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
+        let onFailure = try definition.onFailure.map { try FailureDestination(parsing: $0) }
+        let functionTimeout = Duration.milliseconds(Int64(timeoutSeconds * 1000))
+        let mapping: EventSourceMapping
+        if let endpoint = definition.sourceEndpoint {
+            mapping = EventSourceMapping(
+                store: store, source: try KinesisSource(endpoint: endpoint, stream: definition.streamName), name: name,
+                configuration: definition.configuration, invoker: invoker, onFailure: onFailure, logger: logger,
+                timeout: functionTimeout)
+        } else {
+            mapping = EventSourceMapping(
+                store: store, streamName: definition.streamName, name: name, configuration: definition.configuration,
+                invoker: invoker, onFailure: onFailure, logger: logger, timeout: functionTimeout)
+        }
         signal(SIGINT) { _ in mapStopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in mapStopRequested.store(true, ordering: .relaxed) }
         let live = standardErrorIsTerminal

@@ -52,7 +52,8 @@ struct Put: AsyncParsableCommand {
         let progress = Progress(enabled: standardErrorIsTerminal)
         do {
             while true {
-                let chunk = input.readData(ofLength: 1 << 20)
+                // Whatever the pipe has now (not a fixed size), so a slow producer's lines are stored promptly.
+                let chunk = input.availableData
                 if chunk.isEmpty { break }
                 try splitter.feed([UInt8](chunk)) { line, range in try ingest.accept(line, range) }
                 try await ingest.flush()

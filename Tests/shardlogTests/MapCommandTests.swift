@@ -91,6 +91,22 @@ struct MapCommandTests {
         }
     }
 
+    @Test func sourceEndpointIsSavedAndResumed() throws {
+        try withEngineDirectory { dir in
+            let store = try Store(directory: dir)
+            let first = try #require(
+                try ShardLogCommand.parseAsRoot([
+                    "map", "orders", "--handler", "exec:cat", "--starting-position", "TRIM_HORIZON",
+                    "--source-endpoint", "http://127.0.0.1:4567",
+                ]) as? Map)
+            let (name, definition) = try first.resolve(store: store)
+            #expect(definition.sourceEndpoint == "http://127.0.0.1:4567")
+            try MappingCatalog.save(definition, store: store, name: name)
+            let resumed = try #require(try ShardLogCommand.parseAsRoot(["map", "--mapping-name", "orders"]) as? Map)
+            #expect(try resumed.resolve(store: store).definition.sourceEndpoint == "http://127.0.0.1:4567")
+        }
+    }
+
     @Test func aNewMappingNeedsAStartingPositionAndValidValues() throws {
         try withEngineDirectory { dir in
             let store = try Store(directory: dir)

@@ -10,17 +10,31 @@ public struct Record: Sendable, Equatable {
     public var data: [UInt8]
     /// Arrival time in milliseconds since the epoch (monotonic within a shard).
     public var arrivalMilliseconds: Int64
+    /// The sequence number given by another Kinesis endpoint, for a record read from it; `nil` for a record of
+    /// this data directory. When set, ``sequence`` is only a reader-local position (its offset counts the records
+    /// read from the shard) and ``sequenceNumber`` reports this value.
+    public var sourceSequenceNumber: String?
 
     /// Creates a record.
-    public init(sequence: SequenceNumber, partitionKey: String, data: [UInt8], arrivalMilliseconds: Int64) {
+    /// - Parameters:
+    ///   - sequence: its position.
+    ///   - partitionKey: the partition key.
+    ///   - data: the data blob.
+    ///   - arrivalMilliseconds: arrival time in milliseconds since the epoch.
+    ///   - sourceSequenceNumber: the sequence number given by a remote endpoint, if read from one.
+    public init(
+        sequence: SequenceNumber, partitionKey: String, data: [UInt8], arrivalMilliseconds: Int64,
+        sourceSequenceNumber: String? = nil
+    ) {
         self.sequence = sequence
         self.partitionKey = partitionKey
         self.data = data
         self.arrivalMilliseconds = arrivalMilliseconds
+        self.sourceSequenceNumber = sourceSequenceNumber
     }
 
-    /// The 56-digit sequence number.
-    public var sequenceNumber: String { sequence.description }
+    /// The sequence number: 56 digits for a local record, the remote one for a record read from an endpoint.
+    public var sequenceNumber: String { sourceSequenceNumber ?? sequence.description }
     /// The shard id, `shardId-000000000000`.
     public var shardId: String { ShardID.name(sequence.shardIndex) }
     /// Arrival time, millisecond precision.

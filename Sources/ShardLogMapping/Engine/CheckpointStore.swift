@@ -64,6 +64,8 @@ package struct MappingDefinition: Codable, Sendable, Equatable {
     package var timeoutSeconds: Double?
     /// The working directory of handler processes.
     package var handlerDirectory: String?
+    /// The Kinesis endpoint the stream is read from (`shardlog map --source-endpoint`); `nil` for the local stream.
+    package var sourceEndpoint: String?
 
     /// Creates a definition.
     package init(
@@ -84,6 +86,7 @@ package struct MappingDefinition: Codable, Sendable, Equatable {
         case onFailure = "OnFailure"
         case timeoutSeconds = "Timeout"
         case handlerDirectory = "HandlerDir"
+        case sourceEndpoint = "SourceEndpoint"
     }
 
     /// Decodes the flat form.
@@ -96,6 +99,7 @@ package struct MappingDefinition: Codable, Sendable, Equatable {
         onFailure = try c.decodeIfPresent(String.self, forKey: .onFailure)
         timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
         handlerDirectory = try c.decodeIfPresent(String.self, forKey: .handlerDirectory)
+        sourceEndpoint = try c.decodeIfPresent(String.self, forKey: .sourceEndpoint)
     }
 
     /// Encodes the flat form.
@@ -108,6 +112,7 @@ package struct MappingDefinition: Codable, Sendable, Equatable {
         try c.encodeIfPresent(onFailure, forKey: .onFailure)
         try c.encodeIfPresent(timeoutSeconds, forKey: .timeoutSeconds)
         try c.encodeIfPresent(handlerDirectory, forKey: .handlerDirectory)
+        try c.encodeIfPresent(sourceEndpoint, forKey: .sourceEndpoint)
     }
 }
 

@@ -34,6 +34,8 @@ public final class EventSourceMapping: Sendable {
     public let onFailure: FailureDestination?
 
     private let store: Store
+    /// The remote stream read instead of the local one, if any.
+    private let remote: (any StreamSource)?
     private let invoker: any Invoker
     private let logger: Logger
     private let timeout: Duration
@@ -71,11 +73,33 @@ public final class EventSourceMapping: Sendable {
             onFailure: onFailure, logger: logger, timeout: timeout, tuning: Tuning())
     }
 
+    /// Creates a mapping that reads another endpoint's stream (``KinesisSource``) and keeps its checkpoints and
+    /// definition in `store`; nothing happens until ``run(exitWhenIdle:)``.
+    /// - Parameters:
+    ///   - store: the data directory for checkpoints and a local on-failure stream.
+    ///   - source: the stream to read; its ``StreamSource/streamName`` is the mapping's stream name.
+    ///   - name: the mapping's name.
+    ///   - configuration: Lambda's event source mapping parameters.
+    ///   - invoker: runs the batches.
+    ///   - onFailure: where discarded batches go.
+    ///   - logger: for progress and failures.
+    ///   - timeout: the function timeout.
+    package convenience init(
+        store: Store, source: any StreamSource, name: String, configuration: MappingConfiguration,
+        invoker: any Invoker, onFailure: FailureDestination?, logger: Logger, timeout: Duration = .seconds(60)
+    ) {
+        self.init(
+            store: store, streamName: source.streamName, name: name, configuration: configuration, invoker: invoker,
+            onFailure: onFailure, logger: logger, timeout: timeout, tuning: Tuning(), remote: source)
+    }
+
     init(
         store: Store, streamName: String, name: String, configuration: MappingConfiguration, invoker: any Invoker,
-        onFailure: FailureDestination?, logger: Logger, timeout: Duration, tuning: Tuning
+        onFailure: FailureDestination?, logger: Logger, timeout: Duration, tuning: Tuning,
+        remote: (any StreamSource)? = nil
     ) {
         self.store = store
+        self.remote = remote
         self.streamName = streamName
         self.name = name
         self.configuration = configuration
@@ -118,12 +142,22 @@ public final class EventSourceMapping: Sendable {
         let begin = ContinuousClock.now
         try MappingCatalog.validate(name: name)
         try configuration.validate()
-        let stream: DataStream
-        do {
-            stream = try store.stream(named: streamName)
-        } catch {
-            throw MappingError(
-                code: .notFound, message: "stream \(streamName) does not exist: create it first", cause: error)
+        let stream: any StreamSource
+        if let remote {
+            stream = remote
+            do {
+                _ = try await remote.shards()
+            } catch {
+                throw MappingError(
+                    code: .notFound, message: "cannot list the shards of stream \(streamName): \(error)", cause: error)
+            }
+        } else {
+            do {
+                stream = LocalSource(stream: try store.stream(named: streamName))
+            } catch {
+                throw MappingError(
+                    code: .notFound, message: "stream \(streamName) does not exist: create it first", cause: error)
+            }
         }
         try checkDestination()
         if configuration.tumblingWindow != nil {
@@ -133,7 +167,7 @@ public final class EventSourceMapping: Sendable {
         defer { lock.release() }
         let checkpoints: CheckpointStore
         do {
-            checkpoints = try openCheckpoints(stream: stream)
+            checkpoints = try await openCheckpoints(stream: stream)
             try saveDefinition()
         } catch {
             await invoker.shutdown()
@@ -160,7 +194,7 @@ public final class EventSourceMapping: Sendable {
 
     /// Loads the checkpoints, or creates them on the first run: every current shard gets its starting position
     /// resolved now (so `LATEST` is captured once and a restart does not skip records).
-    private func openCheckpoints(stream: DataStream) throws -> CheckpointStore {
+    private func openCheckpoints(stream: any StreamSource) async throws -> CheckpointStore {
         if let file = try MappingCatalog.checkpoints(store: store, name: name) {
             guard file.streamName == streamName else {
                 throw MappingError(
@@ -177,11 +211,10 @@ public final class EventSourceMapping: Sendable {
             case .latest: .latest
             case .atTimestamp: .atTimestamp(configuration.startingPositionTimestamp ?? Date())
             }
-        for shard in try stream.describe().shards {
-            let iterator = try stream.iterator(shardId: shard.shardId, position: position)
+        for shard in try await stream.shards() {
             let sequence =
-                iterator.offset == 0
-                ? nil : SequenceNumber(shardIndex: iterator.shardIndex, offset: iterator.offset - 1).description
+                stream.resolvesStartingPositions
+                ? try await stream.checkpoint(shardId: shard.shardId, position: position) : nil
             file.shards[shard.shardId] = ShardCheckpoint(sequenceNumber: sequence)
         }
         let store = CheckpointStore(store: self.store, name: name, file: file)
@@ -228,17 +261,20 @@ public final class EventSourceMapping: Sendable {
             ?? MappingDefinition(streamName: streamName, configuration: configuration)
         definition.streamName = streamName
         definition.configuration = configuration
+        definition.sourceEndpoint = (remote as? KinesisSource)?.endpoint.absoluteString
         definition.onFailure = onFailure?.description
         definition.timeoutSeconds =
             Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         try MappingCatalog.save(definition, store: store, name: name)
     }
 
-    private func supervise(stream: DataStream, checkpoints: CheckpointStore, exitWhenIdle: Bool) async {
-        let description: StreamDescription
+    private func supervise(stream: any StreamSource, checkpoints: CheckpointStore, exitWhenIdle: Bool) async {
+        let streamARN: String
+        let initialShards: [ShardDescription]
         let filter: RecordFilter?
         do {
-            description = try stream.describe()
+            streamARN = try await stream.streamARN()
+            initialShards = try await stream.shards()
             filter = try configuration.recordFilter()
         } catch {
             record(error)
@@ -247,7 +283,7 @@ public final class EventSourceMapping: Sendable {
         let context = BatchContext(
             configuration: configuration, invoker: invoker,
             sink: onFailure.map { FailureSink(destination: $0, store: store) }, metrics: recorder,
-            streamName: streamName, streamARN: description.streamARN,
+            streamName: streamName, streamARN: streamARN,
             functionArn: "arn:aws:lambda:us-east-1:000000000000:function:\(name)", timeout: timeout,
             firstRetryDelay: tuning.firstRetryDelay, maximumRetryDelay: tuning.maximumRetryDelay, now: tuning.now,
             stop: stopSignal, logger: logger)
@@ -264,7 +300,18 @@ public final class EventSourceMapping: Sendable {
                     }
                 }
             }
-            var shards = description.shards
+            var shards = initialShards
+            // A source that does not resolve starting positions starts the shards of the first run at the
+            // configured position until they have a checkpoint; later shards (children) start at TRIM_HORIZON.
+            let configuredPosition: IteratorPosition =
+                switch configuration.startingPosition {
+                case .trimHorizon: .trimHorizon
+                case .latest: .latest
+                case .atTimestamp: .atTimestamp(configuration.startingPositionTimestamp ?? Date())
+                }
+            let startAtConfigured: Set<String> =
+                stream.resolvesStartingPositions || checkpoints.file.shards.values.contains { $0.sequenceNumber != nil }
+                ? [] : Set(initialShards.map(\.shardId))
             var lastDescribe = ContinuousClock.now
             var running: [String: Int] = [:]  // shard id → ordinal
             var idleChecks = 0
@@ -281,7 +328,7 @@ public final class EventSourceMapping: Sendable {
                 let now = ContinuousClock.now
                 if now - lastDescribe >= tuning.describeInterval || retired {
                     do {
-                        shards = try stream.describe().shards
+                        shards = try await stream.shards()
                     } catch {
                         record(error)
                         break
@@ -298,12 +345,16 @@ public final class EventSourceMapping: Sendable {
                     let ordinal = (0...).first { !used.contains($0) } ?? running.count
                     running[shard.shardId] = ordinal
                     let id = shard.shardId
-                    let position = checkpoints.checkpoint(shardId: id)?.position ?? .trimHorizon
+                    let saved = checkpoints.checkpoint(shardId: id)?.sequenceNumber
+                    let position: IteratorPosition =
+                        saved.map { .afterSequenceNumber($0) }
+                        ?? (startAtConfigured.contains(id) ? configuredPosition : .trimHorizon)
                     statuses.withLock { $0[id] = ShardStatus() }
                     let poller: ShardPoller
                     do {
-                        poller = try ShardPoller(
-                            stream: stream, shardId: id, ordinal: ordinal, position: position, context: context,
+                        let source = try await stream.openShard(shardId: id, position: position, checkpoint: saved)
+                        poller = ShardPoller(
+                            source: source, shardId: id, ordinal: ordinal, context: context,
                             checkpoints: checkpoints, filter: filter,
                             reportStatus: { [self] status in self.statuses.withLock { $0[id] = status } })
                     } catch {
@@ -328,12 +379,12 @@ public final class EventSourceMapping: Sendable {
                     idleChecks = allIdle ? idleChecks + 1 : 0
                     if idleChecks >= 2 {
                         // Confirm against a fresh description: a new shard may have appeared.
-                        if let fresh = try? stream.describe().shards, fresh.count == shards.count {
+                        if let fresh = try? await stream.shards(), fresh.count == shards.count {
                             logger.debug("all shards drained; stopping")
                             stopSignal.set()
                             break
                         }
-                        shards = (try? stream.describe().shards) ?? shards
+                        shards = (try? await stream.shards()) ?? shards
                         idleChecks = 0
                     }
                 }

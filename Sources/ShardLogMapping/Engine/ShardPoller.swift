@@ -107,7 +107,6 @@ final class Doorbell: Sendable {
 final class ShardPoller {
     let shardId: String
     let ordinal: Int
-    private let stream: DataStream
     private let context: BatchContext
     private let checkpoints: CheckpointStore
     private let filter: RecordFilter?
@@ -115,8 +114,8 @@ final class ShardPoller {
     private let reportStatus: @Sendable (ShardStatus) -> Void
     private let inbox = LaneInbox()
     private var lanes: [LaneBuffer]
-    private var iterator: ShardIterator
-    /// The highest offset known handled (checkpointed), -1 for none.
+    private let source: any ShardSource
+    /// The highest ordinal known handled (checkpointed), -1 for none.
     private var checkpointed: Int64
     private var status = ShardStatus()
     private var atEnd = false
@@ -130,29 +129,27 @@ final class ShardPoller {
     }
 
     init(
-        stream: DataStream, shardId: String, ordinal: Int, position: IteratorPosition, context: BatchContext,
+        source: any ShardSource, shardId: String, ordinal: Int, context: BatchContext,
         checkpoints: CheckpointStore, filter: RecordFilter?, reportStatus: @escaping @Sendable (ShardStatus) -> Void
-    ) throws {
-        self.stream = stream
+    ) {
+        self.source = source
         self.shardId = shardId
         self.ordinal = ordinal
         self.context = context
         self.checkpoints = checkpoints
         self.filter = filter
         self.reportStatus = reportStatus
-        self.encoder = KinesisEventEncoder(source: KinesisEventSource(streamName: stream.name, shardId: shardId))
+        self.encoder = KinesisEventEncoder(
+            source: KinesisEventSource(streamName: context.streamName, shardId: shardId))
         self.lanes = Array(repeating: LaneBuffer(), count: max(1, context.configuration.parallelizationFactor))
-        var iterator = try stream.iterator(shardId: shardId, position: position)
-        try iterator.skipTrimmed()
-        self.iterator = iterator
-        self.checkpointed = Int64(iterator.offset) - 1
+        self.checkpointed = Int64(source.nextOrdinal) - 1
     }
 
     /// Reads and delivers until the shard is finished or the mapping stops. Running batches finish first (a
     /// stopping batch gives up between attempts).
     func run() async throws {
         let logger = context.logger
-        logger.debug("reading shard", metadata: ["shard.id": "\(shardId)", "offset": "\(iterator.offset)"])
+        logger.debug("reading shard", metadata: ["shard.id": "\(shardId)", "offset": "\(source.nextOrdinal)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             let clock = ContinuousClock()
             var pause = Duration.microseconds(200)
@@ -166,14 +163,14 @@ final class ShardPoller {
                 let buffered = lanes.reduce(0) { $0 + $1.waiting.count }
                 var caughtUp = atEnd
                 if !stopping && !atEnd && buffered < bufferLimit {
-                    if try iterator.hasMore() {
-                        let records = try iterator.next(limit: min(10_000, bufferLimit - buffered))
+                    switch try await source.read(limit: min(10_000, bufferLimit - buffered)) {
+                    case .records(let records):
                         dispatch(records, now: clock.now)
                         progressed = progressed || !records.isEmpty
-                    } else if try iterator.isAtShardEnd() {
+                    case .ended:
                         atEnd = true
                         progressed = true
-                    } else {
+                    case .caughtUp:
                         caughtUp = true
                     }
                 }
@@ -195,7 +192,9 @@ final class ShardPoller {
                 if atEnd && !busy && outstanding == 0 {
                     checkpoints.set(
                         ShardCheckpoint(
-                            sequenceNumber: checkpointed >= 0 ? sequence(UInt64(checkpointed)) : nil, finished: true),
+                            sequenceNumber: checkpointed >= 0
+                                ? source.sequenceNumber(ordinal: UInt64(checkpointed)) : nil,
+                            finished: true),
                         shardId: shardId)
                     try checkpoints.flush()
                     publish(ShardStatus(isIdle: true, isFinished: true, outstanding: 0))
@@ -225,10 +224,6 @@ final class ShardPoller {
             try await group.waitForAll()
         }
         context.metrics.setIteratorAge(shardId: shardId, milliseconds: nil)
-    }
-
-    private func sequence(_ offset: UInt64) -> String {
-        SequenceNumber(shardIndex: iterator.shardIndex, offset: offset).description
     }
 
     private func publish(_ new: ShardStatus) {
@@ -293,9 +288,10 @@ final class ShardPoller {
     /// Moves the checkpoint to just below the lowest outstanding record (or to the last record read).
     private func advanceCheckpoint() {
         let lowest = lanes.compactMap { $0.outstanding.first }.min()
-        let handled = lowest.map { Int64($0) - 1 } ?? Int64(iterator.offset) - 1
+        let handled = lowest.map { Int64($0) - 1 } ?? Int64(source.nextOrdinal) - 1
         guard handled > checkpointed else { return }
         checkpointed = handled
-        checkpoints.set(ShardCheckpoint(sequenceNumber: sequence(UInt64(handled))), shardId: shardId)
+        checkpoints.set(
+            ShardCheckpoint(sequenceNumber: source.sequenceNumber(ordinal: UInt64(handled))), shardId: shardId)
     }
 }
