@@ -53,11 +53,8 @@ demo: deps build
 	bash scripts/demo.sh
 
 bench: deps
-	bash Benchmarks/peers/run_all.sh
-	@# ShardLog's own figures (the lead fills this in), e.g.:
-	@# $(SWIFT) build -c release --product shardlog
-	@# .build/release/shardlog bench scaling --shards 1,2,4 --parallelization-factors 1,2,5,10 --report Benchmarks/results
-	@echo "bench: peer figures written to Benchmarks/peers/latest.txt" >&2
+	@# Release build, peer baselines, ShardLog's benchmarks, then Benchmarks/RESULTS.md (see scripts/bench.sh).
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" bash scripts/bench.sh
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Benchmarks

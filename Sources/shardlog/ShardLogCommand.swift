@@ -10,8 +10,8 @@ struct ShardLogCommand: AsyncParsableCommand {
         abstract: "A local-first sharded streaming log with a Lambda-style event source mapping.",
         subcommands: [
             CreateStream.self, ListStreams.self, DescribeStream.self, DeleteStream.self, Put.self, Get.self,
-            SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self, Map.self,
-            Mappings.self, Serve.self,
+            SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self, Serve.self,
+            Map.self, Mappings.self, Bench.self,
         ]
     )
 
