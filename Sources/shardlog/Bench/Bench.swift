@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import ShardLog
+
+/// `shardlog bench`: the user-facing benchmark runner.
+struct Bench: AsyncParsableCommand {
+    /// The subcommand's name, abstract and help.
+    static let configuration = CommandConfiguration(
+        abstract: "Measure ingest, reads and delivery through an event source mapping on this machine.",
+        discussion: """
+            Each workload measures every point of its grid several times (--repeats) in a fresh data directory \
+            (removed afterwards unless --keep) and reports the median and the spread. Results go to standard output \
+            as a table, or as JSON with --json; --report DIR also writes report.html (inline SVG charts, no network), \
+            report.json and one SVG per chart. Progress goes to standard error. MB/s counts record data only \
+            (10^6 bytes/s). Other work on the machine changes every figure: each point reports the CPU that other \
+            processes used meanwhile.
+            """,
+        subcommands: [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self]
+    )
+}
+
+/// Options every `bench` workload takes.
+struct BenchOptions: ParsableArguments {
+    /// Seconds each measurement runs.
+    @Option(help: "Seconds each measurement runs.")
+    var duration: Double = 1
+
+    /// Measurements per point (median and spread are reported).
+    @Option(help: "Measurements per point (median and spread are reported).")
+    var repeats: Int = 3
+
+    /// Print the results as JSON on standard output instead of a table.
+    @Flag(help: "Print the results as JSON on standard output instead of a table.")
+    var json = false
+
+    /// Also write report.html, report.json and the charts as SVG into this directory.
+    @Option(help: "Also write report.html, report.json and the charts as SVG into this directory.")
+    var report: String?
+
+    /// Keep each point's data directory (its path is printed).
+    @Flag(help: "Keep each point's data directory (its path is printed).")
+    var keep = false
+
+    /// Where the per-point data directories go (default: the system's temporary directory).
+    @Option(help: "Where the per-point data directories go (default: the system's temporary directory).")
+    var scratchDir: String?
+
+    /// Segment size in MiB for the benchmark's streams.
+    @Option(help: "Segment size in MiB for the benchmark's streams.")
+    var segmentMib: Int = 32
+
+    /// No progress on standard error.
+    @Flag(help: "No progress on standard error.")
+    var quiet = false
+
+    /// Rejects out-of-range options before anything runs.
+    func validate() throws {
+        guard duration > 0, duration <= 600 else {
+            throw ValidationError("--duration must be more than 0 and at most 600 seconds, not \(duration)")
+        }
+        guard (1...100).contains(repeats) else {
+            throw ValidationError("--repeats must be between 1 and 100, not \(repeats)")
+        }
+        guard (1...4096).contains(segmentMib) else {
+            throw ValidationError("--segment-mib must be between 1 and 4096, not \(segmentMib)")
+        }
+        if let report, report.isEmpty { throw ValidationError("--report needs a directory") }
+    }
+
+    /// The measurement time.
+    var measureDuration: Duration { .milliseconds(Int64(duration * 1000)) }
+
+    /// Prints `document` (JSON) or `table` on standard output and writes the report when asked.
+    /// - Throws: Encoding or file-system errors.
+    func emit<Point: Codable & Sendable>(
+        _ document: BenchDocument<Point>, table: TextTable, charts: [NamedChart], title: String
+    ) throws {
+        let jsonText = try benchJSON(document)
+        if json {
+            print(jsonText)
+        } else {
+            print(table.render(), terminator: "")
+        }
+        if let report {
+            let page = HTMLReport(
+                title: title, command: document.command, machine: document.machine, startedAt: document.startedAt,
+                notes: document.notes, table: table, charts: charts, json: jsonText)
+            let path = try page.write(to: report)
+            if !quiet { printError("bench: report written to \(path)") }
+        }
+    }
+}
+
+/// The benchmark's JSON: pretty, sorted keys, no escaped slashes.
+/// - Throws: Encoding errors.
+func benchJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// The command line as typed, quoted where needed, for reports.
+var benchCommandLine: String {
+    CommandLine.arguments.enumerated().map { index, argument in
+        let word = index == 0 ? "shardlog" : argument
+        let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_.,=/:@".contains($0) }
+        return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }.joined(separator: " ")
+}
+
+/// A comma-separated list argument: `--shards 1,2,4`.
+struct CommaSeparated<Element: LosslessStringConvertible & Sendable & Equatable>: ExpressibleByArgument, Sendable,
+    Equatable, CustomStringConvertible
+{
+    /// The values in the order given.
+    var values: [Element]
+
+    /// A list of values.
+    init(_ values: [Element]) {
+        self.values = values
+    }
+
+    /// Parses `1,2,4` (spaces allowed); nil when any item does not parse or the list is empty.
+    init?(argument: String) {
+        let items = argument.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        var values: [Element] = []
+        for item in items {
+            guard let value = Element(item) else { return nil }
+            values.append(value)
+        }
+        guard !values.isEmpty else { return nil }
+        self.values = values
+    }
+
+    /// `1,2,4`.
+    var description: String { values.map(\.description).joined(separator: ",") }
+
+    /// How the default value is shown in help.
+    var defaultValueDescription: String { description }
+}
+
+/// Validation shared by the workloads.
+enum BenchValidation {
+    /// Throws unless every value lies in `range`.
+    static func require<T: Comparable & CustomStringConvertible>(
+        _ values: [T], in range: ClosedRange<T>, _ option: String
+    ) throws {
+        for value in values where !range.contains(value) {
+            throw ValidationError(
+                "\(option) values must be between \(range.lowerBound) and \(range.upperBound), not \(value)")
+        }
+        guard Set(values.map(\.description)).count == values.count else {
+            throw ValidationError("\(option) lists a value twice")
+        }
+    }
+
+    /// Parses durability names.
+    static func durabilities(_ names: [String]) throws -> [Durability] {
+        try names.map { name in
+            guard let durability = Durability(rawValue: name) else {
+                throw ValidationError("--durability values must be none, interval or always, not '\(name)'")
+            }
+            return durability
+        }
+    }
+
+    /// Throws unless `recordSize` is a valid record size of at least `minimum` bytes.
+    static func recordSize(_ recordSize: Int, minimum: Int) throws {
+        guard (minimum...Limits.recordByteCount - 256).contains(recordSize) else {
+            throw ValidationError(
+                "--record-size must be between \(minimum) and \(Limits.recordByteCount - 256) bytes, not \(recordSize)")
+        }
+    }
+}
+
+extension PayloadKind: ExpressibleByArgument {}
+extension KeyMode: ExpressibleByArgument {}
+
+/// `on` / `off`.
+enum Toggle: String, ExpressibleByArgument, CaseIterable, Codable, Sendable {
+    /// Enabled.
+    case on
+    /// Disabled.
+    case off
+
+    /// Whether it is on.
+    var isOn: Bool { self == .on }
+}
+
+/// A benchmark that could not produce a valid measurement.
+struct BenchError: Error, CustomStringConvertible {
+    /// What went wrong and what to do.
+    var description: String
+
+    /// An error with `description`.
+    init(_ description: String) {
+        self.description = description
+    }
+}

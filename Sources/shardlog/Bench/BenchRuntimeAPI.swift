@@ -1,0 +1,279 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ShardLog
+import ShardLogMapping
+
+/// `shardlog bench runtime-api`: invocations/s through real handler processes speaking the Lambda Runtime API.
+struct BenchRuntimeAPI: AsyncParsableCommand {
+    /// The subcommand's name, abstract and help.
+    static let configuration = CommandConfiguration(
+        commandName: "runtime-api",
+        abstract: "Invocations/s through Lambda Runtime API handler processes (one per concurrent batch).",
+        discussion: """
+            Each run fills a fresh stream with --records records, then an event source mapping with the \
+            runtime-api handler kind delivers them from TRIM_HORIZON: shards × factor processes, each started with \
+            AWS_LAMBDA_RUNTIME_API pointing at the mapping's loopback endpoint. Invocations/s and records/s are \
+            counted from the mapping's metrics over --duration seconds, starting once every process has handled \
+            two batches (so process start-up is not counted). The default handler is a Python function that \
+            returns an empty batchItemFailures, run by awslambdaric (pip install awslambdaric), as in the peer \
+            baseline's fake Runtime API loop.
+            """)
+
+    /// Options shared by every workload.
+    @OptionGroup var options: BenchOptions
+
+    /// Shard counts, comma-separated.
+    @Option(help: "Shard counts, comma-separated.")
+    var shards = CommaSeparated<Int>([1])
+
+    /// ParallelizationFactor values (1–10), comma-separated.
+    @Option(help: "ParallelizationFactor values (1–10), comma-separated.")
+    var parallelizationFactors = CommaSeparated<Int>([1, 2])
+
+    /// BatchSize of the mapping (1–10000).
+    @Option(help: "BatchSize of the mapping (1–10000).")
+    var batchSize = 10
+
+    /// Records in each run's backlog.
+    @Option(help: "Records in each run's backlog.")
+    var records = 20_000
+
+    /// Bytes of data per record.
+    @Option(help: "Bytes of data per record.")
+    var recordSize = 100
+
+    /// Handler command (default: python3 -m awslambdaric bench_handler.handler, a generated no-op).
+    @Option(help: "Handler command (default: python3 -m awslambdaric bench_handler.handler, a generated no-op).")
+    var handler: String?
+
+    /// Working directory of the handler processes (with --handler).
+    @Option(help: "Working directory of the handler processes (with --handler).")
+    var handlerDirectory: String?
+
+    /// Rejects out-of-range options before anything runs.
+    func validate() throws {
+        try BenchValidation.require(shards.values, in: 1...1000, "--shards")
+        try BenchValidation.require(parallelizationFactors.values, in: 1...10, "--parallelization-factors")
+        try BenchValidation.recordSize(recordSize, minimum: 1)
+        guard (1...10_000).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and 10000, not \(batchSize)")
+        }
+        guard (1...10_000_000).contains(records) else {
+            throw ValidationError("--records must be between 1 and 10000000, not \(records)")
+        }
+        if handlerDirectory != nil && handler == nil {
+            throw ValidationError("--handler-directory needs --handler")
+        }
+    }
+
+    /// One measured point.
+    struct Point: Codable, Sendable, Equatable {
+        /// Shards of the stream.
+        var shards: Int
+        /// ParallelizationFactor.
+        var parallelizationFactor: Int
+        /// Handler processes: shards × factor.
+        var processes: Int
+        /// BatchSize.
+        var batchSize: Int
+        /// Invocations per second, per run.
+        var invocationsPerSecond: Spread
+        /// Records handled per second, per run.
+        var recordsPerSecond: Spread
+        /// CPU of this process, percent of one core, per run (handler processes not included).
+        var cpuPercent: Spread
+        /// CPU of everything else (handler processes included), percent of one core, per run.
+        var othersCPUPercent: Spread
+    }
+
+    /// The generated default handler.
+    static let defaultHandlerSource = """
+        def handler(event, context):
+            return {"batchItemFailures": []}
+
+        """
+
+    /// Measures every point and prints the results.
+    func run() async throws {
+        let started = ContinuousClock.now
+        let startedAt = iso8601Now()
+        var grid: [(shards: Int, factor: Int)] = []
+        for shards in shards.values {
+            for factor in parallelizationFactors.values { grid.append((shards, factor)) }
+        }
+        var progress = BenchProgress(total: grid.count * options.repeats, quiet: options.quiet)
+        let payloads = PayloadKind.json.payloads(byteCount: recordSize, count: 1024)
+        var logger = Logger(label: "shardlog.bench")
+        logger.logLevel = .warning
+        var points: [Point] = []
+        for (shards, factor) in grid {
+            var invocations: [Double] = []
+            var delivered: [Double] = []
+            var own: [Double] = []
+            var others: [Double] = []
+            let storeOptions = benchStoreOptions(durability: .none, compression: true, segmentMiB: options.segmentMib)
+            try await withScratchDirectory(
+                parent: options.scratchDir, label: "runtime-api-s\(shards)-p\(factor)", keep: options.keep
+            ) { directory in
+                let command: String
+                let workingDirectory: String?
+                if let handler {
+                    command = handler
+                    workingDirectory = handlerDirectory
+                } else {
+                    try Data(Self.defaultHandlerSource.utf8).write(
+                        to: URL(fileURLWithPath: directory + "/bench_handler.py"))
+                    command = "exec python3 -m awslambdaric bench_handler.handler"
+                    workingDirectory = directory
+                }
+                let store = try Store(directory: directory + "/data", options: storeOptions)
+                for run in 1...options.repeats {
+                    progress.starting("runtime-api: \(shards) shards, P \(factor), run \(run)")
+                    let name = "runtime-\(run)"
+                    let description = try store.createStream(named: name, shardCount: shards)
+                    let stream = try store.stream(named: name)
+                    let keys = KeyPlan.keys(
+                        stream: stream, shardIds: description.shards.map(\.shardId), producers: 1, mode: .spread,
+                        keysPerShard: max(100, 50 * factor))
+                    let total = records
+                    _ = try await onThreads(1) { _ in
+                        try Producer(stream: stream, keys: keys[0], payloads: payloads, batchRecords: 1000)
+                            .run(until: .now + .seconds(3600), limit: total)
+                    }
+                    let invoker = RuntimeAPIInvoker(
+                        command: command, directory: workingDirectory, functionName: "bench", logger: logger)
+                    let mapping = EventSourceMapping(
+                        store: store, streamName: name, name: "bench-" + name,
+                        configuration: MappingConfiguration(
+                            startingPosition: .trimHorizon, batchSize: batchSize, parallelizationFactor: factor),
+                        invoker: invoker, onFailure: nil, logger: logger)
+                    let running = Task { try await mapping.run(exitWhenIdle: false) }
+                    let measured: Window
+                    do {
+                        measured = try await measure(mapping, processes: shards * factor, records: total)
+                    } catch {
+                        mapping.stop()
+                        _ = try? await running.value
+                        throw error
+                    }
+                    mapping.stop()
+                    _ = try await running.value
+                    invocations.append(measured.invocationsPerSecond)
+                    delivered.append(measured.recordsPerSecond)
+                    own.append(measured.cpu.own)
+                    others.append(measured.cpu.others)
+                    if !options.keep { try store.deleteStream(named: name) }
+                    progress.advance()
+                }
+            }
+            points.append(
+                Point(
+                    shards: shards, parallelizationFactor: factor, processes: shards * factor, batchSize: batchSize,
+                    invocationsPerSecond: Spread(invocations), recordsPerSecond: Spread(delivered),
+                    cpuPercent: Spread(own), othersCPUPercent: Spread(others)))
+        }
+        progress.finish()
+        let document = BenchDocument(
+            benchmark: "runtime-api", command: benchCommandLine, startedAt: startedAt,
+            elapsedSeconds: (ContinuousClock.now - started) / .seconds(1), machine: .current(),
+            parameters: [
+                "shards": shards.description, "parallelizationFactors": parallelizationFactors.description,
+                "batchSize": String(batchSize), "records": String(records), "recordSize": String(recordSize),
+                "handler": handler ?? "python3 -m awslambdaric bench_handler.handler (no-op)",
+                "duration": String(options.duration), "repeats": String(options.repeats),
+            ],
+            points: points,
+            notes: [
+                "Invocations/s through Runtime API processes (one per shard × factor slot), BatchSize \(batchSize), "
+                    + "over \(options.duration) s once every process has handled two batches; median and spread "
+                    + "over \(options.repeats) runs.",
+                "others CPU % includes the handler processes.",
+            ])
+        try options.emit(
+            document, table: Self.table(points), charts: Self.charts(points),
+            title: "ShardLog Runtime API benchmark")
+    }
+
+    /// What one run measured.
+    struct Window {
+        /// Invocations per second in the window.
+        var invocationsPerSecond: Double
+        /// Records handled per second in the window.
+        var recordsPerSecond: Double
+        /// CPU of this process and of everything else, percent of one core.
+        var cpu: (own: Double, others: Double)
+    }
+
+    /// Counts invocations over the window that starts once each process has had two batches.
+    private func measure(_ mapping: EventSourceMapping, processes: Int, records: Int) async throws -> Window {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(60) + options.measureDuration * 5
+        var start: (instant: ContinuousClock.Instant, metrics: MappingMetrics, cpu: CPUSample)?
+        while true {
+            try await Task.sleep(for: .milliseconds(5))
+            let now = clock.now
+            let metrics = mapping.metrics
+            let failed = metrics.functionErrors + metrics.serviceErrors
+            guard failed == 0 else {
+                throw BenchError(
+                    "runtime-api: \(metrics.functionErrors) function errors and \(metrics.serviceErrors) service "
+                        + "errors; is the handler runnable (python3 -m awslambdaric needs `pip install awslambdaric`)?")
+            }
+            if start == nil && metrics.batches >= processes * 2 && metrics.records < records {
+                start = (now, metrics, CPUSample.now())
+            }
+            if let start, now - start.instant >= options.measureDuration || metrics.records >= records {
+                let seconds = (now - start.instant) / .seconds(1)
+                guard seconds > 0.01 else {
+                    throw BenchError("runtime-api: the backlog drained during warm-up; raise --records")
+                }
+                return Window(
+                    invocationsPerSecond: Double(metrics.batches - start.metrics.batches) / seconds,
+                    recordsPerSecond: Double(metrics.records - start.metrics.records) / seconds,
+                    cpu: CPUSample.now().usage(since: start.cpu))
+            }
+            if start == nil && metrics.records >= records {
+                throw BenchError("runtime-api: the backlog drained during warm-up; raise --records")
+            }
+            guard now < giveUp else {
+                throw BenchError("runtime-api: only \(metrics.batches) invocations before the time limit; it stalled")
+            }
+        }
+    }
+
+    /// The results table.
+    static func table(_ points: [Point]) -> TextTable {
+        TextTable(
+            headers: [
+                "shards", "P", "processes", "batch", "invocations/s", "spread", "records/s", "CPU %", "others CPU %",
+            ],
+            rows: points.map { point in
+                [
+                    String(point.shards), String(point.parallelizationFactor), String(point.processes),
+                    String(point.batchSize), NumberText.grouped(point.invocationsPerSecond.median),
+                    NumberText.plusMinus(point.invocationsPerSecond), NumberText.grouped(point.recordsPerSecond.median),
+                    NumberText.fixed(point.cpuPercent.median, 0), NumberText.fixed(point.othersCPUPercent.median, 0),
+                ]
+            })
+    }
+
+    /// Invocations/s vs handler processes.
+    static func charts(_ points: [Point]) -> [NamedChart] {
+        [
+            NamedChart(
+                name: "runtime-api-invocations",
+                chart: LineChart(
+                    title: "Runtime API invocations/s vs handler processes", xLabel: "processes",
+                    yLabel: "invocations/s",
+                    series: [
+                        LineChart.Series(
+                            name: "invocations/s",
+                            points: points.map {
+                                LineChart.Point(x: Double($0.processes), y: $0.invocationsPerSecond.median)
+                            },
+                            colorIndex: 0)
+                    ]))
+        ]
+    }
+}

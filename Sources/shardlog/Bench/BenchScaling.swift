@@ -1,0 +1,307 @@
+import ArgumentParser
+import Foundation
+import ShardLog
+
+/// `shardlog bench scaling`: ingest, delivery throughput through an event source mapping and put-to-handler
+/// latency, over shard counts × parallelization factors × handler latencies.
+struct BenchScaling: AsyncParsableCommand {
+    /// The subcommand's name, abstract and help.
+    static let configuration = CommandConfiguration(
+        commandName: "scaling",
+        abstract: "Delivery throughput and latency through an event source mapping vs shards and parallelization.",
+        discussion: """
+            Each run of a point: (1) the producers put a backlog into a fresh stream (the ingest figure); (2) a \
+            mapping with an in-process handler that sleeps --handler-latency-ms per batch delivers it from \
+            TRIM_HORIZON, and the delivered records/s are measured over --duration seconds after a short warm-up; \
+            (3) a second mapping follows an empty stream while one producer offers --latency-rate records/s for \
+            --duration seconds; each record carries its put time (continuous clock, ns), and the handler records \
+            now minus that time in an HdrHistogram. The ideal line for a latency-bound handler is \
+            shards × factor × BatchSize / latency.
+            """)
+
+    /// Options shared by every workload.
+    @OptionGroup var options: BenchOptions
+
+    /// Shard counts, comma-separated.
+    @Option(help: "Shard counts, comma-separated.")
+    var shards = CommaSeparated<Int>([1, 2, 4, 8, 16, 32])
+
+    /// ParallelizationFactor values (1–10), comma-separated.
+    @Option(help: "ParallelizationFactor values (1–10), comma-separated.")
+    var parallelizationFactors = CommaSeparated<Int>([1, 2, 5, 10])
+
+    /// Bytes of data per record (at least 8: the first 8 carry the put time).
+    @Option(help: "Bytes of data per record (at least 8: the first 8 carry the put time).")
+    var recordSize = 100
+
+    /// Handler latencies in milliseconds, comma-separated.
+    @Option(help: "Handler latencies in milliseconds, comma-separated.")
+    var handlerLatencyMs = CommaSeparated<Double>([0, 10])
+
+    /// BatchSize of the mapping (1–10000).
+    @Option(help: "BatchSize of the mapping (1–10000).")
+    var batchSize = 100
+
+    /// Producer threads that put the backlog.
+    @Option(help: "Producer threads that put the backlog.")
+    var producers = 2
+
+    /// Records/s offered during the latency phase.
+    @Option(help: "Records/s offered during the latency phase.")
+    var latencyRate = 5000.0
+
+    /// Largest backlog put before the throughput phase (used as is with a 0 ms handler).
+    @Option(help: "Largest backlog put before the throughput phase (used as is with a 0 ms handler).")
+    var maxBacklog = 1_000_000
+
+    /// Rejects out-of-range options before anything runs.
+    func validate() throws {
+        try BenchValidation.require(shards.values, in: Limits.shardCount, "--shards")
+        try BenchValidation.require(parallelizationFactors.values, in: 1...10, "--parallelization-factors")
+        try BenchValidation.require(handlerLatencyMs.values, in: 0...60_000, "--handler-latency-ms")
+        try BenchValidation.recordSize(recordSize, minimum: 8)
+        guard (1...10_000).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and 10000, not \(batchSize)")
+        }
+        guard (1...64).contains(producers) else {
+            throw ValidationError("--producers must be between 1 and 64, not \(producers)")
+        }
+        guard latencyRate >= 1, latencyRate <= 10_000_000 else {
+            throw ValidationError("--latency-rate must be between 1 and 10000000 records/s, not \(latencyRate)")
+        }
+        guard (1000...100_000_000).contains(maxBacklog) else {
+            throw ValidationError("--max-backlog must be between 1000 and 100000000, not \(maxBacklog)")
+        }
+    }
+
+    /// One measured point.
+    struct Point: Codable, Sendable, Equatable {
+        /// Shards of the stream.
+        var shards: Int
+        /// ParallelizationFactor.
+        var parallelizationFactor: Int
+        /// How long the handler sleeps per batch, in milliseconds.
+        var handlerLatencyMilliseconds: Double
+        /// BatchSize.
+        var batchSize: Int
+        /// Bytes of data per record.
+        var recordByteCount: Int
+        /// Records in each run's backlog.
+        var backlogRecords: Int
+        /// Ingest records/s while putting the backlog, per run.
+        var ingestRecordsPerSecond: Spread
+        /// Ingest data MB/s (10^6 bytes) while putting the backlog, per run.
+        var ingestMegabytesPerSecond: Spread
+        /// Records/s delivered to the handler, per run.
+        var deliveryRecordsPerSecond: Spread
+        /// shards × factor × BatchSize / latency; nil for a 0 ms handler.
+        var idealRecordsPerSecond: Double?
+        /// Median delivery divided by the ideal; nil for a 0 ms handler.
+        var fractionOfIdeal: Double?
+        /// Records/s offered in the latency phase.
+        var latencyOfferedRecordsPerSecond: Double
+        /// Put-to-handler latency over all runs pooled.
+        var latency: LatencySummary
+        /// p99 put-to-handler latency in microseconds, per run.
+        var latencyP99Microseconds: Spread
+        /// CPU of this process during delivery, percent of one core, per run.
+        var cpuPercent: Spread
+        /// CPU of other work during delivery, percent of one core, per run.
+        var othersCPUPercent: Spread
+    }
+
+    /// Measures every point and prints the results.
+    func run() async throws {
+        let started = ContinuousClock.now
+        let startedAt = iso8601Now()
+        var grid: [(latency: Double, shards: Int, factor: Int)] = []
+        for latency in handlerLatencyMs.values {
+            for shards in shards.values {
+                for factor in parallelizationFactors.values { grid.append((latency, shards, factor)) }
+            }
+        }
+        var progress = BenchProgress(total: grid.count * options.repeats, quiet: options.quiet)
+        let payloads = PayloadKind.json.payloads(byteCount: recordSize, count: 1024)
+        // Rounds: every point once per round, so that other work on the machine affects all points alike.
+        var results = Array(repeating: [DeliveryRun.Result](), count: grid.count)
+        var backlogs = Array(repeating: 0, count: grid.count)
+        for run in 1...options.repeats {
+            for (index, (latencyMs, shards, factor)) in grid.enumerated() {
+                let latency = Duration.microseconds(Int64((latencyMs * 1000).rounded()))
+                let label = "s\(shards)-p\(factor)-l\(NumberText.fixed(latencyMs, 0))ms-r\(run)"
+                let storeOptions = benchStoreOptions(
+                    durability: .none, compression: true, segmentMiB: options.segmentMib)
+                progress.starting(
+                    "scaling: \(shards) shards, P \(factor), handler \(NumberText.fixed(latencyMs, 1)) ms, run \(run)")
+                try await withScratchDirectory(parent: options.scratchDir, label: label, keep: options.keep) {
+                    directory in
+                    let delivery = DeliveryRun(
+                        store: try Store(directory: directory, options: storeOptions), shards: shards,
+                        parallelizationFactor: factor, batchSize: batchSize, handlerLatency: latency,
+                        producers: producers, payloads: payloads, duration: options.measureDuration,
+                        maximumBacklog: maxBacklog, latencyRate: latencyRate, deleteStreams: !options.keep,
+                        name: "run-\(run)")
+                    backlogs[index] = delivery.backlog
+                    results[index].append(try await delivery.run())
+                }
+                progress.advance()
+            }
+        }
+        let points = grid.enumerated().map { index, point in
+            self.point(
+                shards: point.shards, factor: point.factor, latencyMs: point.latency, backlog: backlogs[index],
+                results[index])
+        }
+        progress.finish()
+        let document = BenchDocument(
+            benchmark: "scaling", command: benchCommandLine, startedAt: startedAt,
+            elapsedSeconds: (ContinuousClock.now - started) / .seconds(1), machine: .current(),
+            parameters: [
+                "shards": shards.description, "parallelizationFactors": parallelizationFactors.description,
+                "recordSize": String(recordSize), "handlerLatencyMs": handlerLatencyMs.description,
+                "batchSize": String(batchSize), "producers": String(producers),
+                "latencyRate": NumberText.fixed(latencyRate, 0), "maxBacklog": String(maxBacklog),
+                "duration": String(options.duration), "repeats": String(options.repeats),
+            ],
+            points: points,
+            notes: [
+                "Delivery: records/s handed to an in-process handler through the event source mapping (BatchSize "
+                    + "\(batchSize), from TRIM_HORIZON of a backlog), over \(options.duration) s after a warm-up; "
+                    + "median and spread over \(options.repeats) runs taken in rounds (every point once per round), "
+                    + "each in a fresh data directory. Ideal = shards × factor × BatchSize / latency.",
+                "Latency: put-to-handler (from just before putRecords to the handler's first line), at "
+                    + "\(NumberText.grouped(latencyRate)) records/s offered, all runs pooled in one HdrHistogram.",
+                "Ingest: records/s while \(producers) producer threads put the backlog with putRecords "
+                    + "(1000 records per call, keys spread over all shards).",
+            ])
+        try options.emit(
+            document, table: Self.table(points), charts: Self.charts(points), title: "ShardLog scaling benchmark")
+    }
+
+    private func point(
+        shards: Int, factor: Int, latencyMs: Double, backlog: Int, _ results: [DeliveryRun.Result]
+    ) -> Point {
+        var pooled = LatencyHistogram()
+        for result in results { pooled.add(result.latencies) }
+        let delivery = Spread(results.map(\.deliveryRecordsPerSecond))
+        let ideal = DeliveryRun.ideal(
+            shards: shards, parallelizationFactor: factor, batchSize: batchSize,
+            handlerLatency: .microseconds(Int64((latencyMs * 1000).rounded())))
+        return Point(
+            shards: shards, parallelizationFactor: factor, handlerLatencyMilliseconds: latencyMs,
+            batchSize: batchSize, recordByteCount: recordSize, backlogRecords: backlog,
+            ingestRecordsPerSecond: Spread(results.map { Double($0.ingest.records) / max($0.ingestSeconds, 1e-9) }),
+            ingestMegabytesPerSecond: Spread(
+                results.map { Double($0.ingest.bytes) / max($0.ingestSeconds, 1e-9) / 1e6 }),
+            deliveryRecordsPerSecond: delivery, idealRecordsPerSecond: ideal,
+            fractionOfIdeal: ideal.map { delivery.median / $0 }, latencyOfferedRecordsPerSecond: latencyRate,
+            latency: pooled.summary,
+            latencyP99Microseconds: Spread(results.map { $0.latencies.microseconds(atPercentile: 99) }),
+            cpuPercent: Spread(results.map(\.cpuPercent)), othersCPUPercent: Spread(results.map(\.othersCPUPercent)))
+    }
+
+    /// The results table.
+    static func table(_ points: [Point]) -> TextTable {
+        TextTable(
+            headers: [
+                "shards", "P", "handler ms", "ingest rec/s", "ingest MB/s", "delivered rec/s", "spread", "ideal rec/s",
+                "% ideal", "p50", "p99", "p99.9", "others CPU %",
+            ],
+            rows: points.map { point in
+                [
+                    String(point.shards), String(point.parallelizationFactor),
+                    NumberText.fixed(point.handlerLatencyMilliseconds, point.handlerLatencyMilliseconds < 1 ? 1 : 0),
+                    NumberText.grouped(point.ingestRecordsPerSecond.median),
+                    NumberText.fixed(point.ingestMegabytesPerSecond.median, 1),
+                    NumberText.grouped(point.deliveryRecordsPerSecond.median),
+                    NumberText.plusMinus(point.deliveryRecordsPerSecond),
+                    point.idealRecordsPerSecond.map(NumberText.grouped) ?? "-",
+                    point.fractionOfIdeal.map { NumberText.fixed($0 * 100, 0) } ?? "-",
+                    NumberText.duration(microseconds: point.latency.p50Microseconds),
+                    NumberText.duration(microseconds: point.latency.p99Microseconds),
+                    NumberText.duration(microseconds: point.latency.p999Microseconds),
+                    NumberText.fixed(point.othersCPUPercent.median, 0),
+                ]
+            })
+    }
+
+    /// Per handler latency: delivery throughput vs shards (one line per factor, the ideal dashed) and latency
+    /// percentiles vs shards; plus ingest vs shards.
+    static func charts(_ points: [Point]) -> [NamedChart] {
+        var latencies: [Double] = []
+        var factors: [Int] = []
+        for point in points {
+            if !latencies.contains(point.handlerLatencyMilliseconds) {
+                latencies.append(point.handlerLatencyMilliseconds)
+            }
+            if !factors.contains(point.parallelizationFactor) { factors.append(point.parallelizationFactor) }
+        }
+        var charts: [NamedChart] = []
+        for latency in latencies {
+            let ms = NumberText.fixed(latency, latency < 1 && latency > 0 ? 1 : 0)
+            let slug = ms.replacingOccurrences(of: ".", with: "_")
+            let members = points.filter { $0.handlerLatencyMilliseconds == latency }
+            var series: [LineChart.Series] = []
+            for (index, factor) in factors.enumerated() {
+                let line = members.filter { $0.parallelizationFactor == factor }
+                guard !line.isEmpty else { continue }
+                series.append(
+                    LineChart.Series(
+                        name: "P=\(factor)",
+                        points: line.map {
+                            LineChart.Point(x: Double($0.shards), y: $0.deliveryRecordsPerSecond.median)
+                        },
+                        colorIndex: index))
+                let ideal = line.compactMap { point in
+                    point.idealRecordsPerSecond.map { LineChart.Point(x: Double(point.shards), y: $0) }
+                }
+                if !ideal.isEmpty {
+                    series.append(
+                        LineChart.Series(name: "P=\(factor) ideal", points: ideal, colorIndex: index, dashed: true))
+                }
+            }
+            let batch = members.first.map { ", BatchSize \($0.batchSize)" } ?? ""
+            charts.append(
+                NamedChart(
+                    name: "delivery-\(slug)ms",
+                    chart: LineChart(
+                        title: "Delivery throughput vs shards (handler \(ms) ms\(batch))", xLabel: "shards",
+                        yLabel: "records/s delivered", series: series)))
+            let percentiles: [(String, String, KeyPath<LatencySummary, Double>)] = [
+                ("p50", "p50", \.p50Microseconds), ("p99", "p99", \.p99Microseconds),
+                ("p99.9", "p999", \.p999Microseconds),
+            ]
+            for (title, name, path) in percentiles {
+                let latencySeries = factors.enumerated().compactMap { index, factor -> LineChart.Series? in
+                    let line = members.filter { $0.parallelizationFactor == factor }
+                    guard !line.isEmpty else { return nil }
+                    return LineChart.Series(
+                        name: "P=\(factor)",
+                        points: line.map { LineChart.Point(x: Double($0.shards), y: $0.latency[keyPath: path] / 1000) },
+                        colorIndex: index)
+                }
+                charts.append(
+                    NamedChart(
+                        name: "latency-\(name)-\(slug)ms",
+                        chart: LineChart(
+                            title: "Put-to-handler latency \(title) vs shards (handler \(ms) ms)", xLabel: "shards",
+                            yLabel: "milliseconds", series: latencySeries)))
+            }
+        }
+        var shardCounts: [Int] = []
+        for point in points where !shardCounts.contains(point.shards) { shardCounts.append(point.shards) }
+        let ingest = shardCounts.map { shards in
+            LineChart.Point(
+                x: Double(shards),
+                y: Statistics.median(
+                    sorted: points.filter { $0.shards == shards }.map(\.ingestRecordsPerSecond.median).sorted()))
+        }
+        charts.append(
+            NamedChart(
+                name: "ingest-throughput",
+                chart: LineChart(
+                    title: "Ingest throughput vs shards (backlog puts)", xLabel: "shards", yLabel: "records/s",
+                    series: [LineChart.Series(name: "ingest", points: ingest, colorIndex: 0)])))
+        return charts
+    }
+}
