@@ -38,7 +38,8 @@ struct Map: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "FunctionResponseTypes: ReportBatchItemFailures.")
     var functionResponseTypes: [String] = []
     @Option(help: #"FilterCriteria JSON: {"Filters":[{"Pattern":"{\"data\":{…}}"}]}."#) var filterCriteria: String?
-    @Option(help: "TumblingWindowInSeconds, 0–900 (not supported yet).") var tumblingWindowInSeconds: Int?
+    @Option(help: "TumblingWindowInSeconds, 0–900 (per-window state).")
+    var tumblingWindowInSeconds: Int?
     @Option(help: #"DestinationConfig JSON: {"OnFailure":{"Destination":"stream:NAME"}}."#)
     var destinationConfig: String?
     @Option(help: "On-failure destination: stream:NAME | file:PATH.") var onFailure: String?

@@ -59,11 +59,36 @@ public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConver
         format(shardIndex: shardIndex, position: UInt128(offset))
     }
 
+    /// Formats `"49"`, 12 digits of shard index and 42 of position into one 56-byte buffer (no intermediate strings:
+    /// this runs once per record on delivery paths).
     private static func format(shardIndex: Int, position: UInt128) -> String {
-        let index = String(shardIndex)
-        let digits = String(position)
-        return "49" + String(repeating: "0", count: max(0, 12 - index.count)) + index
-            + String(repeating: "0", count: 42 - digits.count) + digits
+        var digits = [UInt8](repeating: 48, count: 56)
+        digits[0] = 52
+        digits[1] = 57
+        var index = UInt64(truncatingIfNeeded: max(0, shardIndex))
+        var i = 13
+        while index > 0 && i >= 2 {
+            digits[i] = 48 + UInt8(index % 10)
+            index /= 10
+            i -= 1
+        }
+        i = 55
+        if position <= UInt128(UInt64.max) {
+            var low = UInt64(position)  // 64-bit division is much cheaper than 128-bit
+            while low > 0 {
+                digits[i] = 48 + UInt8(low % 10)
+                low /= 10
+                i -= 1
+            }
+        } else {
+            var value = position
+            while value > 0 {
+                digits[i] = 48 + UInt8(value % 10)
+                value /= 10
+                i -= 1
+            }
+        }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     /// The 56-digit decimal form.

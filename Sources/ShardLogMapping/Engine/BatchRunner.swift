@@ -52,6 +52,12 @@ enum BatchResult: Sendable, Equatable {
 ///   is retried with a fresh count;
 /// - a service error (the handler could not be started) is retried without counting.
 ///
+/// With a tumbling window (semantics §3, "Tumbling window") every invocation carries the window and the state the
+/// previous successful invocation returned; a response without `state` is a function error, and the state of a
+/// successful or partially failed invocation is carried to the next one. Only the invocations that include the
+/// batch's last record keep `isFinalInvokeForWindow`. A batch may be empty: the final invocation of a window that
+/// has no records left.
+///
 /// Progress is reported in order through `progress`: every record up to the given offset is handled, so the
 /// shard's checkpoint may pass it.
 struct BatchRunner: Sendable {
@@ -67,6 +73,8 @@ struct BatchRunner: Sendable {
         var requestId = ""
         var functionError: String?
         var delay: Duration
+        /// Set once the records were discarded (retries exhausted): the segment is done.
+        var isDiscarded = false
 
         init(_ records: ArraySlice<Record>, delay: Duration, invokeCount: Int = 0) {
             self.records = records
@@ -85,7 +93,17 @@ struct BatchRunner: Sendable {
     private var configuration: MappingConfiguration { context.configuration }
 
     /// Runs the batch until every record is handled or the mapping stops.
-    func run(_ records: [Record]) async -> BatchResult {
+    /// - Parameters:
+    ///   - records: The batch, in order; empty only for the final invocation of a tumbling window.
+    ///   - window: The tumbling window of the batch with the state so far, or `nil`.
+    /// - Returns: How the batch ended, and the window state after it (`nil` without a window).
+    func run(_ records: [Record], window initialWindow: TumblingWindow? = nil) async -> (BatchResult, [UInt8]?) {
+        var window = initialWindow
+        let result = await run(records, window: &window)
+        return (result, window?.state)
+    }
+
+    private func run(_ records: [Record], window: inout TumblingWindow?) async -> BatchResult {
         var work = [Segment(records[...], delay: context.firstRetryDelay)]
         while var segment = work.first {
             if context.stop.isSet || Task.isCancelled { return .abandoned }
@@ -101,7 +119,7 @@ struct BatchRunner: Sendable {
                     }
                 }
             }
-            let verdict = await invoke(&segment)
+            let verdict = await invoke(&segment, window: &window, isLast: segment.records.endIndex == records.endIndex)
             switch verdict {
             case .success:
                 complete(segment.records)
@@ -126,7 +144,7 @@ struct BatchRunner: Sendable {
                 } else {
                     segment.records = tail
                     guard await failedAttempt(&segment) else { return .abandoned }
-                    if segment.records.isEmpty { work.removeFirst() } else { work[0] = segment }
+                    if segment.isDiscarded { work.removeFirst() } else { work[0] = segment }
                 }
             case .failure(let functionError, let message):
                 segment.functionError = functionError
@@ -137,7 +155,7 @@ struct BatchRunner: Sendable {
                     work.replaceSubrange(0..<1, with: split(segment))
                 } else {
                     guard await failedAttempt(&segment) else { return .abandoned }
-                    if segment.records.isEmpty { work.removeFirst() } else { work[0] = segment }
+                    if segment.isDiscarded { work.removeFirst() } else { work[0] = segment }
                 }
             }
         }
@@ -164,6 +182,7 @@ struct BatchRunner: Sendable {
                 return false
             }
             segment.records = segment.records.suffix(0)
+            segment.isDiscarded = true
             return true
         }
         context.metrics.update { $0.retries += 1 }
@@ -185,8 +204,9 @@ struct BatchRunner: Sendable {
         progress(last.sequence.offset)
     }
 
-    /// Invokes the handler once and classifies the outcome.
-    private func invoke(_ segment: inout Segment) async -> Verdict {
+    /// Invokes the handler once and classifies the outcome; with a window, adopts the returned state on success or
+    /// partial failure.
+    private func invoke(_ segment: inout Segment, window: inout TumblingWindow?, isLast: Bool) async -> Verdict {
         let records = Array(segment.records)
         let requestId = UUID().uuidString.lowercased()
         let seconds =
@@ -194,7 +214,12 @@ struct BatchRunner: Sendable {
             + Double(context.timeout.components.attoseconds) / 1e18
         let batch = InvocationBatch(
             records: records, shardId: shardId, streamName: context.streamName, streamARN: context.streamARN,
-            requestId: requestId, deadline: Date().addingTimeInterval(seconds), slot: slot)
+            requestId: requestId, deadline: Date().addingTimeInterval(seconds), slot: slot,
+            window: window.map { current in
+                var fields = current
+                fields.isFinalInvokeForWindow = current.isFinalInvokeForWindow && isLast
+                return fields
+            })
         context.metrics.update {
             $0.batches += 1
             $0.inFlight += 1
@@ -206,9 +231,20 @@ struct BatchRunner: Sendable {
         switch outcome {
         case .response(let body):
             let reports = configuration.reportsBatchItemFailures
-            let response = HandlerResponse(
-                parsing: body, batchSequenceNumbers: reports ? Set(records.map(\.sequenceNumber)) : [],
-                reportBatchItemFailures: reports)
+            let sequenceNumbers = reports ? Set(records.map(\.sequenceNumber)) : []
+            let response: HandlerResponse
+            if window != nil {
+                let windowed = TumblingWindowResponse(
+                    parsing: body, batchSequenceNumbers: sequenceNumbers, reportBatchItemFailures: reports)
+                response = windowed.outcome
+                switch (response, windowed.state) {
+                case (.success, let state?), (.partialFailure, let state?): window?.state = state
+                default: break
+                }
+            } else {
+                response = HandlerResponse(
+                    parsing: body, batchSequenceNumbers: sequenceNumbers, reportBatchItemFailures: reports)
+            }
             switch response {
             case .success:
                 return .success

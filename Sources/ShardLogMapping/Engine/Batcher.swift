@@ -1,3 +1,4 @@
+import Foundation
 import ShardLog
 
 /// A first-in-first-out queue backed by an array and a head index; O(1) amortised push and pop.
@@ -64,6 +65,10 @@ struct LaneBuffer {
     private(set) var outstanding = FIFO<UInt64>()
     /// Whether a batch of this lane is being run.
     var isBusy = false
+    /// The tumbling window being invoked (with `TumblingWindowInSeconds`), `nil` between windows.
+    var openWindow: OpenWindow?
+    /// Whether the running batch is the final invocation of ``openWindow``.
+    var isRunningFinalWindowBatch = false
 
     /// Adds a record read from the shard.
     mutating func append(_ pending: PendingRecord) {
@@ -126,5 +131,98 @@ enum LaneRouter {
             hash &*= 0x0000_0100_0000_01b3
         }
         return Int(hash % UInt64(laneCount))
+    }
+}
+
+/// A lane's current tumbling window: its bounds (arrival time, milliseconds since 1970, aligned on the window
+/// width) and the state the last successful invocation of the window returned.
+struct OpenWindow: Equatable {
+    /// The window's start (inclusive).
+    var startMilliseconds: Int64
+    /// The window's end (exclusive).
+    var endMilliseconds: Int64
+    /// The state so far (JSON object text; empty for `{}`).
+    var state: [UInt8] = []
+    /// The state grew past 1 MB, so the window ends before its time.
+    var isTerminatedEarly = false
+}
+
+extension LaneBuffer {
+    /// The largest window state Lambda carries (1 MB); a larger one ends the window early.
+    static let maximumWindowStateByteCount = 1024 * 1024
+    /// How long after a window's end the reader waits for records that arrived just before it.
+    static let windowEndGraceMilliseconds: Int64 = 20
+
+    /// The start of the tumbling window of an arrival time: `floor(arrival / width) * width`.
+    static func windowStart(arrivalMilliseconds: Int64, widthMilliseconds: Int64) -> Int64 {
+        let remainder = arrivalMilliseconds % widthMilliseconds
+        return arrivalMilliseconds - (remainder < 0 ? remainder + widthMilliseconds : remainder)
+    }
+
+    /// Removes the next batch of the lane's tumbling window, or returns `nil` when none is due.
+    ///
+    /// Opens a window for the oldest waiting record if none is open. A batch holds records of the open window
+    /// only. The window has ended when a record of another window was read, its end (plus a short grace) has
+    /// passed, the shard was drained (closed by a reshard), or its state passed 1 MB; the batch that then takes the
+    /// window's last waiting records, or an empty batch if none wait, is the final one. Before the end, batches
+    /// close as in ``isReady(batchSize:window:now:drained:)``.
+    /// - Parameters:
+    ///   - batchSize: `BatchSize`.
+    ///   - batchingWindow: `MaximumBatchingWindowInSeconds`.
+    ///   - widthMilliseconds: `TumblingWindowInSeconds` in milliseconds.
+    ///   - now: The current instant (for the batching window).
+    ///   - nowMilliseconds: The current wall-clock time (for the tumbling window's end).
+    ///   - drained: Whether no more records can come (the shard ended).
+    /// - Returns: The records (possibly none, for a final invocation) and the window fields to invoke them with.
+    mutating func takeWindowBatch(
+        batchSize: Int, batchingWindow: Duration, widthMilliseconds: Int64, now: ContinuousClock.Instant,
+        nowMilliseconds: Int64, drained: Bool
+    ) -> (records: [Record], window: TumblingWindow)? {
+        guard !isBusy else { return nil }
+        func start(of pending: PendingRecord) -> Int64 {
+            Self.windowStart(
+                arrivalMilliseconds: pending.record.arrivalMilliseconds, widthMilliseconds: widthMilliseconds)
+        }
+        if openWindow == nil, let first = waiting.first {
+            let windowStart = start(of: first)
+            openWindow = OpenWindow(startMilliseconds: windowStart, endMilliseconds: windowStart + widthMilliseconds)
+        }
+        guard let open = openWindow else { return nil }
+        var inWindow = 0
+        while inWindow < waiting.count, start(of: waiting[offset: inWindow]) == open.startMilliseconds {
+            inWindow += 1
+        }
+        let ended =
+            inWindow < waiting.count || drained || open.isTerminatedEarly
+            || nowMilliseconds >= open.endMilliseconds + Self.windowEndGraceMilliseconds
+        if !ended && !isReady(batchSize: batchSize, window: batchingWindow, now: now, drained: false) {
+            return nil
+        }
+        let records = takeBatch(batchSize: min(batchSize, inWindow))
+        let isFinal = ended && records.count == inWindow
+        isRunningFinalWindowBatch = isFinal
+        let window = TumblingWindow(
+            start: Date(timeIntervalSince1970: Double(open.startMilliseconds) / 1000),
+            end: Date(timeIntervalSince1970: Double(open.endMilliseconds) / 1000),
+            state: open.state,
+            isFinalInvokeForWindow: isFinal,
+            isWindowTerminatedEarly: isFinal
+                && (open.isTerminatedEarly || (drained && nowMilliseconds < open.endMilliseconds)))
+        return (records, window)
+    }
+
+    /// Records the end of a window batch: closes the window after its final batch, else keeps the returned state.
+    /// - Parameter state: The window state after the batch.
+    mutating func windowBatchDone(state: [UInt8]?) {
+        if isRunningFinalWindowBatch {
+            openWindow = nil
+            isRunningFinalWindowBatch = false
+            return
+        }
+        guard let state, openWindow != nil else { return }
+        openWindow?.state = state
+        if state.count > Self.maximumWindowStateByteCount {
+            openWindow?.isTerminatedEarly = true
+        }
     }
 }

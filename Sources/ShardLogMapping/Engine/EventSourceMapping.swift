@@ -22,7 +22,9 @@ import Synchronization
 /// ```
 ///
 /// Thread-safety: ``stop()`` and ``metrics`` may be used from any thread while ``run(exitWhenIdle:)`` runs.
-/// `TumblingWindowInSeconds` is not supported yet (ignored with a warning).
+/// With `TumblingWindowInSeconds`, records are grouped into windows aligned on their arrival time, per shard (per
+/// lane when ParallelizationFactor > 1), and each window's state is carried between its invocations in memory:
+/// it is not checkpointed, so a restart begins the open window again with `{}`.
 public final class EventSourceMapping: Sendable {
     /// The mapping's name (its directory under `mappings/`).
     public let name: String
@@ -160,9 +162,6 @@ public final class EventSourceMapping: Sendable {
             }
         }
         try checkDestination()
-        if configuration.tumblingWindow != nil {
-            logger.warning("TumblingWindowInSeconds is not supported yet; records are delivered without windows")
-        }
         let lock = try MappingLock.acquire(store: store, name: name)
         defer { lock.release() }
         let checkpoints: CheckpointStore

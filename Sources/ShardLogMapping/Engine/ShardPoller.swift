@@ -17,7 +17,7 @@ struct ShardStatus: Sendable, Equatable {
 final class LaneInbox: Sendable {
     enum Event: Sendable {
         case progress(lane: Int, through: UInt64)
-        case done(lane: Int, BatchResult)
+        case done(lane: Int, BatchResult, state: [UInt8]?)
     }
 
     private let events = Mutex<[Event]>([])
@@ -176,20 +176,38 @@ final class ShardPoller {
                 }
                 if !stopping {
                     let now = clock.now
-                    for lane in lanes.indices
-                    where lanes[lane].isReady(
-                        batchSize: configuration.batchSize, window: configuration.batchingWindow, now: now,
-                        drained: atEnd)
-                    {
-                        start(lane: lane, in: &group)
-                        progressed = true
+                    if let width = configuration.tumblingWindow {
+                        let nowMilliseconds = Int64((context.now().timeIntervalSince1970 * 1000).rounded(.down))
+                        for lane in lanes.indices {
+                            guard
+                                let (batch, window) = lanes[lane].takeWindowBatch(
+                                    batchSize: configuration.batchSize, batchingWindow: configuration.batchingWindow,
+                                    widthMilliseconds: width.components.seconds * 1000, now: now,
+                                    nowMilliseconds: nowMilliseconds, drained: atEnd)
+                            else { continue }
+                            start(lane: lane, batch: batch, window: window, in: &group)
+                            progressed = true
+                        }
+                    } else {
+                        for lane in lanes.indices
+                        where lanes[lane].isReady(
+                            batchSize: configuration.batchSize, window: configuration.batchingWindow, now: now,
+                            drained: atEnd)
+                        {
+                            start(
+                                lane: lane, batch: lanes[lane].takeBatch(batchSize: configuration.batchSize),
+                                window: nil, in: &group)
+                            progressed = true
+                        }
                     }
                 }
                 advanceCheckpoint()
                 let busy = lanes.contains { $0.isBusy }
+                // A tumbling window still owes its final invocation.
+                let windowOpen = lanes.contains { $0.openWindow != nil }
                 let outstanding = lanes.reduce(0) { $0 + $1.outstanding.count }
                 if stopping && !busy { break }
-                if atEnd && !busy && outstanding == 0 {
+                if atEnd && !busy && outstanding == 0 && !windowOpen {
                     checkpoints.set(
                         ShardCheckpoint(
                             sequenceNumber: checkpointed >= 0
@@ -201,7 +219,7 @@ final class ShardPoller {
                     logger.debug("shard finished", metadata: ["shard.id": "\(shardId)"])
                     break
                 }
-                let idle = !busy && outstanding == 0 && caughtUp
+                let idle = !busy && outstanding == 0 && caughtUp && !windowOpen
                 publish(ShardStatus(isIdle: idle, isFinished: false, outstanding: outstanding))
                 if progressed {
                     pause = .microseconds(200)
@@ -259,18 +277,19 @@ final class ShardPoller {
             .min()
     }
 
-    /// Starts the next batch of a lane as a child task.
-    private func start(lane: Int, in group: inout ThrowingTaskGroup<Void, any Error>) {
-        let batch = lanes[lane].takeBatch(batchSize: configuration.batchSize)
-        guard !batch.isEmpty else { return }
+    /// Starts a batch of a lane as a child task (an empty batch only as the final invocation of a window).
+    private func start(
+        lane: Int, batch: [Record], window: TumblingWindow?, in group: inout ThrowingTaskGroup<Void, any Error>
+    ) {
+        guard !batch.isEmpty || window != nil else { return }
         lanes[lane].isBusy = true
         let inbox = self.inbox
         let runner = BatchRunner(
             context: context, shardId: shardId, slot: ordinal * laneCount + lane,
             progress: { inbox.post(.progress(lane: lane, through: $0)) })
         group.addTask {
-            let result = await runner.run(batch)
-            inbox.post(.done(lane: lane, result))
+            let (result, state) = await runner.run(batch, window: window)
+            inbox.post(.done(lane: lane, result, state: state))
         }
     }
 
@@ -279,8 +298,11 @@ final class ShardPoller {
             switch event {
             case .progress(let lane, let offset):
                 lanes[lane].handled(through: offset)
-            case .done(let lane, _):
+            case .done(let lane, _, let state):
                 lanes[lane].isBusy = false
+                if configuration.tumblingWindow != nil {
+                    lanes[lane].windowBatchDone(state: state)
+                }
             }
         }
     }

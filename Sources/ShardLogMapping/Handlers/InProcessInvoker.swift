@@ -44,7 +44,8 @@ public struct InProcessInvoker: Invoker {
             streamName: batch.streamName,
             streamARN: batch.streamARN,
             slot: batch.slot,
-            logger: logger
+            logger: logger,
+            window: batch.window
         )
         let finished = Completion<InvocationOutcome>()
         let handler = self.handler

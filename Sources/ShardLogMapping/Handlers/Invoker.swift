@@ -18,11 +18,14 @@ public struct InvocationBatch: Sendable {
     /// A stable slot number (0 ..< shards × ParallelizationFactor) so out-of-process handlers can keep one
     /// process per concurrent batch.
     public var slot: Int
+    /// The tumbling-window fields (`window`, `state`, `isFinalInvokeForWindow`, `isWindowTerminatedEarly`) when
+    /// the mapping has `TumblingWindowInSeconds`, else `nil`. The handler must then answer with a `state`.
+    public var window: TumblingWindow?
 
     /// Creates a batch.
     public init(
         records: [Record], shardId: String, streamName: String, streamARN: String, requestId: String,
-        deadline: Date, slot: Int
+        deadline: Date, slot: Int, window: TumblingWindow? = nil
     ) {
         self.records = records
         self.shardId = shardId
@@ -31,6 +34,7 @@ public struct InvocationBatch: Sendable {
         self.requestId = requestId
         self.deadline = deadline
         self.slot = slot
+        self.window = window
     }
 }
 

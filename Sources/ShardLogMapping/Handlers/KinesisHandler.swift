@@ -55,6 +55,10 @@ public struct HandlerContext: Sendable {
     public var slot: Int
     /// A logger with `request.id` and `shard.id` metadata.
     public var logger: Logger
+    /// The tumbling window of the batch, with the state the previous invocation of the window returned
+    /// (``TumblingWindow/state``, JSON object text, empty for `{}`), when the mapping has `TumblingWindowInSeconds`;
+    /// else `nil`. The handler must then return the new state in ``BatchItemFailures/state``.
+    public var window: TumblingWindow?
 
     /// Creates a context.
     /// - Parameters:
@@ -67,6 +71,7 @@ public struct HandlerContext: Sendable {
     ///   - streamARN: The stream ARN.
     ///   - slot: The concurrency slot.
     ///   - logger: The logger to use.
+    ///   - window: The tumbling window and its state, if the mapping uses tumbling windows.
     public init(
         requestId: String,
         deadline: Date,
@@ -76,7 +81,8 @@ public struct HandlerContext: Sendable {
         streamName: String,
         streamARN: String,
         slot: Int,
-        logger: Logger
+        logger: Logger,
+        window: TumblingWindow? = nil
     ) {
         self.requestId = requestId
         self.deadline = deadline
@@ -87,6 +93,7 @@ public struct HandlerContext: Sendable {
         self.streamARN = streamARN
         self.slot = slot
         self.logger = logger
+        self.window = window
     }
 
     /// The time left until ``deadline`` (zero once it has passed), as Lambda's `getRemainingTimeInMillis()`.
@@ -98,10 +105,14 @@ public struct HandlerContext: Sendable {
 
 /// The records of a batch that failed: Lambda's partial batch response. Empty means the whole batch succeeded.
 ///
-/// Encoded for the engine as `{"batchItemFailures":[{"itemIdentifier":"<sequenceNumber>"}]}`. A value type.
+/// Encoded for the engine as `{"batchItemFailures":[{"itemIdentifier":"<sequenceNumber>"}]}`, followed by
+/// `"state":<state>` when ``state`` is set. A value type.
 public struct BatchItemFailures: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// The sequence numbers of the failed records.
     public var sequenceNumbers: [String]
+    /// The tumbling-window state to carry to the next invocation of the window: the UTF-8 text of a JSON object.
+    /// Required when ``HandlerContext/window`` is set (a response without it fails the batch); ignored otherwise.
+    public var state: [UInt8]?
 
     /// Creates a response.
     /// - Parameter sequenceNumbers: The sequence numbers of the failed records; empty for success.
@@ -127,7 +138,7 @@ public struct BatchItemFailures: Sendable, Hashable, ExpressibleByArrayLiteral {
         sequenceNumbers.append(sequenceNumber)
     }
 
-    /// Lambda's JSON response: `{"batchItemFailures":[{"itemIdentifier":"…"},…]}`.
+    /// Lambda's JSON response: `{"batchItemFailures":[{"itemIdentifier":"…"},…]}`, plus `"state":…` when set.
     public var jsonBytes: [UInt8] {
         var bytes = Array(#"{"batchItemFailures":["#.utf8)
         for (index, sequenceNumber) in sequenceNumbers.enumerated() {
@@ -138,7 +149,12 @@ public struct BatchItemFailures: Sendable, Hashable, ExpressibleByArrayLiteral {
             bytes.appendJSONString(sequenceNumber)
             bytes.append(UInt8(ascii: "}"))
         }
-        bytes.append(contentsOf: "]}".utf8)
+        bytes.append(UInt8(ascii: "]"))
+        if let state {
+            bytes.append(contentsOf: #","state":"#.utf8)
+            bytes.append(contentsOf: state.isEmpty ? Array("{}".utf8) : state)
+        }
+        bytes.append(UInt8(ascii: "}"))
         return bytes
     }
 }
@@ -163,7 +179,8 @@ extension InvocationBatch {
                     data: $0.data,
                     approximateArrivalTimestamp: $0.approximateArrivalTimestamp
                 )
-            }
+            },
+            window: window
         )
     }
 
