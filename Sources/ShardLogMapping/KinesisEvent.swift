@@ -201,12 +201,28 @@ public struct KinesisEventEncoder: Sendable {
     /// - Parameter record: The record.
     /// - Returns: The number of bytes ``appendRecord(_:to:)`` writes.
     public func encodedByteCount(of record: EventRecord) -> Int {
-        let sequenceNumberCount = [UInt8].jsonEscapedByteCount(record.sequenceNumber)
-        return recordPrefix.count + 2 + [UInt8].jsonEscapedByteCount(record.partitionKey)
-            + sequenceNumberPrefix.count + sequenceNumberCount
-            + dataPrefix.count + [UInt8].base64ByteCount(record.data.count)
-            + timestampPrefix.count + JSONTimestamp.epochSecondsByteCount(record.approximateArrivalTimestamp)
-            + eventIDPrefix.count + sequenceNumberCount + recordSuffix.count
+        encodedByteCount(
+            partitionKey: record.partitionKey,
+            sequenceNumberByteCount: [UInt8].jsonEscapedByteCount(record.sequenceNumber),
+            dataByteCount: record.data.count, arrival: record.approximateArrivalTimestamp)
+    }
+
+    /// The size of one record's entry from its parts, without building an ``EventRecord`` (the delivery engine sizes
+    /// every record it reads for the 6 MB payload cap).
+    /// - Parameters:
+    ///   - partitionKey: the record's partition key.
+    ///   - sequenceNumberByteCount: the length of its sequence number (digits need no escaping).
+    ///   - dataByteCount: the length of its data before base64.
+    ///   - arrival: its approximate arrival time.
+    /// - Returns: the number of bytes ``appendRecord(_:to:)`` writes for it.
+    public func encodedByteCount(
+        partitionKey: String, sequenceNumberByteCount: Int, dataByteCount: Int, arrival: Date
+    ) -> Int {
+        recordPrefix.count + 2 + [UInt8].jsonEscapedByteCount(partitionKey)
+            + sequenceNumberPrefix.count + sequenceNumberByteCount
+            + dataPrefix.count + [UInt8].base64ByteCount(dataByteCount)
+            + timestampPrefix.count + JSONTimestamp.epochSecondsByteCount(arrival)
+            + eventIDPrefix.count + sequenceNumberByteCount + recordSuffix.count
     }
 
     /// The size of an event without its records (the `{"Records":[` … `]}` frame and the window fields).

@@ -255,16 +255,22 @@ final class ShardPoller {
     private func dispatch(_ records: [Record], now: ContinuousClock.Instant) {
         var filtered = 0
         for record in records {
-            let event = EventRecord(
-                partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber, data: record.data,
-                approximateArrivalTimestamp: record.approximateArrivalTimestamp)
-            if let filter, !filter.matches(event) {
-                filtered += 1
-                continue
+            if let filter {
+                let event = EventRecord(
+                    partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber, data: record.data,
+                    approximateArrivalTimestamp: record.approximateArrivalTimestamp)
+                if !filter.matches(event) {
+                    filtered += 1
+                    continue
+                }
             }
+            // Sized from its parts: local sequence numbers are 56 digits, so none is formatted here.
+            let size = encoder.encodedByteCount(
+                partitionKey: record.partitionKey,
+                sequenceNumberByteCount: record.sourceSequenceNumber?.utf8.count ?? 56,
+                dataByteCount: record.data.count, arrival: record.approximateArrivalTimestamp)
             let lane = LaneRouter.lane(of: record.partitionKey, laneCount: laneCount)
-            lanes[lane].append(
-                PendingRecord(record: record, eventByteCount: encoder.encodedByteCount(of: event), readAt: now))
+            lanes[lane].append(PendingRecord(record: record, eventByteCount: size, readAt: now))
         }
         if filtered > 0 {
             context.metrics.update { $0.filteredRecords += filtered }
