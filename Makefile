@@ -43,7 +43,7 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFTFLAGS)
 
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests $(SWIFTFLAGS)
 	@# Serial: several suites time real processes, deadlines and batching windows; on 2 cores, parallel suites that
 	@# spawn processes starve the cooperative pool and turn those timings into noise (the serial run takes ~1 min).

@@ -29,9 +29,9 @@ BIN="$("$SWIFT" build -c release --product shardlog --show-bin-path)/shardlog"
 note "release build finished after $(( $(date +%s) - started )) s"
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
-    DURATION=0.3 REPEATS=1 SHARDS=1,2 FACTORS=1,10 READ_RECORDS=200000 BACKLOG=100000 RUNTIME_RECORDS=5000
+    DURATION=0.3 REPEATS=1 SHARDS=1,2 FACTORS=1,10 READ_RECORDS=200000 BACKLOG=100000 RUNTIME_RECORDS=5000 PUT_LINES=100000 SERVER_SECONDS=1
 else
-    DURATION=1 REPEATS=3 SHARDS=1,2,4,8 FACTORS=1,2,5,10 READ_RECORDS=1000000 BACKLOG=500000 RUNTIME_RECORDS=30000
+    DURATION=1 REPEATS=3 SHARDS=1,2,4,8 FACTORS=1,2,5,10 READ_RECORDS=1000000 BACKLOG=500000 RUNTIME_RECORDS=30000 PUT_LINES=1000000 SERVER_SECONDS=5
 fi
 
 step() { # step NAME SECONDS COMMAND...: runs one of our benchmarks (bounded), recording what else was running
@@ -64,6 +64,10 @@ step ingest-explicit 300 "$BIN" bench ingest --shards 1,2 --producers 2 --hash-k
 step read 300 "$BIN" bench read --shards 1,4 --readers 1,2 --records "$READ_RECORDS" --repeats "$REPEATS" --json
 step runtime-api 300 "$BIN" bench runtime-api --parallelization-factors 1,2,4 --records "$RUNTIME_RECORDS" \
     --duration "$DURATION" --repeats "$REPEATS" --json
+step drain 300 "$BIN" bench scaling --shards 4 --parallelization-factors 1 --handler-latency-ms 0 --batch-size 10000 \
+    --max-backlog 1000000 --duration "$DURATION" --repeats "$REPEATS" --json
+step put 300 bash scripts/bench_put.sh "$BIN" "$PUT_LINES"
+step server 300 python3 scripts/bench_server.py "$BIN" --seconds "$SERVER_SECONDS"
 step scaling 720 "$BIN" bench scaling --shards "$SHARDS" --parallelization-factors "$FACTORS" \
     --handler-latency-ms 10,0 --max-backlog "$BACKLOG" --duration "$DURATION" --repeats "$REPEATS" --json \
     --report "$OUT/scaling"

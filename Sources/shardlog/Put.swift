@@ -47,15 +47,15 @@ struct Put: AsyncParsableCommand {
             stream: stream, jsonl: (format ?? (keyField == nil ? .lines : .jsonl)) == .jsonl,
             keyPath: keyField.map { $0.split(separator: ".").map(String.init) }, fixedKey: key,
             stopOnError: onError == .stop)
-        let input = FileHandle.standardInput
+        let input = InputReader()
         var splitter = LineSplitter()
         let progress = Progress(enabled: standardErrorIsTerminal)
         do {
             while true {
-                // Whatever the pipe has now (not a fixed size), so a slow producer's lines are stored promptly.
-                let chunk = input.availableData
+                // Whatever stdin has now, up to 1 MiB: big chunks from a file, prompt lines from a slow pipe.
+                let chunk = try input.next()
                 if chunk.isEmpty { break }
-                try splitter.feed([UInt8](chunk)) { line, range in try ingest.accept(line, range) }
+                try splitter.feed(chunk) { line, range in try ingest.accept(line, range) }
                 try await ingest.flush()
                 progress.update(records: ingest.accepted, bytes: ingest.bytes)
             }
