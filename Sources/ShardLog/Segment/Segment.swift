@@ -107,13 +107,8 @@ final class Segment: Sendable {
     /// - Complexity: O(log n) index search plus a walk over at most 4 KiB of batch headers.
     private func position(of offset: UInt64) -> Int {
         index.withLock { idx in
-            var lo = 0
-            var hi = idx.entries.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if idx.entries[mid].offset <= offset { lo = mid + 1 } else { hi = mid }
-            }
-            return lo == 0 ? SegmentHeader.byteCount : idx.entries[lo - 1].position
+            let after = idx.entries.partitionPoint { $0.offset <= offset }
+            return after == 0 ? SegmentHeader.byteCount : idx.entries[after - 1].position
         }
     }
 
@@ -167,13 +162,8 @@ final class Segment: Sendable {
         let tip = try catchUp()
         let end = committedEnd
         var pos = index.withLock { idx in
-            var lo = 0
-            var hi = idx.entries.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if idx.entries[mid].timestamp < timestamp { lo = mid + 1 } else { hi = mid }
-            }
-            return lo == 0 ? SegmentHeader.byteCount : idx.entries[lo - 1].position
+            let after = idx.entries.partitionPoint { $0.timestamp < timestamp }
+            return after == 0 ? SegmentHeader.byteCount : idx.entries[after - 1].position
         }
         while pos < end {
             let length = Int(file.uint32(at: pos))

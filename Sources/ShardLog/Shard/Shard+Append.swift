@@ -69,10 +69,10 @@ extension Shard {
         }
         seg.file.storeReleasing(1, at: SegmentHeader.writerState)
         try seg.file.write(bytes, at: pos)
-        let last = RecordBatch.header(bytes).map { $0.lastTimestamp } ?? minimum
+        let header = RecordBatch.header(bytes)
+        let last = header?.lastTimestamp ?? minimum
         if pos == SegmentHeader.byteCount {
-            seg.file.storeReleasing(
-                RecordBatch.header(bytes).map { $0.firstTimestamp } ?? last, at: SegmentHeader.firstTimestamp)
+            seg.file.storeReleasing(header?.firstTimestamp ?? last, at: SegmentHeader.firstTimestamp)
         }
         seg.file.storeReleasing(last, at: SegmentHeader.lastTimestamp)
         seg.file.storeReleasing(Int64(first) + Int64(w.encoder.recordCount), at: SegmentHeader.nextOffset)

@@ -99,13 +99,7 @@ final class Shard: Sendable {
         if offsets.isEmpty || offsets.last.map({ $0 < offset }) == true { offsets = refreshTable() }
         guard let first = offsets.first else { return nil }
         if offset < first { return try segment(first) }
-        var lo = 0
-        var hi = offsets.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if offsets[mid] <= offset { lo = mid + 1 } else { hi = mid }
-        }
-        return try segment(offsets[lo - 1])
+        return try segment(offsets[offsets.partitionPoint { $0 <= offset } - 1])
     }
 
     // MARK: - Positions

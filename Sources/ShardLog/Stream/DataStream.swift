@@ -175,13 +175,7 @@ public final class DataStream: Sendable {
 
     /// The open shard whose range contains `key`.
     private static func route(_ key: UInt128, _ routes: [(range: ClosedRange<UInt128>, index: Int)]) -> Int {
-        var lo = 0
-        var hi = routes.count - 1
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if routes[mid].range.lowerBound <= key { lo = mid } else { hi = mid - 1 }
-        }
-        return routes[lo].index
+        routes[max(0, routes.partitionPoint { $0.range.lowerBound <= key } - 1)].index
     }
 
     /// The open shard a partition key routes to.
