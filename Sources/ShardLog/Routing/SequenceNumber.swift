@@ -31,6 +31,9 @@ public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConver
         let utf8 = Array(text.utf8)
         var index = 0
         var position: UInt128 = 0
+        // Positions above this can never be ours (offsets are 64-bit); stop accumulating there so 42 digits of
+        // nines (more than 2^128) are rejected instead of overflowing.
+        let largest = UInt128(UInt64.max) + 1
         var valid = utf8.count == 56 && utf8[0] == 52 && utf8[1] == 57
         if valid {
             for (i, c) in utf8.enumerated().dropFirst(2) {
@@ -40,12 +43,12 @@ public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConver
                 }
                 if i < 14 {
                     index = index * 10 + Int(c - 48)
-                } else {
+                } else if position <= largest {
                     position = position * 10 + UInt128(c - 48)
                 }
             }
         }
-        guard valid, position <= UInt128(UInt64.max) + 1 else {
+        guard valid, position <= largest else {
             throw ShardLogError(
                 .invalidArgument,
                 "'\(text)' is not a valid sequence number (56 decimal digits starting with 49)")
