@@ -30,6 +30,7 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         static let invalidSignature = Code("InvalidSignatureException")
         static let missingAuthenticationToken = Code("MissingAuthenticationTokenException")
         static let internalFailure = Code("InternalFailure")
+        static let requestTimeout = Code("RequestTimeoutException")
     }
 
     /// The error code.

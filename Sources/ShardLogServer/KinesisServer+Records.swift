@@ -58,7 +58,9 @@ extension KinesisServer {
         let stream = try openStream(p)
         let e = try Self.entry(p, index: nil)
         guard admit(e, stream) else { throw Self.throttled(stream, e) }
-        let result = try stream.putRecords([e.entry])[0]
+        guard let result = try stream.putRecords([e.entry]).first else {
+            throw KinesisError(.internalFailure, "the store acknowledged no record for PutRecord on \(stream.name)")
+        }
         metrics.recordIncoming(
             ShardKey(stream: stream.name, shard: result.shardId), records: 1, bytes: e.byteCount)
         return .fields([
@@ -88,6 +90,11 @@ extension KinesisServer {
         let admitted = entries.map { admit($0, stream) }
         let accepted = entries.indices.filter { admitted[$0] }
         let results = accepted.isEmpty ? [] : try stream.putRecords(accepted.map { entries[$0].entry })
+        guard results.count == accepted.count else {
+            throw KinesisError(
+                .internalFailure,
+                "the store acknowledged \(results.count) of \(accepted.count) records for PutRecords on \(stream.name)")
+        }
         var out = [JSON](repeating: .null, count: entries.count)
         var perShard: [String: (records: Int, bytes: Int)] = [:]
         for (k, i) in accepted.enumerated() {
@@ -188,7 +195,7 @@ extension KinesisServer {
         let token = try p.requiredString("ShardIterator")
         let limit = try p.int("Limit", in: 1...10_000) ?? 10_000
         guard let (fields, issued) = OpaqueToken.decode(kind: "it", fieldCount: 3, token),
-            let index = Int(fields[1]), let offset = UInt64(fields[2])
+            let index = Int(fields[1]), (0...999_999_999_999).contains(index), let offset = UInt64(fields[2])
         else {
             throw KinesisError(.invalidArgument, "Invalid ShardIterator: it was not issued by this service.")
         }

@@ -130,7 +130,15 @@ extension KinesisServer {
 
     // MARK: - JSON shapes
 
-    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    /// Milliseconds since the epoch of `date`, clamped to `Int64` (a date read from a file or a forged token can be
+    /// anything; request timestamps are range-checked by ``Params/timestamp(_:)`` before they get here).
+    static func milliseconds(_ date: Date) -> Int64 {
+        let ms = (date.timeIntervalSince1970 * 1000).rounded()
+        guard !ms.isNaN else { return 0 }
+        guard ms < 9.2e18 else { return .max }
+        guard ms > -9.2e18 else { return .min }
+        return Int64(ms)
+    }
 
     static func shardJSON(_ s: ShardDescription) -> JSON {
         .fields([
@@ -337,7 +345,12 @@ extension KinesisServer {
             exclusiveStart = fields[1]
             filterType = fields[2].isEmpty ? nil : fields[2]
             filterShard = fields[3].isEmpty ? nil : fields[3]
-            filterTime = Int64(fields[4]).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+            if !fields[4].isEmpty {
+                guard let ms = Int64(fields[4]), Params.timestampSeconds.contains(Double(ms) / 1000) else {
+                    throw KinesisError(.invalidArgument, "NextToken is not valid")
+                }
+                filterTime = Date(timeIntervalSince1970: Double(ms) / 1000)
+            }
         } else {
             name = try Self.streamName(p)
             exclusiveStart = try p.string("ExclusiveStartShardId")
@@ -385,7 +398,8 @@ extension KinesisServer {
         func openFrom(_ s: ShardDescription, _ t: Int64) -> Bool {
             s.isOpen || (times[s.shardId]?.closed ?? now) > t
         }
-        let horizon = max(created, now - Int64(d.retentionPeriodHours) * 3_600_000)
+        let retentionMilliseconds = Int64(min(max(d.retentionPeriodHours, 0), 1_000_000)) * 3_600_000
+        let horizon = max(created, now - retentionMilliseconds)
         switch type {
         case nil, "FROM_TRIM_HORIZON"?:
             return d.shards.filter { openFrom($0, horizon) }

@@ -8,6 +8,21 @@ import ShardLog
 import Synchronization
 import UnixSignals
 
+/// The request context of the server's routes: Hummingbird's basic context plus the connection, so a handler can
+/// close a connection whose request body it will not read.
+struct KinesisRequestContext: RequestContext {
+    /// Hummingbird's per-request storage.
+    var coreContext: CoreRequestContextStorage
+    /// The connection the request arrived on.
+    let channel: any Channel
+
+    /// Creates the context of a request arriving on `source.channel`.
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
 /// Settings of a ``KinesisServer``.
 package struct KinesisServerOptions: Sendable {
     /// Address to bind (default `127.0.0.1`).
@@ -21,8 +36,17 @@ package struct KinesisServerOptions: Sendable {
     package var enforceShardLimits = false
     /// The longest a `SubscribeToShard` response stays open (5 minutes, as AWS; tests pass less).
     package var maxSubscriptionDuration = Duration.seconds(300)
-    /// Request bodies larger than this are refused with HTTP 413 (10 MiB).
-    package var maxRequestByteCount = 10 << 20
+    /// The most request-body bytes buffered at once across all connections (256 MiB); a request that would go over
+    /// is refused with HTTP 503 `LimitExceededException` (see ``BodyBudget``). Each operation also has its own cap
+    /// (about 1.4 MiB of JSON for PutRecord, 7.7 MiB for PutRecords, 1 MiB for the rest), over which it gets 413.
+    package var maxBufferedByteCount = 256 << 20
+    /// A connection with no request in progress, or whose request headers or body stop arriving, is closed after
+    /// this long (30 s). Request headers must therefore arrive whole within this time of the connection opening or
+    /// of the previous response (slow-header attacks).
+    package var idleTimeout = Duration.seconds(30)
+    /// A request body must arrive whole within this time of its headers (60 s), however steadily it trickles;
+    /// after it, the request gets 408 `RequestTimeoutException` and the connection is closed.
+    package var requestBodyTimeout = Duration.seconds(60)
     /// Events of a subscription with no new records are sent at this interval (1 s).
     package var subscriptionHeartbeat = Duration.seconds(1)
 
@@ -65,6 +89,7 @@ package final class KinesisServer: Sendable {
     let limiter = ShardLimiter()
     let metrics = ServerMetrics()
     let subscriptions = SubscriptionRegistry()
+    let budget: BodyBudget
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Creates a server; nothing is bound until ``run(handleSignals:onListening:)``.
@@ -83,6 +108,7 @@ package final class KinesisServer: Sendable {
                 return l
             }()
         self.extras = StreamExtrasStore(directory: store.directory)
+        self.budget = BodyBudget(limit: options.maxBufferedByteCount)
     }
 
     /// Binds and serves (and runs the mappings of ``KinesisServerOptions/mappingsFile``) until ``shutdown()`` or,
@@ -98,7 +124,7 @@ package final class KinesisServer: Sendable {
         if options.credentials == nil {
             logger.warning("no --credentials given: accepting requests with any signature (or none)")
         }
-        let router = Router()
+        let router = Router(context: KinesisRequestContext.self)
         router.get("/health") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
@@ -108,12 +134,13 @@ package final class KinesisServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.prometheusText)))
         }
-        router.post("/") { [self] request, _ in
-            await self.handle(request)
+        router.post("/") { [self] request, context in
+            await self.handle(request, channel: context.channel)
         }
         let host = options.host
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(options.idleTimeout))),
             configuration: .init(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { channel in
                 await onListening(host, channel.localAddress?.port ?? 0)
@@ -137,27 +164,37 @@ package final class KinesisServer: Sendable {
         if let g = group.withLock({ $0 }) { await g.triggerGracefulShutdown() }
     }
 
-    /// Handles one Kinesis API request; never throws — every failure becomes a Kinesis error response.
-    func handle(_ request: Request) async -> Response {
+    /// Handles one Kinesis API request; never throws — every failure becomes a Kinesis error response, and an
+    /// unexpected error (anything not a Kinesis or store error) a 500 `InternalFailure` for this request alone.
+    ///
+    /// Order: the signature's headers are checked before any of the body is read; the body is then read under the
+    /// operation's cap, the server-wide budget and the body timeout, hashed as it arrives, and the signature is
+    /// verified against that hash before the body is even parsed, so nothing is stored for an unverified request.
+    /// An answer given before the body was read to its end closes the connection after it.
+    func handle(_ request: Request, channel: any Channel) async -> Response {
         let requestID = UUID().uuidString
         let target = request.headers[.amzTarget] ?? ""
         let operationName = target.hasPrefix(Self.targetPrefix) ? String(target.dropFirst(Self.targetPrefix.count)) : ""
+        let operation = Operation(rawValue: operationName)
+        var reserved = 0
+        var bodyComplete = false
+        defer { budget.release(reserved) }
         do {
-            let body = try await readBody(request)
-            if let credentials = options.credentials {
-                try SignatureV4(credentials: credentials).verify(
-                    SignatureV4.Request(
-                        method: request.method.rawValue, path: request.uri.path,
-                        query: request.uri.query,
+            let authorization = try options.credentials.map { credentials throws(KinesisError) in
+                try SignatureV4(credentials: credentials).authorize(
+                    SignatureV4.Head(
+                        method: request.method.rawValue, path: request.uri.path, query: request.uri.query,
                         headers: [("host", request.head.authority ?? "")]
-                            + request.headers.map { ($0.name.canonicalName, $0.value) },
-                        body: body))
+                            + request.headers.map { ($0.name.canonicalName, $0.value) }))
             }
-            guard let operation = Operation(rawValue: operationName) else {
+            let body = try await receiveBody(
+                request, operation: operation, reserved: &reserved, complete: &bodyComplete)
+            try authorization?.verify(payloadSHA256: body.sha256)
+            guard let operation else {
                 throw KinesisError(
                     .unknownOperation, "unknown operation '\(target)': expected X-Amz-Target Kinesis_20131202.<Op>")
             }
-            let params = try Params(body: body)
+            let params = try Params(body: body.bytes)
             let response = try await perform(operation, params, requestID: requestID)
             metrics.recordRequest(operation: operationName, error: nil)
             return response
@@ -169,27 +206,9 @@ package final class KinesisServer: Sendable {
             } else {
                 logger.debug("request refused", metadata: ["kinesis.operation": "\(operationName)", "error": "\(e)"])
             }
-            return e.response(requestID: requestID)
+            let response = e.response(requestID: requestID)
+            return bodyComplete ? response : Self.closingConnection(response, channel: channel)
         }
-    }
-
-    /// Reads the body, refusing (413) one that declares or reaches more than the limit before reading it whole.
-    private func readBody(_ request: Request) async throws -> [UInt8] {
-        let limit = options.maxRequestByteCount
-        let tooLarge = { (n: Int) in
-            KinesisError(
-                .validation, "request body of \(n)\(n > limit ? "" : "+") bytes exceeds the limit of \(limit) bytes",
-                status: 413)
-        }
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            throw tooLarge(declared)
-        }
-        var bytes: [UInt8] = []
-        for try await chunk in request.body {
-            guard bytes.count + chunk.readableBytes <= limit else { throw tooLarge(bytes.count + chunk.readableBytes) }
-            bytes.append(contentsOf: chunk.readableBytesView)
-        }
-        return bytes
     }
 
     /// A 200 JSON response.

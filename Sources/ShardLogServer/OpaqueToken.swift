@@ -24,7 +24,11 @@ enum OpaqueToken {
         let body = Array(bytes.dropLast(12))
         guard Array(SHA256.hash(data: body).prefix(12)) == Array(bytes.suffix(12)) else { return nil }
         let parts = String(decoding: body, as: UTF8.self).split(separator: separator, omittingEmptySubsequences: false)
-        guard parts.count == fieldCount + 2, parts[0] == kind, let issued = Int64(parts[1]) else { return nil }
+        // The check bytes are no secret (anyone can compute them), so every field is treated as client input: an
+        // issue time must be one this server could have written, or `now - issued` could overflow.
+        guard parts.count == fieldCount + 2, parts[0] == kind, let issued = Int64(parts[1]),
+            (0...nowMilliseconds() + 86_400_000).contains(issued)
+        else { return nil }
         return (parts.dropFirst(2).map(String.init), issued)
     }
 }

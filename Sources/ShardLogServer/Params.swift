@@ -85,18 +85,33 @@ struct Params {
         }
     }
 
+    /// Epoch seconds a timestamp may take: years 1 to 9999, so its milliseconds always fit an `Int64`.
+    static let timestampSeconds: ClosedRange<Double> = -62_135_596_800...253_402_300_799.999
+
     /// A timestamp: epoch seconds as a number (botocore sends integers), or an ISO 8601 string.
+    /// - Throws: `SerializationException` for another JSON type or text that is no timestamp;
+    ///   `InvalidArgumentException` for a number that is not finite or outside years 1–9999 (1e16, 1e300, 1e400).
     func timestamp(_ key: String) throws(KinesisError) -> Date? {
+        func checked(_ seconds: Double, _ text: String) throws(KinesisError) -> Date {
+            guard seconds.isFinite, Self.timestampSeconds.contains(seconds) else {
+                throw KinesisError(
+                    .invalidArgument,
+                    "\(key) \(text) is out of range: a timestamp must be epoch seconds between"
+                        + " \(Int64(Self.timestampSeconds.lowerBound)) and \(Int64(Self.timestampSeconds.upperBound))"
+                        + " (years 1 to 9999)")
+            }
+            return Date(timeIntervalSince1970: seconds)
+        }
         switch members[key] {
         case nil, .null?: return nil
-        case .number(let d)?: return Date(timeIntervalSince1970: d)
+        case .number(let d)?: return try checked(d, d.isFinite ? "\(d)" : "(beyond the range of a double)")
         case .string(let s)?:
-            if let d = Double(s) { return Date(timeIntervalSince1970: d) }
+            if let d = Double(s) { return try checked(d, s) }
             let f = ISO8601DateFormatter()
             f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            if let date = f.date(from: s) { return date }
+            if let date = f.date(from: s) { return try checked(date.timeIntervalSince1970, s) }
             f.formatOptions = [.withInternetDateTime]
-            if let date = f.date(from: s) { return date }
+            if let date = f.date(from: s) { return try checked(date.timeIntervalSince1970, s) }
             throw KinesisError(.serialization, "'\(key)' is not a timestamp: \(s)")
         case let v?: throw Self.wrongType(key, v, expected: "timestamp")
         }

@@ -6,7 +6,24 @@ import Foundation
 /// Follows the SigV4 specification as botocore signs: canonical request (method, URI, sorted query, signed headers
 /// with trimmed values, payload SHA-256), string to sign with the credential scope, signing key derived by HMAC
 /// chaining over date, region and service. Requests signed more than 15 minutes from now are refused, as AWS does.
+///
+/// Verification has two steps so that nothing is read or stored for a request the headers already disqualify:
+/// ``authorize(_:now:)`` checks everything the headers alone decide (shape, access key, credential scope, clock skew)
+/// before the body is read, and ``Authorization/verify(payloadSHA256:)`` checks the signature against the SHA-256 of
+/// the body actually received. A client's `X-Amz-Content-Sha256` header is never used as the payload hash: a request
+/// replayed with another body but the original body's hash fails the signature check.
 struct SignatureV4 {
+    /// The request parts the signature covers, except the body.
+    struct Head {
+        var method: String
+        /// The path as sent (already percent-encoded).
+        var path: String
+        /// The raw query string, if any.
+        var query: String?
+        /// Header name (any case) → values.
+        var headers: [(name: String, value: String)]
+    }
+
     /// The request parts the signature covers.
     struct Request {
         var method: String
@@ -19,13 +36,54 @@ struct SignatureV4 {
         var body: [UInt8]
     }
 
+    /// A request whose headers passed ``authorize(_:now:)``; its signature is checked once the body's hash is known.
+    struct Authorization: Sendable {
+        /// The canonical request without its last line (the payload hash), newline-terminated.
+        let canonicalRequestPrefix: String
+        let amzDate: String
+        let scope: String
+        let signingKey: [UInt8]
+        let signature: String
+
+        /// Checks the signature with the SHA-256 (lowercase hex) of the body received.
+        /// - Throws: `InvalidSignatureException` when the signature does not match.
+        func verify(payloadSHA256: String) throws(KinesisError) {
+            let canonicalRequest = canonicalRequestPrefix + payloadSHA256
+            let stringToSign = [
+                "AWS4-HMAC-SHA256", amzDate, scope, SignatureV4.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
+            ].joined(separator: "\n")
+            let expected = SignatureV4.hex(
+                HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: signingKey)))
+            guard SignatureV4.constantTimeEqual(expected, signature.lowercased()) else {
+                throw KinesisError(
+                    .invalidSignature,
+                    "The request signature we calculated does not match the signature you provided. Check your AWS"
+                        + " Secret Access Key and signing method. Consult the service documentation for details.")
+            }
+        }
+    }
+
     /// Access key id → secret access key.
     let credentials: [String: String]
 
-    /// Checks the signature of `request`.
-    /// - Throws: `UnrecognizedClientException` (no or unknown access key), `InvalidSignatureException` (mismatch,
-    ///   malformed header, or a request time more than 15 minutes away).
+    /// The service name a credential scope must name.
+    static let service = "kinesis"
+
+    /// Checks the signature of a whole request (headers, then the body's hash).
+    /// - Throws: as ``authorize(_:now:)`` and ``Authorization/verify(payloadSHA256:)``.
     func verify(_ request: Request, now: Date = Date()) throws(KinesisError) {
+        let authorization = try authorize(
+            Head(method: request.method, path: request.path, query: request.query, headers: request.headers), now: now)
+        try authorization.verify(payloadSHA256: Self.hex(SHA256.hash(data: request.body)))
+    }
+
+    /// Checks what the headers alone decide, before any of the body is read: the `Authorization` header's shape, a
+    /// known access key, the credential scope (date matching `X-Amz-Date`, service `kinesis`, `aws4_request`) and a
+    /// request time within 15 minutes of `now`.
+    /// - Returns: what ``Authorization/verify(payloadSHA256:)`` needs once the body has been hashed.
+    /// - Throws: `UnrecognizedClientException` (no or unknown access key), `InvalidSignatureException` (malformed
+    ///   header, scope, or a request time more than 15 minutes away, with AWS's texts).
+    func authorize(_ request: Head, now: Date = Date()) throws(KinesisError) -> Authorization {
         let unrecognized = KinesisError(
             .unrecognizedClient, "The security token included in the request is invalid.")
         guard let authorization = header("authorization", in: request) else {
@@ -56,13 +114,27 @@ struct SignatureV4 {
         else {
             throw KinesisError(.invalidSignature, "The request has no valid X-Amz-Date header.")
         }
-        guard abs(signedAt.timeIntervalSince(now)) <= 15 * 60 else {
+        let skew: TimeInterval = 15 * 60
+        if signedAt.timeIntervalSince(now) < -skew {
             throw KinesisError(
-                .invalidSignature, "Signature expired: \(amzDate) is more than 15 minutes away from the server time.")
+                .invalidSignature,
+                "Signature expired: \(amzDate) is now earlier than \(Self.amzDate(now - skew))"
+                    + " (\(Self.amzDate(now)) - 15 min.)")
+        }
+        if signedAt.timeIntervalSince(now) > skew {
+            throw KinesisError(
+                .invalidSignature,
+                "Signature not yet current: \(amzDate) is still later than \(Self.amzDate(now + skew))"
+                    + " (\(Self.amzDate(now)) + 15 min.)")
         }
         guard amzDate.hasPrefix(scopeParts[1]) else {
             throw KinesisError(
-                .invalidSignature, "Credential date \(scopeParts[1]) does not match X-Amz-Date \(amzDate).")
+                .invalidSignature,
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP:"
+                    + " '\(scopeParts[1])' != '\(amzDate.prefix(8))', from '\(amzDate)'.")
+        }
+        guard scopeParts[3] == Self.service else {
+            throw KinesisError(.invalidSignature, "Credential should be scoped to correct service: '\(Self.service)'. ")
         }
         let names = signedHeaders.split(separator: ";").map { $0.lowercased() }
         var canonicalHeaders = ""
@@ -70,33 +142,24 @@ struct SignatureV4 {
             let values = request.headers.filter { $0.name.lowercased() == name }.map { Self.trimValue($0.value) }
             canonicalHeaders += name + ":" + values.joined(separator: ",") + "\n"
         }
-        let payloadHash = header("x-amz-content-sha256", in: request) ?? Self.hex(SHA256.hash(data: request.body))
-        let canonicalRequest = [
+        let prefix = [
             request.method,
             Self.canonicalURI(request.path),
             Self.canonicalQuery(request.query),
             canonicalHeaders,
             names.joined(separator: ";"),
-            payloadHash,
+            "",
         ].joined(separator: "\n")
-        let scope = scopeParts[1...4].joined(separator: "/")
-        let stringToSign = [
-            "AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
-        ].joined(separator: "\n")
-        var key = SymmetricKey(data: Array(("AWS4" + secret).utf8))
+        var key = Array(("AWS4" + secret).utf8)
         for part in scopeParts[1...4] {
-            key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
+            key = Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: SymmetricKey(data: key)))
         }
-        let expected = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
-        guard Self.constantTimeEqual(expected, signature.lowercased()) else {
-            throw KinesisError(
-                .invalidSignature,
-                "The request signature we calculated does not match the signature you provided. Check your AWS"
-                    + " Secret Access Key and signing method. Consult the service documentation for details.")
-        }
+        return Authorization(
+            canonicalRequestPrefix: prefix, amzDate: amzDate, scope: scopeParts[1...4].joined(separator: "/"),
+            signingKey: key, signature: signature)
     }
 
-    private func header(_ name: String, in request: Request) -> String? {
+    private func header(_ name: String, in request: Head) -> String? {
         request.headers.first { $0.name.lowercased() == name }?.value
     }
 
@@ -104,7 +167,7 @@ struct SignatureV4 {
         value.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
 
-    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for b in bytes {
@@ -114,7 +177,7 @@ struct SignatureV4 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8)
         let y = Array(b.utf8)
         guard x.count == y.count else { return false }
@@ -154,6 +217,15 @@ struct SignatureV4 {
             return (kv[0], kv.count > 1 ? kv[1] : "")
         }
         return pairs.sorted { $0 < $1 }.map { $0.0 + "=" + $0.1 }.joined(separator: "&")
+    }
+
+    /// Formats `date` as `20240101T120000Z` (UTC).
+    static func amzDate(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        func two(_ n: Int?) -> String { (n ?? 0) < 10 ? "0\(n ?? 0)" : "\(n ?? 0)" }
+        return "\(c.year ?? 0)" + two(c.month) + two(c.day) + "T" + two(c.hour) + two(c.minute) + two(c.second) + "Z"
     }
 
     /// Parses `20240101T120000Z`.

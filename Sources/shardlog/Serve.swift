@@ -24,11 +24,34 @@ struct Serve: AsyncParsableCommand {
             """)
     var mappings: String?
     @Option(help: "Longest SubscribeToShard response, in seconds (AWS: 300).") var subscriptionSeconds = 300
+    @Option(
+        help: """
+            Most MiB of request bodies buffered at once across all connections; requests over it get HTTP 503 \
+            LimitExceededException (clients retry).
+            """)
+    var maxBufferedMib = 256
+    @Option(
+        help: """
+            Seconds before closing a connection that is idle or whose request headers or body stopped arriving; \
+            request headers must arrive within this time.
+            """)
+    var idleTimeoutSeconds = 30
+    @Option(help: "Seconds a request body may take to arrive after its headers (then HTTP 408).")
+    var bodyTimeoutSeconds = 60
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...300).contains(subscriptionSeconds) else {
             throw ValidationError("--subscription-seconds must be between 1 and 300")
+        }
+        guard (16...65_536).contains(maxBufferedMib) else {
+            throw ValidationError("--max-buffered-mib must be between 16 and 65536 (a PutRecords body can be 8 MiB)")
+        }
+        guard (1...3_600).contains(idleTimeoutSeconds) else {
+            throw ValidationError("--idle-timeout-seconds must be between 1 and 3600")
+        }
+        guard (1...3_600).contains(bodyTimeoutSeconds) else {
+            throw ValidationError("--body-timeout-seconds must be between 1 and 3600")
         }
     }
 
@@ -39,6 +62,9 @@ struct Serve: AsyncParsableCommand {
         options.enforceShardLimits = enforceShardLimits
         options.maxSubscriptionDuration = .seconds(subscriptionSeconds)
         options.mappingsFile = mappings
+        options.maxBufferedByteCount = maxBufferedMib << 20
+        options.idleTimeout = .seconds(idleTimeoutSeconds)
+        options.requestBodyTimeout = .seconds(bodyTimeoutSeconds)
         if let credentials {
             do {
                 options.credentials = try KinesisServerOptions.loadCredentials(path: credentials)
