@@ -106,7 +106,7 @@ extension KinesisServer {
             guard let chunk = next else { break }
             let n = chunk.readableBytes
             guard n <= reserved - count else {
-                // Only a body longer than its Content-Length gets here, which the HTTP decoder does not deliver.
+                // A chunked body longer than the cap (the decoder never delivers more than a declared length).
                 throw tooLarge(count + n, exact: false)
             }
             let start = bytes.count

@@ -96,6 +96,14 @@ private func attack(_ command: String, port: Int?, _ extra: [String] = [], timeo
         #expect(Operation.maxBodyByteCount(nil) == 1 << 20)
     }
 
+    /// An error no layer expected (here a `CancellationError`) becomes this request's own 500 `InternalFailure`.
+    @Test func unexpectedErrorsAreInternalFailures() throws {
+        let e = KinesisError(CancellationError())
+        #expect(e.code == .internalFailure && e.status == 500)
+        let body = try JSONSerialization.jsonObject(with: Data(e.body)) as? [String: String]
+        #expect(body?["__type"] == "InternalFailure" && body?["message"]?.isEmpty == false)
+    }
+
     @Test func budgetRefusesWhatDoesNotFit() {
         let budget = BodyBudget(limit: 100)
         #expect(budget.reserve(60))

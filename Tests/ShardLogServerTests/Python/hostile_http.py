@@ -369,9 +369,8 @@ def memory(args):
         port = int(line.strip().rsplit(":", 1)[1])
         threading.Thread(target=lambda: child.stderr.read(), daemon=True).start()
         endpoint = f"http://127.0.0.1:{port}"
-        status, _ = call(endpoint, "ListStreams", "{}")
-        if status != 200:
-            fail(f"ListStreams: {status}")
+        if health(endpoint) != 200:
+            fail("/health does not answer")
         before = rss_mib(child.pid)
         size = int(args.mib * (1 << 20))
         body = b" " * (size - 1)
@@ -413,8 +412,8 @@ def memory(args):
             after = rss_mib(child.pid)
             if after < before + args.fallback_mib:
                 break
-        if call(endpoint, "ListStreams", "{}")[0] != 200:
-            fail("the server does not answer after the attack")
+        if health(endpoint) != 200:
+            fail("/health does not answer after the attack")
         print(f"memory: VmRSS {before:.0f} MiB before, {peak:.0f} MiB with {args.connections} unfinished"
               f" {args.mib} MiB {'chunked' if args.chunked else 'Content-Length'} bodies ({counts['accepted']} being received, {counts['refused']} refused, {sent:.1f} s),"
               f" {after:.0f} MiB after they closed", flush=True)
