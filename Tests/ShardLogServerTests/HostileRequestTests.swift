@@ -53,6 +53,13 @@ private func attack(_ command: String, port: Int?, _ extra: [String] = [], timeo
         _ = try await withServer(options) { port in try await attack("early", port: port, ["--within", "5"]) }
     }
 
+    /// Without credentials, bodies declared over their operation's cap (9.5 MiB PutRecords, 2 MiB PutRecord and
+    /// ListStreams, 100 MiB for an unknown operation) get 413 from the headers alone.
+    @Test(.timeLimit(.minutes(1)))
+    func oversizeBodiesAreRefusedFromTheirHeaders() async throws {
+        _ = try await withServer { port in try await attack("oversize", port: port, ["--within", "5"]) }
+    }
+
     /// Request headers sent one byte per second: the connection is closed after the idle timeout (2 s here).
     @Test(.timeLimit(.minutes(1)))
     func slowHeadersAreClosed() async throws {

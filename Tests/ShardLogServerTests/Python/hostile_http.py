@@ -9,6 +9,7 @@ loopback sockets, prints what it measured, and exits non-zero with a reason when
     replay     a signed PutRecord replayed with another body and the original X-Amz-Content-Sha256 is refused
                and nothing is stored (needs --key/--secret of a server started with credentials)
     early      unsigned / garbage-signed requests declaring a 9 MiB body are answered before any body is sent
+    oversize   bodies declared over their operation's cap get 413 before any body is sent
     slowloris  request headers sent one byte per second: the server closes the connection within --within seconds
     slowbody   a body trickled one byte per second: the server answers 408 or closes within --within seconds
     framing    malformed chunked framing and a short body get 400, never 500
@@ -266,6 +267,21 @@ def early(args):
         print(f"early: {name} answered {status} after {elapsed:.3f} s with no body sent", flush=True)
 
 
+def oversize(args):
+    """Bodies declared over their operation's cap get 413 from the headers alone (no body byte is sent)."""
+    host, port = host_port(args.endpoint)
+    for operation, size in [("PutRecords", int(9.5 * (1 << 20))), ("PutRecord", 2 << 20), ("ListStreams", 2 << 20),
+                            ("NoSuchOperation", 100 << 20)]:
+        sock = socket.create_connection((host, port))
+        sock.sendall((f"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.{operation}\r\n"
+                      f"Content-Type: {JSON_TYPE}\r\nContent-Length: {size}\r\n\r\n").encode())
+        status, elapsed, closed, data = read_response(sock, args.within)
+        sock.close()
+        if status != 413:
+            fail(f"{operation} declaring {size} bytes: expected 413 within {args.within} s, got {status}")
+        print(f"oversize: {operation} declaring {size} bytes answered 413 after {elapsed:.3f} s", flush=True)
+
+
 def slowloris(args):
     host, port = host_port(args.endpoint)
     sock = socket.create_connection((host, port))
@@ -432,8 +448,8 @@ def memory(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["crashers", "replay", "early", "slowloris", "slowbody", "framing",
-                                            "memory"])
+    parser.add_argument("command", choices=["crashers", "replay", "early", "oversize", "slowloris", "slowbody",
+                                            "framing", "memory"])
     parser.add_argument("--endpoint")
     parser.add_argument("--key", default="AKIDSHARDLOGTEST")
     parser.add_argument("--secret", default="shardlog-secret")
