@@ -47,6 +47,8 @@ public final class EventSourceMapping: Sendable {
     private let started = Atomic<Bool>(false)
     private let statuses = Mutex<[String: ShardStatus]>([:])
     private let failure = Mutex<(any Error)?>(nil)
+    private let health: ProcessingHealth
+    private let statusVersionWritten = Atomic<Int>(-1)
 
     /// Knobs for tests: retry back-off and the clock used for record ages.
     struct Tuning: Sendable {
@@ -54,6 +56,9 @@ public final class EventSourceMapping: Sendable {
         var maximumRetryDelay: Duration = .seconds(1)
         var describeInterval: Duration = .seconds(1)
         var now: @Sendable () -> Date = { Date() }
+        /// The first back-off step while the handler cannot start; doubles up to `maximumStartFailureDelay`.
+        var firstStartFailureDelay: Duration = .seconds(1)
+        var maximumStartFailureDelay: Duration = .seconds(60)
     }
 
     /// Creates a mapping; nothing happens until ``run(exitWhenIdle:)``.
@@ -108,15 +113,18 @@ public final class EventSourceMapping: Sendable {
         self.invoker = invoker
         self.onFailure = onFailure
         var logger = logger
-        logger[metadataKey: "mapping.name"] = "\(name)"
+        logger[metadataKey: "mapping"] = "\(name)"
         self.logger = logger
         self.timeout = timeout
         self.tuning = tuning
+        self.health = ProcessingHealth(
+            firstDelay: tuning.firstStartFailureDelay, maximumDelay: tuning.maximumStartFailureDelay)
     }
 
     /// A snapshot of the counters and gauges.
     public var metrics: MappingMetrics {
         var m = recorder.snapshot
+        m.lastProcessingResult = health.lastProcessingResult.text
         let s = statuses.withLock { Array($0.values) }
         m.activeShards = s.filter { !$0.isFinished }.count
         m.finishedShards = s.filter(\.isFinished).count
@@ -182,6 +190,7 @@ public final class EventSourceMapping: Sendable {
         } catch {
             record(error)
         }
+        writeStatus()
         await invoker.shutdown()
         if let error = failure.withLock({ $0 }) { throw error }
         let elapsed = ContinuousClock.now - begin
@@ -285,7 +294,7 @@ public final class EventSourceMapping: Sendable {
             streamName: streamName, streamARN: streamARN,
             functionArn: "arn:aws:lambda:us-east-1:000000000000:function:\(name)", timeout: timeout,
             firstRetryDelay: tuning.firstRetryDelay, maximumRetryDelay: tuning.maximumRetryDelay, now: tuning.now,
-            stop: stopSignal, logger: logger)
+            stop: stopSignal, logger: logger, health: health)
         let stopSignal = self.stopSignal
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [logger] in
@@ -297,6 +306,13 @@ public final class EventSourceMapping: Sendable {
                     } catch {
                         logger.error("cannot write checkpoints: \(error)")
                     }
+                }
+            }
+            group.addTask { [self] in
+                // LastProcessingResult for `shardlog mappings describe`, written when it changes.
+                while !stopSignal.isSet {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    writeStatus()
                 }
             }
             var shards = initialShards
@@ -391,6 +407,17 @@ public final class EventSourceMapping: Sendable {
             }
             stopSignal.set()
             await group.waitForAll()
+        }
+    }
+
+    /// Writes `status.json` if `LastProcessingResult` changed since the last write.
+    private func writeStatus() {
+        let (text, version) = health.lastProcessingResult
+        guard statusVersionWritten.exchange(version, ordering: .acquiringAndReleasing) != version else { return }
+        do {
+            try MappingStatusFile(lastProcessingResult: text).write(store: store, name: name)
+        } catch {
+            logger.warning("cannot write the mapping's status: \(error)")
         }
     }
 

@@ -153,7 +153,12 @@ final class ShardPoller {
         try await withThrowingTaskGroup(of: Void.self) { group in
             let clock = ContinuousClock()
             var pause = Duration.microseconds(200)
+            var lastBacklog = clock.now
             while true {
+                if clock.now - lastBacklog >= .milliseconds(500) {
+                    lastBacklog = clock.now
+                    reportBacklog(stopped: false)
+                }
                 var progressed = false
                 if inbox.hasEvents {
                     apply(inbox.drain())
@@ -217,7 +222,9 @@ final class ShardPoller {
                     try checkpoints.flush()
                     publish(ShardStatus(isIdle: true, isFinished: true, outstanding: 0))
                     logger.debug("shard finished", metadata: ["shard.id": "\(shardId)"])
-                    break
+                    context.metrics.setRecordsBehind(shardId: shardId, records: 0)
+                    context.metrics.setIteratorAge(shardId: shardId, milliseconds: nil)
+                    return
                 }
                 let idle = !busy && outstanding == 0 && caughtUp && !windowOpen
                 publish(ShardStatus(isIdle: idle, isFinished: false, outstanding: outstanding))
@@ -241,7 +248,19 @@ final class ShardPoller {
             }
             try await group.waitForAll()
         }
-        context.metrics.setIteratorAge(shardId: shardId, milliseconds: nil)
+        if status.isFinished { return }
+        reportBacklog(stopped: true)
+    }
+
+    /// Publishes the records behind (read and not handled, plus not read); a stopping reader also keeps as its
+    /// iterator age the age of the oldest record it did not read, so the summary says how far behind it stopped.
+    private func reportBacklog(stopped: Bool) {
+        let backlog = source.backlog()
+        let outstanding = lanes.reduce(0) { $0 + $1.outstanding.count }
+        context.metrics.setRecordsBehind(shardId: shardId, records: backlog.map { $0.unreadRecords + outstanding })
+        if stopped, let backlog, backlog.unreadRecords > 0 {
+            context.metrics.raiseIteratorAge(shardId: shardId, milliseconds: backlog.oldestUnreadAgeMilliseconds)
+        }
     }
 
     private func publish(_ new: ShardStatus) {
