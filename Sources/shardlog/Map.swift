@@ -311,7 +311,8 @@ struct StatusLine {
 }
 
 /// A swift-log handler that writes `shardlog map`'s log lines through ``StatusConsole`` (above the status line),
-/// in `StreamLogHandler`'s format: `2026-12-06T20:00:00+0000 error shardlog.map: mapping=m shard.id=… message`.
+/// the message first, then the metadata: `2026-12-06T20:00:00Z error shardlog.map: invocation failed: … [attempt=1
+/// mapping=m …]`.
 struct ConsoleLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -326,7 +327,7 @@ struct ConsoleLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let time = ISO8601DateFormatter().string(from: Date())
-        let line = "\(time) \(event.level) \(label):\(fields.isEmpty ? "" : " " + fields) \(event.message)\n"
+        let line = "\(time) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " [" + fields + "]")\n"
         StatusConsole.standardError.writeLines(Array(line.utf8))
     }
 }
