@@ -22,9 +22,10 @@ import Synchronization
 /// ```
 ///
 /// Thread-safety: ``stop()`` and ``metrics`` may be used from any thread while ``run(exitWhenIdle:)`` runs.
-/// With `TumblingWindowInSeconds`, records are grouped into windows aligned on their arrival time, per shard (per
-/// lane when ParallelizationFactor > 1), and each window's state is carried between its invocations in memory:
-/// it is not checkpointed, so a restart begins the open window again with `{}`.
+/// With `TumblingWindowInSeconds`, records are grouped into windows aligned on their arrival time, per shard (one
+/// lane per shard: the state passes from one invocation to the next, so ParallelizationFactor does not apply),
+/// and each window's state is carried between its invocations and saved with the checkpoints
+/// (``WindowStateStore``, `windows.json`), so a restart resumes the open window with its state.
 public final class EventSourceMapping: Sendable {
     /// The mapping's name (its directory under `mappings/`).
     public let name: String
@@ -173,20 +174,25 @@ public final class EventSourceMapping: Sendable {
         let lock = try MappingLock.acquire(store: store, name: name)
         defer { lock.release() }
         let checkpoints: CheckpointStore
+        let windows: WindowStateStore?
         do {
+            let fresh = try MappingCatalog.checkpoints(store: store, name: name) == nil
             checkpoints = try await openCheckpoints(stream: stream)
+            windows =
+                configuration.tumblingWindow == nil
+                ? nil : try WindowStateStore(store: store, name: name, fresh: fresh)
             try saveDefinition()
         } catch {
             await invoker.shutdown()
             throw error
         }
         if configuration.enabled {
-            await supervise(stream: stream, checkpoints: checkpoints, exitWhenIdle: exitWhenIdle)
+            await supervise(stream: stream, checkpoints: checkpoints, windows: windows, exitWhenIdle: exitWhenIdle)
         } else {
             logger.info("mapping is disabled (Enabled=false); not polling")
         }
         do {
-            try checkpoints.flush()
+            try Self.flush(checkpoints, windows)
         } catch {
             record(error)
         }
@@ -276,7 +282,21 @@ public final class EventSourceMapping: Sendable {
         try MappingCatalog.save(definition, store: store, name: name)
     }
 
-    private func supervise(stream: any StreamSource, checkpoints: CheckpointStore, exitWhenIdle: Bool) async {
+    /// Flushes the checkpoints, then the window states that go with them.
+    private static func flush(_ checkpoints: CheckpointStore, _ windows: WindowStateStore?) throws(MappingError) {
+        guard let windows else {
+            try checkpoints.flush()
+            return
+        }
+        // Checkpoints set before the flush are on disk after it: their window entries may be pruned.
+        let persisted = checkpoints.file.shards.mapValues(\.sequenceNumber)
+        try checkpoints.flush()
+        try windows.flush(persisted: persisted)
+    }
+
+    private func supervise(
+        stream: any StreamSource, checkpoints: CheckpointStore, windows: WindowStateStore?, exitWhenIdle: Bool
+    ) async {
         let streamARN: String
         let initialShards: [ShardDescription]
         let filter: RecordFilter?
@@ -302,7 +322,7 @@ public final class EventSourceMapping: Sendable {
                 while !stopSignal.isSet {
                     try? await Task.sleep(for: .milliseconds(20))
                     do {
-                        try checkpoints.flush()
+                        try Self.flush(checkpoints, windows)
                     } catch {
                         logger.error("cannot write checkpoints: \(error)")
                     }
@@ -365,12 +385,22 @@ public final class EventSourceMapping: Sendable {
                         saved.map { .afterSequenceNumber($0) }
                         ?? (startAtConfigured.contains(id) ? configuredPosition : .trimHorizon)
                     statuses.withLock { $0[id] = ShardStatus() }
+                    let restored = windows?.restore(shardId: id, checkpoint: saved)
+                    if let windows, restored == nil, windows.hasSavedEntries(shardId: id) {
+                        logger.warning(
+                            """
+                            the saved tumbling-window state does not match the checkpoint (the mapping stopped \
+                            during a batch); the open window starts again with {}
+                            """,
+                            metadata: ["shard.id": "\(id)"])
+                    }
                     let poller: ShardPoller
                     do {
                         let source = try await stream.openShard(shardId: id, position: position, checkpoint: saved)
                         poller = ShardPoller(
                             source: source, shardId: id, ordinal: ordinal, context: context,
-                            checkpoints: checkpoints, filter: filter,
+                            checkpoints: checkpoints, filter: filter, windows: windows,
+                            restoredWindow: restored ?? nil,
                             reportStatus: { [self] status in self.statuses.withLock { $0[id] = status } })
                     } catch {
                         record(error)
