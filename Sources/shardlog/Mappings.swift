@@ -27,6 +27,8 @@ struct Mappings: AsyncParsableCommand {
                     "Handler": definition?.handler ?? "",
                     "Shards": String(shards.count),
                     "FinishedShards": String(shards.values.filter(\.finished).count),
+                    "LastProcessingResult": (try? MappingStatusFile.read(store: store, name: name))??
+                        .lastProcessingResult ?? "No records processed",
                 ])
             }
             if json {
