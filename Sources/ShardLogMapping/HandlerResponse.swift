@@ -44,11 +44,25 @@ public enum HandlerResponse: Sendable, Hashable {
         } catch {
             return .failure(
                 ResponseParseFailure(
-                    reason: "the response is not valid JSON (\(error)); return an object such as "
+                    reason: "response is not valid JSON: \(Self.excerpt(body)) (\(error)); return an object such as "
                         + #"{"batchItemFailures":[{"itemIdentifier":"<sequenceNumber>"}]}"#
                 )
             )
         }
+    }
+
+    /// The first 200 bytes of a response, quoted, lossily decoded, with control characters escaped.
+    static func excerpt(_ body: [UInt8], limit: Int = 200) -> String {
+        var text = ""
+        for scalar in String(decoding: body.prefix(limit), as: UTF8.self).unicodeScalars {
+            switch scalar {
+            case "\n": text += "\\n"
+            case "\"": text += "\\\""
+            case _ where scalar.value < 0x20: text += "\\u{\(String(scalar.value, radix: 16))}"
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        return "\"" + text + (body.count > limit ? "…\"" : "\"")
     }
 
     /// Applies the batch-item-failure rules to a parsed response.

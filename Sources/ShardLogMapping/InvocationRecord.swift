@@ -3,15 +3,23 @@ import Foundation
 /// The record sent to a mapping's on-failure destination when it discards a batch: Lambda's Kinesis invocation
 /// record, plus the discarded records themselves.
 ///
-/// Lambda sends only metadata (`KinesisBatchInfo`); ShardLog adds `records`, each in the shape of an element of the
-/// Kinesis event's `Records` array, so a discarded batch can be inspected and replayed without reading the stream.
+/// Lambda sends only metadata (`KinesisBatchInfo`); ShardLog adds two documented extensions:
+/// - `records`, each in the shape of an element of the Kinesis event's `Records` array, so a discarded batch can be
+///   inspected and replayed without reading the stream;
+/// - `lastError`, why the last invocation failed: `{"errorType":"TypeError","errorMessage":"boom"}` — the Runtime
+///   API error body's fields, `ExecError` with an exec handler's exit status and standard error tail,
+///   `Sandbox.Timedout`, `Runtime.ExitError` with the signal of a crash, `InvalidResponse` for a response that is
+///   not valid JSON or names unknown items, `PartialBatchFailure` for reported items. Left out when no invocation
+///   failed (records too old before their first invocation).
+///
 /// ``jsonBytes()`` writes sorted keys; timestamps are ISO 8601 UTC with milliseconds:
 ///
 /// ```json
 /// {"KinesisBatchInfo":{"approximateArrivalOfFirstRecord":"2019-11-14T00:38:04.835Z",…,"batchSize":500,
 /// "endSequenceNumber":"…","shardId":"shardId-000000000001","startSequenceNumber":"…","streamArn":"…"},
-/// "records":[…],"requestContext":{"approximateInvokeCount":1,"condition":"RetryAttemptsExhausted",
-/// "functionArn":"…","requestId":"…"},"responseContext":{"executedVersion":"$LATEST","functionError":"Unhandled",
+/// "lastError":{"errorMessage":"boom","errorType":"TypeError"},"records":[…],
+/// "requestContext":{"approximateInvokeCount":1,"condition":"RetryAttemptsExhausted","functionArn":"…",
+/// "requestId":"…"},"responseContext":{"executedVersion":"$LATEST","functionError":"Unhandled",
 /// "statusCode":200},"timestamp":"2019-11-14T00:38:06.021Z","version":"1.0"}
 /// ```
 public struct InvocationRecord: Encodable, Sendable, Equatable {
@@ -45,6 +53,28 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
             self.functionArn = functionArn
             self.condition = condition
             self.approximateInvokeCount = approximateInvokeCount
+        }
+    }
+
+    /// `lastError`: why the last invocation failed (a ShardLog extension).
+    public struct LastError: Encodable, Sendable, Equatable, CustomStringConvertible {
+        /// The error's type: `TypeError`, `ExecError`, `Sandbox.Timedout`, `Runtime.ExitError`, ….
+        public var errorType: String
+        /// The error's message.
+        public var errorMessage: String
+
+        /// Creates an error.
+        /// - Parameters:
+        ///   - errorType: The type.
+        ///   - errorMessage: The message.
+        public init(errorType: String, errorMessage: String) {
+            self.errorType = errorType
+            self.errorMessage = errorMessage
+        }
+
+        /// `TypeError: boom`.
+        public var description: String {
+            errorMessage.isEmpty ? errorType : "\(errorType): \(errorMessage)"
         }
     }
 
@@ -158,6 +188,8 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
     public var records: [EventRecord]
     /// The shard and identity the encoded records name.
     public var source: KinesisEventSource
+    /// Why the last invocation failed, encoded as `lastError` (left out when `nil`).
+    public var lastError: LastError?
 
     /// Creates the record for a discarded batch; `KinesisBatchInfo` is derived from `records`.
     /// - Parameters:
@@ -165,12 +197,14 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
     ///   - responseContext: The outcome of the last invocation.
     ///   - source: The shard and identity of the records.
     ///   - records: The discarded records; must not be empty.
+    ///   - lastError: Why the last invocation failed, if one did.
     ///   - timestamp: When the batch was discarded (default now).
     public init(
         requestContext: RequestContext,
         responseContext: ResponseContext,
         source: KinesisEventSource,
         records: [EventRecord],
+        lastError: LastError? = nil,
         timestamp: Date = Date()
     ) {
         precondition(!records.isEmpty, "an invocation record needs at least one discarded record")
@@ -199,6 +233,7 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
         )
         self.records = records
         self.source = source
+        self.lastError = lastError
     }
 
     enum CodingKeys: String, CodingKey {
@@ -208,9 +243,10 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
         case timestamp
         case kinesisBatchInfo = "KinesisBatchInfo"
         case records
+        case lastError
     }
 
-    /// Encodes the record in Lambda's shape plus `records`.
+    /// Encodes the record in Lambda's shape plus `records` and `lastError`.
     /// - Parameter encoder: The encoder.
     /// - Throws: Whatever the encoder throws.
     public func encode(to encoder: any Encoder) throws {
@@ -221,6 +257,7 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
         try container.encode(JSONTimestamp.iso8601(timestamp, milliseconds: true), forKey: .timestamp)
         try container.encode(kinesisBatchInfo, forKey: .kinesisBatchInfo)
         try container.encode(records.map { EncodedRecord($0, source: source) }, forKey: .records)
+        try container.encodeIfPresent(lastError, forKey: .lastError)
     }
 
     /// The record's JSON text with sorted keys.

@@ -185,7 +185,7 @@ struct Map: AsyncParsableCommand {
         guard let handlerSpec = definition.handler else {
             throw ValidationError("--handler KIND:SPEC is required (exec:COMMAND or runtime-api:COMMAND)")
         }
-        var logger = Logger(label: "shardlog.map") { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "shardlog.map") { ConsoleLogHandler(label: $0) }
         logger.logLevel =
             ProcessInfo.processInfo.environment["SHARDLOG_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
             ?? .warning
@@ -209,26 +209,18 @@ struct Map: AsyncParsableCommand {
         signal(SIGINT) { _ in mapStopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in mapStopRequested.store(true, ordering: .relaxed) }
         let live = standardErrorIsTerminal
+        let console = StatusConsole.standardError
         let summary = try await withThrowingTaskGroup(of: MappingSummary?.self) { group in
             group.addTask { try await mapping.run(exitWhenIdle: exitWhenIdle) }
             group.addTask {
-                var last = mapping.metrics
-                var lastTime = ContinuousClock.now
+                var status = StatusLine()
                 var ticks = 0
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(100))
                     if mapStopRequested.load(ordering: .relaxed) { mapping.stop() }
                     ticks += 1
                     guard live, ticks % 10 == 0 else { continue }
-                    let now = ContinuousClock.now
-                    let m = mapping.metrics
-                    let seconds =
-                        Double((now - lastTime).components.attoseconds) / 1e18
-                        + Double((now - lastTime).components.seconds)
-                    let rate = Double(m.records - last.records) / max(seconds, 0.001)
-                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.statusLine(m, rate: rate)).utf8))
-                    last = m
-                    lastTime = now
+                    console.setStatus(status.update(mapping.metrics, at: .now))
                 }
                 return nil
             }
@@ -241,30 +233,101 @@ struct Map: AsyncParsableCommand {
             }
             return result
         }
-        if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if live { console.setStatus(nil) }
         guard let summary else { return }
         if json {
             print(try kinesisJSON(summary))
         } else {
-            printError(Self.summaryText(summary))
+            printError(Self.summaryText(summary, interrupted: mapStopRequested.load(ordering: .relaxed)))
         }
     }
 
-    static func statusLine(_ m: MappingMetrics, rate: Double) -> String {
-        String(
-            format: "%.0f records/s  in flight %d  iterator age %lld ms  records %d  errors %d  discarded %d",
-            rate, m.inFlight, m.iteratorAgeMilliseconds, m.records, m.functionErrors + m.partialFailures,
-            m.discardedRecords)
-    }
-
-    static func summaryText(_ s: MappingSummary) -> String {
+    /// The summary printed when the mapping stops: the same counter names as the status line, and what is still
+    /// behind.
+    static func summaryText(_ s: MappingSummary, interrupted: Bool = false) -> String {
         let m = s.metrics
+        let behind: String
+        switch m.recordsBehind {
+        case nil:
+            behind = "records behind unknown (remote stream)"
+        case 0?:
+            behind = "caught up: no records behind"
+        case let count?:
+            behind =
+                "\(interrupted ? "stopped with " : "")\(NumberText.grouped(Double(count))) records behind, iterator age "
+                + DurationText.compact(milliseconds: m.iteratorAgeMilliseconds)
+        }
         return """
             mapping \(s.mappingName) on \(s.streamName): \(String(format: "%.1f", s.elapsedSeconds)) s
               records \(m.records)  batches \(m.batches)  filtered \(m.filteredRecords)  discarded \(m.discardedRecords)
               function errors \(m.functionErrors)  partial failures \(m.partialFailures)  retries \(m.retries)  \
-            bisections \(m.bisections)  service errors \(m.serviceErrors)
-              iterator age \(m.iteratorAgeMilliseconds) ms  shards finished \(m.finishedShards)
+            bisections \(m.bisections)  invocation errors \(m.serviceErrors)
+              \(behind)  shards finished \(m.finishedShards)
+              LastProcessingResult: \(m.lastProcessingResult ?? "No records processed")
             """
+    }
+}
+
+/// The live status line of `shardlog map` on a terminal: records handled, records behind, iterator age as a
+/// duration, rate and ETA, and the error counters under the summary's names (shown once non-zero).
+struct StatusLine {
+    private var last: (handled: Int, time: ContinuousClock.Instant)?
+    private var rate: Double?
+
+    /// The line for `m` at `now`; the rate is smoothed over the last few seconds.
+    mutating func update(_ m: MappingMetrics, at now: ContinuousClock.Instant) -> String {
+        let handled = m.records + m.discardedRecords + m.filteredRecords
+        if let last {
+            let seconds =
+                Double((now - last.time).components.seconds)
+                + Double((now - last.time).components.attoseconds) / 1e18
+            let current = Double(handled - last.handled) / max(seconds, 0.001)
+            rate = rate.map { 0.5 * $0 + 0.5 * current } ?? current
+        }
+        last = (handled, now)
+        return Self.text(m, rate: rate ?? 0)
+    }
+
+    /// The line for a snapshot and a rate in records per second.
+    static func text(_ m: MappingMetrics, rate: Double) -> String {
+        var parts = ["records \(NumberText.grouped(Double(m.records)))"]
+        if let behind = m.recordsBehind {
+            parts.append("behind \(NumberText.grouped(Double(behind)))")
+        }
+        parts.append("\(NumberText.grouped(rate))/s")
+        if let behind = m.recordsBehind, behind > 0 {
+            parts.append(
+                rate >= 1 ? "ETA \(DurationText.compact(milliseconds: Int64(Double(behind) / rate * 1000)))" : "ETA -")
+        }
+        parts.append("iterator age \(DurationText.compact(milliseconds: m.iteratorAgeMilliseconds))")
+        parts.append("in flight \(m.inFlight)")
+        if m.functionErrors > 0 { parts.append("function errors \(m.functionErrors)") }
+        if m.partialFailures > 0 { parts.append("partial failures \(m.partialFailures)") }
+        if m.discardedRecords > 0 { parts.append("discarded \(m.discardedRecords)") }
+        if m.serviceErrors > 0 { parts.append("invocation errors \(m.serviceErrors)") }
+        if let result = m.lastProcessingResult, result.hasPrefix("PROBLEM") { parts.append(result) }
+        return parts.joined(separator: "  ")
+    }
+}
+
+/// A swift-log handler that writes `shardlog map`'s log lines through ``StatusConsole`` (above the status line),
+/// the message first, then the metadata: `2026-12-06T20:00:00Z error shardlog.map: invocation failed: … [attempt=1
+/// mapping=m …]`.
+struct ConsoleLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let time = ISO8601DateFormatter().string(from: Date())
+        let line = "\(time) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " [" + fields + "]")\n"
+        StatusConsole.standardError.writeLines(Array(line.utf8))
     }
 }

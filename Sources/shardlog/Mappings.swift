@@ -27,6 +27,8 @@ struct Mappings: AsyncParsableCommand {
                     "Handler": definition?.handler ?? "",
                     "Shards": String(shards.count),
                     "FinishedShards": String(shards.values.filter(\.finished).count),
+                    "LastProcessingResult": (try? MappingStatusFile.read(store: store, name: name))??
+                        .lastProcessingResult ?? "No records processed",
                 ])
             }
             if json {
@@ -43,7 +45,9 @@ struct Mappings: AsyncParsableCommand {
 
     struct Describe: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a mapping's configuration and per-shard checkpoints (with records behind).")
+            abstract:
+                "Show a mapping's configuration, per-shard checkpoints (with records behind) and "
+                + "LastProcessingResult.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
 
@@ -74,18 +78,22 @@ struct Mappings: AsyncParsableCommand {
                 var mapping: MappingDefinition?
                 var checkpoints: [String: [String: String]]
                 var updatedAt: String?
+                var lastProcessingResult: String
                 enum CodingKeys: String, CodingKey {
                     case mappingName = "MappingName"
                     case mapping = "Mapping"
                     case checkpoints = "Checkpoints"
                     case updatedAt = "UpdatedAt"
+                    case lastProcessingResult = "LastProcessingResult"
                 }
             }
+            let status = try MappingStatusFile.read(store: store, name: name)
             print(
                 try kinesisJSON(
                     Output(
                         mappingName: name, mapping: definition, checkpoints: shards,
-                        updatedAt: checkpoints?.updatedAt)))
+                        updatedAt: checkpoints?.updatedAt,
+                        lastProcessingResult: status?.lastProcessingResult ?? "No records processed")))
         }
     }
 

@@ -66,8 +66,8 @@ import Testing
         (#"{"batchItemFailures":{"itemIdentifier":"99"}}"#, "batchItemFailures is not an array"),
         (#"{"batchItemFailures":[null]}"#, "batchItemFailures[0] is not an object"),
         (#"{"batchItemFailures":["99"]}"#, "batchItemFailures[0] is not an object"),
-        (#"{"batchItemFailures":[{"itemIdentifier":"99"}"#, "the response is not valid JSON"),
-        ("OK", "the response is not valid JSON"),
+        (#"{"batchItemFailures":[{"itemIdentifier":"99"}"#, "response is not valid JSON: "),
+        ("OK", #"response is not valid JSON: "OK""#),
     ])
     func malformedResponsesFailTheWholeBatch(body: String, reason: String) {
         #expect(Self.isFullFailure(Self.response(body), containing: reason), "\(Self.response(body))")

@@ -98,6 +98,18 @@ import Testing
         #expect(info["streamArn"] as? String == "arn:aws:kinesis:us-east-2:123456789012:stream/mystream")
     }
 
+    @Test func theLastErrorIsADocumentedExtensionLeftOutWhenThereIsNone() throws {
+        var record = Self.invocationRecord()
+        record.lastError = .init(errorType: "TypeError", errorMessage: "boom from node")
+        let object = try Self.object(record)
+        let lastError = try #require(object["lastError"] as? [String: Any])
+        #expect(lastError as? [String: String] == ["errorType": "TypeError", "errorMessage": "boom from node"])
+        #expect(record.lastError?.description == "TypeError: boom from node")
+        #expect(try Self.object(Self.invocationRecord(condition: .recordAgeExceeded))["lastError"] == nil)
+        let text = String(decoding: try record.jsonBytes(), as: UTF8.self)
+        #expect(text.contains(#""KinesisBatchInfo":{"#) && text.contains(#""lastError":{"errorMessage":"boom"#))
+    }
+
     @Test func recordsUseTheKinesisEventShape() throws {
         let object = try Self.object(Self.invocationRecord())
         let elements = try #require(object["records"] as? [[String: Any]])

@@ -286,6 +286,148 @@ struct MapCommandTests {
             #expect(outOfOrder == 0)
         }
     }
+
+    /// Runs the built `shardlog` in a pseudo-terminal (Python's `pty`), sends it SIGINT after `interruptAfter`, and
+    /// returns its exit status and everything it wrote to the terminal.
+    static func runInTerminal(_ arguments: [String], interruptAfter: Double) async throws -> ProcessResult {
+        let driver = """
+            import os, pty, select, signal, sys, time
+            binary, interrupt_after, args = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(binary, [binary] + args)
+            out = bytearray()
+            start = time.monotonic()
+            interrupted = False
+            while time.monotonic() - start < 50:
+                if not interrupted and time.monotonic() - start >= interrupt_after:
+                    os.kill(pid, signal.SIGINT)
+                    interrupted = True
+                ready, _, _ = select.select([fd], [], [], 0.05)
+                if ready:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    out += data
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.buffer.write(bytes(out))
+            code = os.waitstatus_to_exitcode(status)
+            sys.exit(code if code >= 0 else 128 - code)
+            """
+        return try await runProcess(
+            "/usr/bin/env", ["python3", "-c", driver, shardlogBinary, String(interruptAfter)] + arguments)
+    }
+
+    /// What a terminal shows of `output`, line by line: `CR` moves to the line's start, later text overwrites
+    /// earlier text, `ESC [ K` erases to the end of the line, and the auto-wrap switches (`ESC [ ? 7 l/h`) draw
+    /// nothing. A status line that was not erased before a handler's line stays visible in it.
+    static func terminalLines(_ output: String) -> [String] {
+        var lines: [String] = []
+        var line: [Unicode.Scalar] = []
+        var cursor = 0
+        let scalars = Array(output.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            index += 1
+            switch scalar {
+            case "\n":
+                lines.append(String(String.UnicodeScalarView(line)))
+                line = []
+                cursor = 0
+            case "\r":
+                cursor = 0
+            case "\u{1B}":
+                var sequence = ""
+                while index < scalars.count {
+                    let next = scalars[index]
+                    index += 1
+                    sequence.unicodeScalars.append(next)
+                    if next.properties.isAlphabetic && next != "[" { break }
+                }
+                if sequence == "[K" { line.removeSubrange(min(cursor, line.count)...) }
+            default:
+                if cursor < line.count { line[cursor] = scalar } else { line.append(scalar) }
+                cursor += 1
+            }
+        }
+        if !line.isEmpty { lines.append(String(String.UnicodeScalarView(line))) }
+        return lines
+    }
+
+    @Test func aTerminalShowsHandlerLinesAboveTheStatusLineAndCtrlCSaysWhatIsBehind() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir + "/data")
+            try store.createStream(named: "s", shardCount: 1)
+            let stream = try store.stream(named: "s")
+            let total = 400
+            _ = try stream.putRecords(
+                (0..<total).map { PutRecordsEntry(partitionKey: "k", data: Array("{\"i\":\($0)}".utf8)) })
+            let handler = dir + "/handler.sh"
+            try "#!/bin/sh\ncat >/dev/null\necho 'hello from the handler' >&2\nsleep 0.05\n".write(
+                toFile: handler, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: handler)
+            let result = try await Self.runInTerminal(
+                [
+                    "--data-dir", dir + "/data", "map", "s", "--handler", "exec:" + handler, "--batch-size", "2",
+                    "--starting-position", "TRIM_HORIZON",
+                ], interruptAfter: 3.5)
+            #expect(result.status == 0, "\(result.stdout)")
+            let output = result.stdout
+            // The status line was drawn, with records behind, iterator age as a duration, rate and ETA.
+            #expect(output.contains("\u{1B}[?7lrecords "), "\(output)")
+            #expect(output.contains(" behind ") && output.contains(" ETA "), "\(output)")
+            #expect(output.range(of: #"iterator age [0-9.]+(ms|s)"#, options: .regularExpression) != nil)
+            let lines = Self.terminalLines(output)
+            let handlerLines = lines.filter { $0.contains("hello from the handler") }
+            #expect(handlerLines.count >= 10, "\(output)")
+            for line in handlerLines {
+                #expect(
+                    line == "[s slot 0] hello from the handler", "status text interleaved: \(line.debugDescription)")
+            }
+            // After Ctrl-C the summary says what is still behind, which with what was handled is everything.
+            let summary = try #require(
+                output.firstMatch(of: #/stopped with ([0-9,]+) records behind, iterator age [0-9.]+(ms|s|m)/#),
+                "\(output)")
+            let behind = try #require(Int(summary.1.replacingOccurrences(of: ",", with: "")))
+            let handled = try #require(output.firstMatch(of: #/mapping s on s: .*\s+records ([0-9]+)  batches/#))
+            let records = try #require(Int(handled.1))
+            #expect(behind > 0 && records > 0)
+            #expect(behind + records == total, "\(behind) behind + \(records) handled")
+            #expect(output.contains("LastProcessingResult: OK"))
+        }
+    }
+
+    @Test func aHandlerThatCannotStartIsReportedAndBacksOffWithoutDiscarding() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir + "/data")
+            try store.createStream(named: "s", shardCount: 1)
+            try store.stream(named: "s").put(partitionKey: "k", data: Array("{}".utf8))
+            let result = try await Self.runInTerminal(
+                [
+                    "--data-dir", dir + "/data", "map", "s", "--handler", "exec:./nosuch.sh", "--handler-dir", dir,
+                    "--starting-position", "TRIM_HORIZON", "--on-failure", "file:\(dir)/failed.jsonl",
+                ], interruptAfter: 2.5)
+            #expect(result.status == 0, "\(result.stdout)")
+            let lines = Self.terminalLines(result.stdout)
+            let steps = lines.filter { $0.contains("handler could not start: `./nosuch.sh`") }
+            // Attempts at 0, 1 and 3 s: two log lines in 2.5 s, where a busy loop made dozens.
+            #expect(steps.count >= 1 && steps.count <= 3, "\(result.stdout)")
+            #expect(steps.first?.contains("./nosuch.sh: not found") == true, "\(result.stdout)")
+            #expect(steps.first?.contains("trying again in 1s") == true, "\(result.stdout)")
+            #expect(result.stdout.contains("PROBLEM: handler could not start"), "the status line says so")
+            #expect(lines.contains { $0.contains("discarded 0") })
+            #expect(result.stdout.contains("stopped with 1 records behind"), "\(result.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/failed.jsonl"))
+            let describe = try await runShardlog(["--data-dir", dir + "/data", "mappings", "describe", "s"])
+            #expect(
+                describe.stdout.contains(#""LastProcessingResult" : "PROBLEM: handler could not start: `./nosuch.sh`"#),
+                "\(describe.stdout)")
+        }
+    }
 }
 
 /// Runs `body` with a fresh directory that is removed afterwards (synchronous).

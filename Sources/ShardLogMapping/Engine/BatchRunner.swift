@@ -29,6 +29,8 @@ struct BatchContext: Sendable {
     var now: @Sendable () -> Date
     var stop: StopSignal
     var logger: Logger
+    /// `LastProcessingResult` and the back-off while the handler cannot start.
+    var health: ProcessingHealth
 }
 
 /// How a lane batch ended.
@@ -50,7 +52,13 @@ enum BatchResult: Sendable, Equatable {
 ///   `MaximumRetryAttempts` failed attempts were retried, then discarded (`RetryAttemptsExhausted`);
 /// - with bisect on, a partial failure splits at the reported item: the records before it are done and the rest
 ///   is retried with a fresh count;
-/// - a service error (the handler could not be started) is retried without counting.
+/// - an invocation error (the handler could not start: `.serviceError`) discards nothing and spends no retry; the
+///   mapping backs off (``ProcessingHealth``: 1 s doubling to 60 s, shared by all lanes) and says so once per step.
+///
+/// Every failed invocation is logged once, with the mapping, shard, sequence range, attempt, request id and the
+/// reason (`TypeError: boom`, an exec handler's exit status and standard error tail, a response that is not JSON,
+/// a timeout with the configured timeout, a crash with its signal); the reason is kept for the on-failure record's
+/// `lastError` and the mapping's `LastProcessingResult`.
 ///
 /// With a tumbling window (semantics §3, "Tumbling window") every invocation carries the window and the state the
 /// previous successful invocation returned; a response without `state` is a function error, and the state of a
@@ -72,6 +80,8 @@ struct BatchRunner: Sendable {
         var invokeCount = 0
         var requestId = ""
         var functionError: String?
+        /// Why the last invocation failed.
+        var lastError: InvocationRecord.LastError?
         var delay: Duration
         /// Set once the records were discarded (retries exhausted): the segment is done.
         var isDiscarded = false
@@ -85,8 +95,8 @@ struct BatchRunner: Sendable {
 
     private enum Verdict {
         case success
-        case partial(lowestFailed: String)
-        case failure(functionError: String?, message: String)
+        case partial(lowestFailed: String, InvocationRecord.LastError)
+        case failure(functionError: String?, InvocationRecord.LastError)
         case service(String)
     }
 
@@ -106,6 +116,9 @@ struct BatchRunner: Sendable {
     private func run(_ records: [Record], window: inout TumblingWindow?) async -> BatchResult {
         var work = [Segment(records[...], delay: context.firstRetryDelay)]
         while var segment = work.first {
+            if let until = context.health.backOffUntil {
+                await sleep(until: until)
+            }
             if context.stop.isSet || Task.isCancelled { return .abandoned }
             if let maximumAge = configuration.maximumRecordAge {
                 let cutoff = Int64((context.now().timeIntervalSince1970 - Double(maximumAge.components.seconds)) * 1000)
@@ -125,13 +138,19 @@ struct BatchRunner: Sendable {
                 complete(segment.records)
                 work.removeFirst()
             case .service(let message):
+                if context.stop.isSet || Task.isCancelled { return .abandoned }
                 context.metrics.update { $0.serviceErrors += 1 }
-                context.logger.warning(
-                    "invocation error, retrying without counting an attempt: \(message)",
-                    metadata: ["shard.id": "\(shardId)"])
-                await backOff(&segment)
+                let (until, step) = context.health.couldNotStart(message)
+                if let step {
+                    let text =
+                        "\(message); nothing is discarded and no retry attempt is spent; trying again in "
+                        + DurationText.compact(step)
+                    context.logger.error("\(text)", metadata: metadata(segment))
+                }
+                await sleep(until: until)
                 work[0] = segment
-            case .partial(let lowest):
+            case .partial(let lowest, let error):
+                segment.lastError = error
                 let index = segment.records.firstIndex { $0.sequenceNumber == lowest } ?? segment.records.startIndex
                 let head = segment.records[..<index]
                 let tail = segment.records[index...]
@@ -146,11 +165,9 @@ struct BatchRunner: Sendable {
                     guard await failedAttempt(&segment) else { return .abandoned }
                     if segment.isDiscarded { work.removeFirst() } else { work[0] = segment }
                 }
-            case .failure(let functionError, let message):
+            case .failure(let functionError, let error):
                 segment.functionError = functionError
-                context.logger.debug(
-                    "function error: \(message)",
-                    metadata: ["shard.id": "\(shardId)", "records": "\(segment.records.count)"])
+                segment.lastError = error
                 if configuration.bisectBatchOnFunctionError && segment.records.count > 1 {
                     work.replaceSubrange(0..<1, with: split(segment))
                 } else {
@@ -191,8 +208,42 @@ struct BatchRunner: Sendable {
     }
 
     private func backOff(_ segment: inout Segment) async {
-        try? await Task.sleep(for: segment.delay)
+        await sleep(until: .now + segment.delay)
         segment.delay = min(segment.delay * 2, context.maximumRetryDelay)
+    }
+
+    /// Sleeps until `deadline`, waking early when the mapping stops (a 60 s back-off must not delay Ctrl-C).
+    private func sleep(until deadline: ContinuousClock.Instant) async {
+        while !context.stop.isSet && !Task.isCancelled {
+            let remaining = deadline - .now
+            guard remaining > .zero else { return }
+            try? await Task.sleep(for: min(remaining, .milliseconds(100)))
+        }
+    }
+
+    /// The metadata of a log line about `segment`: mapping (from the logger), shard, sequence range, attempt and
+    /// request id.
+    private func metadata(_ segment: Segment, attempt: Int? = nil) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "shard.id": .string(shardId),
+            "attempt": .stringConvertible(attempt ?? segment.failedAttempts + 1),
+            "request.id": .string(segment.requestId),
+        ]
+        if let first = segment.records.first, let last = segment.records.last {
+            metadata["sequence.first"] = .string(first.sequenceNumber)
+            metadata["sequence.last"] = .string(last.sequenceNumber)
+        }
+        return metadata
+    }
+
+    /// Logs a failed invocation once, with its reason; stack traces are logged at debug level by the invoker.
+    private func logFailure(_ segment: Segment, _ error: InvocationRecord.LastError, partial: Bool) {
+        let text = "invocation failed: \(error) (\(segment.records.count) record(s))"
+        if partial {
+            context.logger.warning("\(text)", metadata: metadata(segment))
+        } else {
+            context.logger.error("\(text)", metadata: metadata(segment))
+        }
     }
 
     /// Marks records as processed by the handler.
@@ -228,6 +279,24 @@ struct BatchRunner: Sendable {
         context.metrics.update { $0.inFlight -= 1 }
         segment.invokeCount += 1
         segment.requestId = requestId
+        let verdict = classify(outcome, records: records, window: &window)
+        switch verdict {
+        case .success:
+            context.health.invoked(problem: nil)
+        case .partial(_, let error):
+            context.health.invoked(problem: "Function call failed: \(error)")
+            logFailure(segment, error, partial: true)
+        case .failure(_, let error):
+            context.health.invoked(problem: "Function call failed: \(error)")
+            logFailure(segment, error, partial: false)
+        case .service:
+            break
+        }
+        return verdict
+    }
+
+    /// What an outcome means for the batch, with the reason of a failure as a user reads it.
+    private func classify(_ outcome: InvocationOutcome, records: [Record], window: inout TumblingWindow?) -> Verdict {
         switch outcome {
         case .response(let body):
             let reports = configuration.reportsBatchItemFailures
@@ -250,23 +319,45 @@ struct BatchRunner: Sendable {
                 return .success
             case .partialFailure(let lowest):
                 context.metrics.update { $0.partialFailures += 1 }
-                return .partial(lowestFailed: lowest)
+                let count = records.count - (records.firstIndex { $0.sequenceNumber == lowest } ?? 0)
+                return .partial(
+                    lowestFailed: lowest,
+                    .init(
+                        errorType: "PartialBatchFailure",
+                        errorMessage: "batchItemFailures reported \(lowest): \(count) record(s) from it on are retried")
+                )
             case .fullFailure(let reason):
                 context.metrics.update { $0.functionErrors += 1 }
-                return .failure(functionError: nil, message: reason)
+                return .failure(functionError: nil, .init(errorType: "InvalidResponse", errorMessage: reason))
             }
         case .functionError(let type, let message):
             context.metrics.update { $0.functionErrors += 1 }
-            return .failure(functionError: "Unhandled", message: "\(type): \(message)")
+            return .failure(functionError: "Unhandled", .init(errorType: type, errorMessage: message))
         case .timedOut:
             context.metrics.update { $0.functionErrors += 1 }
-            return .failure(functionError: "Unhandled", message: "Task timed out")
+            let seconds =
+                Double(context.timeout.components.seconds)
+                + Double(context.timeout.components.attoseconds) / 1e18
+            return .failure(
+                functionError: "Unhandled",
+                .init(
+                    errorType: "Sandbox.Timedout",
+                    errorMessage: "Task timed out after \(String(format: "%.2f", seconds)) seconds"))
         case .crashed(let message):
             context.metrics.update { $0.functionErrors += 1 }
-            return .failure(functionError: "Unhandled", message: "Runtime.ExitError: \(message)")
+            return .failure(functionError: "Unhandled", Self.crashError(message))
         case .serviceError(let message):
             return .service(message)
         }
+    }
+
+    /// A crash message as an error: `Runtime.InitError: …` keeps its type, anything else is `Runtime.ExitError`.
+    static func crashError(_ message: String) -> InvocationRecord.LastError {
+        if message.hasPrefix("Runtime."), let colon = message.range(of: ": ") {
+            return .init(
+                errorType: String(message[..<colon.lowerBound]), errorMessage: String(message[colon.upperBound...]))
+        }
+        return .init(errorType: "Runtime.ExitError", errorMessage: message)
     }
 
     /// Sends discarded records to the on-failure destination (retrying a failing write until it succeeds or the
@@ -275,9 +366,13 @@ struct BatchRunner: Sendable {
         _ records: ArraySlice<Record>, condition: InvocationRecord.Condition, segment: Segment
     ) async -> Bool {
         guard let last = records.last else { return true }
-        context.logger.warning(
-            "discarding \(records.count) record(s): \(condition.rawValue)",
-            metadata: ["shard.id": "\(shardId)", "sequenceNumber": "\(records[records.startIndex].sequenceNumber)"])
+        var discarded = segment
+        discarded.records = records
+        let text =
+            "discarding \(records.count) record(s): \(condition.rawValue)"
+            + (segment.lastError.map { "; last error: \($0)" } ?? "")
+            + (context.sink.map { "; sent to \($0.destination)" } ?? "; no on-failure destination")
+        context.logger.error("\(text)", metadata: metadata(discarded, attempt: segment.invokeCount))
         if let sink = context.sink {
             let entry = InvocationRecord(
                 requestContext: .init(
@@ -292,7 +387,8 @@ struct BatchRunner: Sendable {
                     EventRecord(
                         partitionKey: $0.partitionKey, sequenceNumber: $0.sequenceNumber, data: $0.data,
                         approximateArrivalTimestamp: $0.approximateArrivalTimestamp)
-                })
+                },
+                lastError: segment.lastError)
             var delay = context.firstRetryDelay
             while true {
                 do {

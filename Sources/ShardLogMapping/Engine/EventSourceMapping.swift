@@ -22,9 +22,10 @@ import Synchronization
 /// ```
 ///
 /// Thread-safety: ``stop()`` and ``metrics`` may be used from any thread while ``run(exitWhenIdle:)`` runs.
-/// With `TumblingWindowInSeconds`, records are grouped into windows aligned on their arrival time, per shard (per
-/// lane when ParallelizationFactor > 1), and each window's state is carried between its invocations in memory:
-/// it is not checkpointed, so a restart begins the open window again with `{}`.
+/// With `TumblingWindowInSeconds`, records are grouped into windows aligned on their arrival time, per shard (one
+/// lane per shard: the state passes from one invocation to the next, so ParallelizationFactor does not apply),
+/// and each window's state is carried between its invocations and saved with the checkpoints
+/// (``WindowStateStore``, `windows.json`), so a restart resumes the open window with its state.
 public final class EventSourceMapping: Sendable {
     /// The mapping's name (its directory under `mappings/`).
     public let name: String
@@ -47,6 +48,8 @@ public final class EventSourceMapping: Sendable {
     private let started = Atomic<Bool>(false)
     private let statuses = Mutex<[String: ShardStatus]>([:])
     private let failure = Mutex<(any Error)?>(nil)
+    private let health: ProcessingHealth
+    private let statusVersionWritten = Atomic<Int>(-1)
 
     /// Knobs for tests: retry back-off and the clock used for record ages.
     struct Tuning: Sendable {
@@ -54,6 +57,9 @@ public final class EventSourceMapping: Sendable {
         var maximumRetryDelay: Duration = .seconds(1)
         var describeInterval: Duration = .seconds(1)
         var now: @Sendable () -> Date = { Date() }
+        /// The first back-off step while the handler cannot start; doubles up to `maximumStartFailureDelay`.
+        var firstStartFailureDelay: Duration = .seconds(1)
+        var maximumStartFailureDelay: Duration = .seconds(60)
     }
 
     /// Creates a mapping; nothing happens until ``run(exitWhenIdle:)``.
@@ -108,15 +114,18 @@ public final class EventSourceMapping: Sendable {
         self.invoker = invoker
         self.onFailure = onFailure
         var logger = logger
-        logger[metadataKey: "mapping.name"] = "\(name)"
+        logger[metadataKey: "mapping"] = "\(name)"
         self.logger = logger
         self.timeout = timeout
         self.tuning = tuning
+        self.health = ProcessingHealth(
+            firstDelay: tuning.firstStartFailureDelay, maximumDelay: tuning.maximumStartFailureDelay)
     }
 
     /// A snapshot of the counters and gauges.
     public var metrics: MappingMetrics {
         var m = recorder.snapshot
+        m.lastProcessingResult = health.lastProcessingResult.text
         let s = statuses.withLock { Array($0.values) }
         m.activeShards = s.filter { !$0.isFinished }.count
         m.finishedShards = s.filter(\.isFinished).count
@@ -165,23 +174,29 @@ public final class EventSourceMapping: Sendable {
         let lock = try MappingLock.acquire(store: store, name: name)
         defer { lock.release() }
         let checkpoints: CheckpointStore
+        let windows: WindowStateStore?
         do {
+            let fresh = try MappingCatalog.checkpoints(store: store, name: name) == nil
             checkpoints = try await openCheckpoints(stream: stream)
+            windows =
+                configuration.tumblingWindow == nil
+                ? nil : try WindowStateStore(store: store, name: name, fresh: fresh)
             try saveDefinition()
         } catch {
             await invoker.shutdown()
             throw error
         }
         if configuration.enabled {
-            await supervise(stream: stream, checkpoints: checkpoints, exitWhenIdle: exitWhenIdle)
+            await supervise(stream: stream, checkpoints: checkpoints, windows: windows, exitWhenIdle: exitWhenIdle)
         } else {
             logger.info("mapping is disabled (Enabled=false); not polling")
         }
         do {
-            try checkpoints.flush()
+            try Self.flush(checkpoints, windows)
         } catch {
             record(error)
         }
+        writeStatus()
         await invoker.shutdown()
         if let error = failure.withLock({ $0 }) { throw error }
         let elapsed = ContinuousClock.now - begin
@@ -267,7 +282,21 @@ public final class EventSourceMapping: Sendable {
         try MappingCatalog.save(definition, store: store, name: name)
     }
 
-    private func supervise(stream: any StreamSource, checkpoints: CheckpointStore, exitWhenIdle: Bool) async {
+    /// Flushes the checkpoints, then the window states that go with them.
+    private static func flush(_ checkpoints: CheckpointStore, _ windows: WindowStateStore?) throws(MappingError) {
+        guard let windows else {
+            try checkpoints.flush()
+            return
+        }
+        // Checkpoints set before the flush are on disk after it: their window entries may be pruned.
+        let persisted = checkpoints.file.shards.mapValues(\.sequenceNumber)
+        try checkpoints.flush()
+        try windows.flush(persisted: persisted)
+    }
+
+    private func supervise(
+        stream: any StreamSource, checkpoints: CheckpointStore, windows: WindowStateStore?, exitWhenIdle: Bool
+    ) async {
         let streamARN: String
         let initialShards: [ShardDescription]
         let filter: RecordFilter?
@@ -285,7 +314,7 @@ public final class EventSourceMapping: Sendable {
             streamName: streamName, streamARN: streamARN,
             functionArn: "arn:aws:lambda:us-east-1:000000000000:function:\(name)", timeout: timeout,
             firstRetryDelay: tuning.firstRetryDelay, maximumRetryDelay: tuning.maximumRetryDelay, now: tuning.now,
-            stop: stopSignal, logger: logger)
+            stop: stopSignal, logger: logger, health: health)
         let stopSignal = self.stopSignal
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [logger] in
@@ -293,10 +322,17 @@ public final class EventSourceMapping: Sendable {
                 while !stopSignal.isSet {
                     try? await Task.sleep(for: .milliseconds(20))
                     do {
-                        try checkpoints.flush()
+                        try Self.flush(checkpoints, windows)
                     } catch {
                         logger.error("cannot write checkpoints: \(error)")
                     }
+                }
+            }
+            group.addTask { [self] in
+                // LastProcessingResult for `shardlog mappings describe`, written when it changes.
+                while !stopSignal.isSet {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    writeStatus()
                 }
             }
             var shards = initialShards
@@ -349,12 +385,22 @@ public final class EventSourceMapping: Sendable {
                         saved.map { .afterSequenceNumber($0) }
                         ?? (startAtConfigured.contains(id) ? configuredPosition : .trimHorizon)
                     statuses.withLock { $0[id] = ShardStatus() }
+                    let restored = windows?.restore(shardId: id, checkpoint: saved)
+                    if let windows, restored == nil, windows.hasSavedEntries(shardId: id) {
+                        logger.warning(
+                            """
+                            the saved tumbling-window state does not match the checkpoint (the mapping stopped \
+                            during a batch); the open window starts again with {}
+                            """,
+                            metadata: ["shard.id": "\(id)"])
+                    }
                     let poller: ShardPoller
                     do {
                         let source = try await stream.openShard(shardId: id, position: position, checkpoint: saved)
                         poller = ShardPoller(
                             source: source, shardId: id, ordinal: ordinal, context: context,
-                            checkpoints: checkpoints, filter: filter,
+                            checkpoints: checkpoints, filter: filter, windows: windows,
+                            restoredWindow: restored ?? nil,
                             reportStatus: { [self] status in self.statuses.withLock { $0[id] = status } })
                     } catch {
                         record(error)
@@ -391,6 +437,17 @@ public final class EventSourceMapping: Sendable {
             }
             stopSignal.set()
             await group.waitForAll()
+        }
+    }
+
+    /// Writes `status.json` if `LastProcessingResult` changed since the last write.
+    private func writeStatus() {
+        let (text, version) = health.lastProcessingResult
+        guard statusVersionWritten.exchange(version, ordering: .acquiringAndReleasing) != version else { return }
+        do {
+            try MappingStatusFile(lastProcessingResult: text).write(store: store, name: name)
+        } catch {
+            logger.warning("cannot write the mapping's status: \(error)")
         }
     }
 

@@ -7,8 +7,14 @@ import Synchronization
 /// `iteratorAgeMilliseconds`, shard counts) describe the moment of the snapshot. A value type: safe to share.
 public struct MappingMetrics: Sendable, Equatable, Codable {
     /// `IteratorAge`: the age in milliseconds of the last record of the most recently finished batch (the largest
-    /// over shards); 0 once a shard is caught up.
+    /// over shards); 0 once a shard is caught up. A stopped mapping keeps the age of the shards it left behind.
     public var iteratorAgeMilliseconds: Int64 = 0
+    /// Records written to the stream and not yet handled, summed over the shards being read (read and waiting in a
+    /// lane, or not read yet); `nil` when the source cannot tell (a remote stream). Measured about every 500 ms
+    /// and when a shard's reader stops.
+    public var recordsBehind: Int?
+    /// Lambda's `LastProcessingResult`: `No records processed`, `OK`, or `PROBLEM: <reason>`.
+    public var lastProcessingResult: String?
     /// Invocations made (every attempt of every batch or half).
     public var batches = 0
     /// Records the handler processed successfully (each counted once, when its checkpoint may pass it).
@@ -78,6 +84,8 @@ final class MetricsRecorder: Sendable {
     private struct State {
         var metrics = MappingMetrics()
         var iteratorAges: [String: Int64] = [:]
+        var backlogs: [String: Int] = [:]
+        var backlogUnknown = false
     }
 
     private let state = Mutex(State())
@@ -92,11 +100,28 @@ final class MetricsRecorder: Sendable {
         state.withLock { $0.iteratorAges[shardId] = milliseconds }
     }
 
-    /// A snapshot; the iterator age is the largest over shards.
+    /// Raises the iterator age of one shard to at least `milliseconds`.
+    func raiseIteratorAge(shardId: String, milliseconds: Int64) {
+        state.withLock { $0.iteratorAges[shardId] = max($0.iteratorAges[shardId] ?? 0, milliseconds) }
+    }
+
+    /// Sets the records behind of one shard (`nil`: the source cannot tell).
+    func setRecordsBehind(shardId: String, records: Int?) {
+        state.withLock { s in
+            if let records {
+                s.backlogs[shardId] = records
+            } else {
+                s.backlogUnknown = true
+            }
+        }
+    }
+
+    /// A snapshot; the iterator age is the largest over shards, records behind their sum.
     var snapshot: MappingMetrics {
         state.withLock { s in
             var m = s.metrics
             m.iteratorAgeMilliseconds = s.iteratorAges.values.max() ?? 0
+            m.recordsBehind = s.backlogUnknown ? nil : s.backlogs.values.reduce(0, +)
             return m
         }
     }

@@ -110,6 +110,9 @@ final class ShardPoller {
     private let context: BatchContext
     private let checkpoints: CheckpointStore
     private let filter: RecordFilter?
+    private let windows: WindowStateStore?
+    /// A tumbling window's state changed or the checkpoint moved since the last ``WindowStateStore`` entry.
+    private var windowEntryDue = false
     private let encoder: KinesisEventEncoder
     private let reportStatus: @Sendable (ShardStatus) -> Void
     private let inbox = LaneInbox()
@@ -130,7 +133,8 @@ final class ShardPoller {
 
     init(
         source: any ShardSource, shardId: String, ordinal: Int, context: BatchContext,
-        checkpoints: CheckpointStore, filter: RecordFilter?, reportStatus: @escaping @Sendable (ShardStatus) -> Void
+        checkpoints: CheckpointStore, filter: RecordFilter?, windows: WindowStateStore? = nil,
+        restoredWindow: OpenWindow? = nil, reportStatus: @escaping @Sendable (ShardStatus) -> Void
     ) {
         self.source = source
         self.shardId = shardId
@@ -141,7 +145,12 @@ final class ShardPoller {
         self.reportStatus = reportStatus
         self.encoder = KinesisEventEncoder(
             source: KinesisEventSource(streamName: context.streamName, shardId: shardId))
-        self.lanes = Array(repeating: LaneBuffer(), count: max(1, context.configuration.parallelizationFactor))
+        // A tumbling window's state passes from one invocation to the next: one lane per shard.
+        let laneCount =
+            context.configuration.tumblingWindow == nil ? max(1, context.configuration.parallelizationFactor) : 1
+        self.lanes = Array(repeating: LaneBuffer(), count: laneCount)
+        self.lanes[0].openWindow = restoredWindow
+        self.windows = windows
         self.checkpointed = Int64(source.nextOrdinal) - 1
     }
 
@@ -153,7 +162,12 @@ final class ShardPoller {
         try await withThrowingTaskGroup(of: Void.self) { group in
             let clock = ContinuousClock()
             var pause = Duration.microseconds(200)
+            var lastBacklog = clock.now
             while true {
+                if clock.now - lastBacklog >= .milliseconds(500) {
+                    lastBacklog = clock.now
+                    reportBacklog(stopped: false)
+                }
                 var progressed = false
                 if inbox.hasEvents {
                     apply(inbox.drain())
@@ -203,6 +217,13 @@ final class ShardPoller {
                 }
                 advanceCheckpoint()
                 let busy = lanes.contains { $0.isBusy }
+                if windowEntryDue, !busy, let windows {
+                    // No batch in flight: the state covers exactly the records up to the checkpoint.
+                    windowEntryDue = false
+                    windows.record(
+                        shardId: shardId, checkpoint: checkpoints.checkpoint(shardId: shardId)?.sequenceNumber,
+                        window: lanes[0].openWindow)
+                }
                 // A tumbling window still owes its final invocation.
                 let windowOpen = lanes.contains { $0.openWindow != nil }
                 let outstanding = lanes.reduce(0) { $0 + $1.outstanding.count }
@@ -217,7 +238,9 @@ final class ShardPoller {
                     try checkpoints.flush()
                     publish(ShardStatus(isIdle: true, isFinished: true, outstanding: 0))
                     logger.debug("shard finished", metadata: ["shard.id": "\(shardId)"])
-                    break
+                    context.metrics.setRecordsBehind(shardId: shardId, records: 0)
+                    context.metrics.setIteratorAge(shardId: shardId, milliseconds: nil)
+                    return
                 }
                 let idle = !busy && outstanding == 0 && caughtUp && !windowOpen
                 publish(ShardStatus(isIdle: idle, isFinished: false, outstanding: outstanding))
@@ -241,7 +264,19 @@ final class ShardPoller {
             }
             try await group.waitForAll()
         }
-        context.metrics.setIteratorAge(shardId: shardId, milliseconds: nil)
+        if status.isFinished { return }
+        reportBacklog(stopped: true)
+    }
+
+    /// Publishes the records behind (read and not handled, plus not read); a stopping reader also keeps as its
+    /// iterator age the age of the oldest record it did not read, so the summary says how far behind it stopped.
+    private func reportBacklog(stopped: Bool) {
+        let backlog = source.backlog()
+        let outstanding = lanes.reduce(0) { $0 + $1.outstanding.count }
+        context.metrics.setRecordsBehind(shardId: shardId, records: backlog.map { $0.unreadRecords + outstanding })
+        if stopped, let backlog, backlog.unreadRecords > 0 {
+            context.metrics.raiseIteratorAge(shardId: shardId, milliseconds: backlog.oldestUnreadAgeMilliseconds)
+        }
     }
 
     private func publish(_ new: ShardStatus) {
@@ -308,6 +343,7 @@ final class ShardPoller {
                 lanes[lane].isBusy = false
                 if configuration.tumblingWindow != nil {
                     lanes[lane].windowBatchDone(state: state)
+                    windowEntryDue = true
                 }
             }
         }
@@ -319,6 +355,7 @@ final class ShardPoller {
         let handled = lowest.map { Int64($0) - 1 } ?? Int64(source.nextOrdinal) - 1
         guard handled > checkpointed else { return }
         checkpointed = handled
+        windowEntryDue = windows != nil
         checkpoints.set(
             ShardCheckpoint(sequenceNumber: source.sequenceNumber(ordinal: UInt64(handled))), shardId: shardId)
     }

@@ -54,6 +54,22 @@ package protocol ShardSource: AnyObject {
     /// The sequence number of the record with this ordinal (or of the starting checkpoint for
     /// `nextOrdinal - 1` before any read), `nil` for none. Ordinals asked for never decrease.
     func sequenceNumber(ordinal: UInt64) -> String?
+    /// The records written beyond the reader's position and how old the first of them is, or `nil` when the source
+    /// cannot tell cheaply (the default).
+    func backlog() -> ShardBacklog?
+}
+
+/// What a shard reader has not read yet.
+package struct ShardBacklog: Sendable, Equatable {
+    /// Records published beyond the reader's position.
+    package var unreadRecords: Int
+    /// Milliseconds since the first of them arrived; 0 when there is none.
+    package var oldestUnreadAgeMilliseconds: Int64
+}
+
+extension ShardSource {
+    /// Unknown: `nil`.
+    package func backlog() -> ShardBacklog? { nil }
 }
 
 /// The local data directory's stream. Sequence numbers are ShardLog's own; ordinals are record offsets.
@@ -122,5 +138,13 @@ final class LocalShardSource: ShardSource {
 
     func sequenceNumber(ordinal: UInt64) -> String? {
         SequenceNumber(shardIndex: iterator.shardIndex, offset: ordinal).description
+    }
+
+    func backlog() -> ShardBacklog? {
+        guard let tip = try? iterator.stream.iterator(shardId: iterator.shardId, position: .latest).offset,
+            let age = try? iterator.millisBehindLatest()
+        else { return nil }
+        return ShardBacklog(
+            unreadRecords: tip > iterator.offset ? Int(tip - iterator.offset) : 0, oldestUnreadAgeMilliseconds: age)
     }
 }

@@ -15,11 +15,20 @@ enum ChildExit: Sendable, Equatable, CustomStringConvertible {
             return "exit status \(status)"
         case .signaled(let signal):
             let names: [Int32: String] = [
-                SIGKILL: "killed", SIGTERM: "terminated", SIGSEGV: "segmentation fault", SIGABRT: "aborted",
-                SIGINT: "interrupt", SIGBUS: "bus error", SIGPIPE: "broken pipe",
+                SIGKILL: "killed (SIGKILL)", SIGTERM: "terminated (SIGTERM)", SIGSEGV: "segmentation fault (SIGSEGV)",
+                SIGABRT: "aborted (SIGABRT)", SIGINT: "interrupt (SIGINT)", SIGBUS: "bus error (SIGBUS)",
+                SIGPIPE: "broken pipe (SIGPIPE)", SIGILL: "illegal instruction (SIGILL)",
+                SIGFPE: "floating point exception (SIGFPE)", SIGQUIT: "quit (SIGQUIT)", SIGHUP: "hangup (SIGHUP)",
+                SIGTRAP: "trace trap (SIGTRAP)", SIGXCPU: "CPU time limit exceeded (SIGXCPU)",
             ]
             return "signal: \(names[signal] ?? "\(signal)")"
         }
+    }
+
+    /// Whether `/bin/sh` reported that it could not run the command: status 127 (not found) or 126 (not
+    /// executable). A command that itself exits with one of these is indistinguishable, as for any shell.
+    var isCommandNotRunnable: Bool {
+        self == .exited(126) || self == .exited(127)
     }
 }
 
@@ -212,8 +221,9 @@ final class ChildProcess: Sendable {
     }
 }
 
-/// Forwards a child's output to our standard error, one whole line at a time with a prefix (`[slot 3] `), and keeps
-/// the last few KiB for error messages. Thread-safe.
+/// Forwards a child's output to our standard error (through ``StatusConsole/standardError``, so it is printed above
+/// a status line, never into it), one whole line at a time with a prefix (`[orders slot 3] `), and keeps the last
+/// few KiB for error messages. Thread-safe.
 final class OutputForwarder: Sendable {
     private struct State {
         var partialLine: [UInt8] = []
@@ -236,6 +246,11 @@ final class OutputForwarder: Sendable {
     /// A sink feeding this forwarder.
     var sink: OutputSink {
         OutputSink(receive: { self.receive($0) }, finish: { self.finish() })
+    }
+
+    /// The last `lineCount` lines of the output (within the kept bytes), lossily decoded.
+    func tail(lines lineCount: Int) -> String {
+        tail.split(separator: "\n", omittingEmptySubsequences: false).suffix(lineCount).joined(separator: "\n")
     }
 
     /// The last output, lossily decoded, without trailing whitespace.
@@ -283,12 +298,65 @@ final class OutputForwarder: Sendable {
         Self.writeToStandardError(rest)
     }
 
-    /// Writes `bytes` to file descriptor 2, retrying short writes and `EINTR`.
+    /// Writes whole lines to standard error above the status line.
     static func writeToStandardError(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        StatusConsole.standardError.writeLines(bytes)
+    }
+}
+
+/// Standard error shared by handler output, log lines and a status line redrawn in place.
+///
+/// On a terminal `shardlog map` shows a status line at the bottom; everything else written through here is printed
+/// above it: the line is cleared (`CR`, `ESC [ K`), the lines are written, and the status is drawn again, all in
+/// one `write` under one lock, so a handler's line and the status never share a line. The status is drawn with
+/// auto-wrap off (`ESC [ ? 7 l`) so a long status is cut at the terminal's edge instead of wrapping, which would
+/// leave stale lines behind. Thread-safe: one `Mutex` around each write.
+package final class StatusConsole: Sendable {
+    /// File descriptor 2.
+    package static let standardError = StatusConsole(descriptor: 2)
+
+    private let descriptor: Int32
+    private let status = Mutex<[UInt8]?>(nil)
+    private static let clearLine = Array("\r\u{1B}[K".utf8)
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    /// Writes `bytes` (whole lines, each ending in a newline) above the status line.
+    /// - Parameter bytes: The lines.
+    package func writeLines(_ bytes: [UInt8]) {
+        status.withLock { status in
+            guard let status else {
+                writeAll(bytes)
+                return
+            }
+            writeAll(Self.clearLine + bytes + status)
+        }
+    }
+
+    /// Draws `text` as the status line, replacing the previous one; `nil` removes it.
+    /// - Parameter text: One line, without a newline.
+    package func setStatus(_ text: String?) {
+        status.withLock { status in
+            guard let text else {
+                if status != nil { writeAll(Self.clearLine) }
+                status = nil
+                return
+            }
+            let drawn = Self.clearLine + Array("\u{1B}[?7l".utf8) + Array(text.utf8) + Array("\u{1B}[?7h".utf8)
+            status = drawn
+            writeAll(drawn)
+        }
+    }
+
+    /// Writes all of `bytes`, retrying short writes and `EINTR`.
+    private func writeAll(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let chunk = offset == 0 ? bytes : Array(bytes[offset...])
-            let written = write(2, chunk, chunk.count)
+            let written = write(descriptor, chunk, chunk.count)
             if written > 0 {
                 offset += written
             } else if written < 0 && errno == EINTR {

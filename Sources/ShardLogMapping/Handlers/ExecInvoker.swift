@@ -7,9 +7,12 @@ import Synchronization
 ///
 /// - Standard input: the Lambda Kinesis event JSON, then end of file.
 /// - Standard output: the response JSON (optional; empty means success), at most 6 MB as in Lambda.
-/// - Standard error: passed through to ours, each line prefixed with `[handler] `.
-/// - Exit status 0 is success; anything else is a function error of type `ExecError` whose message is the tail of
-///   the handler's standard error and its exit status.
+/// - Standard error: passed through to ours, each line prefixed with `[<function> slot <n>] `.
+/// - Exit status 0 is success. Status 127 or 126 from the shell (command not found, not executable) means the
+///   handler could not start: an invocation error (`.serviceError("handler could not start: …")`), which the
+///   mapping retries with a back-off without spending a retry attempt. Any other status is a function error of
+///   type `ExecError` whose message is the last 20 lines (at most 4 KiB) of the handler's standard error and its
+///   exit status; a handler killed by a signal is `Runtime.ExitError` with the signal's name.
 /// - At the deadline the process group is killed (`SIGKILL`) and the outcome is `.timedOut`.
 /// - Environment: ours, plus `AWS_LAMBDA_FUNCTION_NAME`, `SHARDLOG_REQUEST_ID`, `SHARDLOG_SHARD_ID`,
 ///   `SHARDLOG_STREAM_NAME` and `SHARDLOG_DEADLINE_MS` (epoch milliseconds).
@@ -56,7 +59,7 @@ public struct ExecInvoker: Invoker {
         environment["SHARDLOG_STREAM_NAME"] = batch.streamName
         environment["SHARDLOG_DEADLINE_MS"] = String(JSONTimestamp.epochMilliseconds(batch.deadline))
         let response = ResponseCollector(limit: Self.maximumResponseByteCount)
-        let errors = OutputForwarder(prefix: "[handler] ")
+        let errors = OutputForwarder(prefix: "[\(functionName) slot \(batch.slot)] ")
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
@@ -68,13 +71,13 @@ public struct ExecInvoker: Invoker {
                 errorOutput: errors.sink
             )
         } catch {
-            logger.error(
+            logger.debug(
                 "cannot start exec handler",
                 metadata: ["handler.command": .string(command), "error": .string("\(error)")]
             )
             return .serviceError(
-                "cannot start the exec handler `/bin/sh -c \(command)`"
-                    + (directory.map { " in \($0)" } ?? "") + ": \(error)"
+                "handler could not start: `/bin/sh -c \(command)`" + (directory.map { " in \($0)" } ?? "")
+                    + ": \(error)"
             )
         }
         guard let exit = await child.exit.wait(until: HandlerClock.instant(for: batch.deadline)) else {
@@ -85,7 +88,7 @@ public struct ExecInvoker: Invoker {
             if cancelled {
                 return .serviceError("the invocation was cancelled; the exec handler was killed")
             }
-            logger.warning(
+            logger.debug(
                 "exec handler timed out; killed its process group",
                 metadata: ["handler.command": .string(command), "request.id": .string(batch.requestId)]
             )
@@ -95,7 +98,19 @@ public struct ExecInvoker: Invoker {
         child.signalGroup(SIGKILL)
         await child.waitForOutput(until: .now + .seconds(1))
         guard exit == .exited(0) else {
-            let tail = errors.tail.split(separator: "\n").suffix(20).joined(separator: "\n")
+            let tail = errors.tail(lines: 20)
+            if exit.isCommandNotRunnable {
+                return .serviceError(
+                    "handler could not start: `\(command)`" + (directory.map { " in \($0)" } ?? "")
+                        + " exited with \(exit) (\(exit == .exited(127) ? "command not found" : "not executable"))"
+                        + (tail.isEmpty ? "" : ": \(tail)"))
+            }
+            if case .signaled = exit {
+                return .functionError(
+                    type: "Runtime.ExitError",
+                    message: "the exec handler was killed by \(exit)"
+                        + (tail.isEmpty ? "" : "; standard error: \(tail)"))
+            }
             return .functionError(type: "ExecError", message: tail.isEmpty ? "\(exit)" : "\(tail)\n(\(exit))")
         }
         guard let bytes = response.bytes else {

@@ -21,15 +21,19 @@ import Synchronization
 /// **Failures.**
 /// - The process exits mid-invocation: `.crashed("Runtime.ExitError: …")`; the next batch starts a fresh process.
 /// - The invocation is still running at the deadline: the process group is killed (`SIGKILL`), `.timedOut`.
-/// - The runtime posts `/runtime/init/error`, or exits before asking for its first event: `.crashed`.
-/// - `/bin/sh` cannot even be started (a missing directory): `.serviceError`. A command that does not exist is a
-///   shell exiting with status 127 before `/next`, so it is `.crashed`.
+/// - The runtime posts `/runtime/init/error` (`Runtime.ImportModuleError`, …): `.crashed("Runtime.InitError: …")`,
+///   a function error as in Lambda.
+/// - The handler could not start: `/bin/sh` cannot be started (a missing directory), or the process exits before
+///   it calls the Runtime API at all (a command that is not found exits with status 127; a runtime that is not
+///   installed): `.serviceError("handler could not start: …")` with the exit status and the last output lines.
+///   The mapping retries it with a back-off and discards nothing.
 ///
 /// **Cold starts.** The deadline is extended by the time the process took to ask for the event (its init), at most
 /// 10 s, as Lambda does not count a function's init phase against its timeout. `Lambda-Runtime-Deadline-Ms` carries
 /// the extended deadline.
 ///
-/// Process output (stdout and stderr) is passed through to our standard error with a `[slot N] ` prefix.
+/// Process output (stdout and stderr) is passed through to our standard error with a `[<function> slot N] ` prefix
+/// (above `shardlog map`'s status line). A function error's `stackTrace` is logged at debug level.
 /// ``shutdown()`` stops every process (`SIGTERM`, then `SIGKILL` after 2 s) and every listener. Thread-safe: the
 /// engine may invoke different slots concurrently.
 public final class RuntimeAPIInvoker: Invoker {

@@ -200,7 +200,7 @@ final class RuntimeSlot: Sendable {
         }
         process?.child.signalGroup(SIGKILL)
         poller?.resume(returning: nil)
-        logger.warning(
+        logger.debug(
             "runtime invocation timed out; killed the runtime process",
             metadata: [
                 "request.id": .string(requestId),
@@ -328,7 +328,28 @@ final class RuntimeSlot: Sendable {
     /// `Lambda-Runtime-Function-Error-Type` header, as in Lambda's invocation result.
     func postError(requestId: String, errorType: String?, body: [UInt8]) -> RuntimeReply {
         let (type, message) = Self.parseError(body, headerType: errorType)
+        if logger.logLevel <= .debug, let trace = Self.stackTrace(body) {
+            logger.debug(
+                "stack trace of \(type): \(message)\n\(trace)",
+                metadata: ["request.id": .string(requestId), "error.type": .string(type)])
+        }
         return completeDelivered(requestId, with: .functionError(type: type, message: message))
+    }
+
+    /// The `stackTrace` of an error body (an array of lines or frames, or a string), one frame per line.
+    static func stackTrace(_ body: [UInt8]) -> String? {
+        switch (try? JSONValue(parsing: body))?["stackTrace"] {
+        case .string(let text)?:
+            return text.isEmpty ? nil : text
+        case .array(let frames)?:
+            let lines = frames.compactMap { frame -> String? in
+                if case .string(let line) = frame { return line.trimmingCharacters(in: .newlines) }
+                return nil
+            }
+            return lines.isEmpty ? nil : lines.joined(separator: "\n")
+        default:
+            return nil
+        }
     }
 
     /// `POST /runtime/init/error`: the runtime could not initialise; the invocation waiting for it fails as crashed
@@ -345,7 +366,7 @@ final class RuntimeSlot: Sendable {
             return (invocation, process, poller)
         }
         poller?.resume(returning: nil)
-        logger.warning(
+        logger.debug(
             "runtime process reported an init error",
             metadata: ["error.type": .string(type), "error.message": .string(message)]
         )
@@ -402,7 +423,7 @@ final class RuntimeSlot: Sendable {
             state.generation += 1
             return state.generation
         }
-        let output = OutputForwarder(prefix: "[slot \(index)] ")
+        let output = OutputForwarder(prefix: "[\(configuration.functionName) slot \(index)] ")
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
@@ -414,13 +435,12 @@ final class RuntimeSlot: Sendable {
                 errorOutput: nil
             )
         } catch {
-            logger.error(
+            logger.debug(
                 "cannot start runtime process",
                 metadata: ["handler.command": .string(configuration.command), "error": .string("\(error)")]
             )
             return .serviceError(
-                "cannot start the runtime process `/bin/sh -c \(configuration.command)` in "
-                    + "\(configuration.directory): \(error)"
+                "handler could not start: `/bin/sh -c \(configuration.command)` in \(configuration.directory): \(error)"
             )
         }
         logger.debug(
@@ -480,16 +500,28 @@ final class RuntimeSlot: Sendable {
         case .none:
             logger.debug("runtime process exited", metadata: ["exit": .string("\(exit)")])
         case .crashed(let invocation, let process):
+            let lastLines = process.output.tail(lines: 20)
+            logger.debug("runtime process exited mid-invocation", metadata: ["exit": .string("\(exit)")])
+            if !process.hasPolled {
+                // It never reached the Runtime API (no /next, no /init/error): the handler could not start.
+                var message =
+                    "handler could not start: the runtime process `\(configuration.command)` in "
+                    + "\(configuration.directory) exited with \(exit) before calling the Runtime API "
+                    + "(GET /2018-06-01/runtime/invocation/next)"
+                if exit.isCommandNotRunnable {
+                    message += exit == .exited(127) ? " (command not found)" : " (not executable)"
+                }
+                if !lastLines.isEmpty {
+                    message += "; last output: \(lastLines)"
+                }
+                invocation.result.complete(.serviceError(message))
+                return
+            }
             var message =
                 "Runtime.ExitError: RequestId: \(invocation.requestId) Error: Runtime exited with error: \(exit)"
-            if !process.hasPolled {
-                message += " before asking for an event (GET /2018-06-01/runtime/invocation/next)"
-            }
-            let lastLines = process.output.tail.split(separator: "\n").suffix(3).joined(separator: " | ")
             if !lastLines.isEmpty {
                 message += "; last output: \(lastLines)"
             }
-            logger.warning("runtime process exited mid-invocation", metadata: ["exit": .string("\(exit)")])
             invocation.result.complete(.crashed(message))
         case .restart:
             guard let port else {

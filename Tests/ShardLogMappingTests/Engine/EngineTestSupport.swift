@@ -89,19 +89,25 @@ func putRecords(_ stream: DataStream, count: Int, keys: Int = 1, start: Int = 0)
 }
 
 /// A mapping with fast retries and, optionally, its own clock.
+///
+/// A handler that cannot start backs off from 100 ms doubling to 400 ms unless `tune` says otherwise.
 func makeMapping(
     store: Store, stream: String = "s", name: String = "m", configuration: MappingConfiguration,
-    invoker: any Invoker, onFailure: FailureDestination? = nil, now: (@Sendable () -> Date)? = nil
+    invoker: any Invoker, onFailure: FailureDestination? = nil, now: (@Sendable () -> Date)? = nil,
+    logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+    timeout: Duration = .seconds(5), tune: (inout EventSourceMapping.Tuning) -> Void = { _ in }
 ) -> EventSourceMapping {
     var tuning = EventSourceMapping.Tuning()
     tuning.firstRetryDelay = .milliseconds(5)
     tuning.maximumRetryDelay = .milliseconds(20)
     tuning.describeInterval = .milliseconds(200)
+    tuning.firstStartFailureDelay = .milliseconds(100)
+    tuning.maximumStartFailureDelay = .milliseconds(400)
     if let now { tuning.now = now }
+    tune(&tuning)
     return EventSourceMapping(
         store: store, streamName: stream, name: name, configuration: configuration, invoker: invoker,
-        onFailure: onFailure, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-        timeout: .seconds(5), tuning: tuning)
+        onFailure: onFailure, logger: logger, timeout: timeout, tuning: tuning)
 }
 
 /// Reads a JSON-lines file into objects.

@@ -111,6 +111,63 @@ struct TumblingWindowTests {
         }
     }
 
+    /// A one-shard stream `s` in a fresh directory, at a time when a 15-minute window stays open for the test.
+    static func withLongWindow(_ body: (String, Store, DataStream) async throws -> Void) async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            try store.createStream(named: "s", shardCount: 1)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            if now % 900_000 > 880_000 { try await sleepUntilWindowStart(seconds: 900) }
+            try await body(dir, store, try store.stream(named: "s"))
+        }
+    }
+
+    /// Runs a mapping until its handler was called `calls` times, then stops it.
+    /// - Returns: The calls.
+    static func runUntil(
+        calls: Int, store: Store, configuration: MappingConfiguration
+    ) async throws -> [WindowCall] {
+        let invoker = WindowInvoker()
+        let mapping = makeMapping(store: store, configuration: configuration, invoker: invoker)
+        async let run = mapping.run(exitWhenIdle: false)
+        #expect(await eventually { invoker.received.count == calls })
+        mapping.stop()
+        _ = try await run
+        return invoker.received
+    }
+
+    @Test func aRestartResumesTheOpenWindowWithItsState() async throws {
+        try await Self.withLongWindow { dir, store, stream in
+            let configuration = MappingConfiguration(
+                startingPosition: .trimHorizon, batchSize: 1, parallelizationFactor: 3, tumblingWindowInSeconds: 900)
+            try putRecords(stream, count: 3, keys: 3)
+            let before = try await Self.runUntil(calls: 3, store: store, configuration: configuration)
+            // One lane per shard: the state went through the three records in order, across keys.
+            #expect(before.map(\.countIn) == [0, 1, 2])
+            #expect(FileManager.default.fileExists(atPath: dir + "/mappings/m/windows.json"))
+
+            try putRecords(stream, count: 2, keys: 3, start: 3)
+            let calls = try await Self.runUntil(calls: 2, store: store, configuration: configuration)
+            #expect(calls.map(\.countIn) == [3, 4], "the open window resumed with its state")
+            #expect(calls.map { $0.records.count } == [1, 1])
+            #expect(calls.allSatisfy { $0.window?.start == before.first?.window?.start })
+            #expect(calls.allSatisfy { $0.window?.isFinalInvokeForWindow == false })
+        }
+    }
+
+    @Test func aResetStartsTheWindowAgainFromEmptyState() async throws {
+        try await Self.withLongWindow { _, store, stream in
+            let configuration = MappingConfiguration(
+                startingPosition: .trimHorizon, batchSize: 1, tumblingWindowInSeconds: 900)
+            try putRecords(stream, count: 2)
+            for round in 0..<2 {
+                let calls = try await Self.runUntil(calls: 2, store: store, configuration: configuration)
+                #expect(calls.map(\.countIn) == [0, 1], "round \(round)")
+                #expect(try MappingCatalog.reset(store: store, name: "m"))
+            }
+        }
+    }
+
     @Test func aWindowThatEndsWithNoRecordsLeftGetsAnEmptyFinalInvoke() async throws {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)

@@ -74,6 +74,31 @@ struct ExecInvokerTests {
         #expect(outcome == .response([]))
     }
 
+    @Test func aMissingScriptCouldNotStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let outcome = try await F.withInvoker(.exec(command: "./nosuch.sh", directory: directory)) {
+                await $0.invoke(F.batch(F.records(1)))
+            }
+            guard case .serviceError(let message) = outcome else {
+                Issue.record("expected a service error, got \(outcome)")
+                return
+            }
+            #expect(message.hasPrefix("handler could not start: `./nosuch.sh` in \(directory)"), "\(message)")
+            #expect(message.contains("exit status 127 (command not found)"), "\(message)")
+            #expect(message.contains("./nosuch.sh: not found"), "the shell's own words: \(message)")
+        }
+    }
+
+    @Test func aHandlerKilledByASignalIsAnExitErrorNamingIt() async throws {
+        let outcome = try await F.withInvoker(.exec(command: "cat >/dev/null; kill -ABRT $$", directory: nil)) {
+            await $0.invoke(F.batch(F.records(1)))
+        }
+        #expect(
+            outcome
+                == .functionError(
+                    type: "Runtime.ExitError", message: "the exec handler was killed by signal: aborted (SIGABRT)"))
+    }
+
     @Test func aMissingDirectoryIsAServiceError() async throws {
         let invoker = ExecInvoker(
             command: "true", directory: "/nonexistent/shardlog", functionName: "f", logger: F.logger)

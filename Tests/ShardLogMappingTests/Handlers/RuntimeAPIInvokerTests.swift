@@ -176,14 +176,16 @@ struct RuntimeAPIInvokerTests {
         }
     }
 
-    @Test func aMissingCommandIsACrashAndAMissingDirectoryAServiceError() async throws {
+    @Test func aMissingCommandOrDirectoryCouldNotStart() async throws {
         try await F.withInvoker(.runtimeAPI(command: "no-such-command-shardlog", directory: nil)) { invoker in
             let outcome = await invoker.invoke(F.batch(F.records(1)))
-            guard case .crashed(let message) = outcome else {
-                Issue.record("expected a crash, got \(outcome)")
+            guard case .serviceError(let message) = outcome else {
+                Issue.record("expected a service error, got \(outcome)")
                 return
             }
-            #expect(message.contains("exit status 127"), "\(message)")
+            #expect(message.hasPrefix("handler could not start: "), "\(message)")
+            #expect(message.contains("exit status 127") && message.contains("(command not found)"), "\(message)")
+            #expect(message.contains("no-such-command-shardlog: not found"), "the shell's own words: \(message)")
         }
         let invoker = RuntimeAPIInvoker(
             command: "true",
