@@ -23,9 +23,16 @@ final class Shard: Sendable {
     let writer: Mutex<Writer>
     /// Serializes `fdatasync` for group commit: one caller flushes for every batch published before it started.
     let syncGate = Mutex<Void>(())
-    private let table = Mutex<[UInt64: Segment?]>([:])
+    private let table = Mutex(Table())
     /// Whether the directory has been listed at least once by this process.
     private let listed = Atomic<Bool>(false)
+
+    /// The segment files known to this process: their sorted first offsets (the last directory listing plus the
+    /// files this process created) and the ones currently mapped.
+    struct Table {
+        var offsets: [UInt64] = []
+        var opened: [UInt64: Segment] = [:]
+    }
 
     /// The appender's in-process state (guarded by ``writer``).
     struct Writer {
@@ -90,11 +97,11 @@ final class Shard: Sendable {
         let dropped = table.withLock { t -> [Segment] in
             let present = Set(offsets)
             var gone: [Segment] = []
-            for key in t.keys where !present.contains(key) {
-                if let s = t[key] ?? nil { gone.append(s) }
-                t[key] = nil
+            for (key, seg) in t.opened where !present.contains(key) {
+                gone.append(seg)
+                t.opened[key] = nil
             }
-            for o in offsets where t[o] == nil { t[o] = .some(nil) }
+            t.offsets = offsets
             return gone
         }
         _ = dropped  // released here, outside the table lock
@@ -102,8 +109,9 @@ final class Shard: Sendable {
     }
 
     /// The sorted first offsets currently known.
+    /// - Complexity: O(1) (the array is shared copy-on-write).
     func segmentOffsets() -> [UInt64] {
-        table.withLock { $0.keys.sorted() }
+        table.withLock { $0.offsets }
     }
 
     /// The path of the segment file whose first offset is `offset`.
@@ -115,7 +123,7 @@ final class Shard: Sendable {
     /// - Throws: `.corruption` naming the file when its header is damaged, `.limitExceeded` naming the limit when
     ///   no descriptor or mapping is left even after evicting every idle segment.
     func segment(_ offset: UInt64) throws(ShardLogError) -> Segment {
-        if let opened = table.withLock({ $0[offset] ?? nil }) {
+        if let opened = table.withLock({ $0.opened[offset] }) {
             opened.touch()
             return opened
         }
@@ -136,8 +144,11 @@ final class Shard: Sendable {
     @discardableResult
     func register(_ seg: Segment) -> Segment {
         let (winner, isNew) = table.withLock { t -> (Segment, Bool) in
-            if let existing = t[seg.firstOffset] ?? nil { return (existing, false) }
-            t[seg.firstOffset] = seg
+            let offset = seg.firstOffset
+            if let existing = t.opened[offset] { return (existing, false) }
+            t.opened[offset] = seg
+            let at = t.offsets.partitionPoint { $0 < offset }
+            if at == t.offsets.count || t.offsets[at] != offset { t.offsets.insert(offset, at: at) }
             return (seg, true)
         }
         if isNew { SegmentCache.shared.admit(seg, owner: self, limit: options.maxMappedSegments) }
@@ -147,9 +158,8 @@ final class Shard: Sendable {
     /// Forgets a deleted segment.
     func forget(_ offset: UInt64) {
         let dropped = table.withLock { t -> Segment? in
-            let s = t[offset] ?? nil
-            t[offset] = nil
-            return s
+            if let at = t.offsets.firstIndex(of: offset) { t.offsets.remove(at: at) }
+            return t.opened.removeValue(forKey: offset)
         }
         _ = dropped
     }
@@ -165,8 +175,8 @@ final class Shard: Sendable {
         }
         guard let wasActive = idle else { return false }
         let dropped = table.withLock { t -> Segment? in
-            guard let s = t[offset] ?? nil, s.id == id else { return nil }
-            t[offset] = .some(nil)
+            guard let s = t.opened[offset], s.id == id else { return nil }
+            t.opened[offset] = nil
             return s
         }
         _ = (wasActive, dropped)  // released here, outside both locks: the file closes once no reader holds it
@@ -188,8 +198,12 @@ final class Shard: Sendable {
     /// - Throws: `.corruption` when that segment does not start where `seg` ends (a segment file is missing or
     ///   damaged), naming the files; `.corruption` when `seg` is sealed but nothing follows it.
     func successor(of seg: Segment) throws(ShardLogError) -> (next: UInt64?, tip: UInt64) {
-        var next = segmentOffsets().first { $0 > seg.firstOffset }
-        if next == nil { next = try refreshTable().first { $0 > seg.firstOffset } }
+        func after(_ offsets: [UInt64]) -> UInt64? {
+            let at = offsets.partitionPoint { $0 <= seg.firstOffset }
+            return at < offsets.count ? offsets[at] : nil
+        }
+        var next = after(segmentOffsets())
+        if next == nil { next = after(try refreshTable()) }
         let sealed = seg.state == .sealed
         let tip = try seg.catchUp()
         guard let next else {
