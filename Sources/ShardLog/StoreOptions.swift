@@ -23,6 +23,11 @@ public struct StoreOptions: Sendable {
     public var maxBatchByteCount = 1 << 20
     /// Map segments read-write (needed to append or recover); read-only tools may set `false`.
     public var writable = true
+    /// How many segment files this process keeps mapped at most (each holds a descriptor and a mapping); the least
+    /// recently used idle ones are closed beyond it and re-opened on demand. `nil` (the default): a quarter of the
+    /// open-file limit (`ulimit -n`) and of `vm.max_map_count`, at least 8. The limit is per process: with several
+    /// stores in one process, the smallest value given applies to each admission.
+    public var maxMappedSegments: Int?
 
     /// Default options.
     public init() {}
@@ -38,4 +43,6 @@ public enum Limits {
     public static let retentionHours = 24...8760
     /// Shards per stream accepted by this store.
     public static let shardCount = 1...10_000
+    /// Segment file size of a stream (`createStream(segmentByteCount:)`): 16 KiB to 4 GiB.
+    public static let segmentByteCount = (16 << 10)...(4 << 30)
 }

@@ -83,7 +83,8 @@ struct Get: AsyncParsableCommand {
     }
 
     static func line(_ r: Record) -> String {
-        let key = String(decoding: try! JSONEncoder().encode(r.partitionKey), as: UTF8.self)
+        // Encoding a String cannot fail; the fallback only keeps the line valid JSON.
+        let key = (try? JSONEncoder().encode(r.partitionKey)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
         let ts = String(format: "%.3f", Double(r.arrivalMilliseconds) / 1000)
         return "{\"shardId\":\"\(r.shardId)\",\"sequenceNumber\":\"\(r.sequenceNumber)\",\"partitionKey\":\(key),"
             + "\"approximateArrivalTimestamp\":\(ts),\"data\":\"\(Data(r.data).base64EncodedString())\"}\n"

@@ -10,11 +10,25 @@ struct CreateStream: ParsableCommand {
     @Argument(help: "DataStream name: 1-128 of [A-Za-z0-9_.-].") var name: String
     @Option(help: "Number of shards.") var shards: Int = 1
     @Option(help: "Retention period in hours (24-8760).") var retentionHours: Int = 24
+    @Option(
+        help: ArgumentHelp(
+            "Segment file size in MiB (1-4096; default: 128). Each shard preallocates one file of this size.",
+            valueName: "MiB"))
+    var segmentMib: Int?
     @Flag(help: "Print the Kinesis DescribeStream JSON.") var json = false
+
+    func validate() throws {
+        if let segmentMib, !(1...4096).contains(segmentMib) {
+            throw ValidationError(
+                "--segment-mib \(segmentMib) is out of range: a segment must be 1 to 4096 MiB"
+                    + " (every shard preallocates one file of this size)")
+        }
+    }
 
     func run() throws {
         let description = try global.open().createStream(
-            named: name, shardCount: shards, retentionHours: retentionHours)
+            named: name, shardCount: shards, retentionHours: retentionHours,
+            segmentByteCount: segmentMib.map { $0 << 20 })
         if json {
             print(try kinesisJSON(["StreamDescription": description]))
         } else {

@@ -94,12 +94,22 @@ public final class Store: Sendable {
     ///   - shardCount: 1–10000 (ignored for on-demand streams, which get 4).
     ///   - retentionHours: 24–8760.
     ///   - mode: provisioned or on-demand.
+    ///   - segmentByteCount: the size of the stream's segment files, persisted so every later writer uses it
+    ///     (``Limits/segmentByteCount``); `nil`: ``StoreOptions/segmentByteCount`` of the store that writes.
     /// - Returns: its description.
-    /// - Throws: `.resourceInUse` if it exists, `.invalidArgument` for a bad name, count or retention.
+    /// - Throws: `.resourceInUse` if it exists, `.invalidArgument` for a bad name, count, retention or segment size.
     @discardableResult
     public func createStream(
-        named name: String, shardCount: Int, retentionHours: Int = 24, mode: StreamMode = .provisioned
+        named name: String, shardCount: Int, retentionHours: Int = 24, mode: StreamMode = .provisioned,
+        segmentByteCount: Int? = nil
     ) throws(ShardLogError) -> StreamDescription {
+        if let size = segmentByteCount, !Limits.segmentByteCount.contains(size) {
+            throw ShardLogError(
+                .invalidArgument,
+                "segment size \(size) bytes for stream \(name) is out of range; it must be between"
+                    + " \(Limits.segmentByteCount.lowerBound) bytes (16 KiB) and \(Limits.segmentByteCount.upperBound)"
+                    + " bytes (4 GiB)")
+        }
         try Self.validate(streamName: name)
         let count = mode == .onDemand ? 4 : shardCount
         guard Limits.shardCount.contains(count) else {
@@ -129,7 +139,7 @@ public final class Store: Sendable {
             }
             let m = StreamMetadata(
                 name: name, createdAt: (now * 1000).rounded(.down) / 1000, retentionHours: retentionHours,
-                mode: mode, nextShardIndex: count, shards: shards)
+                mode: mode, nextShardIndex: count, shards: shards, segmentByteCount: segmentByteCount)
             try m.save(path: dir + "/stream.json")
             return m.description()
         }

@@ -12,6 +12,10 @@ final class Segment: Sendable {
     let file: MappedFile
     /// The offset of the first record.
     let firstOffset: UInt64
+    /// A process-unique number, for ``SegmentCache``.
+    let id: UInt64
+    /// The ``SegmentCache`` tick of the last use (for least-recently-used eviction).
+    let lastUse = SegmentCache.UseStamp()
     private let index: Mutex<SparseIndex>
 
     /// One index entry: the batch at byte `position` starts at record `offset`, first arrival `timestamp` (ms).
@@ -34,8 +38,15 @@ final class Segment: Sendable {
     init(file: consuming MappedFile, firstOffset: UInt64) {
         self.file = file
         self.firstOffset = firstOffset
+        self.id = SegmentCache.shared.nextIdentifier()
         self.index = Mutex(SparseIndex(walkedOffset: firstOffset))
+        touch()
     }
+
+    deinit { SegmentCache.shared.closed(id) }
+
+    /// Marks the segment as just used (one atomic increment and store).
+    func touch() { lastUse.tick.store(SegmentCache.shared.tick(), ordering: .relaxed) }
 
     /// Creates a new empty segment file.
     static func create(path: String, firstOffset: UInt64, capacity: Int, shardIndex: Int) throws(ShardLogError)
@@ -48,19 +59,59 @@ final class Segment: Sendable {
         return Segment(file: file, firstOffset: firstOffset)
     }
 
-    /// Opens an existing segment file.
-    static func open(path: String, writable: Bool) throws(ShardLogError) -> Segment {
-        let file = try MappedFile(opening: path, writable: writable) { (head: [UInt8]) throws(ShardLogError) in
-            try SegmentHeader.capacity(of: head, path: path)
+    /// Opens an existing segment file, validating its header (see ``SegmentHeader/validate``).
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - firstOffset: the offset its name promises.
+    ///   - shardIndex: the shard it belongs to.
+    ///   - writable: map it read-write.
+    /// - Throws: `.corruption` naming the file and the damaged field, `.limitExceeded` when no descriptor or mapping
+    ///   is left, `.resourceNotFound` if it vanished.
+    static func open(path: String, firstOffset: UInt64, shardIndex: Int, writable: Bool) throws(ShardLogError)
+        -> Segment
+    {
+        let file = try MappedFile(opening: path, writable: writable) {
+            (head: [UInt8], size: Int) throws(ShardLogError) -> Int in
+            // Only a writer after a power loss may re-extend a file torn shorter than its capacity (and recover it).
+            let boot = head.count >= 128 ? Int64(bitPattern: head.u64(SegmentHeader.bootIdentity)) : 0
+            let rebooted = boot != 0 && boot != FileSystem.bootIdentity
+            return try SegmentHeader.validate(
+                head, fileSize: size, path: path, firstOffset: firstOffset, shardIndex: shardIndex,
+                mayExtend: writable && rebooted)
         }
-        let first = file.uint64(at: 16)
-        return Segment(file: file, firstOffset: first)
+        let segment = Segment(file: file, firstOffset: firstOffset)
+        try segment.checkTail()
+        return segment
+    }
+
+    /// Checks that nothing follows the committed end: a committed end lowered by damage onto a batch boundary
+    /// would otherwise hide the batches after it. Skipped while a writer is active or after a reboot (recovery's
+    /// job); the words are read in an order that makes a concurrent append visible as a change.
+    func checkTail() throws(ShardLogError) {
+        let boot = file.loadRelaxed(at: SegmentHeader.bootIdentity)
+        guard boot == 0 || boot == FileSystem.bootIdentity else { return }
+        let writer1 = file.loadAcquiring(at: SegmentHeader.writerState)
+        let end1 = file.loadAcquiring(at: SegmentHeader.committedEnd)
+        guard writer1 == 0, end1 >= SegmentHeader.byteCount, end1 + 4 <= capacity else { return }
+        let length = file.uint32(at: Int(end1))
+        let writer2 = file.loadAcquiring(at: SegmentHeader.writerState)
+        let end2 = file.loadAcquiring(at: SegmentHeader.committedEnd)
+        guard length != 0, writer2 == 0, end2 == end1 else { return }
+        throw ShardLogError(
+            .corruption,
+            "\(file.path) is damaged: a record batch follows its committed end \(end1) (the header's committed end"
+                + " was lowered); restore it from a backup; the shard is not written to until then")
     }
 
     // MARK: - Header words
 
-    /// The published end of the log in this file (acquire load).
-    var committedEnd: Int { Int(file.loadAcquiring(at: SegmentHeader.committedEnd)) }
+    /// The published end of the log in this file (acquire load), clamped to header...capacity so that a word
+    /// damaged while mapped can never send a read out of bounds (opening validates it; the walk over batch headers
+    /// reports any inconsistency as corruption).
+    var committedEnd: Int {
+        let word = file.loadAcquiring(at: SegmentHeader.committedEnd)
+        return Int(min(max(word, Int64(SegmentHeader.byteCount)), Int64(capacity)))
+    }
     /// The state word (open, sealed, closed).
     var state: SegmentHeader.State {
         SegmentHeader.State(rawValue: file.loadAcquiring(at: SegmentHeader.state)) ?? .open
@@ -83,7 +134,7 @@ final class Segment: Sendable {
                 let length = Int(file.uint32(at: pos))
                 let offset = file.uint64(at: pos + 16)
                 let count = Int(file.uint32(at: pos + 12))
-                guard length >= RecordBatch.headerByteCount, pos + length <= end, offset == idx.walkedOffset,
+                guard length >= RecordBatch.headerByteCount, length <= end - pos, offset == idx.walkedOffset,
                     count > 0
                 else {
                     throw ShardLogError(
@@ -101,6 +152,16 @@ final class Segment: Sendable {
             }
             return idx.walkedOffset
         }
+    }
+
+    /// Catches up and returns the offset and byte position up to which batch headers were checked.
+    private func walked() throws(ShardLogError) -> (offset: UInt64, end: Int) {
+        let tip = try catchUp()
+        return (tip, index.withLock { $0.walkedEnd })
+    }
+
+    private func changedUnderfoot(_ pos: Int) -> ShardLogError {
+        ShardLogError(.corruption, "\(file.path): the batch header at byte \(pos) changed after it was checked")
     }
 
     /// The byte position of the batch containing `offset`, or of the first batch after it.
@@ -121,9 +182,8 @@ final class Segment: Sendable {
     func read(from offset: UInt64, limit: Int, maxBytes: Int) throws(ShardLogError)
         -> (entries: [BatchDecoder.Entry], next: UInt64)
     {
-        let tip = try catchUp()
+        let (tip, end) = try walked()
         guard offset < tip, limit > 0 else { return ([], offset) }
-        let end = committedEnd
         var pos = position(of: offset)
         var out: [BatchDecoder.Entry] = []
         var bytes = 0
@@ -132,6 +192,8 @@ final class Segment: Sendable {
             let length = Int(file.uint32(at: pos))
             let batchFirst = file.uint64(at: pos + 16)
             let count = UInt64(file.uint32(at: pos + 12))
+            guard length >= RecordBatch.headerByteCount, length <= end - pos, batchFirst <= SegmentHeader.maxOffset
+            else { throw changedUnderfoot(pos) }
             if batchFirst + count <= next {
                 pos += length
                 continue
@@ -159,14 +221,14 @@ final class Segment: Sendable {
     /// The first offset whose arrival time is at least `timestamp` (ms), or the segment's tip if none.
     /// - Complexity: O(log n) plus a walk inside one 4 KiB index interval.
     func offset(atTimestamp timestamp: Int64) throws(ShardLogError) -> UInt64 {
-        let tip = try catchUp()
-        let end = committedEnd
+        let (tip, end) = try walked()
         var pos = index.withLock { idx in
             let after = idx.entries.partitionPoint { $0.timestamp < timestamp }
             return after == 0 ? SegmentHeader.byteCount : idx.entries[after - 1].position
         }
         while pos < end {
             let length = Int(file.uint32(at: pos))
+            guard length >= RecordBatch.headerByteCount, length <= end - pos else { throw changedUnderfoot(pos) }
             let last = Int64(bitPattern: file.uint64(at: pos + 32))
             if last >= timestamp {
                 let raw = file.bytes(at: pos, count: length)

@@ -54,17 +54,70 @@ enum SegmentHeader {
         return h
     }
 
-    /// Checks the magic and version of a header and returns the file's capacity.
-    /// - Throws: `.corruption` naming the file.
-    static func capacity(of head: [UInt8], path: String) throws(ShardLogError) -> Int {
-        guard head.count >= 64, Array(head[0..<8]) == magic else {
-            throw ShardLogError(.corruption, "\(path) is not a ShardLog segment (bad magic or truncated header)")
+    /// The largest first offset a segment may have: offsets stay far below `Int64.max`, so header arithmetic on
+    /// them never overflows.
+    static let maxOffset: UInt64 = 1 << 62
+    /// The largest capacity a segment header may state (1 TiB).
+    static let maxCapacity = 1 << 40
+
+    /// Validates a segment's header as read from disk, before the file is mapped.
+    ///
+    /// Checks the magic, format version, header size, the first offset against the file name, the shard index,
+    /// the capacity against the real file size, and the ranges of the mutable words (committed end and synced end
+    /// within header..capacity, next offset not below the first, known state and writer-state values).
+    /// - Parameters:
+    ///   - head: the file's first bytes (up to 4 KiB).
+    ///   - fileSize: the file's real length.
+    ///   - path: for messages.
+    ///   - firstOffset: the offset the file name promises.
+    ///   - shardIndex: the shard the file belongs to.
+    ///   - mayExtend: the caller can re-extend a file shorter than its capacity (a writer after a power loss).
+    /// - Returns: the capacity, the length to map.
+    /// - Throws: `.corruption` naming the file, the damaged field and what to do.
+    static func validate(
+        _ head: [UInt8], fileSize: Int, path: String, firstOffset: UInt64, shardIndex: Int, mayExtend: Bool
+    ) throws(ShardLogError) -> Int {
+        func damaged(_ what: String) -> ShardLogError {
+            ShardLogError(
+                .corruption,
+                "\(path) is damaged: \(what); its records cannot be read and the shard is not written to until it is"
+                    + " restored from a backup (or the shard's damaged files are moved away)")
         }
-        guard head.u32(8) == formatVersion else {
-            throw ShardLogError(.corruption, "\(path) has segment format \(head.u32(8)); this build reads 1")
+        guard head.count >= 128 else { throw damaged("the file is \(fileSize) bytes, shorter than its header") }
+        guard Array(head[0..<8]) == magic else {
+            if head.prefix(128).allSatisfy({ $0 == 0 }) { throw damaged("the segment header is zeroed") }
+            throw damaged("bad magic (not a ShardLog segment)")
         }
-        let capacity = Int(head.u64(24))
-        guard capacity > byteCount else { throw ShardLogError(.corruption, "\(path) has impossible capacity") }
+        guard head.u32(8) == formatVersion else { throw damaged("segment format \(head.u32(8)); this build reads 1") }
+        guard head.u32(12) == UInt32(byteCount) else { throw damaged("header size \(head.u32(12)), expected 4096") }
+        let first = head.u64(16)
+        guard first == firstOffset else { throw damaged("first offset \(first) does not match the file name") }
+        guard head.u32(40) == UInt32(truncatingIfNeeded: shardIndex) else {
+            throw damaged("shard index \(head.u32(40)) in the header, expected \(shardIndex)")
+        }
+        let capacityWord = head.u64(24)
+        guard capacityWord > UInt64(byteCount + RecordBatch.headerByteCount), capacityWord <= UInt64(maxCapacity)
+        else { throw damaged("impossible capacity \(capacityWord)") }
+        let capacity = Int(capacityWord)
+        if fileSize != capacity && !(mayExtend && fileSize < capacity && fileSize >= byteCount) {
+            throw damaged("the file is \(fileSize) bytes but its header says \(capacity) (truncated or bad capacity)")
+        }
+        let committed = Int64(bitPattern: head.u64(committedEnd))
+        guard committed >= byteCount && committed <= capacity else {
+            throw damaged("committed end \(committed) is outside \(byteCount)...\(capacity)")
+        }
+        let synced = Int64(bitPattern: head.u64(syncedEnd))
+        guard synced >= byteCount && synced <= capacity else {
+            throw damaged("synced end \(synced) is outside \(byteCount)...\(capacity)")
+        }
+        let next = head.u64(nextOffset)
+        guard next >= first, next <= maxOffset else {
+            throw damaged("next offset \(next) is below its first offset \(first) or impossibly large")
+        }
+        let stateWord = Int64(bitPattern: head.u64(state))
+        guard State(rawValue: stateWord) != nil else { throw damaged("unknown state \(stateWord)") }
+        let writer = head.u64(writerState)
+        guard writer <= 1 else { throw damaged("unknown writer state \(writer)") }
         return capacity
     }
 

@@ -24,40 +24,48 @@ extension Shard {
     ///   segment cannot be allocated; data appended before the error stays stored.
     /// - Complexity: O(total bytes).
     func append(_ records: [Pending], timestamp: Int64) throws(ShardLogError) -> [Appended] {
-        var out: [Appended] = []
-        var written: (Segment, Int)?
-        try writer.withLock { (w: inout Writer) throws(ShardLogError) in
-            var start = 0
-            while start < records.count {
-                w.encoder.reset(timestamp: timestamp)
-                var end = start
-                while end < records.count
-                    && (end == start
-                        || w.encoder.payloadByteCount + records[end].data.count
-                            <= options.maxBatchByteCount)
-                {
-                    w.encoder.append(key: records[end].key, data: records[end].data, timestamp: timestamp)
-                    end += 1
-                }
-                let placed = try writeBatch(&w)
-                out.append(Appended(firstOffset: placed.first, count: end - start))
-                written = (placed.segment, placed.end)
-                start = end
-            }
+        let (out, written) = try writer.withLock {
+            (w: inout Writer) throws(ShardLogError) -> ([Appended], (Segment, Int)?) in
+            try withWriterLock { () throws(ShardLogError) in try appendLocked(records, timestamp: timestamp, &w) }
         }
         if options.durability == .always, let (seg, end) = written { try synchronize(seg, through: end) }
         return out
     }
 
-    /// Writes the encoder's batch under the cross-process lock.
+    /// ``append(_:timestamp:)`` under both locks.
+    private func appendLocked(_ records: [Pending], timestamp: Int64, _ w: inout Writer) throws(ShardLogError)
+        -> ([Appended], (Segment, Int)?)
+    {
+        var out: [Appended] = []
+        var written: (Segment, Int)?
+        var start = 0
+        while start < records.count {
+            w.encoder.reset(timestamp: timestamp)
+            var end = start
+            while end < records.count
+                && (end == start
+                    || w.encoder.payloadByteCount + records[end].data.count
+                        <= options.maxBatchByteCount)
+            {
+                w.encoder.append(key: records[end].key, data: records[end].data, timestamp: timestamp)
+                end += 1
+            }
+            let placed = try writeBatch(&w)
+            out.append(Appended(firstOffset: placed.first, count: end - start))
+            written = (placed.segment, placed.end)
+            start = end
+        }
+        return (out, written)
+    }
+
+    /// Writes the encoder's batch (the caller holds the cross-process lock).
     private func writeBatch(_ w: inout Writer) throws(ShardLogError) -> (first: UInt64, segment: Segment, end: Int) {
-        try writerLock.lock()
-        defer { writerLock.unlock() }
         var seg = try activeSegment(&w)
         if seg.state == .closed {
             throw ShardLogError(.resourceInUse, "shard \(shardId) is closed (resharded); writes go to its children")
         }
-        var first = UInt64(seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        seg.touch()
+        var first = try checkedNextOffset(seg)
         var pos = seg.committedEnd
         let minimum = seg.file.loadRelaxed(at: SegmentHeader.lastTimestamp)
         var bytes = w.encoder.finish(firstOffset: first, minimumTimestamp: minimum)
@@ -82,6 +90,22 @@ extension Shard {
         return (first, seg, pos + bytes.count)
     }
 
+    /// The offset the next batch of `seg` gets, checked against the walk over its batch headers and against the
+    /// bytes after its committed end, so that a damaged header is reported instead of written over.
+    /// - Throws: `.corruption` naming the file.
+    private func checkedNextOffset(_ seg: Segment) throws(ShardLogError) -> UInt64 {
+        let walked = try seg.catchUp()
+        let word = UInt64(bitPattern: seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        guard word == walked else {
+            throw ShardLogError(
+                .corruption,
+                "\(seg.file.path) is damaged: its next offset \(word) differs from the \(walked) its batches end at;"
+                    + " not appending to shard \(shardId) until the file is restored from a backup")
+        }
+        try seg.checkTail()
+        return walked
+    }
+
     /// The segment to append to, under the writer lock: the newest file, recovered if its last writer died or the
     /// machine rebooted, rolled if sealed.
     private func activeSegment(_ w: inout Writer) throws(ShardLogError) -> Segment {
@@ -89,42 +113,39 @@ extension Shard {
             try recoverIfNeeded(active)
             return active
         }
-        let offsets = refreshTable()
+        let offsets = try refreshTable()
         let seg: Segment
         if let last = offsets.last {
             seg = try segment(last)
         } else {
             seg = try createSegment(firstOffset: 0, byteCount: options.segmentByteCount)
         }
+        // The successor is created before a segment is sealed: a sealed newest file means the next one is missing.
+        if seg.state == .sealed { _ = try successor(of: seg) }
         try recoverIfNeeded(seg)
         w.active = seg
-        if seg.state == .sealed {
-            return try roll(&w, from: seg, needing: 0)
-        }
         return seg
     }
 
     private func createSegment(firstOffset: UInt64, byteCount: Int) throws(ShardLogError) -> Segment {
-        let path = directory + "/" + SegmentHeader.fileName(firstOffset: firstOffset)
-        let seg: Segment
+        let path = path(ofSegment: firstOffset)
         do {
-            seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
+            let seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
+            return register(seg)
         } catch  where error.code == .resourceInUse {
-            // A writer died after creating it: reuse it if its header is intact, else recreate it.
-            do {
-                seg = try Segment.open(path: path, writable: true)
-            } catch {
-                try? FileManager.default.removeItem(atPath: path)
-                seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
-            }
+            // Created by a writer that died before sealing the previous one: reuse it. A damaged one is reported
+            // (never deleted or written over).
+            return try segment(firstOffset)
+        } catch  where error.code == .limitExceeded {
+            SegmentCache.shared.evictAll()
+            let seg = try Segment.create(path: path, firstOffset: firstOffset, capacity: byteCount, shardIndex: index)
+            return register(seg)
         }
-        register(seg)
-        return seg
     }
 
     /// Seals `seg` and starts the next segment, named by the next offset.
     private func roll(_ w: inout Writer, from seg: Segment, needing byteCount: Int) throws(ShardLogError) -> Segment {
-        let next = UInt64(seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        let next = try checkedNextOffset(seg)
         if options.durability != .none {
             try seg.file.synchronize()
             seg.file.storeReleasing(Int64(seg.committedEnd), at: SegmentHeader.syncedEnd)
@@ -213,11 +234,12 @@ extension Shard {
     /// - Returns: the offset after its last record.
     func close() throws(ShardLogError) -> UInt64 {
         try writer.withLock { (w: inout Writer) throws(ShardLogError) -> UInt64 in
-            try writerLock.lock()
-            defer { writerLock.unlock() }
-            let seg = try activeSegment(&w)
-            seg.file.storeReleasing(SegmentHeader.State.closed.rawValue, at: SegmentHeader.state)
-            return UInt64(seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+            try withWriterLock { () throws(ShardLogError) -> UInt64 in
+                let seg = try activeSegment(&w)
+                let end = try checkedNextOffset(seg)
+                seg.file.storeReleasing(SegmentHeader.State.closed.rawValue, at: SegmentHeader.state)
+                return end
+            }
         }
     }
 
@@ -225,19 +247,18 @@ extension Shard {
     /// - Returns: how many segment files were deleted.
     func deleteSegments(olderThan cutoff: Int64) throws(ShardLogError) -> Int {
         try writer.withLock { (w: inout Writer) throws(ShardLogError) -> Int in
-            try writerLock.lock()
-            defer { writerLock.unlock() }
-            let offsets = refreshTable()
-            var deleted = 0
-            for o in offsets.dropLast() {
-                let seg = try segment(o)
-                guard seg.lastTimestamp < cutoff else { break }
-                let path = directory + "/" + SegmentHeader.fileName(firstOffset: o)
-                if unlinkFile(path) { deleted += 1 }
-                forget(o)
+            try withWriterLock { () throws(ShardLogError) -> Int in
+                let offsets = try refreshTable()
+                var deleted = 0
+                for o in offsets.dropLast() {
+                    let seg = try segment(o)
+                    guard seg.lastTimestamp < cutoff else { break }
+                    if unlinkFile(path(ofSegment: o)) { deleted += 1 }
+                    forget(o)
+                }
+                if deleted > 0 { try FileSystem.synchronizeDirectory(of: directory + "/x") }
+                return deleted
             }
-            if deleted > 0 { try FileSystem.synchronizeDirectory(of: directory + "/x") }
-            return deleted
         }
     }
 

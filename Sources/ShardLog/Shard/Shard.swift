@@ -5,7 +5,12 @@ import Synchronization
 ///
 /// Appends are serialized by an in-process `Mutex` and, per batch, by an exclusive `flock` on
 /// `<shard-id>/writer.lock`, so several processes may append to one shard; each takes the shard's state from the
-/// mapped header of the active segment. Readers never take either lock.
+/// mapped header of the active segment. Readers never take either lock. The lock file is opened for each append
+/// and closed after it, so idle shards hold no descriptor; mapped segments are bounded by ``SegmentCache``.
+///
+/// Every segment is validated when opened (``SegmentHeader/validate``), and consecutive segments must continue
+/// each other (the next one's first offset is the previous one's first offset plus its record count): a missing,
+/// zeroed or truncated segment is reported as `.corruption` naming the file, never skipped.
 /// Thread-safety: safe from any thread.
 final class Shard: Sendable {
     /// `shardId-000000000000`.
@@ -15,13 +20,19 @@ final class Shard: Sendable {
     /// The shard's directory.
     let directory: String
     let options: StoreOptions
-    let writerLock: FileLock
     let writer: Mutex<Writer>
     /// Serializes `fdatasync` for group commit: one caller flushes for every batch published before it started.
     let syncGate = Mutex<Void>(())
-    private let table = Mutex<[UInt64: Segment?]>([:])
+    private let table = Mutex(Table())
     /// Whether the directory has been listed at least once by this process.
     private let listed = Atomic<Bool>(false)
+
+    /// The segment files known to this process: their sorted first offsets (the last directory listing plus the
+    /// files this process created) and the ones currently mapped.
+    struct Table {
+        var offsets: [UInt64] = []
+        var opened: [UInt64: Segment] = [:]
+    }
 
     /// The appender's in-process state (guarded by ``writer``).
     struct Writer {
@@ -43,74 +54,186 @@ final class Shard: Sendable {
                 throw ShardLogError(.io, "cannot create shard directory \(directory): \(error)")
             }
         }
-        self.writerLock = try FileLock(path: directory + "/writer.lock")
         self.writer = Mutex(Writer(encoder: BatchEncoder(compressionThreshold: options.compressionThreshold)))
+    }
+
+    /// Runs `body` holding the cross-process writer lock (`writer.lock`, opened for the call and closed after it).
+    func withWriterLock<R>(_ body: () throws(ShardLogError) -> R) throws(ShardLogError) -> R {
+        let path = directory + "/writer.lock"
+        let lock = try Self.openLock(path)
+        try lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private static func openLock(_ path: String) throws(ShardLogError) -> FileLock {
+        do {
+            return try FileLock(path: path)
+        } catch  where error.code == .limitExceeded {
+            SegmentCache.shared.evictAll()
+            return try FileLock(path: path)
+        }
     }
 
     // MARK: - Segment table
 
     /// Re-lists the directory's segment files; keeps already opened ones.
     /// - Returns: the sorted first offsets.
+    /// - Throws: `.limitExceeded`/`.io` when the directory cannot be listed (never an empty answer instead).
     @discardableResult
-    func refreshTable() -> [UInt64] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    func refreshTable() throws(ShardLogError) -> [UInt64] {
+        let names: [String]
+        do {
+            names = try SystemCall.directoryEntries(directory) ?? []
+        } catch  where error.code == .limitExceeded {
+            SegmentCache.shared.evictAll()
+            names = try SystemCall.directoryEntries(directory) ?? []
+        }
         let offsets = names.compactMap { name -> UInt64? in
             guard name.hasSuffix(".seg"), name.count == 24 else { return nil }
             return UInt64(name.prefix(20))
         }.sorted()
         listed.store(true, ordering: .releasing)
-        table.withLock { t in
+        let dropped = table.withLock { t -> [Segment] in
             let present = Set(offsets)
-            for key in t.keys where !present.contains(key) { t[key] = nil }
-            for o in offsets where t[o] == nil { t[o] = .some(nil) }
+            var gone: [Segment] = []
+            for (key, seg) in t.opened where !present.contains(key) {
+                gone.append(seg)
+                t.opened[key] = nil
+            }
+            t.offsets = offsets
+            return gone
         }
+        _ = dropped  // released here, outside the table lock
         return offsets
     }
 
     /// The sorted first offsets currently known.
+    /// - Complexity: O(1) (the array is shared copy-on-write).
     func segmentOffsets() -> [UInt64] {
-        table.withLock { $0.keys.sorted() }
+        table.withLock { $0.offsets }
     }
 
-    /// The opened segment whose first offset is `offset`.
+    /// The path of the segment file whose first offset is `offset`.
+    func path(ofSegment offset: UInt64) -> String {
+        directory + "/" + SegmentHeader.fileName(firstOffset: offset)
+    }
+
+    /// The segment whose first offset is `offset`, opened (and validated) on first use.
+    /// - Throws: `.corruption` naming the file when its header is damaged, `.limitExceeded` naming the limit when
+    ///   no descriptor or mapping is left even after evicting every idle segment.
     func segment(_ offset: UInt64) throws(ShardLogError) -> Segment {
-        if let opened = table.withLock({ $0[offset] ?? nil }) { return opened }
-        let path = directory + "/" + SegmentHeader.fileName(firstOffset: offset)
-        let seg = try Segment.open(path: path, writable: options.writable)
-        return table.withLock { t in
-            if let existing = t[offset] ?? nil { return existing }
-            t[offset] = seg
-            return seg
+        if let opened = table.withLock({ $0.opened[offset] }) {
+            opened.touch()
+            return opened
         }
+        let path = path(ofSegment: offset)
+        let seg: Segment
+        do {
+            seg = try Segment.open(path: path, firstOffset: offset, shardIndex: index, writable: options.writable)
+        } catch  where error.code == .limitExceeded {
+            SegmentCache.shared.evictAll()
+            seg = try Segment.open(path: path, firstOffset: offset, shardIndex: index, writable: options.writable)
+        }
+        return register(seg)
     }
 
-    func register(_ seg: Segment) {
-        table.withLock { $0[seg.firstOffset] = seg }
+    /// Enters a segment this process opened or created into the table (unless another thread was first) and into
+    /// the ``SegmentCache``.
+    /// - Returns: the segment in the table.
+    @discardableResult
+    func register(_ seg: Segment) -> Segment {
+        let (winner, isNew) = table.withLock { t -> (Segment, Bool) in
+            let offset = seg.firstOffset
+            if let existing = t.opened[offset] { return (existing, false) }
+            t.opened[offset] = seg
+            let at = t.offsets.partitionPoint { $0 < offset }
+            if at == t.offsets.count || t.offsets[at] != offset { t.offsets.insert(offset, at: at) }
+            return (seg, true)
+        }
+        if isNew { SegmentCache.shared.admit(seg, owner: self, limit: options.maxMappedSegments) }
+        return winner
     }
 
+    /// Forgets a deleted segment.
     func forget(_ offset: UInt64) {
-        table.withLock { $0[offset] = nil }
+        let dropped = table.withLock { t -> Segment? in
+            if let at = t.offsets.firstIndex(of: offset) { t.offsets.remove(at: at) }
+            return t.opened.removeValue(forKey: offset)
+        }
+        _ = dropped
+    }
+
+    /// Drops this process's mapping of segment `offset` if it is still `id`, for ``SegmentCache``; it is re-opened
+    /// on its next use.
+    /// - Returns: `false` if an append is running (the active segment must stay), `true` otherwise.
+    func evict(_ offset: UInt64, id: UInt64) -> Bool {
+        let idle = writer.withLockIfAvailable { w -> Segment? in
+            guard let active = w.active, active.id == id else { return nil }
+            w.active = nil
+            return active
+        }
+        guard let wasActive = idle else { return false }
+        let dropped = table.withLock { t -> Segment? in
+            guard let s = t.opened[offset], s.id == id else { return nil }
+            t.opened[offset] = nil
+            return s
+        }
+        _ = (wasActive, dropped)  // released here, outside both locks: the file closes once no reader holds it
+        return true
     }
 
     /// The segment holding `offset`: the one with the largest first offset not above it (refreshing the listing
     /// once if none is known).
     func segment(containing offset: UInt64) throws(ShardLogError) -> Segment? {
         var offsets = segmentOffsets()
-        if offsets.isEmpty || offsets.last.map({ $0 < offset }) == true { offsets = refreshTable() }
+        if offsets.isEmpty || offsets.last.map({ $0 < offset }) == true { offsets = try refreshTable() }
         guard let first = offsets.first else { return nil }
         if offset < first { return try segment(first) }
         return try segment(offsets[offsets.partitionPoint { $0 <= offset } - 1])
+    }
+
+    /// The first offset of the segment after `seg` (refreshing the listing once if none is known), and the tip of
+    /// `seg` read after the listing (a successor is created only after `seg`'s last batch is published).
+    /// - Throws: `.corruption` when that segment does not start where `seg` ends (a segment file is missing or
+    ///   damaged), naming the files; `.corruption` when `seg` is sealed but nothing follows it.
+    func successor(of seg: Segment) throws(ShardLogError) -> (next: UInt64?, tip: UInt64) {
+        func after(_ offsets: [UInt64]) -> UInt64? {
+            let at = offsets.partitionPoint { $0 <= seg.firstOffset }
+            return at < offsets.count ? offsets[at] : nil
+        }
+        var next = after(segmentOffsets())
+        if next == nil { next = after(try refreshTable()) }
+        let sealed = seg.state == .sealed
+        let tip = try seg.catchUp()
+        guard let next else {
+            if sealed {
+                throw ShardLogError(
+                    .corruption,
+                    "\(seg.file.path) is sealed but the segment after it, \(path(ofSegment: tip)), is missing:"
+                        + " records from offset \(tip) on are lost; restore the file from a backup")
+            }
+            return (nil, tip)
+        }
+        guard next == tip else {
+            throw ShardLogError(
+                .corruption,
+                "segment \(path(ofSegment: tip)) is missing or damaged: \(seg.file.path) ends at offset \(tip)"
+                    + " but the next segment file starts at \(next); restore the missing file from a backup")
+        }
+        return (next, tip)
     }
 
     // MARK: - Positions
 
     /// The oldest offset still stored (the trim horizon).
     func trimHorizon() throws(ShardLogError) -> UInt64 {
-        let offsets = refreshTable()
+        let offsets = try refreshTable()
         return offsets.first ?? 0
     }
 
     /// The newest segment, re-listing the directory only when none is known or the newest known one is sealed.
+    /// - Throws: `.corruption` when the newest listed segment is sealed (the file after it is missing) or damaged.
     func newestSegment() throws(ShardLogError) -> Segment? {
         if let last = segmentOffsets().last {
             let seg = try segment(last)
@@ -118,12 +241,14 @@ final class Shard: Sendable {
         }
         // A shard that never had a segment: one stat instead of a directory listing per poll.
         if segmentOffsets().isEmpty && listed.load(ordering: .acquiring)
-            && !FileManager.default.fileExists(atPath: directory + "/" + SegmentHeader.fileName(firstOffset: 0))
+            && !FileManager.default.fileExists(atPath: path(ofSegment: 0))
         {
             return nil
         }
-        guard let last = refreshTable().last else { return nil }
-        return try segment(last)
+        guard let last = try refreshTable().last else { return nil }
+        let seg = try segment(last)
+        if seg.state == .sealed { _ = try successor(of: seg) }
+        return seg
     }
 
     /// The offset after the last published record (the tip; `LATEST`).
@@ -147,30 +272,31 @@ final class Shard: Sendable {
     /// Reads up to `limit` records and `maxBytes` of data from `offset` on, crossing segment boundaries.
     /// An offset below the trim horizon reads from the trim horizon.
     /// - Returns: the entries and the offset to continue from.
-    /// - Throws: `.corruption` when a published batch fails its checksum.
+    /// - Throws: `.corruption` when a published batch fails its checksum, a segment header is damaged or a segment
+    ///   is missing between two others (naming the file).
     func read(from offset: UInt64, limit: Int, maxBytes: Int) throws(ShardLogError)
         -> (entries: [BatchDecoder.Entry], next: UInt64)
     {
         var position = offset
         var out: [BatchDecoder.Entry] = []
         var bytes = 0
-        var refreshed = false
+        var retried = false
         while out.count < limit && bytes < maxBytes {
             guard let seg = try segment(containing: position) else { break }
             if position < seg.firstOffset { position = seg.firstOffset }
             let (entries, next) = try seg.read(from: position, limit: limit - out.count, maxBytes: maxBytes - bytes)
             if entries.isEmpty {
-                // At the end of this segment: move on only if it was sealed and its successor exists.
-                guard seg.state == .sealed else { break }
-                let tip = try seg.catchUp()
-                if position < tip { break }
-                if segmentOffsets().contains(where: { $0 > seg.firstOffset }) {
-                    position = tip
+                // At the end of this segment: move on only if a successor exists (it is created before this one is
+                // sealed, after this one's last batch), and it must start exactly where this one ends.
+                let (next, tip) = try successor(of: seg)
+                if position < tip {
+                    // Published while we looked: read it on the next turn (once).
+                    if retried { break }
+                    retried = true
                     continue
                 }
-                if refreshed { break }
-                refreshTable()
-                refreshed = true
+                guard next != nil else { break }
+                position = tip
                 continue
             }
             for e in entries { bytes += e.data.count + e.key.utf8.count }
@@ -182,7 +308,7 @@ final class Shard: Sendable {
 
     /// The first offset at or after `timestamp` (ms since the epoch).
     func offset(atTimestamp timestamp: Int64) throws(ShardLogError) -> UInt64 {
-        let offsets = refreshTable()
+        let offsets = try refreshTable()
         for o in offsets {
             let seg = try segment(o)
             if seg.lastTimestamp >= timestamp { return try seg.offset(atTimestamp: timestamp) }

@@ -69,8 +69,16 @@ public final class DataStream: Sendable {
         guard known else {
             throw ShardLogError(.resourceNotFound, "Shard \(ShardID.name(index)) in stream \(name) does not exist")
         }
+        var shardOptions = options
+        if let size = state.withLock({ $0.metadata.segmentByteCount }) {
+            guard Limits.segmentByteCount.contains(size) else {
+                throw ShardLogError(
+                    .corruption, "\(metadataPath): segmentByteCount \(size) is outside \(Limits.segmentByteCount)")
+            }
+            shardOptions.segmentByteCount = size
+        }
         let shard = try Shard(
-            directory: directory + "/" + ShardID.name(index), index: index, options: options, create: true)
+            directory: directory + "/" + ShardID.name(index), index: index, options: shardOptions, create: true)
         return state.withLock { s in
             if let existing = s.shards[index] { return existing }
             s.shards[index] = shard

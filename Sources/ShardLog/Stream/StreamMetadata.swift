@@ -17,6 +17,9 @@ struct StreamMetadata: Codable, Sendable {
     var nextShardIndex: Int
     var shards: [ShardMetadata]
     var tags: [String: String] = [:]
+    /// The stream's segment file size, when chosen at creation (`nil`: the opening store's
+    /// ``StoreOptions/segmentByteCount``).
+    var segmentByteCount: Int?
 
     /// One shard's lineage and range.
     struct ShardMetadata: Codable, Sendable {

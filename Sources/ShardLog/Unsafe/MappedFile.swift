@@ -65,14 +65,16 @@ struct MappedFile: ~Copyable, @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - path: the file.
-    ///   - expectedByteCount: a function of the file's first bytes (its header) giving the full length; a writable
-    ///     file shorter than that (torn by a crash during creation or truncated) is re-extended with zeros first.
     ///   - writable: map read-write (appenders) or read-only.
-    /// - Throws: `.resourceNotFound` if missing, `.corruption` if the header is unreadable.
+    ///   - byteCount: a function of the file's first bytes (at most 4 KiB, its header) and its real size giving the
+    ///     length to map; it throws when they disagree. A writable file shorter than that length (torn by a power
+    ///     loss) is re-extended with zeros first; a read-only one is an error.
+    /// - Throws: `.resourceNotFound` if missing, `.corruption` if the header is unreadable or the file too short,
+    ///   `.limitExceeded` when no descriptor or mapping is left.
     init(
         opening path: String,
         writable: Bool,
-        expectedByteCount: ([UInt8]) throws(ShardLogError) -> Int
+        byteCount: (_ head: [UInt8], _ fileSize: Int) throws(ShardLogError) -> Int
     ) throws(ShardLogError) {
         let fd = try SystemCall.retrying("open \(path)") {
             open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
@@ -81,23 +83,21 @@ struct MappedFile: ~Copyable, @unchecked Sendable {
             var st = stat()
             try SystemCall.retrying("stat \(path)") { fstat(fd, &st) }
             let size = Int(st.st_size)
-            var head = [UInt8](repeating: 0, count: min(size, 4096))
+            var head = [UInt8](repeating: 0, count: max(0, min(size, 4096)))
             let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             if got < 0 { throw SystemCall.error("read header of \(path)", errno: errno) }
-            let wanted = try expectedByteCount(Array(head.prefix(got)))
-            var length = size
+            let wanted = try byteCount(Array(head.prefix(got)), size)
+            guard wanted > 0 else { throw ShardLogError(.corruption, "\(path) is empty") }
             if size < wanted {
-                if writable {
-                    let rc = posix_fallocate(fd, 0, off_t(wanted))
-                    if rc != 0 { throw SystemCall.error("re-extend \(path) to \(wanted) bytes", errno: rc) }
-                    length = wanted
+                guard writable else {
+                    throw ShardLogError(
+                        .corruption, "\(path) is \(size) bytes long but its header says \(wanted); it was truncated")
                 }
-            } else {
-                length = wanted
+                let rc = posix_fallocate(fd, 0, off_t(wanted))
+                if rc != 0 { throw SystemCall.error("re-extend \(path) to \(wanted) bytes", errno: rc) }
             }
-            precondition(length > 0, "empty segment mapping")
-            self.base = try Self.map(fd: fd, byteCount: length, writable: writable, path: path)
-            self.byteCount = length
+            self.base = try Self.map(fd: fd, byteCount: wanted, writable: writable, path: path)
+            self.byteCount = wanted
         } catch {
             close(fd)
             throw error

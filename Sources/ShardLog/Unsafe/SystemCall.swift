@@ -12,7 +12,8 @@ enum SystemCall {
     ///   - what: the call and its object, for the message (`"open /data/x.seg"`).
     ///   - body: the raw call, returning `-1` on failure.
     /// - Returns: the call's non-negative result.
-    /// - Throws: `.noSpace` for `ENOSPC`, `.resourceNotFound` for `ENOENT`, `.io` otherwise.
+    /// - Throws: `.noSpace` for `ENOSPC`, `.resourceNotFound` for `ENOENT`, `.limitExceeded` for `EMFILE`, `ENFILE`
+    ///   and `ENOMEM` (naming the limit and how to raise it), `.io` otherwise.
     @discardableResult
     static func retrying<T: BinaryInteger>(_ what: @autoclosure () -> String, _ body: () -> T) throws(ShardLogError)
         -> T
@@ -34,8 +35,86 @@ enum SystemCall {
             return ShardLogError(.noSpace, "cannot \(what): \(reason) (errno \(code)); free disk space", errno: code)
         case ENOENT:
             return ShardLogError(.resourceNotFound, "cannot \(what): \(reason) (errno \(code))", errno: code)
+        case EMFILE:
+            return ShardLogError(
+                .limitExceeded,
+                "cannot \(what): \(reason) (errno \(code)); the process reached its open-file limit"
+                    + " (RLIMIT_NOFILE \(ResourceLimits.openFiles.map(String.init) ?? "unknown")): raise it with"
+                    + " `ulimit -n` (or LimitNOFILE= in a systemd unit), or lower StoreOptions.maxMappedSegments",
+                errno: code)
+        case ENFILE:
+            return ShardLogError(
+                .limitExceeded,
+                "cannot \(what): \(reason) (errno \(code)); the system-wide open-file limit is reached:"
+                    + " raise fs.file-max (`sysctl -w fs.file-max=…`) or close other programs",
+                errno: code)
+        case ENOMEM:
+            return ShardLogError(
+                .limitExceeded,
+                "cannot \(what): \(reason) (errno \(code)); out of memory mappings (vm.max_map_count"
+                    + " \(ResourceLimits.mapCount.map(String.init) ?? "unknown")) or address space: raise it with"
+                    + " `sysctl -w vm.max_map_count=262144` (or `ulimit -v`), or lower StoreOptions.maxMappedSegments",
+                errno: code)
         default:
             return ShardLogError(.io, "cannot \(what): \(reason) (errno \(code))", errno: code)
         }
+    }
+
+    /// The names in directory `path` (without `.` and `..`), or `nil` if it does not exist.
+    /// - Throws: `.limitExceeded` when no descriptor is left, `.io` for other failures, naming the directory.
+    static func directoryEntries(_ path: String) throws(ShardLogError) -> [String]? {
+        guard let dir = opendir(path) else {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw error("list directory \(path)", errno: code)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                let code = errno
+                if code != 0 { throw error("list directory \(path)", errno: code) }
+                return names
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+}
+
+/// Operating-system limits on descriptors and mappings, read once per process.
+package enum ResourceLimits {
+    /// The soft `RLIMIT_NOFILE` (open descriptors per process), `nil` if unknown or unlimited.
+    package static var openFiles: Int? {
+        var limit = rlimit()
+        #if os(Linux)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+            let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    /// `/proc/sys/vm/max_map_count` (mappings per process), `nil` if unreadable.
+    package static var mapCount: Int? {
+        let fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 32)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return Int(String(decoding: buf.prefix(n), as: UTF8.self).filter { $0.isNumber })
+    }
+
+    /// How many segments one process keeps mapped by default: a quarter of the descriptor limit (the rest is left
+    /// for lock files, sockets and pipes) and of `vm.max_map_count`, at least 8.
+    package static var defaultMappedSegments: Int {
+        let byFiles = (openFiles ?? 4096) / 4
+        let byMaps = (mapCount ?? 65530) / 4
+        return max(8, min(byFiles, byMaps, 1 << 16))
     }
 }
