@@ -15,7 +15,7 @@ final class Shard: Sendable {
     /// The shard's directory.
     let directory: String
     let options: StoreOptions
-    let writerLock: FileLock
+    let writerLock: InterProcessLock
     let writer: Mutex<Writer>
     /// Serializes `fdatasync` for group commit: one caller flushes for every batch published before it started.
     let syncGate = Mutex<Void>(())
@@ -43,7 +43,7 @@ final class Shard: Sendable {
                 throw ShardLogError(.io, "cannot create shard directory \(directory): \(error)")
             }
         }
-        self.writerLock = try FileLock(path: directory + "/writer.lock")
+        self.writerLock = InterProcessLock(path: directory + "/writer.lock")
         self.writer = Mutex(Writer(encoder: BatchEncoder(compressionThreshold: options.compressionThreshold)))
     }
 
