@@ -3,10 +3,13 @@
 #include "CShardLog.h"
 #include <fcntl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
+// Built exactly once (pthread_once), before any thread reads it: no thread ever sees a half-built table and no two
+// threads write it at once.
 static uint32_t table[8][256];
-static int table_ready = 0;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -17,11 +20,10 @@ static void build_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
         for (int k = 1; k < 8; k++) table[k][n] = (table[k - 1][n] >> 8) ^ table[0][table[k - 1][n] & 0xff];
     }
-    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
 }
 
 static uint32_t crc32c_soft(uint32_t crc, const unsigned char *p, size_t n) {
-    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE)) build_table();
+    pthread_once(&table_once, build_table);
     crc = ~crc;
     while (n >= 8) {
         uint64_t w;
@@ -58,6 +60,10 @@ uint32_t shardlog_crc32c(uint32_t crc, const void *data, size_t length) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("sse4.2")) return crc32c_hw(crc, (const unsigned char *)data, length);
 #endif
+    return crc32c_soft(crc, (const unsigned char *)data, length);
+}
+
+uint32_t shardlog_crc32c_portable(uint32_t crc, const void *data, size_t length) {
     return crc32c_soft(crc, (const unsigned char *)data, length);
 }
 

@@ -1,12 +1,13 @@
 import Foundation
+import ShardLog
 
 /// The configuration of one event source mapping, with the names, ranges and defaults of Lambda's
 /// `CreateEventSourceMapping` for Kinesis.
 ///
 /// The JSON form uses AWS's keys (`BatchSize`, `StartingPosition`, …), so a mapping's `mapping.json` reads like the
-/// request body of `aws lambda create-event-source-mapping`. Decoding fills in Lambda's defaults for missing keys and
-/// ignores unknown ones; only `StartingPosition` is required. Decoding does not check ranges: call ``validate()``,
-/// or decode with ``init(json:)``, which does both.
+/// request body of `aws lambda create-event-source-mapping`. Decoding fills in Lambda's defaults for missing keys;
+/// only `StartingPosition` is required. Decoding does not check ranges or unknown keys: call ``validate()``, or decode
+/// with ``init(json:)``, which checks everything (and refuses keys outside ``allowedKeys``).
 public struct MappingConfiguration: Codable, Sendable, Equatable {
     /// Where a mapping starts reading a shard that has no checkpoint yet.
     public enum StartingPosition: String, Codable, Sendable, CaseIterable {
@@ -126,7 +127,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         self.enabled = enabled
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "BatchSize"
         case maximumBatchingWindowInSeconds = "MaximumBatchingWindowInSeconds"
         case parallelizationFactor = "ParallelizationFactor"
@@ -142,7 +143,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         case enabled = "Enabled"
     }
 
-    /// Decodes a configuration, filling Lambda's defaults for missing keys and ignoring unknown keys.
+    /// Decodes a configuration, filling Lambda's defaults for missing keys (unknown keys are left to
+    /// ``init(json:)``, which refuses them).
     /// - Parameter decoder: The decoder.
     /// - Throws: ``MappingError`` (``MappingError/Code/validation``) for an unknown `StartingPosition`;
     ///   `DecodingError` for a missing `StartingPosition` or a value of the wrong type.
@@ -232,11 +234,51 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
                 cause: error
             )
         }
+        guard case .object(let members) = value else {
+            throw MappingError(
+                code: .invalidParameter, message: "the mapping configuration must be a JSON object ({...})")
+        }
+        for key in members.keys.sorted() where !allowedKeys.contains(key) {
+            throw MappingError(
+                code: .invalidParameter,
+                message: "unknown field '\(key)' in the mapping configuration; allowed fields: "
+                    + allowedKeys.sorted().joined(separator: ", "))
+        }
+        for key in ["Timeout", "FunctionTimeoutSeconds"] {
+            guard let member = members[key] else { continue }
+            guard case .number(let seconds) = member, seconds > 0, seconds <= 900 else {
+                throw MappingError(
+                    code: .invalidParameter,
+                    message:
+                        "\(key) must be a number of seconds greater than 0 and at most 900; got \(String(decoding: member.jsonBytes, as: UTF8.self))"
+                )
+            }
+        }
+        let stringKeys = [
+            "StreamName", "Handler", "OnFailure", "HandlerDir", "SourceEndpoint", "MappingName", "EventSourceArn",
+            "FunctionName", "HandlerDirectory",
+        ]
+        for key in stringKeys {
+            guard let member = members[key] else { continue }
+            guard case .string = member else {
+                throw MappingError(
+                    code: .invalidParameter,
+                    message:
+                        "\(key) has the wrong type: expected a string; got \(String(decoding: member.jsonBytes, as: UTF8.self))"
+                )
+            }
+        }
         let integerKeys: [CodingKeys] = [
             .batchSize, .maximumBatchingWindowInSeconds, .parallelizationFactor, .maximumRetryAttempts,
             .maximumRecordAgeInSeconds, .tumblingWindowInSeconds,
         ]
         for key in integerKeys {
+            if case .number(let number) = value[key.rawValue], abs(number) > 1e15 {
+                throw MappingError(
+                    code: .invalidParameter,
+                    message: "\(key.rawValue) is out of range; got \(number)"
+                )
+            }
             if case .number(let number) = value[key.rawValue], number != number.rounded() {
                 throw MappingError(
                     code: .invalidParameter,
@@ -247,38 +289,27 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     }
 
     private static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
         switch error {
-        case .keyNotFound(let key, let context):
-            if context.codingPath.isEmpty, key.stringValue == CodingKeys.startingPosition.rawValue {
-                return "StartingPosition is required for Kinesis event sources: "
-                    + "set it to TRIM_HORIZON, LATEST or AT_TIMESTAMP"
-            }
-            return "\(path(context.codingPath + [key])) is required"
-        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            return "\(path(context.codingPath)) has the wrong type: expected \(Self.describe(type))"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                return "the mapping configuration is not valid JSON: \(context.debugDescription)"
-            }
-            return "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "cannot read the mapping configuration: \(error)"
+        case .keyNotFound(let key, let context)
+        where context.codingPath.isEmpty && key.stringValue == CodingKeys.startingPosition.rawValue:
+            return "StartingPosition is required for Kinesis event sources: "
+                + "set it to TRIM_HORIZON, LATEST or AT_TIMESTAMP"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return "the mapping configuration is not valid JSON: \(context.debugDescription)"
+        default:
+            return MetadataFile.describe(error)
         }
     }
 
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is Double.Type: "a number"
-        case is Bool.Type: "true or false"
-        case is String.Type: "a string"
-        case is [String].Type, is [Any].Type: "a list of strings"
-        case is [String: Any].Type: "an object"
-        default: "\(type)"
-        }
-    }
+    /// The keys a mapping configuration file or request may contain: Lambda's `CreateEventSourceMapping`
+    /// parameters for Kinesis (``CodingKeys``), the ones that identify the function and stream (`FunctionName`,
+    /// `EventSourceArn`), ShardLog's own keys of `mapping.json` (`StreamName`, `Handler`, `OnFailure`, `Timeout`,
+    /// `HandlerDir`, `SourceEndpoint`) and of a `serve --mappings` entry (`MappingName`, `HandlerDirectory`,
+    /// `FunctionTimeoutSeconds`).
+    public static let allowedKeys: Set<String> = Set(CodingKeys.allCases.map(\.rawValue)).union([
+        "FunctionName", "EventSourceArn", "StreamName", "Handler", "OnFailure", "Timeout", "HandlerDir",
+        "SourceEndpoint", "MappingName", "HandlerDirectory", "FunctionTimeoutSeconds",
+    ])
 
     /// Checks every parameter against Lambda's rules.
     ///
@@ -335,6 +366,15 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
             throw MappingError(
                 code: .invalidParameter,
                 message: "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800"
+            )
+        }
+        if let timestamp = startingPositionTimestamp?.timeIntervalSince1970,
+            !(timestamp.isFinite && timestamp >= 0 && timestamp <= MetadataFile.latestEpochSeconds)
+        {
+            throw MappingError(
+                code: .invalidParameter,
+                message: "StartingPositionTimestamp \(timestamp) is not a time between 1970 and 9999: "
+                    + "give epoch seconds, e.g. 1700000000"
             )
         }
         if startingPosition == .atTimestamp, startingPositionTimestamp == nil {

@@ -17,7 +17,8 @@ public final class Store: Sendable {
     public let directory: String
     /// The options every stream is opened with.
     public let options: StoreOptions
-    private let catalogLock: FileLock
+    /// `catalog.lock`: held around creating and deleting streams.
+    private let catalogLock: InterProcessLock
     private let streams = Mutex<[String: DataStream]>([:])
     private let flusher = Mutex<Task<Void, Never>?>(nil)
 
@@ -44,7 +45,7 @@ public final class Store: Sendable {
                 throw ShardLogError(.io, "cannot create data directory \(directory)/\(sub): \(error)")
             }
         }
-        self.catalogLock = try FileLock(path: directory + "/catalog.lock")
+        self.catalogLock = InterProcessLock(path: directory + "/catalog.lock")
         if options.durability == .interval { startFlusher() }
     }
 
@@ -58,17 +59,28 @@ public final class Store: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard let self else { return }
-                self.synchronize()
+                // A failure is kept by its stream, whose next put fails with it.
+                try? self.synchronize()
             }
         }
         flusher.withLock { $0 = task }
     }
 
     /// Flushes every shard appended to by this process (`fdatasync`), as durability `interval` does periodically.
-    public func synchronize() {
+    ///
+    /// Every stream is flushed even when one fails; a stream whose flush failed fails its next put with the cause,
+    /// so a client never gets an acknowledgement after an unreported durability failure.
+    /// - Throws: the first failure (I/O errors naming the segment file).
+    public func synchronize() throws(ShardLogError) {
+        var first: ShardLogError?
         for stream in streams.withLock({ Array($0.values) }) {
-            for shard in stream.openedShards { try? shard.synchronizeActive() }
+            do {
+                try stream.synchronize()
+            } catch {
+                first = first ?? error
+            }
         }
+        if let first { throw first }
     }
 
     /// Checks a stream name against Kinesis' rule: 1–128 of `[A-Za-z0-9_.-]`.
@@ -126,6 +138,8 @@ public final class Store: Sendable {
             if FileManager.default.fileExists(atPath: dir + "/stream.json") {
                 throw ShardLogError(.resourceInUse, "DataStream \(name) under account 000000000000 already exists.")
             }
+            // Leftovers of a deletion or creation interrupted by a crash must not become the new stream's data.
+            if FileManager.default.fileExists(atPath: dir) { try removeDirectory(dir) }
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
@@ -146,7 +160,10 @@ public final class Store: Sendable {
     }
 
     /// Deletes a stream and all its data.
-    /// - Throws: `.resourceNotFound` if it does not exist.
+    ///
+    /// Under the catalog lock and the stream's own lock (so a reshard in progress in any process finishes first and
+    /// later ones find the stream gone), `stream.json` is removed and the removal made durable; then the directory.
+    /// - Throws: `.resourceNotFound` if it does not exist, I/O errors.
     public func deleteStream(named name: String) throws(ShardLogError) {
         try Self.validate(streamName: name)
         try catalogLock.withLock { () throws(ShardLogError) in
@@ -154,30 +171,64 @@ public final class Store: Sendable {
             guard FileManager.default.fileExists(atPath: dir + "/stream.json") else {
                 throw notFound(name)
             }
-            // Remove the metadata first so other processes stop seeing the stream, then the data.
-            try? FileManager.default.removeItem(atPath: dir + "/stream.json")
-            do {
-                try FileManager.default.removeItem(atPath: dir)
-            } catch {
-                throw ShardLogError(.io, "cannot delete \(dir): \(error)")
+            try InterProcessLock(path: dir + "/stream.lock").withLock { () throws(ShardLogError) in
+                guard FileManager.default.fileExists(atPath: dir + "/stream.json") else { throw notFound(name) }
+                do {
+                    try FileManager.default.removeItem(atPath: dir + "/stream.json")
+                } catch {
+                    throw ShardLogError(.io, "cannot delete \(dir)/stream.json: \(error)")
+                }
+                try FileSystem.synchronizeDirectory(of: dir + "/stream.json")
             }
             streams.withLock { _ = $0.removeValue(forKey: name) }
+            try removeDirectory(dir)
+        }
+    }
+
+    /// Removes a stream directory (without `stream.json`, so no process uses it any more), retrying when a lock file
+    /// reappears in it while it is being removed.
+    private func removeDirectory(_ dir: String) throws(ShardLogError) {
+        var attempt = 0
+        while true {
+            do {
+                try FileManager.default.removeItem(atPath: dir)
+                try FileSystem.synchronizeDirectory(of: dir)
+                return
+            } catch {
+                attempt += 1
+                if !FileManager.default.fileExists(atPath: dir) { return }
+                if attempt >= 5 { throw ShardLogError(.io, "cannot delete \(dir): \(error)") }
+            }
         }
     }
 
     /// The names of all streams, sorted.
+    /// A stream whose `stream.json` is damaged is listed too (``stream(named:)`` reports the damage).
+    /// - Throws: `.io` when the `streams` directory cannot be listed (e.g. too many open files).
     public func listStreams() throws(ShardLogError) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/streams")) ?? []
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory + "/streams")
+        } catch {
+            throw ShardLogError(.io, "cannot list \(directory)/streams: \(error)")
+        }
         return names.filter { FileManager.default.fileExists(atPath: streamDirectory($0) + "/stream.json") }.sorted()
     }
 
     /// The stream called `name`, opened once per store.
-    /// - Throws: `.resourceNotFound` if it does not exist.
+    /// - Throws: `.resourceNotFound` if it does not exist, `.corruption` naming `stream.json` and the field when
+    ///   that file is damaged (other streams are not affected).
     public func stream(named name: String) throws(ShardLogError) -> DataStream {
         try Self.validate(streamName: name)
         if let s = streams.withLock({ $0[name] }) {
-            if FileManager.default.fileExists(atPath: s.metadataPath) { return s }
-            streams.withLock { _ = $0.removeValue(forKey: name) }
+            // Still the same directory (not deleted, or deleted and created again by another process) and not
+            // deleted by another process.
+            if FileSystem.identity(of: s.directory) == s.directoryIdentity,
+                FileManager.default.fileExists(atPath: s.metadataPath)
+            {
+                return s
+            }
+            streams.withLock { if $0[name] === s { $0.removeValue(forKey: name) } }
         }
         let dir = streamDirectory(name)
         guard FileManager.default.fileExists(atPath: dir + "/stream.json") else { throw notFound(name) }

@@ -20,6 +20,8 @@ final class Shard: Sendable {
     /// The shard's directory.
     let directory: String
     let options: StoreOptions
+    /// `writer.lock`: excludes other threads and processes appending to this shard.
+    let writerLock: InterProcessLock
     let writer: Mutex<Writer>
     /// Serializes `fdatasync` for group commit: one caller flushes for every batch published before it started.
     let syncGate = Mutex<Void>(())
@@ -54,25 +56,21 @@ final class Shard: Sendable {
                 throw ShardLogError(.io, "cannot create shard directory \(directory): \(error)")
             }
         }
+        self.writerLock = InterProcessLock(path: directory + "/writer.lock")
         self.writer = Mutex(Writer(encoder: BatchEncoder(compressionThreshold: options.compressionThreshold)))
     }
 
-    /// Runs `body` holding the cross-process writer lock (`writer.lock`, opened for the call and closed after it).
+    /// Runs `body` holding the cross-process writer lock (`writer.lock`; its descriptor is closed when idle).
+    /// When the process is out of descriptors, idle mapped segments are closed and the lock is tried once more.
     func withWriterLock<R>(_ body: () throws(ShardLogError) -> R) throws(ShardLogError) -> R {
-        let path = directory + "/writer.lock"
-        let lock = try Self.openLock(path)
-        try lock.lock()
-        defer { lock.unlock() }
-        return try body()
-    }
-
-    private static func openLock(_ path: String) throws(ShardLogError) -> FileLock {
         do {
-            return try FileLock(path: path)
-        } catch  where error.code == .limitExceeded {
+            try writerLock.lock()
+        } catch where error.code == .limitExceeded {
             SegmentCache.shared.evictAll()
-            return try FileLock(path: path)
+            try writerLock.lock()
         }
+        defer { writerLock.unlock() }
+        return try body()
     }
 
     // MARK: - Segment table

@@ -12,8 +12,14 @@ public final class DataStream: Sendable {
     /// Its directory.
     let directory: String
     let options: StoreOptions
-    private let metadataLock: FileLock
+    /// `stream.lock`: held exclusively around every read-modify-write of `stream.json`, shared around reloads.
+    private let metadataLock: InterProcessLock
     private let state: Mutex<State>
+    /// The first background flush failure not yet reported (durability `interval`): the next put fails with it.
+    private let flushFailure = Mutex<ShardLogError?>(nil)
+    /// The identity (device and inode) of the stream's directory when opened: a stream deleted and created again
+    /// under the same name is a different directory, and this object must not serve it.
+    let directoryIdentity: FileSystem.Identity?
 
     struct State {
         var metadata: StreamMetadata
@@ -28,8 +34,9 @@ public final class DataStream: Sendable {
         self.name = name
         self.directory = directory
         self.options = options
-        self.metadataLock = try FileLock(path: directory + "/stream.lock")
-        let metadata = try StreamMetadata.load(path: directory + "/stream.json")
+        self.metadataLock = InterProcessLock(path: directory + "/stream.lock")
+        self.directoryIdentity = FileSystem.identity(of: directory)
+        let metadata = try StreamMetadata.load(path: directory + "/stream.json", name: name)
         self.state = Mutex(State(metadata: metadata, routes: Self.routes(metadata)))
     }
 
@@ -40,14 +47,14 @@ public final class DataStream: Sendable {
     /// Reloads `stream.json` (under a shared lock, so a reshard in progress elsewhere finishes first).
     @discardableResult
     func reload() throws(ShardLogError) -> StreamMetadata {
-        try metadataLock.lock(shared: true)
-        defer { metadataLock.unlock() }
-        let m = try StreamMetadata.load(path: metadataPath)
-        state.withLock {
-            $0.metadata = m
-            $0.routes = Self.routes(m)
+        try metadataLock.withLock(shared: true) { () throws(ShardLogError) -> StreamMetadata in
+            let m = try StreamMetadata.load(path: metadataPath, name: name)
+            state.withLock {
+                $0.metadata = m
+                $0.routes = Self.routes(m)
+            }
+            return m
         }
-        return m
     }
 
     /// The stream as Kinesis' `DescribeStream` shows it, fresh from disk.
@@ -140,6 +147,7 @@ public final class DataStream: Sendable {
     /// - Complexity: O(total bytes); one MD5 per record unless the stream has a single open shard.
     public func putRecords(_ entries: [PutRecordsEntry]) throws(ShardLogError) -> [PutResult] {
         for e in entries { try Self.validate(partitionKey: e.partitionKey, dataByteCount: e.data.count) }
+        if let failure = flushFailure.withLock({ $0.take() }) { throw failure }
         var results = [PutResult?](repeating: nil, count: entries.count)
         var pending = Array(entries.indices)
         var attempts = 0
@@ -250,16 +258,45 @@ public final class DataStream: Sendable {
     }
 
     /// Runs `change` on fresh metadata under the exclusive stream lock and saves it atomically.
+    /// The change runs on `stream.json` as it is on disk now (never on this process' cached copy), so concurrent
+    /// changes from other threads and processes are applied one after the other and none is lost; a damaged file is
+    /// reported and left as it is.
+    /// - Throws: `.resourceNotFound` if the stream was deleted, `.corruption` for a damaged file, what `change`
+    ///   throws (nothing is written then), I/O errors.
     func updateMetadata<R>(_ change: (inout StreamMetadata) throws(ShardLogError) -> R) throws(ShardLogError) -> R {
-        try metadataLock.lock()
-        defer { metadataLock.unlock() }
-        var m = try StreamMetadata.load(path: metadataPath)
-        let result = try change(&m)
-        try m.save(path: metadataPath)
-        state.withLock {
-            $0.metadata = m
-            $0.routes = Self.routes(m)
+        try metadataLock.withLock { () throws(ShardLogError) -> R in
+            var m = try StreamMetadata.load(path: metadataPath, name: name)
+            let result = try change(&m)
+            try m.save(path: metadataPath)
+            state.withLock {
+                $0.metadata = m
+                $0.routes = Self.routes(m)
+            }
+            return result
         }
-        return result
+    }
+
+    // MARK: - Flushing
+
+    /// Flushes every shard appended to by this process (`fdatasync`); a failure is also kept, and the next put to
+    /// this stream fails with it (so a background flush error reaches a client instead of being dropped).
+    /// - Throws: the first failure.
+    func synchronize() throws(ShardLogError) {
+        var first: ShardLogError?
+        for shard in openedShards {
+            do {
+                try shard.synchronizeActive()
+            } catch {
+                first = first ?? error
+            }
+        }
+        guard let first else { return }
+        let failure = ShardLogError(
+            first.code,
+            "an earlier background flush of stream \(name) failed, so records acknowledged before may not be durable:"
+                + " \(first.message)",
+            errno: first.errno)
+        flushFailure.withLock { $0 = $0 ?? failure }
+        throw failure
     }
 }

@@ -7,6 +7,11 @@ enum Checksum {
         shardlog_crc32c(0, bytes.baseAddress, bytes.count)
     }
 
+    /// The CRC-32C of `bytes` computed with the lookup table only (the path taken by CPUs without SSE4.2).
+    static func crc32cPortable(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { shardlog_crc32c_portable(0, $0.baseAddress, $0.count) }
+    }
+
     /// The CRC-32C of `bytes[range]`.
     /// - Complexity: O(range.count), several GB/s.
     static func crc32c(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -6,16 +8,19 @@
 
 /// Durable small-file and directory operations (metadata, checkpoints).
 package enum FileSystem {
-    /// Replaces the file at `path` with `bytes` atomically: write a temporary file, fsync it, rename it over the
-    /// target, fsync the directory. Readers see the old or the new content, never a mix.
-    /// - Throws: `.io`/`.noSpace` naming the file.
+    /// Replaces the file at `path` with `bytes` atomically: write a temporary file with a name unique to this call
+    /// (`<file>.tmp.<pid>.<n>`, created exclusively), fsync it, rename it over the target, fsync the directory.
+    /// Readers see the old or the new content, never a mix; concurrent writers (threads or processes) never share
+    /// a temporary file, so the last rename wins whole. Callers that read, modify and write hold a lock around it.
+    /// - Throws: `.io`/`.noSpace` naming the file; the temporary file is removed on failure.
     package static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ShardLogError) {
-        let tmp = path + ".tmp.\(getpid())"
-        let fd = try SystemCall.retrying("create \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        let (tmp, fd) = try createTemporary(next: path)
         do throws(ShardLogError) {
             var done = 0
             while done < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+                let n = bytes.withUnsafeBytes { buffer in
+                    buffer.baseAddress.map { write(fd, $0 + done, buffer.count - done) } ?? 0
+                }
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw SystemCall.error("write \(tmp)", errno: errno)
@@ -23,14 +28,30 @@ package enum FileSystem {
                 done += n
             }
             try SystemCall.retrying("fsync \(tmp)") { fsync(fd) }
+            close(fd)
+            try SystemCall.retrying("rename \(tmp) to \(path)") { rename(tmp, path) }
         } catch {
             close(fd)
             unlink(tmp)
             throw error
         }
-        close(fd)
-        try SystemCall.retrying("rename \(tmp) to \(path)") { rename(tmp, path) }
         try synchronizeDirectory(of: path)
+    }
+
+    /// Numbers temporary files within this process.
+    private static let temporaryCounter = Atomic<Int>(0)
+
+    /// Creates (`O_EXCL`) a temporary file next to `path` with a name no other call uses.
+    private static func createTemporary(next path: String) throws(ShardLogError) -> (String, Int32) {
+        while true {
+            let n = temporaryCounter.add(1, ordering: .relaxed).newValue
+            let tmp = path + ".tmp.\(getpid()).\(n)"
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd >= 0 { return (tmp, fd) }
+            let code = errno
+            // EEXIST: left by a dead process that had our pid; take the next number.
+            if code != EINTR && code != EEXIST { throw SystemCall.error("create \(tmp)", errno: code) }
+        }
     }
 
     /// Fsyncs the directory containing `path`, making a create, rename or unlink in it durable.
@@ -45,6 +66,19 @@ package enum FileSystem {
         let fd = try SystemCall.retrying("open directory \(dir)") { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(fd) }
         try SystemCall.retrying("fsync directory \(dir)") { fsync(fd) }
+    }
+
+    /// A file's device and inode: which file a path named when it was looked at.
+    package struct Identity: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    /// The identity of the file or directory at `path`, or `nil` if there is none (one `stat`).
+    package static func identity(of path: String) -> Identity? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
     /// This boot's identity (`/proc/sys/kernel/random/boot_id`) folded to 63 bits; a change means the machine

@@ -46,6 +46,35 @@ package struct CheckpointFile: Codable, Sendable, Equatable {
         self.streamName = streamName
         self.shards = shards
     }
+
+    /// Checks what was read from `path`: a valid stream name, canonical shard ids, and sequence numbers of the
+    /// shard they are filed under.
+    /// - Throws: ``MappingError/Code/io`` naming the file and the field.
+    package func validate(path: String) throws(MappingError) {
+        func damaged(_ field: String, _ problem: String) -> MappingError {
+            MappingError(code: .io, message: "\(path) is damaged: \(field) \(problem); fix or delete the file")
+        }
+        do {
+            try Store.validate(streamName: streamName)
+        } catch {
+            throw damaged("streamName", "is not a valid stream name ('\(streamName.prefix(200))')")
+        }
+        for (id, checkpoint) in shards.sorted(by: { $0.key < $1.key }) {
+            guard let index = try? ShardID.index(id), ShardID.name(index) == id else {
+                throw damaged(
+                    "shards", "has the key '\(id.prefix(200))', which is not a shard id (shardId-000000000000)")
+            }
+            guard let sequenceNumber = checkpoint.sequenceNumber else { continue }
+            guard let (owner, _) = try? SequenceNumber.position(of: sequenceNumber) else {
+                throw damaged(
+                    "shards.\(id).sequenceNumber",
+                    "is '\(sequenceNumber.prefix(200))', not a sequence number (56 digits starting with 49)")
+            }
+            guard owner == index else {
+                throw damaged("shards.\(id).sequenceNumber", "belongs to \(ShardID.name(owner)), not to \(id)")
+            }
+        }
+    }
 }
 
 /// The content of `mappings/<name>/mapping.json`: the configuration with AWS's field names, plus ShardLog's own
@@ -78,6 +107,28 @@ package struct MappingDefinition: Codable, Sendable, Equatable {
         self.onFailure = onFailure
         self.timeoutSeconds = timeoutSeconds
         self.handlerDirectory = handlerDirectory
+    }
+
+    /// Decodes and validates the flat form (a `mapping.json`, or a `--config` file naming the stream): the
+    /// configuration as ``MappingConfiguration/init(json:)`` checks it (unknown fields refused, ranges, `Timeout`
+    /// within 0–900 seconds), plus a valid `StreamName`.
+    /// - Throws: ``MappingError`` naming the field.
+    package init(json: [UInt8]) throws(MappingError) {
+        _ = try MappingConfiguration(json: json)
+        do {
+            self = try JSONDecoder().decode(MappingDefinition.self, from: Data(json))
+        } catch let error as MappingError {
+            throw error
+        } catch let error as DecodingError {
+            throw MappingError(code: .invalidParameter, message: MetadataFile.describe(error), cause: error)
+        } catch {
+            throw MappingError(code: .invalidParameter, message: "\(error)", cause: error)
+        }
+        do {
+            try Store.validate(streamName: streamName)
+        } catch {
+            throw MappingError(code: .invalidParameter, message: "StreamName: \(error.message)", cause: error)
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -149,10 +200,18 @@ package enum MappingCatalog {
         }.sorted()
     }
 
-    /// Reads `mapping.json`, or `nil` if there is none.
-    /// - Throws: ``MappingError/Code/io`` when it cannot be read or parsed.
+    /// Reads and validates `mapping.json`, or `nil` if there is none.
+    /// - Throws: ``MappingError/Code/io`` naming the file and the field when it cannot be read or parsed, has an
+    ///   unknown field or a value out of range (e.g. `Timeout` above 900 seconds).
     package static func definition(store: Store, name: String) throws(MappingError) -> MappingDefinition? {
-        try read(MappingDefinition.self, path: directory(store: store, name: name) + "/mapping.json")
+        let path = directory(store: store, name: name) + "/mapping.json"
+        guard let bytes = try contents(path) else { return nil }
+        do {
+            return try MappingDefinition(json: bytes)
+        } catch {
+            throw MappingError(
+                code: .io, message: "\(path) is damaged: \(error.message); fix or delete the file", cause: error)
+        }
     }
 
     /// Writes `mapping.json` atomically.
@@ -162,10 +221,14 @@ package enum MappingCatalog {
         try write(definition, path: directory(store: store, name: name) + "/mapping.json")
     }
 
-    /// Reads `checkpoints.json`, or `nil` if there is none.
-    /// - Throws: ``MappingError/Code/io`` when it cannot be read or parsed.
+    /// Reads and validates `checkpoints.json`, or `nil` if there is none.
+    /// - Throws: ``MappingError/Code/io`` naming the file and the field when it cannot be read or parsed, or holds an
+    ///   invalid stream name, shard id or sequence number.
     package static func checkpoints(store: Store, name: String) throws(MappingError) -> CheckpointFile? {
-        try read(CheckpointFile.self, path: directory(store: store, name: name) + "/checkpoints.json")
+        let path = directory(store: store, name: name) + "/checkpoints.json"
+        guard let file = try read(CheckpointFile.self, path: path) else { return nil }
+        try file.validate(path: path)
+        return file
     }
 
     /// Deletes `checkpoints.json`: the next run starts again from the starting position.
@@ -179,28 +242,48 @@ package enum MappingCatalog {
         guard FileManager.default.fileExists(atPath: dir) else {
             throw MappingError(code: .notFound, message: "mapping \(name) does not exist in \(store.directory)")
         }
-        if let pid = MappingLock.holder(path: dir + "/lock") {
-            throw MappingError(
-                code: .conflict, message: "mapping \(name) is running in process \(pid): stop it before resetting")
-        }
         let path = dir + "/checkpoints.json"
-        guard FileManager.default.fileExists(atPath: path) else { return false }
+        // Hold the mapping's lock while deleting, so a run cannot start (or be running) meanwhile.
+        let lockPath = dir + "/lock"
+        let deleted: Bool?
         do {
-            try FileManager.default.removeItem(atPath: path)
-            try FileSystem.synchronizeDirectory(of: path)
+            deleted = try InterProcessLock(path: lockPath).withTryLock { () throws(ShardLogError) -> Bool in
+                guard FileManager.default.fileExists(atPath: path) else { return false }
+                do {
+                    try FileManager.default.removeItem(atPath: path)
+                } catch {
+                    throw ShardLogError(.io, "cannot delete \(path): \(error)")
+                }
+                try FileSystem.synchronizeDirectory(of: path)
+                return true
+            }
         } catch {
-            throw MappingError(code: .io, message: "cannot delete \(path): \(error)", cause: error)
+            throw MappingError(code: .io, message: error.message, cause: error)
         }
-        return true
+        guard let deleted else {
+            throw MappingError(
+                code: .conflict,
+                message: "mapping \(name) is running\(MappingLock.holderDescription(path: lockPath)): stop it before "
+                    + "resetting")
+        }
+        return deleted
+    }
+
+    /// The bytes of `path`, or `nil` if it does not exist.
+    static func contents(_ path: String) throws(MappingError) -> [UInt8]? {
+        do {
+            return try MetadataFile.contents(of: path)
+        } catch {
+            throw MappingError(code: .io, message: error.message, cause: error)
+        }
     }
 
     static func read<T: Decodable>(_ type: T.Type, path: String) throws(MappingError) -> T? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let bytes = try contents(path) else { return nil }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try MetadataFile.decode(T.self, from: bytes, path: path)
         } catch {
-            throw MappingError(
-                code: .io, message: "cannot parse \(path): \(error); fix or delete the file", cause: error)
+            throw MappingError(code: .io, message: "\(error.message); fix or delete the file", cause: error)
         }
     }
 
@@ -272,27 +355,25 @@ final class CheckpointStore: Sendable {
     }
 }
 
-/// `mappings/<name>/lock`: the process id of the process running the mapping, created exclusively, so two runs
-/// of one mapping (which would deliver everything twice and fight over checkpoints) are refused. A lock left by a
-/// killed process is taken over. Thread-safety: `release()` may be called from any thread, once.
+/// `mappings/<name>/lock`: a non-blocking ``InterProcessLock`` held while the mapping runs, so two runs of one
+/// mapping (which would deliver everything twice and fight over checkpoints), in this process or another, are
+/// refused. The holder writes its process id into the file, for the refusal message. The lock dies with its process
+/// (`flock`), so a killed run never blocks the next one. Thread-safety: `release()` may be called from any thread.
 final class MappingLock: Sendable {
-    let path: String
+    private let hold: InterProcessLock.Hold
 
-    private init(path: String) {
-        self.path = path
+    private init(hold: InterProcessLock.Hold) {
+        self.hold = hold
     }
 
-    /// The live process holding the lock at `path`, if any.
-    static func holder(path: String) -> Int32? {
-        guard let data = FileManager.default.contents(atPath: path),
-            let pid = Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-            pid > 0, kill(pid, 0) == 0 || errno == EPERM
-        else { return nil }
-        return pid
+    /// `" in process <pid>"` from the lock file at `path`, or `""` when it names none.
+    static func holderDescription(path: String) -> String {
+        guard let text = InterProcessLock.holder(path: path), let pid = Int32(text), pid > 0 else { return "" }
+        return " in process \(pid)"
     }
 
     /// Takes the lock of mapping `name`.
-    /// - Throws: ``MappingError/Code/conflict`` when a live process (this one included) holds it,
+    /// - Throws: ``MappingError/Code/conflict`` when another run (in any process, this one included) holds it,
     ///   ``MappingError/Code/io``.
     static func acquire(store: Store, name: String) throws(MappingError) -> MappingLock {
         let directory = MappingCatalog.directory(store: store, name: name)
@@ -302,26 +383,23 @@ final class MappingLock: Sendable {
         } catch {
             throw MappingError(code: .io, message: "cannot create \(directory): \(error)", cause: error)
         }
-        for _ in 0..<3 {
-            do {
-                try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: path), options: .withoutOverwriting)
-                return MappingLock(path: path)
-            } catch {
-                if let pid = holder(path: path) {
-                    throw MappingError(
-                        code: .conflict,
-                        message: "mapping \(name) is already running in process \(pid): stop it, or use another "
-                            + "mapping name")
-                }
-                // Stale (its process is gone) or half-written: take it over.
-                try? FileManager.default.removeItem(atPath: path)
-            }
+        let hold: InterProcessLock.Hold?
+        do {
+            hold = try InterProcessLock(path: path).tryHold(holder: "\(getpid())\n")
+        } catch {
+            throw MappingError(code: .io, message: error.message, cause: error)
         }
-        throw MappingError(code: .io, message: "cannot create the lock file \(path)")
+        guard let hold else {
+            throw MappingError(
+                code: .conflict,
+                message: "mapping \(name) is already running\(holderDescription(path: path)): stop it, or use another "
+                    + "mapping name")
+        }
+        return MappingLock(hold: hold)
     }
 
     /// Releases the lock.
     func release() {
-        try? FileManager.default.removeItem(atPath: path)
+        hold.release()
     }
 }
