@@ -22,12 +22,12 @@ struct StreamMetadata: Codable, Sendable {
     var segmentByteCount: Int?
 
     enum CodingKeys: String, CodingKey {
-        case name, createdAt, retentionHours, mode, nextShardIndex, shards, tags
+        case name, createdAt, retentionHours, mode, nextShardIndex, shards, tags, segmentByteCount
     }
 
     init(
         name: String, createdAt: Double, retentionHours: Int, mode: StreamMode, nextShardIndex: Int,
-        shards: [ShardMetadata], tags: [String: String] = [:]
+        shards: [ShardMetadata], tags: [String: String] = [:], segmentByteCount: Int? = nil
     ) {
         self.name = name
         self.createdAt = createdAt
@@ -36,6 +36,7 @@ struct StreamMetadata: Codable, Sendable {
         self.nextShardIndex = nextShardIndex
         self.shards = shards
         self.tags = tags
+        self.segmentByteCount = segmentByteCount
     }
 
     /// Decodes the file, naming the field of any number that does not fit.
@@ -48,6 +49,7 @@ struct StreamMetadata: Codable, Sendable {
         nextShardIndex = try c.decodeInteger(Int.self, forKey: .nextShardIndex)
         shards = try c.decode([ShardMetadata].self, forKey: .shards)
         tags = try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:]
+        segmentByteCount = try c.decodeIntegerIfPresent(Int.self, forKey: .segmentByteCount)
     }
 
     /// One shard's lineage and range.
