@@ -155,6 +155,8 @@ public final class Store: Sendable {
                 name: name, createdAt: (now * 1000).rounded(.down) / 1000, retentionHours: retentionHours,
                 mode: mode, nextShardIndex: count, shards: shards, segmentByteCount: segmentByteCount)
             try m.save(path: dir + "/stream.json")
+            // The new directory's entry in `streams/` (save made `stream.json` durable inside it).
+            try FileSystem.synchronizeDirectory(of: dir)
             return m.description()
         }
     }
