@@ -271,7 +271,7 @@ public final class EventSourceMapping: Sendable {
 
     private func saveDefinition() throws {
         var definition =
-            (try? MappingCatalog.definition(store: store, name: name))
+            try MappingCatalog.definition(store: store, name: name)
             ?? MappingDefinition(streamName: streamName, configuration: configuration)
         definition.streamName = streamName
         definition.configuration = configuration

@@ -99,7 +99,7 @@ public struct HandlerContext: Sendable {
     /// The time left until ``deadline`` (zero once it has passed), as Lambda's `getRemainingTimeInMillis()`.
     public var remainingTime: Duration {
         let seconds = deadline.timeIntervalSinceNow
-        return seconds > 0 ? .milliseconds(Int64(seconds * 1000)) : .zero
+        return seconds > 0 ? .milliseconds(Int64(min(seconds, 1e12) * 1000)) : .zero
     }
 }
 
@@ -202,6 +202,8 @@ enum FunctionIdentity {
 enum HandlerClock {
     /// `date` as an instant of the continuous clock.
     static func instant(for date: Date) -> ContinuousClock.Instant {
-        .now + .milliseconds(Int64((date.timeIntervalSinceNow * 1000).rounded(.up)))
+        // Clamped to ±30 years so a deadline far away (or NaN) cannot trap the conversion.
+        let seconds = date.timeIntervalSinceNow.isNaN ? 0 : min(max(date.timeIntervalSinceNow, -1e9), 1e9)
+        return .now + .milliseconds(Int64((seconds * 1000).rounded(.up)))
     }
 }
