@@ -15,6 +15,7 @@ TESTFLAGS  ?=
 SWIFTFLAGS ?=
 # `make install PREFIX=~/.local` puts the release binary in $(PREFIX)/bin.
 PREFIX     ?= /usr/local
+INSTALL_CONFIG ?= release
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # To build: liblz4 and pkg-config. To test: curl (a handler fixture), chromium (report screenshot test).
@@ -86,9 +87,9 @@ build: deps-build buildinfo
 	$(SWIFT) build $(SWIFTFLAGS)
 
 install: deps-build buildinfo
-	$(SWIFT) build -c release --product shardlog
+	$(SWIFT) build -c $(INSTALL_CONFIG) --product shardlog
 	install -d "$(DESTDIR)$(PREFIX)/bin"
-	install -m 755 "$$($(SWIFT) build -c release --show-bin-path)/shardlog" "$(DESTDIR)$(PREFIX)/bin/shardlog"
+	install -m 755 "$$($(SWIFT) build -c $(INSTALL_CONFIG) --show-bin-path)/shardlog" "$(DESTDIR)$(PREFIX)/bin/shardlog"
 	@echo "installed $(DESTDIR)$(PREFIX)/bin/shardlog: $$("$(DESTDIR)$(PREFIX)/bin/shardlog" --version)"
 
 test: deps lint buildinfo

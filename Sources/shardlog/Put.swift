@@ -66,6 +66,11 @@ struct Put: AsyncParsableCommand {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                if ledger.markInterrupted() {
+                    // A second Ctrl-C while the append in flight is still running (a stuck disk): leave now.
+                    printError("interrupted again: exiting without waiting for the append in flight")
+                    Foundation.exit(128 + number)
+                }
                 guard let totals = ledger.stop() else { return }
                 progress.clear()
                 let signalName = number == SIGINT ? "SIGINT" : "SIGTERM"
@@ -136,6 +141,7 @@ final class IngestLedger: Sendable {
         var totals = Totals()
         var appending = false
         var stopped = false
+        var interrupted = false
     }
 
     private let state = Mutex(State())
@@ -160,6 +166,14 @@ final class IngestLedger: Sendable {
             for r in results { s.totals.perShard[r.sequence.shardIndex, default: 0] += 1 }
             s.totals.records += results.count
             s.totals.bytes += bytes
+        }
+    }
+
+    /// Records a SIGINT/SIGTERM; `true` if one came before.
+    func markInterrupted() -> Bool {
+        state.withLock { s in
+            defer { s.interrupted = true }
+            return s.interrupted
         }
     }
 
