@@ -5,6 +5,8 @@
 # project's 2-core machine (the scaling grid is the long part; BENCH_QUICK=1 shrinks everything for a smoke test).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Python: the project's virtual environment (`make deps` creates .venv with awslambdaric, boto3, …) comes first.
+if [[ -x .venv/bin/python3 ]]; then export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"; fi
 SWIFT="${SWIFT:-swift}"
 PYTHON="${PYTHON:-python3}"
 OUT="${BENCH_OUT:-.build/bench-results}"   # raw JSON, logs and the HTML report (regenerated, not committed)

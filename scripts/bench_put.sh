@@ -4,6 +4,8 @@
 # Usage: scripts/bench_put.sh [BIN] [LINES]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Python: the project's virtual environment (`make deps` creates .venv with awslambdaric, boto3, …) comes first.
+if [[ -x .venv/bin/python3 ]]; then export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"; fi
 BIN="${1:-.build/release/shardlog}"
 LINES="${2:-1000000}"
 work="$(mktemp -d /tmp/shardlog-bench-put.XXXXXX)"

@@ -10,6 +10,8 @@
 #      DEMO_EVENTS, DEMO_HANDLER, DEMO_HANDLER_DIR, DEMO_MAP_FLAGS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Python: the project's virtual environment (`make deps` creates .venv with awslambdaric, boto3, …) comes first.
+if [[ -x .venv/bin/python3 ]]; then export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"; fi
 
 BIN="${SHARDLOG_BIN:-.build/debug/shardlog}"
 DATA="${SHARDLOG_DATA_DIR:-./shardlog-data/demo}"

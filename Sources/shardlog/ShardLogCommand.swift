@@ -8,6 +8,7 @@ struct ShardLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shardlog",
         abstract: "A local-first sharded streaming log with a Lambda-style event source mapping.",
+        version: BuildInfo.versionLine,
         subcommands: [
             CreateStream.self, ListStreams.self, DescribeStream.self, DeleteStream.self, Put.self, Get.self,
             SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self, Serve.self,
@@ -16,6 +17,29 @@ struct ShardLogCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+
+    /// Parses and runs a command as ArgumentParser does, but turns start-up failures it would print as a raw
+    /// dump (a busy port) into a sentence naming the problem and the remedy.
+    static func main() async {
+        var parsed: (any ParsableCommand)?
+        do {
+            var command = try parseAsRoot()
+            parsed = command
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if let serve = parsed as? Serve,
+                let message = StartupFailure.message(for: error, host: serve.host, port: serve.port)
+            {
+                printError("Error: \(message)")
+                Self.exit(withError: ExitCode.failure)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command takes.

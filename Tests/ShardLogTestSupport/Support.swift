@@ -12,11 +12,32 @@ public func withTemporaryDirectory<R>(
     return try await body(path)
 }
 
-/// The repository root, found from this file's path.
+/// The repository root, found from this file's path. Using it (or ``runProcess(_:_:input:environment:directory:timeout:)``)
+/// also puts the project's `.venv/bin` first on this process's PATH (see ``projectPython``).
 public let repositoryRoot: String = {
+    _ = projectPython
+    return sourceRoot
+}()
+
+private let sourceRoot: String = {
     var url = URL(fileURLWithPath: #filePath)
     for _ in 0..<3 { url.deleteLastPathComponent() }
     return url.path
+}()
+
+/// The Python for tests and the handlers they start: the project's `.venv/bin/python3` (made by `make deps`, with
+/// boto3, awslambdaric, moto, …), else `python3` from PATH. When the venv exists, its `bin` is put first on this
+/// process's PATH once, so `python3`, `aws` and handler commands such as `python3 -m awslambdaric …` started by
+/// tests (directly, through `/usr/bin/env` or `sh -c`) run in it, as they do under `make test`.
+public let projectPython: String = {
+    let bin = sourceRoot + "/.venv/bin"
+    guard FileManager.default.isExecutableFile(atPath: bin + "/python3") else { return "python3" }
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    if path.split(separator: ":").first.map(String.init) != bin {
+        setenv("PATH", bin + ":" + path, 1)
+        setenv("VIRTUAL_ENV", sourceRoot + "/.venv", 1)
+    }
+    return bin + "/python3"
 }()
 
 /// `Fixtures/<relative>` in the repository.
@@ -49,6 +70,7 @@ public func runProcess(
     _ executable: String, _ arguments: [String], input: Data = Data(), environment: [String: String]? = nil,
     directory: String? = nil, timeout: Duration = .seconds(60)
 ) async throws -> ProcessResult {
+    _ = projectPython
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -58,6 +58,68 @@ struct PutCommandTests {
         }
     }
 
+    /// `--key-field` takes JSON strings (and numbers, as their text); every other type, a missing field, an empty
+    /// string and a key that is not valid UTF-8 are refused with the line's number, once each.
+    @Test func keyFieldMustBeAStringOrANumber() async throws {
+        try await withTemporaryDirectory { dir in
+            _ = try await runShardlog(["--data-dir", dir, "create-stream", "k", "--shards", "2"])
+            var input = Data()
+            for line in [
+                #"{"user":"u1","n":1}"#, #"{"user":42.5,"n":2}"#, #"{"user":{"id":"x"},"n":3}"#,
+                #"{"user":["a"],"n":4}"#, #"{"user":true,"n":5}"#, #"{"user":null,"n":6}"#, #"{"n":7}"#,
+                #"{"user":"","n":8}"#, #"{"user":"\ud800","n":10}"#, #"{"user":"caf\u00e9","n":11}"#,
+            ] {
+                input.append(Data((line + "\n").utf8))
+            }
+            // Line 11: a key with a byte that is not UTF-8 (0xFF); its data is otherwise well-formed JSON.
+            input.append(Data(#"{"user":"bad"#.utf8) + Data([0xFF]) + Data(#"","n":12}"#.utf8) + Data("\n".utf8))
+            let r = try await runShardlog(
+                ["--data-dir", dir, "put", "k", "--key-field", "user", "--on-error", "skip", "--json"], input: input)
+            #expect(r.status == 1)
+            let notAString = "; a partition key must be a JSON string (or a number, which is used as its text)"
+            let notUnicode =
+                " (at byte 10) is not valid UTF-8 or escapes a lone surrogate; a partition key must be a Unicode string"
+            let expected: [String] = [
+                "skipped line 3: key field 'user' is an object" + notAString,
+                "skipped line 4: key field 'user' is an array" + notAString,
+                "skipped line 5: key field 'user' is a boolean" + notAString,
+                "skipped line 6: key field 'user' is null" + notAString,
+                "skipped line 7: key field 'user' is missing",
+                "skipped line 8: key field 'user' is an empty string; a partition key has 1 to 256 characters",
+                "skipped line 9: key field 'user'" + notUnicode,
+                "skipped line 11: key field 'user'" + notUnicode,
+            ]
+            let stderrLines = r.stderr.split(separator: "\n").map(String.init)
+            #expect(stderrLines.filter { $0.hasPrefix("skipped") } == expected, "\(r.stderr)")
+            #expect(!r.stderr.contains("Stop("), "\(r.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            #expect(summary["records"] as? Int == 3)
+            #expect(summary["rejected"] as? Int == 8)
+            let rows = try await lines(dir, "k")
+            #expect(Set(rows.compactMap { $0["partitionKey"] as? String }) == ["u1", "42.5", "café"])
+        }
+    }
+
+    /// With --on-error stop, the first refused line stops ingest: one message, counted once, earlier lines stored.
+    @Test func refusedKeyStopsOnceWithACleanMessage() async throws {
+        try await withTemporaryDirectory { dir in
+            _ = try await runShardlog(["--data-dir", dir, "create-stream", "s"])
+            let input = Data((#"{"user":"a"}"# + "\n" + #"{"other":1}"# + "\n" + #"{"user":"c"}"# + "\n").utf8)
+            let r = try await runShardlog(
+                ["--data-dir", dir, "put", "s", "--key-field", "user", "--json"], input: input)
+            #expect(r.status == 1)
+            #expect(
+                r.stderr.contains("error: line 2: key field 'user' is missing (stopped; 1 earlier records are stored)"),
+                "\(r.stderr)")
+            #expect(!r.stderr.contains("not valid JSON") && !r.stderr.contains("Stop("), "\(r.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            #expect(summary["records"] as? Int == 1)
+            #expect(summary["rejected"] as? Int == 1)
+            #expect(summary["outcome"] as? String == "stopped")
+            #expect(decoded(try await lines(dir, "s")) == [#"{"user":"a"}"#])
+        }
+    }
+
     @Test func oversizeRecordAndUnknownStreamAreNamed() async throws {
         try await withTemporaryDirectory { dir in
             _ = try await runShardlog(["--data-dir", dir, "create-stream", "big"])

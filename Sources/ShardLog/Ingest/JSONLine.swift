@@ -13,6 +13,47 @@ package struct JSONLine {
         package var description: String { "\(reason) at byte \(position + 1)" }
     }
 
+    /// The value found at a path: its JSON type and, for strings and numbers, the text a partition key would use.
+    package enum Value: Equatable, Sendable {
+        /// A string's unescaped contents (valid Unicode).
+        case string(String)
+        /// A string whose bytes are not valid UTF-8 (or that escapes a lone surrogate); `position` is the byte
+        /// where the string's contents start, 0-based in the line.
+        case invalidString(position: Int)
+        /// A number's literal text (`42`, `-1.5e3`).
+        case number(String)
+        /// An object, with its text.
+        case object(String)
+        /// An array, with its text.
+        case array(String)
+        /// `true` or `false`.
+        case boolean(Bool)
+        /// `null`.
+        case null
+
+        /// The JSON type's name for messages: "a string", "an object", ….
+        package var typeName: String {
+            switch self {
+            case .string, .invalidString: "a string"
+            case .number: "a number"
+            case .object: "an object"
+            case .array: "an array"
+            case .boolean: "a boolean"
+            case .null: "null"
+            }
+        }
+
+        /// The value as text: a string's contents, or the literal text of anything else; `nil` for `null` and an
+        /// invalid string.
+        package var text: String? {
+            switch self {
+            case .string(let s), .number(let s), .object(let s), .array(let s): s
+            case .boolean(let b): b ? "true" : "false"
+            case .null, .invalidString: nil
+            }
+        }
+    }
+
     private let bytes: [UInt8]
     private let base: Int
     private let end: Int
@@ -25,21 +66,43 @@ package struct JSONLine {
         self.end = range.upperBound
     }
 
-    /// Validates `bytes[range]` as one JSON value and returns the value at `path` (if a path is given).
+    /// Validates `bytes[range]` as one JSON value and returns the value at `path` as text (if a path is given).
     ///
     /// The value is returned as text: a string's unescaped contents, or the literal text of a number, `true`,
-    /// `false`, an object or an array. `nil` when the path is absent or `null`.
+    /// `false`, an object or an array. `nil` when the path is absent or `null`, or a string there is not valid
+    /// Unicode (``field(_:_:path:)`` tells these apart).
     /// - Throws: ``Problem`` for malformed JSON.
     /// - Complexity: O(line length).
     package static func scan(_ bytes: [UInt8], _ range: Range<Int>, path: [String]) throws(Problem) -> String? {
+        try field(bytes, range, path: path)?.text
+    }
+
+    /// Validates `bytes[range]` as one JSON value (no value is built: the ingest path for `--format jsonl`).
+    /// - Throws: ``Problem`` for malformed JSON.
+    /// - Complexity: O(line length), no allocation.
+    package static func validate(_ bytes: [UInt8], _ range: Range<Int>) throws(Problem) {
+        var s = JSONLine(bytes, range)
+        s.skipSpace()
+        try s.skipValue()
+        try s.expectEnd()
+    }
+
+    /// Validates `bytes[range]` as one JSON value and returns the value at `path` (the whole value when `path` is
+    /// empty) with its JSON type, or `nil` when the path is absent. One pass over the line: siblings of the path
+    /// are validated without building strings, and only the value found is decoded (a string's UTF-8 checked).
+    /// - Throws: ``Problem`` for malformed JSON.
+    /// - Complexity: O(line length).
+    package static func field(_ bytes: [UInt8], _ range: Range<Int>, path: [String]) throws(Problem) -> Value? {
         var s = JSONLine(bytes, range)
         s.skipSpace()
         let found = try s.value(path: path[...])
-        s.skipSpace()
-        if s.i != s.end {
-            throw Problem(reason: "unexpected text after the JSON value", position: s.i - range.lowerBound)
-        }
+        try s.expectEnd()
         return found
+    }
+
+    private mutating func expectEnd() throws(Problem) {
+        skipSpace()
+        if i != end { throw Problem(reason: "unexpected text after the JSON value", position: i - base) }
     }
 
     private mutating func skipSpace() {
@@ -48,81 +111,123 @@ package struct JSONLine {
 
     private func fail(_ reason: String) -> Problem { Problem(reason: reason, position: i - base) }
 
-    /// Parses a value; if `path` is empty, returns its text; otherwise descends.
-    private mutating func value(path: ArraySlice<String>) throws(Problem) -> String? {
+    /// Parses the value at `i`; if `path` is empty, returns it; otherwise descends into objects along `path`
+    /// (anything else on the way means the path is absent).
+    private mutating func value(path: ArraySlice<String>) throws(Problem) -> Value? {
         guard i < end else { throw fail("unexpected end of line") }
         let start = i
         switch bytes[i] {
         case UInt8(ascii: "{"):
-            var hit: String?
-            i += 1
-            skipSpace()
-            if i < end, bytes[i] == UInt8(ascii: "}") {
-                i += 1
-            } else {
-                while true {
-                    skipSpace()
-                    guard i < end, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-                    let key = try string()
-                    skipSpace()
-                    guard i < end, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after a key") }
-                    i += 1
-                    skipSpace()
-                    if let first = path.first, first == key, hit == nil {
-                        hit = try value(path: path.dropFirst())
-                    } else {
-                        _ = try value(path: [])
-                    }
-                    skipSpace()
-                    guard i < end else { throw fail("unterminated object") }
-                    if bytes[i] == UInt8(ascii: ",") {
-                        i += 1
-                        continue
-                    }
-                    guard bytes[i] == UInt8(ascii: "}") else { throw fail("expected ',' or '}' in an object") }
-                    i += 1
-                    break
+            guard let first = path.first else {
+                try skipValue()
+                return .object(String(decoding: bytes[start..<i], as: UTF8.self))
+            }
+            var hit: Value?
+            try members { (s: inout JSONLine, key: Range<Int>, plain: Bool) throws(Problem) in
+                if hit == nil, try s.keyEquals(key, plain: plain, first) {
+                    hit = try s.value(path: path.dropFirst())
+                } else {
+                    try s.skipValue()
                 }
             }
-            if path.isEmpty { return String(decoding: bytes[start..<i], as: UTF8.self) }
             return hit
+        case UInt8(ascii: "\""):
+            guard path.isEmpty else {
+                try skipValue()
+                return nil
+            }
+            let (contents, plain) = try stringContents()
+            if plain {
+                guard let text = String(validating: bytes[contents], as: UTF8.self) else {
+                    return .invalidString(position: contents.lowerBound - base)
+                }
+                return .string(text)
+            }
+            guard let text = unescape(contents) else { return .invalidString(position: contents.lowerBound - base) }
+            return .string(text)
+        default:
+            try skipValue()
+            guard path.isEmpty else { return nil }
+            switch bytes[start] {
+            case UInt8(ascii: "["): return .array(String(decoding: bytes[start..<i], as: UTF8.self))
+            case UInt8(ascii: "t"): return .boolean(true)
+            case UInt8(ascii: "f"): return .boolean(false)
+            case UInt8(ascii: "n"): return .null
+            default: return .number(String(decoding: bytes[start..<i], as: UTF8.self))
+            }
+        }
+    }
+
+    /// Validates the value at `i` and moves past it, building nothing.
+    private mutating func skipValue() throws(Problem) {
+        guard i < end else { throw fail("unexpected end of line") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            try members { (s: inout JSONLine, _: Range<Int>, _: Bool) throws(Problem) in try s.skipValue() }
         case UInt8(ascii: "["):
             i += 1
             skipSpace()
             if i < end, bytes[i] == UInt8(ascii: "]") {
                 i += 1
-            } else {
-                while true {
-                    skipSpace()
-                    _ = try value(path: [])
-                    skipSpace()
-                    guard i < end else { throw fail("unterminated array") }
-                    if bytes[i] == UInt8(ascii: ",") {
-                        i += 1
-                        continue
-                    }
-                    guard bytes[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']' in an array") }
-                    i += 1
-                    break
-                }
+                return
             }
-            return path.isEmpty ? String(decoding: bytes[start..<i], as: UTF8.self) : nil
-        case UInt8(ascii: "\""):
-            let text = try string()
-            return path.isEmpty ? text : nil
-        case UInt8(ascii: "t"):
-            try literal("true")
-            return path.isEmpty ? "true" : nil
-        case UInt8(ascii: "f"):
-            try literal("false")
-            return path.isEmpty ? "false" : nil
-        case UInt8(ascii: "n"):
-            try literal("null")
-            return nil
-        default:
-            try number()
-            return path.isEmpty ? String(decoding: bytes[start..<i], as: UTF8.self) : nil
+            while true {
+                skipSpace()
+                try skipValue()
+                skipSpace()
+                guard i < end else { throw fail("unterminated array") }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                guard bytes[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']' in an array") }
+                i += 1
+                return
+            }
+        case UInt8(ascii: "\""): _ = try stringContents()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: try number()
         }
+    }
+
+    /// Walks an object at `i` (an opening brace), calling `body` for each member with the key's contents (raw
+    /// bytes, and whether they contain no escape) and `i` at the member's value; `body` must move past the value.
+    private mutating func members(
+        _ body: (inout JSONLine, Range<Int>, Bool) throws(Problem) -> Void
+    ) throws(Problem) {
+        i += 1
+        skipSpace()
+        if i < end, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return
+        }
+        while true {
+            skipSpace()
+            guard i < end, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let (key, plain) = try stringContents()
+            skipSpace()
+            guard i < end, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after a key") }
+            i += 1
+            skipSpace()
+            try body(&self, key, plain)
+            skipSpace()
+            guard i < end else { throw fail("unterminated object") }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            guard bytes[i] == UInt8(ascii: "}") else { throw fail("expected ',' or '}' in an object") }
+            i += 1
+            return
+        }
+    }
+
+    /// Whether the key with raw contents `key` equals `name` (compared byte by byte unless it has escapes).
+    private func keyEquals(_ key: Range<Int>, plain: Bool, _ name: String) throws(Problem) -> Bool {
+        if plain { return name.utf8.elementsEqual(bytes[key]) }
+        return unescape(key) == name
     }
 
     private mutating func literal(_ word: StaticString) throws(Problem) {
@@ -160,17 +265,17 @@ package struct JSONLine {
         }
     }
 
-    /// Parses a string at `i` (which is a quote) and returns its unescaped contents.
-    private mutating func string() throws(Problem) -> String {
+    /// Moves past the string at `i` (which is a quote), checking its escapes and control characters, and
+    /// returns the range of its raw contents and whether they contain no escape.
+    private mutating func stringContents() throws(Problem) -> (Range<Int>, plain: Bool) {
         i += 1
         let start = i
         var plain = true
         while i < end {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") {
-                let text = plain ? String(decoding: bytes[start..<i], as: UTF8.self) : try unescape(start..<i)
                 i += 1
-                return text
+                return (start..<i - 1, plain)
             }
             if c < 0x20 { throw fail("control character in a string") }
             if c == UInt8(ascii: "\\") {
@@ -199,7 +304,9 @@ package struct JSONLine {
         }
     }
 
-    private func unescape(_ r: Range<Int>) throws(Problem) -> String {
+    /// The unescaped contents of a string whose escapes `stringContents()` checked; `nil` when the result is not
+    /// valid Unicode (invalid UTF-8 bytes, or a `\\u` escape of a lone surrogate).
+    private func unescape(_ r: Range<Int>) -> String? {
         var out = [UInt8]()
         out.reserveCapacity(r.count)
         var k = r.lowerBound
@@ -207,36 +314,45 @@ package struct JSONLine {
         while k < r.upperBound {
             let c = bytes[k]
             guard c == UInt8(ascii: "\\") else {
+                guard pendingHigh == nil else { return nil }
                 out.append(c)
                 k += 1
                 continue
             }
-            k += 1
-            let e = bytes[k]
-            k += 1
-            switch e {
-            case UInt8(ascii: "b"): out.append(8)
-            case UInt8(ascii: "f"): out.append(12)
-            case UInt8(ascii: "n"): out.append(10)
-            case UInt8(ascii: "r"): out.append(13)
-            case UInt8(ascii: "t"): out.append(9)
-            case UInt8(ascii: "u"):
-                var v: UInt32 = 0
-                for n in 0..<4 { v = v << 4 | (hex(bytes[k + n]) ?? 0) }
-                k += 4
-                if (0xD800..<0xDC00).contains(v) {
-                    pendingHigh = v
-                    continue
+            let e = bytes[k + 1]
+            k += 2
+            guard e == UInt8(ascii: "u") else {
+                guard pendingHigh == nil else { return nil }
+                switch e {
+                case UInt8(ascii: "b"): out.append(8)
+                case UInt8(ascii: "f"): out.append(12)
+                case UInt8(ascii: "n"): out.append(10)
+                case UInt8(ascii: "r"): out.append(13)
+                case UInt8(ascii: "t"): out.append(9)
+                default: out.append(e)
                 }
-                var scalar = v
-                if let high = pendingHigh, (0xDC00..<0xE000).contains(v) {
-                    scalar = 0x10000 + ((high - 0xD800) << 10) + (v - 0xDC00)
-                }
-                pendingHigh = nil
-                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8))
-            default: out.append(e)
+                continue
             }
+            var v: UInt32 = 0
+            for n in 0..<4 { v = v << 4 | (hex(bytes[k + n]) ?? 0) }
+            k += 4
+            var scalarValue = v
+            switch (v, pendingHigh) {
+            case (0xD800..<0xDC00, nil):
+                pendingHigh = v
+                continue
+            case (0xDC00..<0xE000, let high?):
+                scalarValue = 0x10000 + ((high - 0xD800) << 10) + (v - 0xDC00)
+                pendingHigh = nil
+            case (_, nil):
+                break
+            default:
+                return nil
+            }
+            guard let scalar = Unicode.Scalar(scalarValue) else { return nil }
+            out.append(contentsOf: String(Character(scalar)).utf8)
         }
-        return String(decoding: out, as: UTF8.self)
+        guard pendingHigh == nil else { return nil }
+        return String(validating: out, as: UTF8.self)
     }
 }
