@@ -65,7 +65,7 @@ final class Shard: Sendable {
     func withWriterLock<R>(_ body: () throws(ShardLogError) -> R) throws(ShardLogError) -> R {
         do {
             try writerLock.lock()
-        } catch where error.code == .limitExceeded {
+        } catch  where error.code == .limitExceeded {
             SegmentCache.shared.evictAll()
             try writerLock.lock()
         }

@@ -231,11 +231,13 @@ public final class DataStream: Sendable {
             // NaN is not, and times beyond Int64 milliseconds are clamped rather than trapped on.
             let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.up)
             guard !milliseconds.isNaN else {
-                throw ShardLogError(.invalidArgument, "timestamp for shard \(shardId) in stream \(name) is not a number")
+                throw ShardLogError(
+                    .invalidArgument, "timestamp for shard \(shardId) in stream \(name) is not a number")
             }
             let bound = 9_000_000_000_000_000_000.0
             offset = try shard.offset(
-                atTimestamp: milliseconds >= bound ? Int64.max : milliseconds <= -bound ? Int64.min : Int64(milliseconds))
+                atTimestamp: milliseconds >= bound
+                    ? Int64.max : milliseconds <= -bound ? Int64.min : Int64(milliseconds))
         }
         return ShardIterator(stream: self, shard: shard, position: offset)
     }
