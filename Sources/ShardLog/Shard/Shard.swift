@@ -5,8 +5,9 @@ import Synchronization
 ///
 /// Appends are serialized by an in-process `Mutex` and, per batch, by an exclusive `flock` on
 /// `<shard-id>/writer.lock`, so several processes may append to one shard; each takes the shard's state from the
-/// mapped header of the active segment. Readers never take either lock. The lock file is opened for each append
-/// and closed after it, so idle shards hold no descriptor; mapped segments are bounded by ``SegmentCache``.
+/// mapped header of the active segment. Readers never take either lock. The lock file stays open only while the
+/// shard's active segment is mapped, so idle shards hold no descriptor; mapped segments are bounded by
+/// ``SegmentCache``.
 ///
 /// Every segment is validated when opened (``SegmentHeader/validate``), and consecutive segments must continue
 /// each other (the next one's first offset is the previous one's first offset plus its record count): a missing,
@@ -38,6 +39,8 @@ final class Shard: Sendable {
     struct Writer {
         var encoder: BatchEncoder
         var active: Segment?
+        /// `writer.lock`, open while the shard has an active segment mapped (dropped with it by eviction).
+        var lockFile: LockFile?
         var checked = false
     }
 
@@ -57,13 +60,31 @@ final class Shard: Sendable {
         self.writer = Mutex(Writer(encoder: BatchEncoder(compressionThreshold: options.compressionThreshold)))
     }
 
-    /// Runs `body` holding the cross-process writer lock (`writer.lock`, opened for the call and closed after it).
-    func withWriterLock<R>(_ body: () throws(ShardLogError) -> R) throws(ShardLogError) -> R {
-        let path = directory + "/writer.lock"
-        let lock = try Self.openLock(path)
-        try lock.lock()
-        defer { lock.unlock() }
-        return try body()
+    /// The open `writer.lock` of a shard being appended to.
+    final class LockFile: Sendable {
+        let lock: FileLock
+        init(_ lock: consuming FileLock) { self.lock = lock }
+    }
+
+    /// Runs `body` holding the cross-process writer lock (`writer.lock`), opening the lock file if needed. It stays
+    /// open while the shard has an active segment (so appends cost no `open`); ``SegmentCache`` eviction of that
+    /// segment closes it, so idle shards hold no descriptor.
+    func withWriterLock<R>(_ w: inout Writer, _ body: (inout Writer) throws(ShardLogError) -> R)
+        throws(ShardLogError) -> R
+    {
+        let file: LockFile
+        if let open = w.lockFile {
+            file = open
+        } else {
+            file = LockFile(try Self.openLock(directory + "/writer.lock"))
+            w.lockFile = file
+        }
+        try file.lock.lock()
+        defer {
+            file.lock.unlock()
+            if w.active == nil { w.lockFile = nil }
+        }
+        return try body(&w)
     }
 
     private static func openLock(_ path: String) throws(ShardLogError) -> FileLock {
@@ -171,6 +192,7 @@ final class Shard: Sendable {
         let idle = writer.withLockIfAvailable { w -> Segment? in
             guard let active = w.active, active.id == id else { return nil }
             w.active = nil
+            w.lockFile = nil
             return active
         }
         guard let wasActive = idle else { return false }
