@@ -110,10 +110,11 @@ package enum ResourceLimits {
         return Int(String(decoding: buf.prefix(n), as: UTF8.self).filter { $0.isNumber })
     }
 
-    /// How many segments one process keeps mapped by default: a quarter of the descriptor limit (the rest is left
-    /// for lock files, sockets and pipes) and of `vm.max_map_count`, at least 8.
+    /// How many segments one process keeps mapped by default: an eighth of the descriptor limit (a shard being
+    /// appended to also holds its `writer.lock`, so segments and their locks take at most a quarter; the rest is
+    /// left for stream locks, sockets and pipes) and a quarter of `vm.max_map_count`, at least 8.
     package static var defaultMappedSegments: Int {
-        let byFiles = (openFiles ?? 4096) / 4
+        let byFiles = (openFiles ?? 8192) / 8
         let byMaps = (mapCount ?? 65530) / 4
         return max(8, min(byFiles, byMaps, 1 << 16))
     }
