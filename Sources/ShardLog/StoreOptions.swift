@@ -24,8 +24,9 @@ public struct StoreOptions: Sendable {
     /// Map segments read-write (needed to append or recover); read-only tools may set `false`.
     public var writable = true
     /// How many segment files this process keeps mapped at most (each holds a descriptor and a mapping); the least
-    /// recently used idle ones are closed beyond it and re-opened on demand. `nil` (the default): a quarter of the
-    /// open-file limit (`ulimit -n`) and of `vm.max_map_count`, at least 8. The limit is per process: with several
+    /// recently used idle ones are closed beyond it and re-opened on demand. `nil` (the default): an eighth of the
+    /// open-file limit (`ulimit -n`; a shard being appended to also holds its lock file) and a quarter of
+    /// `vm.max_map_count`, at least 8. The limit is per process: with several
     /// stores in one process, the smallest value given applies to each admission.
     public var maxMappedSegments: Int?
 

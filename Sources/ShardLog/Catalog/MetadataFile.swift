@@ -4,13 +4,10 @@ import Foundation
 /// problem becomes one sentence naming the file and the field, never a trap.
 package enum MetadataFile {
     /// The bytes of the file at `path`, or `nil` when it does not exist.
-    /// - Throws: `.io` when it exists but cannot be read.
+    /// - Throws: `.io` when it exists but cannot be read, `.limitExceeded` (naming the limit) when the process is out
+    ///   of descriptors: never "not found" for a file that exists.
     package static func contents(of path: String) throws(ShardLogError) -> [UInt8]? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ShardLogError(.io, "cannot read \(path)")
-        }
-        return [UInt8](data)
+        try SystemCall.readFile(path)
     }
 
     /// Decodes `bytes` (the content of `path`) as `T`.

@@ -9,7 +9,7 @@ import Synchronization
 /// re-opens a dropped segment on its next use. The segment an append is running on is never dropped; an idle shard's
 /// active segment may be, and the next append re-opens it.
 ///
-/// The limit is ``StoreOptions/maxMappedSegments`` when set, else a quarter of the descriptor limit and of
+/// The limit is ``StoreOptions/maxMappedSegments`` when set, else an eighth of the descriptor limit and a quarter of
 /// `vm.max_map_count` (``ResourceLimits/defaultMappedSegments``).
 /// Thread-safety: safe from any thread. Lock order: a shard's locks may be held while calling in here only for
 /// ``closed(_:)`` (from a segment's `deinit`); eviction calls into shards only after releasing its own lock.

@@ -26,7 +26,9 @@ extension Shard {
     func append(_ records: [Pending], timestamp: Int64) throws(ShardLogError) -> [Appended] {
         let (out, written) = try writer.withLock {
             (w: inout Writer) throws(ShardLogError) -> ([Appended], (Segment, Int)?) in
-            try withWriterLock { () throws(ShardLogError) in try appendLocked(records, timestamp: timestamp, &w) }
+            try withWriterLock(&w) { (w: inout Writer) throws(ShardLogError) in
+                try appendLocked(records, timestamp: timestamp, &w)
+            }
         }
         if options.durability == .always, let (seg, end) = written { try synchronize(seg, through: end) }
         return out
@@ -65,7 +67,9 @@ extension Shard {
             throw ShardLogError(.resourceInUse, "shard \(shardId) is closed (resharded); writes go to its children")
         }
         seg.touch()
-        var first = try checkedNextOffset(seg)
+        // Checked against the batches when the segment became active; every later writer keeps it exact.
+        var first = UInt64(bitPattern: seg.file.loadRelaxed(at: SegmentHeader.nextOffset))
+        if first > SegmentHeader.maxOffset { first = try checkedNextOffset(seg) }
         var pos = seg.committedEnd
         let minimum = seg.file.loadRelaxed(at: SegmentHeader.lastTimestamp)
         var bytes = w.encoder.finish(firstOffset: first, minimumTimestamp: minimum)
@@ -123,6 +127,7 @@ extension Shard {
         // The successor is created before a segment is sealed: a sealed newest file means the next one is missing.
         if seg.state == .sealed { _ = try successor(of: seg) }
         try recoverIfNeeded(seg)
+        _ = try checkedNextOffset(seg)
         w.active = seg
         return seg
     }
@@ -234,7 +239,7 @@ extension Shard {
     /// - Returns: the offset after its last record.
     func close() throws(ShardLogError) -> UInt64 {
         try writer.withLock { (w: inout Writer) throws(ShardLogError) -> UInt64 in
-            try withWriterLock { () throws(ShardLogError) -> UInt64 in
+            try withWriterLock(&w) { (w: inout Writer) throws(ShardLogError) -> UInt64 in
                 let seg = try activeSegment(&w)
                 let end = try checkedNextOffset(seg)
                 seg.file.storeReleasing(SegmentHeader.State.closed.rawValue, at: SegmentHeader.state)
@@ -247,7 +252,7 @@ extension Shard {
     /// - Returns: how many segment files were deleted.
     func deleteSegments(olderThan cutoff: Int64) throws(ShardLogError) -> Int {
         try writer.withLock { (w: inout Writer) throws(ShardLogError) -> Int in
-            try withWriterLock { () throws(ShardLogError) -> Int in
+            try withWriterLock(&w) { (w: inout Writer) throws(ShardLogError) -> Int in
                 let offsets = try refreshTable()
                 var deleted = 0
                 for o in offsets.dropLast() {

@@ -5,8 +5,9 @@ import Synchronization
 ///
 /// Appends are serialized by an in-process `Mutex` and, per batch, by an exclusive `flock` on
 /// `<shard-id>/writer.lock`, so several processes may append to one shard; each takes the shard's state from the
-/// mapped header of the active segment. Readers never take either lock. The lock file is opened for each append
-/// and closed after it, so idle shards hold no descriptor; mapped segments are bounded by ``SegmentCache``.
+/// mapped header of the active segment. Readers never take either lock. The lock file stays open only while the
+/// shard's active segment is mapped, so idle shards hold no descriptor; mapped segments are bounded by
+/// ``SegmentCache``.
 ///
 /// Every segment is validated when opened (``SegmentHeader/validate``), and consecutive segments must continue
 /// each other (the next one's first offset is the previous one's first offset plus its record count): a missing,
@@ -60,9 +61,12 @@ final class Shard: Sendable {
         self.writer = Mutex(Writer(encoder: BatchEncoder(compressionThreshold: options.compressionThreshold)))
     }
 
-    /// Runs `body` holding the cross-process writer lock (`writer.lock`; its descriptor is closed when idle).
-    /// When the process is out of descriptors, idle mapped segments are closed and the lock is tried once more.
-    func withWriterLock<R>(_ body: () throws(ShardLogError) -> R) throws(ShardLogError) -> R {
+    /// Runs `body` holding the cross-process writer lock (`writer.lock`; ``InterProcessLock`` keeps its descriptor
+    /// open while in use and closes it once idle among many). When the process is out of descriptors, idle mapped
+    /// segments are closed and the lock is tried once more.
+    func withWriterLock<R>(_ w: inout Writer, _ body: (inout Writer) throws(ShardLogError) -> R)
+        throws(ShardLogError) -> R
+    {
         do {
             try writerLock.lock()
         } catch  where error.code == .limitExceeded {
@@ -70,7 +74,7 @@ final class Shard: Sendable {
             try writerLock.lock()
         }
         defer { writerLock.unlock() }
-        return try body()
+        return try body(&w)
     }
 
     // MARK: - Segment table

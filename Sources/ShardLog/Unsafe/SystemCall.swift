@@ -60,6 +60,28 @@ enum SystemCall {
         }
     }
 
+    /// The whole content of the (small) file at `path`, or `nil` if it does not exist.
+    /// - Throws: `.limitExceeded` when no descriptor is left (never reported as a missing file), `.io` otherwise,
+    ///   naming the file.
+    static func readFile(_ path: String) throws(ShardLogError) -> [UInt8]? {
+        let fd: Int32
+        do {
+            fd = try retrying("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        } catch  where error.code == .resourceNotFound {
+            return nil
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try retrying("read \(path)") {
+                chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+    }
+
     /// The names in directory `path` (without `.` and `..`), or `nil` if it does not exist.
     /// - Throws: `.limitExceeded` when no descriptor is left, `.io` for other failures, naming the directory.
     static func directoryEntries(_ path: String) throws(ShardLogError) -> [String]? {
@@ -110,10 +132,11 @@ package enum ResourceLimits {
         return Int(String(decoding: buf.prefix(n), as: UTF8.self).filter { $0.isNumber })
     }
 
-    /// How many segments one process keeps mapped by default: a quarter of the descriptor limit (the rest is left
-    /// for lock files, sockets and pipes) and of `vm.max_map_count`, at least 8.
+    /// How many segments one process keeps mapped by default: an eighth of the descriptor limit (a shard being
+    /// appended to also holds its `writer.lock`, so segments and their locks take at most a quarter; the rest is
+    /// left for stream locks, sockets and pipes) and a quarter of `vm.max_map_count`, at least 8.
     package static var defaultMappedSegments: Int {
-        let byFiles = (openFiles ?? 4096) / 4
+        let byFiles = (openFiles ?? 8192) / 8
         let byMaps = (mapCount ?? 65530) / 4
         return max(8, min(byFiles, byMaps, 1 << 16))
     }
