@@ -209,7 +209,7 @@ extension KinesisServer {
             count = n
         }
         let tags = try p.stringMap("Tags") ?? [:]
-        try Self.validateTags(tags)
+        try Self.validateTags(tags, stream: name)
         try store.createStream(named: name, shardCount: count, mode: mode)
         metrics.removeStream(name)
         if !tags.isEmpty { try extras.update(name) { $0.tags = tags } }
@@ -494,23 +494,29 @@ extension KinesisServer {
         let stream = try openStream(p)
         let hours = try p.requiredInt("RetentionPeriodHours")
         let current = try stream.describe().retentionPeriodHours
-        guard Limits.retentionHours.contains(hours) else {
+        if hours < Limits.retentionHours.lowerBound {
             throw KinesisError(
                 .invalidArgument,
-                "Minimum allowed retention period is 24 hours and maximum is 8760 hours; requested \(hours) hours"
-                    + " for stream \(stream.name)")
+                "Minimum allowed retention period is \(Limits.retentionHours.lowerBound) hours. Requested retention"
+                    + " period (\(hours) hours) is too short.")
+        }
+        if hours > Limits.retentionHours.upperBound {
+            throw KinesisError(
+                .invalidArgument,
+                "Maximum allowed retention period is \(Limits.retentionHours.upperBound) hours. Requested retention"
+                    + " period (\(hours) hours) is too long.")
         }
         if increase && hours < current {
             throw KinesisError(
                 .invalidArgument,
                 "Requested retention period (\(hours) hours) for stream \(stream.name) can not be shorter than"
-                    + " existing retention period (\(current) hours). Use DecreaseStreamRetentionPeriod API.")
+                    + " existing retention period (\(current) hours). Use DecreaseRetentionPeriod API.")
         }
         if !increase && hours > current {
             throw KinesisError(
                 .invalidArgument,
                 "Requested retention period (\(hours) hours) for stream \(stream.name) can not be longer than"
-                    + " existing retention period (\(current) hours). Use IncreaseStreamRetentionPeriod API.")
+                    + " existing retention period (\(current) hours). Use IncreaseRetentionPeriod API.")
         }
         try stream.setRetention(hours: hours)
         return .fields([:])
