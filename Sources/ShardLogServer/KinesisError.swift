@@ -79,6 +79,7 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         if message.hasPrefix("DataStream "), message.contains(" under account ") {
             return "Stream " + message.dropFirst("DataStream ".count)
         }
+        if let text = reshardingText(message) { return text }
         let shardPrefix = "Shard "
         let streamInfix = " in stream "
         let suffix = " does not exist"
@@ -92,6 +93,27 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
             }
         }
         return message
+    }
+
+    /// The store's resharding refusals in AWS's words: shards that are not adjacent, and closed shards.
+    private static func reshardingText(_ message: String) -> String? {
+        let words = message.split(separator: " ").map(String.init)
+        // "Shards A and B in stream S are not adjacent"
+        if words.count == 10, words[0] == "Shards", words[2] == "and", words[4] == "in", words[5] == "stream",
+            message.hasSuffix(" are not adjacent")
+        {
+            return "Shards \(words[1]) and \(words[3]) in stream \(words[6]) under account \(accountID) are not an"
+                + " adjacent pair of shards eligible for merging"
+        }
+        // "Shard X in stream S is closed (it was already resharded)"
+        if words.count >= 7, words[0] == "Shard", words[2] == "in", words[3] == "stream", words[5] == "is",
+            words[6] == "closed"
+        {
+            return
+                "Shard \(words[1]) in stream \(words[4]) under account \(accountID) has already been merged or split,"
+                + " and thus is not eligible for merging or splitting."
+        }
+        return nil
     }
 
     /// The account every resource belongs to (regions and accounts are not modelled yet).

@@ -138,7 +138,7 @@ extension KinesisServer {
         else {
             throw KinesisError(
                 .resourceNotFound,
-                "Consumer \(exactARN ?? consumerName) under account 000000000000 not found.")
+                "Consumer \(exactARN ?? consumerName), account \(KinesisError.accountID) not found.")
         }
         return (streamName, consumer)
     }

@@ -446,7 +446,10 @@ extension KinesisServer {
 
     private func requireProvisioned(_ stream: DataStream, _ op: String) throws {
         guard try stream.describe().streamModeDetails.streamMode == .provisioned else {
-            throw KinesisError(.validation, "\(op) is not supported for stream \(stream.name) in ON_DEMAND mode")
+            throw KinesisError(
+                .validation,
+                "Request is invalid. Stream \(stream.name) under account \(KinesisError.accountID) is in On-Demand mode."
+            )
         }
     }
 
@@ -456,8 +459,27 @@ extension KinesisServer {
         let keyText = try p.requiredString("NewStartingHashKey")
         try requireProvisioned(stream, "SplitShard")
         let key = try HashKey.parse(keyText)
+        try Self.checkSplitKey(key, keyText: keyText, shard: shard, in: stream)
         try reshard(stream) { try stream.splitShard(shard, newStartingHashKey: key) }
         return .fields([:])
+    }
+
+    /// AWS's rule for a split point, checked before the store is asked: strictly greater than one plus the shard's
+    /// starting hash key and strictly less than its ending hash key, with AWS's text.
+    static func checkSplitKey(_ key: UInt128, keyText: String, shard: String, in stream: DataStream) throws {
+        guard let index = try? ShardID.index(shard) else { return }
+        let name = ShardID.name(index)
+        guard let description = try stream.describe().shards.first(where: { $0.shardId == name }), description.isOpen,
+            let start = UInt128(description.hashKeyRange.startingHashKey),
+            let end = UInt128(description.hashKeyRange.endingHashKey)
+        else { return }
+        guard key > start, key - start > 1, key < end else {
+            throw KinesisError(
+                .invalidArgument,
+                "NewStartingHashKey \(keyText) used in SplitShard() on shard \(name) in stream \(stream.name) under"
+                    + " account \(KinesisError.accountID) is not both greater than one plus the shard's StartingHashKey"
+                    + " \(start) and less than the shard's EndingHashKey \(end).")
+        }
     }
 
     func mergeShards(_ p: Params) throws -> JSON {

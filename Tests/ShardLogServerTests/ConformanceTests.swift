@@ -359,6 +359,59 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
         }
     }
 
+    /// Resharding refusals, on-demand streams and unknown consumers in AWS's words.
+    @Test func reshardingTextsAreAWSs() async throws {
+        try await withServer { port in
+            func call(_ op: String, _ body: String) async throws -> KinesisReply {
+                try await kinesisRequest(port: port, operation: op, body: body)
+            }
+            #expect(try await call("CreateStream", #"{"StreamName":"r","ShardCount":1}"#).status == 200)
+            let low = try await call(
+                "SplitShard", #"{"StreamName":"r","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"1"}"#)
+            #expect(low.body["__type"] == "InvalidArgumentException")
+            #expect(
+                low.body["message"]
+                    == "NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream r under"
+                    + " account 000000000000 is not both greater than one plus the shard's StartingHashKey 0 and less"
+                    + " than the shard's EndingHashKey 340282366920938463463374607431768211455.")
+            let half = "170141183460469231731687303715884105728"
+            #expect(
+                try await call(
+                    "SplitShard", #"{"StreamName":"r","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"2"}"#
+                ).status == 200)
+            let closed = try await call(
+                "SplitShard",
+                #"{"StreamName":"r","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"\#(half)"}"#)
+            #expect(
+                closed.body["message"]
+                    == "Shard shardId-000000000000 in stream r under account 000000000000 has already been merged or"
+                    + " split, and thus is not eligible for merging or splitting.")
+            #expect(try await call("CreateStream", #"{"StreamName":"m","ShardCount":3}"#).status == 200)
+            let apart = try await call(
+                "MergeShards",
+                #"{"StreamName":"m","ShardToMerge":"shardId-000000000000","AdjacentShardToMerge":"shardId-000000000002"}"#
+            )
+            #expect(
+                apart.body["message"]
+                    == "Shards shardId-000000000000 and shardId-000000000002 in stream m under account 000000000000 are"
+                    + " not an adjacent pair of shards eligible for merging")
+            #expect(
+                try await call("CreateStream", #"{"StreamName":"od","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#)
+                    .status == 200)
+            let onDemand = try await call(
+                "SplitShard", #"{"StreamName":"od","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"5"}"#)
+            #expect(onDemand.body["__type"] == "ValidationException")
+            #expect(
+                onDemand.body["message"]
+                    == "Request is invalid. Stream od under account 000000000000 is in On-Demand mode.")
+            let consumer = try await call(
+                "DescribeStreamConsumer",
+                #"{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/r","ConsumerName":"c"}"#)
+            #expect(consumer.body["__type"] == "ResourceNotFoundException")
+            #expect(consumer.body["message"] == "Consumer c, account 000000000000 not found.")
+        }
+    }
+
     /// Iterator types with a sequence number they must not carry, or without one they need, as AWS refuses them.
     @Test func iteratorRulesAreAWSs() async throws {
         try await withServer { port in
