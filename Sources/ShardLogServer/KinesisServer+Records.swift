@@ -14,21 +14,27 @@ extension KinesisServer {
     }
 
     private static func entry(_ p: Params, index: Int?) throws -> Entry {
-        let at = index.map { "records.\($0 + 1)." } ?? ""
+        let at = index.map { "records.\($0 + 1).member." } ?? ""
         let data = try p.blob("Data")
         let key = try p.requiredString("PartitionKey")
-        let keyLength = key.unicodeScalars.count
+        let keyLength = key.utf16.count
         guard Limits.partitionKeyLength.contains(keyLength) else {
+            let bound =
+                keyLength < Limits.partitionKeyLength.lowerBound
+                ? "greater than or equal to \(Limits.partitionKeyLength.lowerBound)"
+                : "less than or equal to \(Limits.partitionKeyLength.upperBound)"
             throw KinesisError(
                 .validation,
-                "1 validation error detected: Value at '\(at)partitionKey' failed to satisfy constraint: Member must"
-                    + " have length between 1 and 256 (it has \(keyLength))")
+                "1 validation error detected: Value '\(key)' at '\(at)partitionKey' failed to satisfy constraint:"
+                    + " Member must have length \(bound)")
         }
+        // The model allows 10 MiB (UpdateMaxRecordSize); a stream takes 1 MiB, refused in AWS's pre-2025 words.
         guard data.count <= Limits.recordByteCount else {
             throw KinesisError(
                 .validation,
-                "1 validation error detected: Value at '\(at)data' failed to satisfy constraint: Member must have"
-                    + " length less than or equal to \(Limits.recordByteCount)")
+                "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=\(data.count) cap=\(data.count)]'"
+                    + " at '\(at)data' failed to satisfy constraint: Member must have length less than or equal to"
+                    + " \(Limits.recordByteCount)")
         }
         try DataStream.validate(partitionKey: key, dataByteCount: data.count)
         var explicit: UInt128?

@@ -412,6 +412,26 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
         }
     }
 
+    /// A record over the stream's 1 MiB is refused with AWS's (pre-UpdateMaxRecordSize) text and member path.
+    @Test func oversizeRecordTextIsAWSs() async throws {
+        try await withServer { port in
+            _ = try await kinesisRequest(
+                port: port, operation: "CreateStream", body: #"{"StreamName":"s","ShardCount":1}"#)
+            let big = Data(repeating: 7, count: 1_048_577).base64EncodedString()
+            let reply = try await kinesisRequest(
+                port: port, operation: "PutRecords",
+                body:
+                    #"{"StreamName":"s","Records":[{"Data":"AA==","PartitionKey":"k"},{"Data":"\#(big)","PartitionKey":"k"}]}"#
+            )
+            #expect(reply.body["__type"] == "ValidationException")
+            #expect(
+                reply.body["message"]
+                    == "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at"
+                    + " 'records.2.member.data' failed to satisfy constraint: Member must have length less than or"
+                    + " equal to 1048576")
+        }
+    }
+
     /// Iterator types with a sequence number they must not carry, or without one they need, as AWS refuses them.
     @Test func iteratorRulesAreAWSs() async throws {
         try await withServer { port in
