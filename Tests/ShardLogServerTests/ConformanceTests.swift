@@ -320,6 +320,8 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
                 try await kinesisRequest(port: port, operation: op, body: body)
             }
             #expect(try await call("CreateStream", #"{"StreamName":"s","ShardCount":1}"#).status == 200)
+            // A fractional number for an integer member is truncated, as AWS does, not refused.
+            #expect(try await call("ListStreams", #"{"Limit":1.5}"#).status == 200)
             let missing = try await call("DescribeStream", #"{"StreamName":"nope"}"#)
             #expect(missing.body["__type"] == "ResourceNotFoundException")
             #expect(missing.body["message"] == "Stream nope under account 000000000000 not found.")
