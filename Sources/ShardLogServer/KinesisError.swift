@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import ShardLog
@@ -29,6 +30,7 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         static let unrecognizedClient = Code("UnrecognizedClientException")
         static let invalidSignature = Code("InvalidSignatureException")
         static let missingAuthenticationToken = Code("MissingAuthenticationTokenException")
+        static let incompleteSignature = Code("IncompleteSignatureException")
         static let internalFailure = Code("InternalFailure")
         static let requestTimeout = Code("RequestTimeoutException")
     }
@@ -61,7 +63,7 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         case let e as ShardLogError:
             switch e.code {
             case .invalidArgument, .resourceNotFound, .resourceInUse, .limitExceeded, .expiredIterator:
-                self.init(Code(e.code.description), e.message)
+                self.init(Code(e.code.description), Self.awsText(e.message))
             default:
                 self.init(.internalFailure, e.message)
             }
@@ -70,14 +72,65 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         }
     }
 
+    /// The store's wording of a Kinesis error turned into AWS's: `DataStream x under account A not found.` and
+    /// `… already exists.` → `Stream x under account A …`; `Shard X in stream S does not exist` (resharding) →
+    /// `Could not find shard X in stream S under account 000000000000.` Other texts pass unchanged.
+    static func awsText(_ message: String) -> String {
+        if message.hasPrefix("DataStream "), message.contains(" under account ") {
+            return "Stream " + message.dropFirst("DataStream ".count)
+        }
+        if let text = reshardingText(message) { return text }
+        let shardPrefix = "Shard "
+        let streamInfix = " in stream "
+        let suffix = " does not exist"
+        if message.hasPrefix(shardPrefix), message.hasSuffix(suffix),
+            let infix = message.range(of: streamInfix)
+        {
+            let shard = message[message.index(message.startIndex, offsetBy: shardPrefix.count)..<infix.lowerBound]
+            let stream = message[infix.upperBound..<message.index(message.endIndex, offsetBy: -suffix.count)]
+            if !shard.contains(" "), !stream.contains(" ") {
+                return "Could not find shard \(shard) in stream \(stream) under account \(accountID)."
+            }
+        }
+        return message
+    }
+
+    /// The store's resharding refusals in AWS's words: shards that are not adjacent, and closed shards.
+    private static func reshardingText(_ message: String) -> String? {
+        let words = message.split(separator: " ").map(String.init)
+        // "Shards A and B in stream S are not adjacent"
+        if words.count == 10, words[0] == "Shards", words[2] == "and", words[4] == "in", words[5] == "stream",
+            message.hasSuffix(" are not adjacent")
+        {
+            return "Shards \(words[1]) and \(words[3]) in stream \(words[6]) under account \(accountID) are not an"
+                + " adjacent pair of shards eligible for merging"
+        }
+        // "Shard X in stream S is closed (it was already resharded)"
+        if words.count >= 7, words[0] == "Shard", words[2] == "in", words[3] == "stream", words[5] == "is",
+            words[6] == "closed"
+        {
+            return
+                "Shard \(words[1]) in stream \(words[4]) under account \(accountID) has already been merged or split,"
+                + " and thus is not eligible for merging or splitting."
+        }
+        return nil
+    }
+
+    /// The account every resource belongs to (regions and accounts are not modelled yet).
+    static let accountID = "000000000000"
+
+    /// The key of the message in the JSON error body, as AWS writes it for this code: `Message` for
+    /// `SerializationException`, `message` for the rest.
+    package var messageKey: String { code == .serialization ? "Message" : "message" }
+
     /// The HTTP status: the override, else 500 for `InternalFailure` and 400 for every other code (as AWS).
     package var status: Int {
         statusOverride ?? (code == .internalFailure ? 500 : 400)
     }
 
-    /// The JSON error body: `{"__type":"…","message":"…"}`.
+    /// The JSON error body: `{"__type":"…","message":"…"}` (`Message` where AWS capitalizes it, see ``messageKey``).
     package var body: [UInt8] {
-        JSON.fields(["__type": .string(code.name), "message": .string(message)]).bytes
+        JSON.fields(["__type": .string(code.name), messageKey: .string(message)]).bytes
     }
 
     /// `CODE: message`.

@@ -4,16 +4,35 @@ import ShardLog
 extension KinesisServer {
     // MARK: - Tags
 
-    /// Checks tag keys (1–128 characters) and values (0–256).
-    static func validateTags(_ tags: [String: String]) throws(KinesisError) {
-        for (k, v) in tags {
-            guard (1...128).contains(k.count), !k.hasPrefix("aws:") else {
-                throw KinesisError(
-                    .invalidArgument, "tag key '\(k)' must have 1 to 128 characters and not start with aws:")
-            }
-            guard v.count <= 256 else {
-                throw KinesisError(.invalidArgument, "the value of tag '\(k)' has more than 256 characters")
-            }
+    /// Whether AWS accepts `scalar` in a tag key or value: ASCII letters, digits and `_ . / = + - % @ :` and space,
+    /// and the Unicode letters of U+00C0–U+1FFF and U+2C00–U+D7FF.
+    static func isTagCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0xC0...0x1FFF, 0x2C00...0xD7FF: return true
+        default: return "_./=+-%@: ".unicodeScalars.contains(scalar)
+        }
+    }
+
+    /// Checks tags as AWS does beyond the model's lengths (which ``RequestValidator`` checked): the character set,
+    /// then no `%` (AWS names it in the set but refuses it with another message), then no `aws:` key prefix.
+    /// - Parameter stream: the stream named in AWS's `%` message.
+    static func validateTags(_ tags: [String: String], stream: String) throws(KinesisError) {
+        let all = tags.keys.sorted() + tags.keys.sorted().compactMap { tags[$0] }
+        if all.contains(where: { !$0.unicodeScalars.allSatisfy(isTagCharacter) }) {
+            throw KinesisError(
+                .invalidArgument,
+                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space,"
+                    + " _ . / = + - % @ :.")
+        }
+        if all.contains(where: { $0.contains("%") }) {
+            throw KinesisError(
+                .invalidArgument,
+                "Failed to add tags to stream \(stream) under account \(KinesisError.accountID) because some tags"
+                    + " contained illegal characters. The allowed characters are Unicode letters, white-spaces,"
+                    + " '_',',','/','=','+','-','@',':'.")
+        }
+        for k in tags.keys.sorted() where k.lowercased().hasPrefix("aws:") {
+            throw KinesisError(.invalidArgument, "tag key '\(k)' must not start with aws: (reserved for AWS)")
         }
     }
 
@@ -32,7 +51,7 @@ extension KinesisServer {
     func addTags(_ p: Params, arnKey: String?) throws -> JSON {
         let name = try tagStream(p, arnKey: arnKey)
         guard let tags = try p.stringMap("Tags") else { throw Params.missing("tags") }
-        try Self.validateTags(tags)
+        try Self.validateTags(tags, stream: name)
         try extras.update(name) { e in
             let merged = e.tags.merging(tags) { _, new in new }
             guard merged.count <= 50 else {
@@ -119,7 +138,7 @@ extension KinesisServer {
         else {
             throw KinesisError(
                 .resourceNotFound,
-                "Consumer \(exactARN ?? consumerName) under account 000000000000 not found.")
+                "Consumer \(exactARN ?? consumerName), account \(KinesisError.accountID) not found.")
         }
         return (streamName, consumer)
     }

@@ -14,21 +14,27 @@ extension KinesisServer {
     }
 
     private static func entry(_ p: Params, index: Int?) throws -> Entry {
-        let at = index.map { "records.\($0 + 1)." } ?? ""
+        let at = index.map { "records.\($0 + 1).member." } ?? ""
         let data = try p.blob("Data")
         let key = try p.requiredString("PartitionKey")
-        let keyLength = key.unicodeScalars.count
+        let keyLength = key.utf16.count
         guard Limits.partitionKeyLength.contains(keyLength) else {
+            let bound =
+                keyLength < Limits.partitionKeyLength.lowerBound
+                ? "greater than or equal to \(Limits.partitionKeyLength.lowerBound)"
+                : "less than or equal to \(Limits.partitionKeyLength.upperBound)"
             throw KinesisError(
                 .validation,
-                "1 validation error detected: Value at '\(at)partitionKey' failed to satisfy constraint: Member must"
-                    + " have length between 1 and 256 (it has \(keyLength))")
+                "1 validation error detected: Value '\(key)' at '\(at)partitionKey' failed to satisfy constraint:"
+                    + " Member must have length \(bound)")
         }
+        // The model allows 10 MiB (UpdateMaxRecordSize); a stream takes 1 MiB, refused in AWS's pre-2025 words.
         guard data.count <= Limits.recordByteCount else {
             throw KinesisError(
                 .validation,
-                "1 validation error detected: Value at '\(at)data' failed to satisfy constraint: Member must have"
-                    + " length less than or equal to \(Limits.recordByteCount)")
+                "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=\(data.count) cap=\(data.count)]'"
+                    + " at '\(at)data' failed to satisfy constraint: Member must have length less than or equal to"
+                    + " \(Limits.recordByteCount)")
         }
         try DataStream.validate(partitionKey: key, dataByteCount: data.count)
         var explicit: UInt128?
@@ -119,23 +125,48 @@ extension KinesisServer {
 
     // MARK: - Iterators
 
-    /// The iterator position of a `ShardIteratorType` (or `StartingPosition.Type`).
-    static func position(type: String, sequenceNumber: String?, timestamp: Date?) throws(KinesisError)
-        -> IteratorPosition
+    /// AWS's text for an iterator type given with, or without, the starting sequence number it needs or forbids.
+    static func iteratorRule(_ type: String, hasSequenceNumber: Bool) -> KinesisError {
+        KinesisError(
+            .invalidArgument,
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or"
+                + " (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified \(type) and"
+                + (hasSequenceNumber ? " also a StartingSequenceNumber." : " no StartingSequenceNumber."))
+    }
+
+    /// The iterator position of a `ShardIteratorType` (or `StartingPosition.Type`), with AWS's rules: a sequence
+    /// number only and always with `AT_`/`AFTER_SEQUENCE_NUMBER`, a timestamp (not in the future) with
+    /// `AT_TIMESTAMP`.
+    static func position(type: String, sequenceNumber: String?, timestamp: Date?, now: Date = Date())
+        throws(KinesisError) -> IteratorPosition
     {
+        switch type {
+        case "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP":
+            if sequenceNumber != nil { throw iteratorRule(type, hasSequenceNumber: true) }
+        default:
+            break
+        }
         switch type {
         case "TRIM_HORIZON": return .trimHorizon
         case "LATEST": return .latest
         case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
-            guard let sequenceNumber else {
-                throw KinesisError(
-                    .invalidArgument, "StartingSequenceNumber is required for ShardIteratorType \(type)")
-            }
+            guard let sequenceNumber else { throw iteratorRule(type, hasSequenceNumber: false) }
             return type == "AT_SEQUENCE_NUMBER"
                 ? .atSequenceNumber(sequenceNumber) : .afterSequenceNumber(sequenceNumber)
         case "AT_TIMESTAMP":
             guard let timestamp else {
-                throw KinesisError(.invalidArgument, "Timestamp is required for ShardIteratorType AT_TIMESTAMP")
+                throw KinesisError(
+                    .invalidArgument,
+                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has"
+                        + " no timestamp parameter.")
+            }
+            let millis = Int64((timestamp.timeIntervalSince1970 * 1000).rounded(.down))
+            let nowMillis = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+            guard millis <= nowMillis else {
+                throw KinesisError(
+                    .invalidArgument,
+                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis."
+                        + " timestampInMillis: \(millis), currentTimestampInMillis: \(nowMillis)")
             }
             return .atTimestamp(timestamp)
         default:
@@ -149,9 +180,15 @@ extension KinesisServer {
 
     /// Opens an iterator, normalizing the shard id and naming the stream in not-found errors.
     static func iterator(_ stream: DataStream, shardId: String, position: IteratorPosition) throws -> ShardIterator {
+        guard let index = try? ShardID.index(shardId) else {
+            throw KinesisError(
+                .resourceNotFound,
+                "Could not find shard \(shardId) in stream \(stream.name) under account \(KinesisError.accountID).")
+        }
         let notFound = KinesisError(
-            .resourceNotFound, "Shard \(shardId) in stream \(stream.name) under account 000000000000 does not exist")
-        guard let index = try? ShardID.index(shardId) else { throw notFound }
+            .resourceNotFound,
+            "Shard \(ShardID.name(index)) in stream \(stream.name) under account \(KinesisError.accountID) does not exist"
+        )
         // (A `do`/`catch where` over this typed-throws call crashes the Swift 6.3.1 compiler; `Result` does not.)
         let opened = Result { () throws(ShardLogError) -> ShardIterator in
             try stream.iterator(shardId: ShardID.name(index), position: position)

@@ -209,7 +209,7 @@ extension KinesisServer {
             count = n
         }
         let tags = try p.stringMap("Tags") ?? [:]
-        try Self.validateTags(tags)
+        try Self.validateTags(tags, stream: name)
         try store.createStream(named: name, shardCount: count, mode: mode)
         metrics.removeStream(name)
         if !tags.isEmpty { try extras.update(name) { $0.tags = tags } }
@@ -446,7 +446,10 @@ extension KinesisServer {
 
     private func requireProvisioned(_ stream: DataStream, _ op: String) throws {
         guard try stream.describe().streamModeDetails.streamMode == .provisioned else {
-            throw KinesisError(.validation, "\(op) is not supported for stream \(stream.name) in ON_DEMAND mode")
+            throw KinesisError(
+                .validation,
+                "Request is invalid. Stream \(stream.name) under account \(KinesisError.accountID) is in On-Demand mode."
+            )
         }
     }
 
@@ -456,8 +459,27 @@ extension KinesisServer {
         let keyText = try p.requiredString("NewStartingHashKey")
         try requireProvisioned(stream, "SplitShard")
         let key = try HashKey.parse(keyText)
+        try Self.checkSplitKey(key, keyText: keyText, shard: shard, in: stream)
         try reshard(stream) { try stream.splitShard(shard, newStartingHashKey: key) }
         return .fields([:])
+    }
+
+    /// AWS's rule for a split point, checked before the store is asked: strictly greater than one plus the shard's
+    /// starting hash key and strictly less than its ending hash key, with AWS's text.
+    static func checkSplitKey(_ key: UInt128, keyText: String, shard: String, in stream: DataStream) throws {
+        guard let index = try? ShardID.index(shard) else { return }
+        let name = ShardID.name(index)
+        guard let description = try stream.describe().shards.first(where: { $0.shardId == name }), description.isOpen,
+            let start = UInt128(description.hashKeyRange.startingHashKey),
+            let end = UInt128(description.hashKeyRange.endingHashKey)
+        else { return }
+        guard key > start, key - start > 1, key < end else {
+            throw KinesisError(
+                .invalidArgument,
+                "NewStartingHashKey \(keyText) used in SplitShard() on shard \(name) in stream \(stream.name) under"
+                    + " account \(KinesisError.accountID) is not both greater than one plus the shard's StartingHashKey"
+                    + " \(start) and less than the shard's EndingHashKey \(end).")
+        }
     }
 
     func mergeShards(_ p: Params) throws -> JSON {
@@ -494,23 +516,29 @@ extension KinesisServer {
         let stream = try openStream(p)
         let hours = try p.requiredInt("RetentionPeriodHours")
         let current = try stream.describe().retentionPeriodHours
-        guard Limits.retentionHours.contains(hours) else {
+        if hours < Limits.retentionHours.lowerBound {
             throw KinesisError(
                 .invalidArgument,
-                "Minimum allowed retention period is 24 hours and maximum is 8760 hours; requested \(hours) hours"
-                    + " for stream \(stream.name)")
+                "Minimum allowed retention period is \(Limits.retentionHours.lowerBound) hours. Requested retention"
+                    + " period (\(hours) hours) is too short.")
+        }
+        if hours > Limits.retentionHours.upperBound {
+            throw KinesisError(
+                .invalidArgument,
+                "Maximum allowed retention period is \(Limits.retentionHours.upperBound) hours. Requested retention"
+                    + " period (\(hours) hours) is too long.")
         }
         if increase && hours < current {
             throw KinesisError(
                 .invalidArgument,
                 "Requested retention period (\(hours) hours) for stream \(stream.name) can not be shorter than"
-                    + " existing retention period (\(current) hours). Use DecreaseStreamRetentionPeriod API.")
+                    + " existing retention period (\(current) hours). Use DecreaseRetentionPeriod API.")
         }
         if !increase && hours > current {
             throw KinesisError(
                 .invalidArgument,
                 "Requested retention period (\(hours) hours) for stream \(stream.name) can not be longer than"
-                    + " existing retention period (\(current) hours). Use IncreaseStreamRetentionPeriod API.")
+                    + " existing retention period (\(current) hours). Use IncreaseRetentionPeriod API.")
         }
         try stream.setRetention(hours: hours)
         return .fields([:])

@@ -72,7 +72,7 @@ package struct KinesisServerOptions: Sendable {
 }
 
 /// The Kinesis Data Streams API (JSON 1.1 protocol over HTTP/1.1) on top of a ``ShardLog/Store``, plus
-/// `GET /metrics` (Prometheus text) and `GET /health`.
+/// `GET /metrics` (Prometheus text) and `GET /health`; CORS preflights and headers as AWS sends them.
 ///
 /// Thread-safety: safe from any thread. ``run(handleSignals:onListening:)`` may be called once.
 package final class KinesisServer: Sendable {
@@ -125,6 +125,7 @@ package final class KinesisServer: Sendable {
             logger.warning("no --credentials given: accepting requests with any signature (or none)")
         }
         let router = Router(context: KinesisRequestContext.self)
+        router.add(middleware: CORSMiddleware())
         router.get("/health") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
@@ -195,6 +196,7 @@ package final class KinesisServer: Sendable {
                     .unknownOperation, "unknown operation '\(target)': expected X-Amz-Target Kinesis_20131202.<Op>")
             }
             let params = try Params(body: body.bytes)
+            try RequestValidator.validate(operation: operationName, members: params.members)
             let response = try await perform(operation, params, requestID: requestID)
             metrics.recordRequest(operation: operationName, error: nil)
             return response

@@ -52,10 +52,11 @@ struct Params {
         switch members[key] {
         case nil, .null?: return nil
         case .number(let d)?:
-            guard d.isFinite, d == d.rounded(), abs(d) < 9e15 else {
+            // AWS truncates a fractional number given for an integer member (2.7 → 2).
+            guard d.isFinite, abs(d) < 9e15 else {
                 throw KinesisError(.serialization, "'\(key)' must be an integer")
             }
-            return Int(d)
+            return Int(d.rounded(.down))
         case let v?: throw Self.wrongType(key, v, expected: "number")
         }
     }

@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
 
-/// Verifies AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 …` header form) against known key pairs.
+/// Verifies AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 …` header form, or a presigned URL's
+/// `X-Amz-Algorithm`/`X-Amz-Credential`/`X-Amz-Signature`… query string) against known key pairs.
 ///
 /// Follows the SigV4 specification as botocore signs: canonical request (method, URI, sorted query, signed headers
 /// with trimmed values, payload SHA-256), string to sign with the credential scope, signing key derived by HMAC
@@ -77,54 +78,68 @@ struct SignatureV4 {
         try authorization.verify(payloadSHA256: Self.hex(SHA256.hash(data: request.body)))
     }
 
-    /// Checks what the headers alone decide, before any of the body is read: the `Authorization` header's shape, a
-    /// known access key, the credential scope (date matching `X-Amz-Date`, service `kinesis`, `aws4_request`) and a
-    /// request time within 15 minutes of `now`.
+    /// The signature parts of a request, from its `Authorization` header or from a presigned query string.
+    private struct Signed {
+        var credential: String
+        var signedHeaders: String
+        var signature: String
+        var amzDate: String
+        /// The query string the canonical request covers (a presigned URL's without `X-Amz-Signature`).
+        var query: String?
+        /// A presigned URL's `X-Amz-Expires`, in seconds.
+        var expires: Int?
+    }
+
+    /// Checks what the headers alone decide, before any of the body is read: the `Authorization` header's (or the
+    /// presigned query string's) shape, a known access key, the credential scope (date matching `X-Amz-Date`,
+    /// service `kinesis`, `aws4_request`) and a request time within 15 minutes of `now` (for a presigned URL: not
+    /// past `X-Amz-Expires`).
     /// - Returns: what ``Authorization/verify(payloadSHA256:)`` needs once the body has been hashed.
-    /// - Throws: `UnrecognizedClientException` (no or unknown access key), `InvalidSignatureException` (malformed
-    ///   header, scope, or a request time more than 15 minutes away, with AWS's texts).
+    /// - Throws: with AWS's codes and texts: `MissingAuthenticationTokenException` (no signature at all),
+    ///   `IncompleteSignatureException` (signature parts missing, each named), `UnrecognizedClientException`
+    ///   (unknown access key), `InvalidSignatureException` (bad scope, clock skew, both header and query signed).
     func authorize(_ request: Head, now: Date = Date()) throws(KinesisError) -> Authorization {
-        let unrecognized = KinesisError(
-            .unrecognizedClient, "The security token included in the request is invalid.")
-        guard let authorization = header("authorization", in: request) else {
-            throw KinesisError(.unrecognizedClient, "Missing Authentication Token: the request is not signed.")
-        }
-        guard authorization.hasPrefix("AWS4-HMAC-SHA256 ") else {
-            throw KinesisError(.invalidSignature, "Only AWS4-HMAC-SHA256 signatures are supported.")
-        }
-        var parts: [String: String] = [:]
-        for item in authorization.dropFirst("AWS4-HMAC-SHA256 ".count).split(separator: ",") {
-            let trimmed = item.trimmingCharacters(in: .whitespaces)
-            guard let eq = trimmed.firstIndex(of: "=") else { continue }
-            parts[String(trimmed[..<eq])] = String(trimmed[trimmed.index(after: eq)...])
-        }
-        guard let credential = parts["Credential"], let signedHeaders = parts["SignedHeaders"],
-            let signature = parts["Signature"]
-        else {
-            throw KinesisError(.invalidSignature, "Authorization header requires Credential, SignedHeaders, Signature.")
-        }
+        let signed = try Self.signatureParts(request)
+        let credential = signed.credential
+        let signedHeaders = signed.signedHeaders
+        let signature = signed.signature
+        let amzDate = signed.amzDate
         let scopeParts = credential.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard scopeParts.count == 5, scopeParts[4] == "aws4_request" else {
             throw KinesisError(
-                .invalidSignature, "Credential '\(credential)' is not KEY/DATE/REGION/SERVICE/aws4_request.")
+                .incompleteSignature,
+                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term,"
+                    + " got '\(credential)'")
         }
-        guard let secret = credentials[scopeParts[0]] else { throw unrecognized }
-        guard let amzDate = header("x-amz-date", in: request) ?? header("date", in: request),
-            let signedAt = Self.parseAmzDate(amzDate)
-        else {
-            throw KinesisError(.invalidSignature, "The request has no valid X-Amz-Date header.")
+        guard let secret = credentials[scopeParts[0]] else {
+            throw KinesisError(.unrecognizedClient, "The security token included in the request is invalid.")
         }
-        let skew: TimeInterval = 15 * 60
-        if signedAt.timeIntervalSince(now) < -skew {
+        guard let signedAt = Self.parseAmzDate(amzDate) else {
+            throw KinesisError(
+                .incompleteSignature,
+                "Date must be in ISO-8601 'basic format'. Got '\(amzDate)'. See"
+                    + " http://en.wikipedia.org/wiki/ISO_8601")
+        }
+        if let expires = signed.expires {
+            if now.timeIntervalSince(signedAt) > TimeInterval(expires) {
+                throw KinesisError(
+                    .invalidSignature,
+                    "Signature expired: \(amzDate) is now earlier than"
+                        + " \(Self.amzDate(now - TimeInterval(expires))) (\(Self.amzDate(now)) - \(expires) sec.)")
+            }
+        } else {
+            let skew: TimeInterval = 15 * 60
+            if signedAt.timeIntervalSince(now) < -skew {
+                throw KinesisError(
+                    .invalidSignature,
+                    "Signature expired: \(amzDate) is now earlier than \(Self.amzDate(now - skew))"
+                        + " (\(Self.amzDate(now)) - 15 min.)")
+            }
+        }
+        if signedAt.timeIntervalSince(now) > 15 * 60 {
             throw KinesisError(
                 .invalidSignature,
-                "Signature expired: \(amzDate) is now earlier than \(Self.amzDate(now - skew))"
-                    + " (\(Self.amzDate(now)) - 15 min.)")
-        }
-        if signedAt.timeIntervalSince(now) > skew {
-            throw KinesisError(
-                .invalidSignature,
-                "Signature not yet current: \(amzDate) is still later than \(Self.amzDate(now + skew))"
+                "Signature not yet current: \(amzDate) is still later than \(Self.amzDate(now + 15 * 60))"
                     + " (\(Self.amzDate(now)) + 15 min.)")
         }
         guard amzDate.hasPrefix(scopeParts[1]) else {
@@ -145,7 +160,7 @@ struct SignatureV4 {
         let prefix = [
             request.method,
             Self.canonicalURI(request.path),
-            Self.canonicalQuery(request.query),
+            Self.canonicalQuery(signed.query),
             canonicalHeaders,
             names.joined(separator: ";"),
             "",
@@ -159,8 +174,94 @@ struct SignatureV4 {
             signingKey: key, signature: signature)
     }
 
-    private func header(_ name: String, in request: Head) -> String? {
+    private static func header(_ name: String, in request: Head) -> String? {
         request.headers.first { $0.name.lowercased() == name }?.value
+    }
+
+    /// The query parameters of a presigned URL (names as sent → decoded values).
+    private static func queryItems(_ query: String?) -> [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { item in
+            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+            }
+            return (kv[0], kv.count > 1 ? kv[1] : "")
+        }
+    }
+
+    /// Finds the signature in the `Authorization` header or the presigned query string, naming every missing part
+    /// as AWS does.
+    private static func signatureParts(_ request: Head) throws(KinesisError) -> Signed {
+        let query = queryItems(request.query)
+        let authorization = header("authorization", in: request)
+        let presigned = query.contains { $0.name == "X-Amz-Algorithm" }
+        if authorization != nil && presigned {
+            throw KinesisError(
+                .invalidSignature,
+                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.")
+        }
+        if let authorization {
+            var parts: [String: String] = [:]
+            let items = authorization.split(whereSeparator: { $0 == "," || $0 == " " }).dropFirst()
+            for item in items {
+                guard let eq = item.firstIndex(of: "=") else { continue }
+                parts[String(item[..<eq])] = String(item[item.index(after: eq)...])
+            }
+            var missing = ""
+            for name in ["Credential", "Signature", "SignedHeaders"] where (parts[name] ?? "").isEmpty {
+                missing += "Authorization header requires '\(name)' parameter. "
+            }
+            let date = header("x-amz-date", in: request) ?? header("date", in: request)
+            if date == nil {
+                missing += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+            }
+            guard missing.isEmpty, let credential = parts["Credential"], let signedHeaders = parts["SignedHeaders"],
+                let signature = parts["Signature"], let date
+            else {
+                throw KinesisError(.incompleteSignature, missing + "Authorization=" + authorization)
+            }
+            guard authorization.hasPrefix("AWS4-HMAC-SHA256 ") else {
+                throw KinesisError(
+                    .incompleteSignature, "Unsupported AWS 'algorithm': '\(authorization.prefix { $0 != " " })'")
+            }
+            return Signed(
+                credential: credential, signedHeaders: signedHeaders, signature: signature, amzDate: date,
+                query: request.query, expires: nil)
+        }
+        guard presigned else {
+            throw KinesisError(.missingAuthenticationToken, "Missing Authentication Token")
+        }
+        func value(_ name: String) -> String? {
+            query.first { $0.name == name }.map(\.value).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var missing = ""
+        for name in ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"]
+        where value(name) == nil {
+            missing += "AWS query-string parameters must include '\(name)'. "
+        }
+        guard missing.isEmpty, let algorithm = value("X-Amz-Algorithm"), let credential = value("X-Amz-Credential"),
+            let signature = value("X-Amz-Signature"), let signedHeaders = value("X-Amz-SignedHeaders"),
+            let date = value("X-Amz-Date")
+        else {
+            throw KinesisError(.incompleteSignature, missing + "Re-examine the query-string parameters.")
+        }
+        guard algorithm == "AWS4-HMAC-SHA256" else {
+            throw KinesisError(.incompleteSignature, "Unsupported AWS 'algorithm': '\(algorithm)'")
+        }
+        var expires: Int?
+        if let text = value("X-Amz-Expires") {
+            guard let seconds = Int(text), (1...604_800).contains(seconds) else {
+                throw KinesisError(
+                    .incompleteSignature,
+                    "X-Amz-Expires must be a number of seconds between 1 and 604800 (7 days), not '\(text)'")
+            }
+            expires = seconds
+        }
+        let unsignedQuery = request.query?.split(separator: "&")
+            .filter { !$0.hasPrefix("X-Amz-Signature=") }.joined(separator: "&")
+        return Signed(
+            credential: credential, signedHeaders: signedHeaders, signature: signature, amzDate: date,
+            query: unsignedQuery, expires: expires)
     }
 
     private static func trimValue(_ value: String) -> String {

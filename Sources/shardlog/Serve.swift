@@ -8,12 +8,21 @@ import ShardLogServer
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the Kinesis Data Streams API (JSON 1.1) over HTTP, plus GET /metrics and GET /health.")
+        abstract: "Serve the Kinesis Data Streams API (JSON 1.1) over HTTP, plus GET /metrics and GET /health.",
+        discussion: """
+            Requests are validated against botocore's Kinesis model first and answered with AWS's error texts \
+            (docs/kinesis-compatibility.md lists the differences). OPTIONS preflights and CORS headers are served \
+            as AWS sends them, so browser clients work.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0 picks a free one).") var port = 4567
-    @Option(help: "JSON file {\"ACCESS_KEY_ID\": \"secret\", …}; requests must then carry a valid SigV4 signature.")
+    @Option(
+        help: """
+            JSON file {"ACCESS_KEY_ID": "secret", …}; requests must then carry a valid SigV4 signature \
+            (Authorization header or presigned query string).
+            """)
     var credentials: String?
     @Flag(help: "Enforce per-shard limits: 1 MiB/s and 1000 records/s written, 5 GetRecords calls/s.")
     var enforceShardLimits = false

@@ -135,8 +135,8 @@ def crashers(args):
         for op, text in cases:
             status, body = call(e, op, text)
             kind = body.get("__type") if isinstance(body, dict) else None
-            if status != 400 or not kind or not body.get("message"):
-                fail(f"{op} {text}: expected 400 with __type and message, got {status} {body}")
+            if status != 400 or not kind or not (body.get("message") or body.get("Message")):
+                fail(f"{op} {text}: expected 400 with __type and message (or Message), got {status} {body}")
             if expected and kind != expected:
                 fail(f"{op} {text}: expected {expected}, got {kind}: {body.get('message')}")
             checked += 1

@@ -42,15 +42,16 @@ def check(name, condition, detail=""):
         print(f"FAIL {name}: {text}", flush=True)
 
 
-def expect_error(name, code, fn, *args, status=400, **kwargs):
-    """Calls fn and checks it fails with the Kinesis error `code` and HTTP `status`."""
+def expect_error(name, code, fn, *args, status=400, message=None, **kwargs):
+    """Calls fn and checks it fails with the Kinesis error `code`, HTTP `status` and, when given, AWS's `message`."""
     try:
         result = fn(*args, **kwargs)
     except ClientError as e:
         got = e.response.get("Error", {}).get("Code")
         got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        check(name, got == code and got_status == status,
-              f"expected {code}/{status}, got {got}/{got_status}: {e}")
+        got_message = e.response.get("Error", {}).get("Message")
+        check(name, got == code and got_status == status and (message is None or got_message == message),
+              f"expected {code}/{status}" + (f" {message!r}" if message else "") + f", got {got}/{got_status}: {e}")
         return e
     check(name, False, f"expected {code}, but the call succeeded: {str(result)[:300]}")
     return None
@@ -110,7 +111,8 @@ def run(args):
 
     # --- CreateStream -----------------------------------------------------------------------------------------
     k.create_stream(StreamName="s1", ShardCount=2)
-    expect_error("CreateStream existing", "ResourceInUseException", k.create_stream, StreamName="s1", ShardCount=1)
+    expect_error("CreateStream existing", "ResourceInUseException", k.create_stream, StreamName="s1", ShardCount=1,
+                 message="Stream s1 under account 000000000000 already exists.")
     expect_error("CreateStream bad name", "ValidationException", k.create_stream, StreamName="bad name!",
                  ShardCount=1)
     expect_error("CreateStream ON_DEMAND+ShardCount", "ValidationException", k.create_stream, StreamName="od2",
@@ -144,7 +146,8 @@ def run(args):
     check("timestamp is plain decimal with ms", re.search(r'"StreamCreationTimestamp":\d{10}\.\d{3}[,}]', text)
           is not None, text[:400])
     check("no exponent notation", re.search(r'\d[eE][+-]?\d', text) is None, text[:400])
-    expect_error("DescribeStream missing", "ResourceNotFoundException", k.describe_stream, StreamName="nope")
+    expect_error("DescribeStream missing", "ResourceNotFoundException", k.describe_stream, StreamName="nope",
+                 message="Stream nope under account 000000000000 not found.")
     summary = k.describe_stream_summary(StreamARN=arn)["StreamDescriptionSummary"]
     check("Summary by ARN", summary["StreamName"] == "s1" and summary["OpenShardCount"] == 2
           and summary["ConsumerCount"] == 0, summary)
@@ -168,7 +171,8 @@ def run(args):
     check("ExplicitHashKey 0", r0["ShardId"] == "shardId-000000000000", r0)
     expect_error("ExplicitHashKey too big", "InvalidArgumentException", k.put_record, StreamName="s1", Data=b"x",
                  PartitionKey="k", ExplicitHashKey=str(2 ** 128))
-    expect_error("ExplicitHashKey garbage", "InvalidArgumentException", k.put_record, StreamName="s1", Data=b"x",
+    # AWS checks the model's pattern 0|([1-9]\d{0,38}) first: ValidationException.
+    expect_error("ExplicitHashKey garbage", "ValidationException", k.put_record, StreamName="s1", Data=b"x",
                  PartitionKey="k", ExplicitHashKey="12ab")
     expect_error("PartitionKey too long", "ValidationException", k.put_record, StreamName="s1", Data=b"x",
                  PartitionKey="p" * 257)
@@ -234,9 +238,13 @@ def run(args):
                  StreamName="s1", ShardId="shardId-000000000001", ShardIteratorType="AT_SEQUENCE_NUMBER",
                  StartingSequenceNumber=mid_seq)
     expect_error("AT_SEQUENCE_NUMBER without number", "InvalidArgumentException", k.get_shard_iterator,
-                 StreamName="s1", ShardId="shardId-000000000001", ShardIteratorType="AT_SEQUENCE_NUMBER")
+                 StreamName="s1", ShardId="shardId-000000000001", ShardIteratorType="AT_SEQUENCE_NUMBER",
+                 message="Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber"
+                 " or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified AT_SEQUENCE_NUMBER and"
+                 " no StartingSequenceNumber.")
     expect_error("unknown shard", "ResourceNotFoundException", k.get_shard_iterator, StreamName="s1",
-                 ShardId="shardId-000000000009", ShardIteratorType="TRIM_HORIZON")
+                 ShardId="shardId-000000000009", ShardIteratorType="TRIM_HORIZON",
+                 message="Shard shardId-000000000009 in stream s1 under account 000000000000 does not exist")
     expect_error("garbage iterator", "InvalidArgumentException", k.get_records, ShardIterator="AAAAgarbage")
     expect_error("tampered iterator", "InvalidArgumentException", k.get_records, ShardIterator=it[:-4] + "AAAA")
     fields = token_fields(it)
@@ -354,7 +362,8 @@ def run(args):
     expect_error("MergeShards not adjacent", "InvalidArgumentException", k.merge_shards, StreamName="s1",
                  ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000000")
     expect_error("SplitShard ON_DEMAND", "ValidationException", k.split_shard, StreamName="od",
-                 ShardToSplit="shardId-000000000000", NewStartingHashKey="5")
+                 ShardToSplit="shardId-000000000000", NewStartingHashKey="5",
+                 message="Request is invalid. Stream od under account 000000000000 is in On-Demand mode.")
     k.create_stream(StreamName="u1", ShardCount=2)
     us = k.update_shard_count(StreamName="u1", TargetShardCount=4, ScalingType="UNIFORM_SCALING")
     check("UpdateShardCount response", us["CurrentShardCount"] == 2 and us["TargetShardCount"] == 4, us)
@@ -513,7 +522,7 @@ def run(args):
     if args.auth_endpoint:
         def client(key, secret):
             return boto3.client("kinesis", endpoint_url=args.auth_endpoint, aws_access_key_id=key,
-                                aws_secret_access_key=secret, region_name="us-east-1", config=cfg)
+                                aws_secret_access_key=secret, region_name=args.region, config=cfg)
         good = client(args.auth_key, args.auth_secret)
         good.create_stream(StreamName="a1", ShardCount=1)
         check("SigV4 accepted", good.list_streams()["StreamNames"] == ["a1"], "")
@@ -521,7 +530,7 @@ def run(args):
         expect_error("SigV4 unknown key", "UnrecognizedClientException", client("AKIDUNKNOWN", "x").list_streams)
         status, _, body = raw_post(args.auth_endpoint, "Kinesis_20131202.ListStreams", b"{}")
         check("unsigned request refused", status == 400 and json.loads(body)["__type"] ==
-              "UnrecognizedClientException", (status, body))
+              "MissingAuthenticationTokenException", (status, body))
         expect_error("SigV4 wrong secret touches nothing", "InvalidSignatureException",
                      client(args.auth_key, "wrong").create_stream, StreamName="a2", ShardCount=1)
         check("nothing created", good.list_streams()["StreamNames"] == ["a1"], "")
@@ -570,6 +579,8 @@ def main():
     ap.add_argument("--auth-key", default="AKIDSHARDLOGTEST")
     ap.add_argument("--auth-secret", default="shardlog-secret")
     ap.add_argument("--subscription-seconds", type=float, default=3)
+    ap.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                    help="region the clients sign for (the server serves every region as one today)")
     args = ap.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
