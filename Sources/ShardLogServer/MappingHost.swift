@@ -79,12 +79,19 @@ struct MappingHost: Service {
                     group.addTask {
                         do {
                             let summary = try await mapping.run(exitWhenIdle: false)
+                            let m = summary.metrics
                             logger.info(
                                 "mapping stopped",
-                                metadata: ["mapping.name": "\(mapping.name)", "mapping.summary": "\(summary)"])
+                                metadata: [
+                                    "mapping": "\(mapping.name)", "records": "\(m.records)", "batches": "\(m.batches)",
+                                    "discarded": "\(m.discardedRecords)", "function.errors": "\(m.functionErrors)",
+                                    "partial.failures": "\(m.partialFailures)",
+                                    "records.behind": "\(m.recordsBehind.map(String.init) ?? "unknown")",
+                                    "last.processing.result": "\(m.lastProcessingResult ?? "No records processed")",
+                                ])
                         } catch {
                             logger.error(
-                                "mapping failed", metadata: ["mapping.name": "\(mapping.name)", "error": "\(error)"])
+                                "mapping failed", metadata: ["mapping": "\(mapping.name)", "error": "\(error)"])
                         }
                     }
                 }
