@@ -72,13 +72,10 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         }
     }
 
-    /// The store's wording of a Kinesis error turned into AWS's: `DataStream x under account A not found.` and
-    /// `… already exists.` → `Stream x under account A …`; `Shard X in stream S does not exist` (resharding) →
-    /// `Could not find shard X in stream S under account 000000000000.` Other texts pass unchanged.
+    /// The store's wording of a Kinesis error turned into AWS's: `Shard X in stream S does not exist` (resharding) →
+    /// `Could not find shard X in stream S under account 000000000000.` Other texts (the store already says
+    /// `Stream x under account A not found.` as AWS does) pass unchanged.
     static func awsText(_ message: String) -> String {
-        if message.hasPrefix("DataStream "), message.contains(" under account ") {
-            return "Stream " + message.dropFirst("DataStream ".count)
-        }
         if let text = reshardingText(message) { return text }
         let shardPrefix = "Shard "
         let streamInfix = " in stream "

@@ -136,7 +136,7 @@ public final class Store: Sendable {
         return try catalogLock.withLock { () throws(ShardLogError) -> StreamDescription in
             let dir = streamDirectory(name)
             if FileManager.default.fileExists(atPath: dir + "/stream.json") {
-                throw ShardLogError(.resourceInUse, "DataStream \(name) under account 000000000000 already exists.")
+                throw ShardLogError(.resourceInUse, "Stream \(name) under account 000000000000 already exists.")
             }
             // Leftovers of a deletion or creation interrupted by a crash must not become the new stream's data.
             if FileManager.default.fileExists(atPath: dir) { try removeDirectory(dir) }
@@ -243,6 +243,6 @@ public final class Store: Sendable {
     }
 
     private func notFound(_ name: String) -> ShardLogError {
-        ShardLogError(.resourceNotFound, "DataStream \(name) under account 000000000000 not found.")
+        ShardLogError(.resourceNotFound, "Stream \(name) under account 000000000000 not found.")
     }
 }
