@@ -56,6 +56,11 @@ bench: deps
 	@# Release build, peer baselines, ShardLog's benchmarks, then Benchmarks/RESULTS.md (see scripts/bench.sh).
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" bash scripts/bench.sh
 
+.PHONY: fuzz
+fuzz: deps
+	@# libFuzzer targets, one after another, FUZZ_SECONDS each (default 60): see scripts/fuzz.sh.
+	SWIFT="$(SWIFT)" bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Benchmarks
 	@# Unsafe pointer code lives only in Sources/ShardLog/Unsafe/ (the C targets CShardLog and CLZ4 are exempt).
