@@ -22,7 +22,7 @@ final class ScratchStores: Sendable {
 
     private struct State {
         var template: String?
-        var runs = 0
+        var copied = false
     }
 
     private let root: String
@@ -63,15 +63,19 @@ final class ScratchStores: Sendable {
         return path
     }
 
-    /// Runs `body` on a fresh copy of the template; skips the input when the copy fails.
-    private func withCopy(_ body: (String) -> Void) {
+    /// Runs `body` on a copy of the template (and the template's path); skips the input when the copy fails.
+    /// - Parameter reuse: keep the previous input's copy: `body` rewrites every file the input may have changed
+    ///   (copying a store per input costs more than the work).
+    private func withCopy(reuse: Bool = false, _ body: (_ copy: String, _ template: String) -> Void) {
         state.withLock { state in
             guard let template = makeTemplate(&state) else { return }
             let copy = root + "/input"
-            try? FileManager.default.removeItem(atPath: copy)
-            guard (try? FileManager.default.copyItem(atPath: template, toPath: copy)) != nil else { return }
-            state.runs += 1
-            body(copy)
+            if !reuse || !state.copied {
+                try? FileManager.default.removeItem(atPath: copy)
+                guard (try? FileManager.default.copyItem(atPath: template, toPath: copy)) != nil else { return }
+                state.copied = true
+            }
+            body(copy, template)
         }
     }
 
@@ -85,9 +89,10 @@ final class ScratchStores: Sendable {
     /// Replaces the batch area of the first shard's segment with `batchArea` (zero-padded, cut at the capacity),
     /// sets the committed end to its length, then reads every shard of a read-only store from its start.
     func readSegment(batchArea: [UInt8]) {
-        withCopy { directory in
+        withCopy(reuse: true) { directory, template in
             guard let path = Self.segmentFiles(directory).first,
-                var file = FileManager.default.contents(atPath: path).map({ [UInt8]($0) }),
+                var file = FileManager.default.contents(atPath: template + path.dropFirst(directory.count))
+                    .map({ [UInt8]($0) }),
                 file.count > Self.segmentHeaderByteCount
             else { return }
             let area = batchArea.prefix(file.count - Self.segmentHeaderByteCount)
@@ -108,7 +113,7 @@ final class ScratchStores: Sendable {
     /// Writes `metadata` as stream `s`'s `stream.json`, then describes the stream, writes one record and reads each
     /// shard from its start.
     func openStream(metadata: [UInt8]) {
-        withCopy { directory in
+        withCopy { directory, _ in
             guard FileManager.default.createFile(atPath: directory + "/streams/s/stream.json", contents: Data(metadata))
             else { return }
             Self.readAll(directory: directory, options: Self.options)
@@ -123,7 +128,7 @@ final class ScratchStores: Sendable {
     /// Splits `bytes` at the first NUL into `mapping.json` and `checkpoints.json` of mapping `m`, then loads both and
     /// validates the configuration.
     func loadMappingFiles(_ bytes: [UInt8]) {
-        withCopy { directory in
+        withCopy(reuse: true) { directory, _ in
             guard let store = try? Store(directory: directory, options: Self.options) else { return }
             let split = bytes.firstIndex(of: 0) ?? bytes.count
             let mappingDirectory = MappingCatalog.directory(store: store, name: "m")
@@ -133,6 +138,8 @@ final class ScratchStores: Sendable {
             if split < bytes.count {
                 _ = FileManager.default.createFile(
                     atPath: mappingDirectory + "/checkpoints.json", contents: Data(bytes[(split + 1)...]))
+            } else {
+                try? FileManager.default.removeItem(atPath: mappingDirectory + "/checkpoints.json")
             }
             if let definition = try? MappingCatalog.definition(store: store, name: "m") {
                 try? definition.configuration.validate()
