@@ -15,7 +15,8 @@
 # Fixtures/fuzz/<target>/regressions/.
 #
 # Environment: FUZZ_SECONDS (60), FUZZ_RSS_MB (2048, whole-process limit), FUZZ_MALLOC_MB (512, one allocation),
-# FUZZ_TIMEOUT (20 s per input), FUZZ_CORPUS, SWIFT, FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=2).
+# FUZZ_TIMEOUT (20 s per input), FUZZ_CORPUS, SWIFT, FUZZ_FLAGS (extra libFuzzer flags; `-fork=1 -ignore_crashes=1`
+# keeps fuzzing past a known crash that is not fixed yet, see Fixtures/fuzz-pending/).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
