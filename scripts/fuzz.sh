@@ -12,7 +12,8 @@
 # then `-merge=1` them into the scratch corpus FUZZ_CORPUS/<target> (default .build-fuzz/corpus, not committed), and
 # print executions/s and the corpus size. A crash leaves its input in FUZZ_CORPUS/artifacts/<target>/ and makes the
 # script exit 1 after the remaining targets. Turn a fixed crash into a regression test by copying its input to
-# Fixtures/fuzz/<target>/regressions/.
+# Fixtures/fuzz/<target>/regressions/. Fixtures/fuzz/<target>/corpus/ holds a merged corpus from an earlier run
+# (refresh it by copying FUZZ_CORPUS/<target>/ there; keep Fixtures/fuzz under ~2 MB).
 #
 # Environment: FUZZ_SECONDS (60), FUZZ_RSS_MB (2048, whole-process limit), FUZZ_MALLOC_MB (512, one allocation),
 # FUZZ_TIMEOUT (20 s per input), FUZZ_CORPUS, SWIFT, FUZZ_FLAGS (extra libFuzzer flags; `-fork=1 -ignore_crashes=1`
