@@ -105,6 +105,11 @@ bench: deps buildinfo
 	@# Release build, peer baselines, ShardLog's benchmarks, then Benchmarks/RESULTS.md (see scripts/bench.sh).
 	$(WITH_VENV) SWIFT="$(SWIFT)" PYTHON="$(VENV)/bin/python3" bash scripts/bench.sh
 
+.PHONY: fuzz
+fuzz: deps
+	@# libFuzzer targets, one after another, FUZZ_SECONDS each (default 60): see scripts/fuzz.sh.
+	SWIFT="$(SWIFT)" bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Benchmarks
 	@# Unsafe pointer code lives only in Sources/ShardLog/Unsafe/ (the C targets CShardLog and CLZ4 are exempt).

@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "ShardLogMapping", targets: ["ShardLogMapping"]),
         .library(name: "ShardLogServer", targets: ["ShardLogServer"]),
         .executable(name: "shardlog", targets: ["shardlog"]),
+        // The fuzz harness, for the libFuzzer executables of the separate `Fuzz/` package (see scripts/fuzz.sh).
+        .library(name: "ShardLogFuzzing", targets: ["ShardLogFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -88,6 +90,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ShardLogFuzzing",
+            dependencies: ["ShardLog", "ShardLogMapping", "ShardLogServer"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ShardLogTestSupport",
             dependencies: ["ShardLog"],
             path: "Tests/ShardLogTestSupport",
@@ -122,6 +129,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogFuzzingTests",
+            dependencies: ["ShardLogFuzzing"],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -36,23 +36,31 @@ enum BatchDecoder {
             payload = bytes
             i = RecordBatch.headerByteCount
         }
+        // Every record takes at least 3 bytes, so a damaged count cannot make this reserve (or loop) without bound.
         var out: [Entry] = []
-        out.reserveCapacity(h.recordCount)
+        out.reserveCapacity(min(h.recordCount, payload.count / 3))
         for n in 0..<h.recordCount {
+            // Lengths are checked against the bytes left before they become `Int`s, so no damaged varint can trap.
             guard let delta = payload.varint(&i), let keyLength = payload.varint(&i),
-                i + Int(keyLength) <= payload.count
+                keyLength <= UInt64(payload.count - i)
             else { throw Self.bad(location) }
             let keyStart = i
             i += Int(keyLength)
-            guard let dataLength = payload.varint(&i), i + Int(dataLength) <= payload.count else {
+            guard let dataLength = payload.varint(&i), dataLength <= UInt64(payload.count - i) else {
                 throw Self.bad(location)
             }
+            // The encoder keeps each arrival time within [firstTimestamp, lastTimestamp], and the header parser keeps
+            // firstOffset + recordCount within UInt64. With last >= first the wrapping difference is the true span,
+            // and first + delta (at most last) is computed without overflow.
+            guard h.lastTimestamp >= h.firstTimestamp,
+                delta <= UInt64(bitPattern: h.lastTimestamp) &- UInt64(bitPattern: h.firstTimestamp)
+            else { throw Self.bad(location) }
             let offset = h.firstOffset + UInt64(n)
             if offset >= fromOffset {
                 let key = String(decoding: payload[keyStart..<keyStart + Int(keyLength)], as: UTF8.self)
                 out.append(
                     Entry(
-                        offset: offset, timestamp: h.firstTimestamp + Int64(delta), key: key,
+                        offset: offset, timestamp: h.firstTimestamp &+ Int64(bitPattern: delta), key: key,
                         data: Array(payload[i..<i + Int(dataLength)])))
             }
             i += Int(dataLength)

@@ -45,10 +45,12 @@ enum RecordBatch {
         guard length >= headerByteCount, b[i + 8] == version else { return nil }
         let count = Int(b.u32(i + 12))
         let payload = Int(b.u32(i + 40))
-        guard count > 0, payload >= count * 3 || payload >= 3 else { return nil }
+        // Each record takes at least 3 payload bytes; the offsets of the batch must fit in UInt64.
+        let firstOffset = b.u64(i + 16)
+        guard count > 0, payload >= count * 3, firstOffset <= UInt64.max - UInt64(count) else { return nil }
         return Header(
             byteCount: length, checksum: b.u32(i + 4), flags: b[i + 9], recordCount: count,
-            firstOffset: b.u64(i + 16), firstTimestamp: Int64(bitPattern: b.u64(i + 24)),
+            firstOffset: firstOffset, firstTimestamp: Int64(bitPattern: b.u64(i + 24)),
             lastTimestamp: Int64(bitPattern: b.u64(i + 32)), payloadByteCount: payload)
     }
 }
