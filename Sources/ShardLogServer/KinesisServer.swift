@@ -171,8 +171,9 @@ package final class KinesisServer: Sendable {
     /// Order: the signature's headers are checked before any of the body is read; the body is then read under the
     /// operation's cap, the server-wide budget and the body timeout, hashed as it arrives, and the signature is
     /// verified against that hash before the body is even parsed, so nothing is stored for an unverified request.
-    /// An answer given before the body was read to its end closes the connection after it.
-    func handle(_ request: Request, channel: any Channel) async -> Response {
+    /// An answer given before the body was read to its end closes `channel` (the connection; `nil` when called
+    /// without one, as the fuzzing harness does) after it.
+    func handle(_ request: Request, channel: (any Channel)? = nil) async -> Response {
         let requestID = UUID().uuidString
         let target = request.headers[.amzTarget] ?? ""
         let operationName = target.hasPrefix(Self.targetPrefix) ? String(target.dropFirst(Self.targetPrefix.count)) : ""
@@ -209,7 +210,8 @@ package final class KinesisServer: Sendable {
                 logger.debug("request refused", metadata: ["kinesis.operation": "\(operationName)", "error": "\(e)"])
             }
             let response = e.response(requestID: requestID)
-            return bodyComplete ? response : Self.closingConnection(response, channel: channel)
+            guard !bodyComplete, let channel else { return response }
+            return Self.closingConnection(response, channel: channel)
         }
     }
 
