@@ -53,6 +53,9 @@ package final class StreamDoorbell: Sendable {
     package static let safetyNet = Duration.seconds(1)
     /// How long ``wait(for:timeout:)`` sleeps at most where there is no doorbell (polling).
     static let pollInterval = Duration.milliseconds(2)
+    /// How much earlier than its timeout a waiter may be resumed, so that waiters whose timeouts are close share
+    /// one wake-up of the waiting thread (a waiter resumed early looks at its data and waits again).
+    static let coalescing = Duration.milliseconds(5)
 
     /// `<stream>/doorbell`.
     package let path: String
@@ -192,6 +195,11 @@ package final class StreamDoorbell: Sendable {
             return
         }
         if timeout <= .zero || isRung(ticket) { return }
+        if timeout <= Self.coalescing {
+            // Shorter than the coalescing slack: the thread would resume it at once.
+            try? await Task.sleep(for: timeout)
+            return
+        }
         let id = state.withLock { s in
             defer { s.nextId &+= 1 }
             return s.nextId
@@ -242,7 +250,8 @@ package final class StreamDoorbell: Sendable {
         guard let region else { return }
         while true {
             let generation = region.word(Self.generationOffset).load(ordering: .sequentiallyConsistent)
-            let now = ContinuousClock.now
+            // Deadlines this close are served together (timer coalescing): many idle readers, one wake-up.
+            let now = ContinuousClock.now.advanced(by: Self.coalescing)
             var ready: [CheckedContinuation<Void, Never>] = []
             let until = state.withLock { s -> ContinuousClock.Instant? in
                 for (id, w) in s.waiters where w.deadline <= now || isRung(w.ticket) {

@@ -103,7 +103,7 @@ final class Doorbell: Sendable {
 /// tasks (``BatchRunner``), and moves the shard's checkpoint to just below the lowest record read and not yet
 /// handled. When the shard is closed and everything read is handled it marks the shard finished, so its children
 /// may start. When caught up and idle it sleeps on the stream's doorbell (``StreamDoorbell``: appenders in any
-/// process ring it), so an idle shard costs about one wake-up per second; while batches run, or where the doorbell
+/// process ring it), so an idle shard costs one wake-up per ``idleSafetyNet``; while batches run, or where the doorbell
 /// does not work, it polls the shard's published end (every 0.2–2 ms, up to 4 ms when idle) and wakes at once when a
 /// batch finishes.
 final class ShardPoller {
@@ -327,9 +327,14 @@ final class ShardPoller {
     /// How long an idle reader may sleep on the doorbell: until the nearest batching-window deadline, at most the
     /// doorbell's safety net.
     private func idleTimeout(now: ContinuousClock.Instant) -> Duration {
-        guard let deadline = nextWindowDeadline() else { return StreamDoorbell.safetyNet }
-        return max(.zero, min(StreamDoorbell.safetyNet, deadline - now))
+        guard let deadline = nextWindowDeadline() else { return Self.idleSafetyNet }
+        return max(.zero, min(Self.idleSafetyNet, deadline - now))
     }
+
+    /// The longest an idle reader sleeps on the doorbell without a ring. Appends, reshards, deletions and the
+    /// mapping's stop all wake it, so this only bounds a lost wake-up; each wake-up of an idle reader costs a look
+    /// at its shard and its backlog, so over 1,000 shards 1 s would already be 1,000 looks a second.
+    static let idleSafetyNet = Duration.seconds(5)
 
     private func nextWindowDeadline() -> ContinuousClock.Instant? {
         guard configuration.batchingWindow > .zero else { return nil }
