@@ -46,6 +46,8 @@ struct Get: AsyncParsableCommand {
         var finished: Set<String> = []
         let out = FileHandle.standardOutput
         while remaining > 0 {
+            // Taken before looking: an append from now on (any process) ends the wait below at once.
+            let ticket = stream.doorbell.streamTicket()
             let shards = try stream.describe().shards
             let ids = Set(shards.map(\.shardId))
             // Parents before children: start a child only once its parents are drained.
@@ -77,8 +79,7 @@ struct Get: AsyncParsableCommand {
             }
             if progressed { continue }
             if !follow { break }
-            try await iterators.values.first?.waitForData(timeout: .milliseconds(50))
-            if iterators.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            await stream.doorbell.wait(for: ticket, timeout: StreamDoorbell.safetyNet)
         }
     }
 

@@ -15,4 +15,15 @@ uint32_t shardlog_crc32c_portable(uint32_t crc, const void *data, size_t length)
 /// (`fallocate(FALLOC_FL_ZERO_RANGE)`); returns 0 on success, -1 with errno when unsupported.
 int shardlog_zero_range(int fd, int64_t offset, int64_t length);
 
+/// Whether ``shardlog_futex_wait``/``shardlog_futex_wake`` work on this platform (Linux: 1, elsewhere: 0).
+int shardlog_futex_supported(void);
+
+/// `futex(FUTEX_WAIT)` on a 32-bit word in shared memory (not private: waiters in other processes mapping the same
+/// file page are woken by ``shardlog_futex_wake``): sleeps while `*word == expected`, at most `timeout_ns`.
+/// Returns 0 when woken, -1 with errno (`EAGAIN`: the word differed, `ETIMEDOUT`, `EINTR`; `ENOSYS` off Linux).
+int shardlog_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/// `futex(FUTEX_WAKE)` (not private) of up to `count` waiters on `word`; returns how many woke, -1 with errno.
+int shardlog_futex_wake(uint32_t *word, int count);
+
 #endif

@@ -183,6 +183,8 @@ public final class Store: Sendable {
                 try FileSystem.synchronizeDirectory(of: dir + "/stream.json")
             }
             streams.withLock { _ = $0.removeValue(forKey: name) }
+            StreamDoorbell.forStream(directory: dir).ringAll()  // waiters in every process look again and find it gone
+            StreamDoorbell.discard(directory: dir)
             try removeDirectory(dir)
         }
     }

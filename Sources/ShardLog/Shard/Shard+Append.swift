@@ -30,6 +30,7 @@ extension Shard {
                 try appendLocked(records, timestamp: timestamp, &w)
             }
         }
+        if written != nil { doorbell.ring(shardIndex: index) }
         if options.durability == .always, let (seg, end) = written { try synchronize(seg, through: end) }
         return out
     }
@@ -238,7 +239,8 @@ extension Shard {
     /// Closes the shard for writes (a reshard): marks its newest segment closed.
     /// - Returns: the offset after its last record.
     func close() throws(ShardLogError) -> UInt64 {
-        try writer.withLock { (w: inout Writer) throws(ShardLogError) -> UInt64 in
+        defer { doorbell.ringAll() }
+        return try writer.withLock { (w: inout Writer) throws(ShardLogError) -> UInt64 in
             try withWriterLock(&w) { (w: inout Writer) throws(ShardLogError) -> UInt64 in
                 let seg = try activeSegment(&w)
                 let end = try checkedNextOffset(seg)

@@ -66,16 +66,18 @@ public struct ShardIterator: Sendable {
 
     /// Waits until a record beyond the position is published, the shard ends, or `timeout` passes.
     ///
-    /// Polls the mapped committed end (an atomic load; no system call) every 0.2–2 ms, so it sees appends from this
-    /// and other processes within about a millisecond.
+    /// Sleeps on the stream's doorbell (``StreamDoorbell``), which appenders in this and other processes ring after
+    /// publishing, so it wakes within microseconds of an append and costs nothing while idle; where the doorbell
+    /// does not work it polls the mapped committed end every 2 ms.
     public func waitForData(timeout: Duration) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
-        var pause = Duration.microseconds(200)
-        while clock.now < deadline {
+        while true {
+            let ticket = doorbellTicket()
             if try hasMore() || isAtShardEnd() { return }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(2))
+            let remaining = deadline - clock.now
+            if remaining <= .zero || Task.isCancelled { return }
+            await waitForData(after: ticket, timeout: min(remaining, StreamDoorbell.safetyNet))
         }
     }
 }

@@ -11,7 +11,10 @@ final class StopSignal: Sendable {
     var isSet: Bool { flag.load(ordering: .acquiring) }
 
     /// Requests a stop.
-    func set() { flag.store(true, ordering: .releasing) }
+    func set() {
+        flag.store(true, ordering: .releasing)
+        StreamDoorbell.interruptWaiters()
+    }
 }
 
 /// What every batch of a mapping shares.

@@ -102,8 +102,10 @@ final class Doorbell: Sendable {
 /// to lanes by partition key, closes batches (``LaneBuffer``), runs each lane's batches one at a time as child
 /// tasks (``BatchRunner``), and moves the shard's checkpoint to just below the lowest record read and not yet
 /// handled. When the shard is closed and everything read is handled it marks the shard finished, so its children
-/// may start. It waits for data by polling the shard's published end (every 0.2–2 ms while busy, up to 4 ms when
-/// idle) and wakes at once when a batch finishes.
+/// may start. When caught up and idle it sleeps on the stream's doorbell (``StreamDoorbell``: appenders in any
+/// process ring it), so an idle shard costs one wake-up per ``idleSafetyNet``; while batches run, or where the doorbell
+/// does not work, it polls the shard's published end (every 0.2–2 ms, up to 4 ms when idle) and wakes at once when a
+/// batch finishes.
 final class ShardPoller {
     let shardId: String
     let ordinal: Int
@@ -122,6 +124,8 @@ final class ShardPoller {
     private var checkpointed: Int64
     private var status = ShardStatus()
     private var atEnd = false
+    /// How many times the reader slept on the stream's doorbell (an idle shard: about once per safety net).
+    private(set) var idleWaits = 0
 
     private var configuration: MappingConfiguration { context.configuration }
     private var laneCount: Int { lanes.count }
@@ -257,6 +261,14 @@ final class ShardPoller {
                     // A finishing batch rings the doorbell, so its lane's next batch starts at once.
                     try Task.checkCancellation()
                     await inbox.doorbell.wait(timeout: sleep)
+                } else if caughtUp, !atEnd, !windowOpen,
+                    await source.waitForRecords(timeout: idleTimeout(now: clock.now))
+                {
+                    // Slept until an appender rang the stream's doorbell (or a batching-window deadline, or the safety
+                    // net). An open tumbling window closes on the wall clock, so it keeps polling.
+                    idleWaits += 1
+                    try Task.checkCancellation()
+                    continue
                 } else {
                     try await Task.sleep(for: sleep)
                 }
@@ -311,6 +323,18 @@ final class ShardPoller {
             context.metrics.update { $0.filteredRecords += filtered }
         }
     }
+
+    /// How long an idle reader may sleep on the doorbell: until the nearest batching-window deadline, at most the
+    /// doorbell's safety net.
+    private func idleTimeout(now: ContinuousClock.Instant) -> Duration {
+        guard let deadline = nextWindowDeadline() else { return Self.idleSafetyNet }
+        return max(.zero, min(Self.idleSafetyNet, deadline - now))
+    }
+
+    /// The longest an idle reader sleeps on the doorbell without a ring. Appends, reshards, deletions and the
+    /// mapping's stop all wake it, so this only bounds a lost wake-up; each wake-up of an idle reader costs a look
+    /// at its shard and its backlog, so over 1,000 shards 1 s would already be 1,000 looks a second.
+    static let idleSafetyNet = Duration.seconds(5)
 
     private func nextWindowDeadline() -> ContinuousClock.Instant? {
         guard configuration.batchingWindow > .zero else { return nil }

@@ -57,6 +57,10 @@ package protocol ShardSource: AnyObject {
     /// The records written beyond the reader's position and how old the first of them is, or `nil` when the source
     /// cannot tell cheaply (the default).
     func backlog() -> ShardBacklog?
+    /// After a ``read(limit:)`` that returned ``ShardRead/caughtUp``, sleeps until records may have been published
+    /// since, or `timeout` passes (the task's cancellation ends it too).
+    /// - Returns: `false` at once when the source cannot wait for writes (the default; the caller polls).
+    func waitForRecords(timeout: Duration) async -> Bool
 }
 
 /// What a shard reader has not read yet.
@@ -70,6 +74,9 @@ package struct ShardBacklog: Sendable, Equatable {
 extension ShardSource {
     /// Unknown: `nil`.
     package func backlog() -> ShardBacklog? { nil }
+
+    /// Cannot wait: `false`.
+    package func waitForRecords(timeout: Duration) async -> Bool { false }
 }
 
 /// The local data directory's stream. Sequence numbers are ShardLog's own; ordinals are record offsets.
@@ -122,6 +129,8 @@ package struct LocalSource: StreamSource {
 /// A local shard iterator as a ``ShardSource``: ordinals are offsets.
 final class LocalShardSource: ShardSource {
     private var iterator: ShardIterator
+    /// The doorbell ticket taken before the last look for records (see ``waitForRecords(timeout:)``).
+    private var ticket: StreamDoorbell.Ticket?
 
     init(iterator: ShardIterator) {
         self.iterator = iterator
@@ -130,6 +139,7 @@ final class LocalShardSource: ShardSource {
     var nextOrdinal: UInt64 { iterator.offset }
 
     func read(limit: Int) async throws -> ShardRead {
+        ticket = iterator.doorbellTicket()
         if try iterator.hasMore() {
             return .records(try iterator.next(limit: limit))
         }
@@ -138,6 +148,14 @@ final class LocalShardSource: ShardSource {
 
     func sequenceNumber(ordinal: UInt64) -> String? {
         SequenceNumber(shardIndex: iterator.shardIndex, offset: ordinal).description
+    }
+
+    /// Sleeps on the stream's doorbell until this shard is rung after the last read, the stream is resharded or
+    /// deleted, or `timeout` passes; `false` when the doorbell does not work here (polling).
+    func waitForRecords(timeout: Duration) async -> Bool {
+        guard let ticket, iterator.stream.doorbell.isWaking else { return false }
+        await iterator.waitForData(after: ticket, timeout: timeout)
+        return true
     }
 
     func backlog() -> ShardBacklog? {
