@@ -46,4 +46,9 @@ public enum Limits {
     public static let shardCount = 1...10_000
     /// Segment file size of a stream (`createStream(segmentByteCount:)`): 16 KiB to 4 GiB.
     public static let segmentByteCount = (16 << 10)...(4 << 30)
+    /// `MaxRecordSizeInKiB` of a stream (`UpdateMaxRecordSize`): 1024–10240 KiB. Recorded only: records stay
+    /// limited to ``recordByteCount``.
+    public static let maxRecordSizeInKiB = 1024...10240
+    /// Length in bytes of a KMS key id, alias or ARN (`StartStreamEncryption`'s `KeyId`): 1–2048.
+    public static let kmsKeyIdLength = 1...2048
 }

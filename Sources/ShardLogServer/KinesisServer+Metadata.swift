@@ -214,7 +214,10 @@ extension KinesisServer {
 
     func deregisterStreamConsumer(_ p: Params) throws -> JSON {
         let (stream, consumer) = try findConsumer(p)
-        try extras.update(stream) { e in e.consumers.removeAll { $0.arn == consumer.arn } }
+        try extras.update(stream) { e in
+            e.consumers.removeAll { $0.arn == consumer.arn }
+            e.resourcePolicies.removeValue(forKey: consumer.arn)
+        }
         return .fields([:])
     }
 

@@ -72,7 +72,7 @@ extension KinesisServer {
         return .fields([
             "ShardId": .string(result.shardId),
             "SequenceNumber": .string(result.sequenceNumber),
-            "EncryptionType": .string("NONE"),
+            "EncryptionType": .string(stream.cachedKMSKeyId == nil ? "NONE" : "KMS"),
         ])
     }
 
@@ -119,7 +119,7 @@ extension KinesisServer {
         return .fields([
             "FailedRecordCount": .integer(entries.count - accepted.count),
             "Records": .array(out),
-            "EncryptionType": .string("NONE"),
+            "EncryptionType": .string(stream.cachedKMSKeyId == nil ? "NONE" : "KMS"),
         ])
     }
 
@@ -219,12 +219,14 @@ extension KinesisServer {
     }
 
     /// A record as `GetRecords` and `SubscribeToShard` return it.
-    static func recordJSON(_ r: Record) -> JSON {
+    /// - Parameter encrypted: the stream is encrypted: the record carries `EncryptionType: KMS`, as AWS's do.
+    static func recordJSON(_ r: Record, encrypted: Bool = false) -> JSON {
         .fields([
             "SequenceNumber": .string(r.sequenceNumber),
             "ApproximateArrivalTimestamp": .epochMilliseconds(r.arrivalMilliseconds),
             "Data": .string(Data(r.data).base64EncodedString()),
             "PartitionKey": .string(r.partitionKey),
+            "EncryptionType": encrypted ? .string("KMS") : nil,
         ])
     }
 
@@ -265,7 +267,7 @@ extension KinesisServer {
         for r in records { bytes += r.data.count + r.partitionKey.utf8.count }
         if !records.isEmpty { metrics.recordOutgoing(key, records: records.count, bytes: bytes) }
         return .fields([
-            "Records": .array(records.map(Self.recordJSON)),
+            "Records": .array(records.map { Self.recordJSON($0, encrypted: stream.cachedKMSKeyId != nil) }),
             "NextShardIterator": atEnd
                 ? nil
                 : .string(Self.iteratorToken(stream: stream.name, shardIndex: index, offset: it.offset, now: now)),

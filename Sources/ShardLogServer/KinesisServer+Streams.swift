@@ -32,6 +32,17 @@ enum Operation: String, CaseIterable, Sendable {
     case enableEnhancedMonitoring = "EnableEnhancedMonitoring"
     case disableEnhancedMonitoring = "DisableEnhancedMonitoring"
     case subscribeToShard = "SubscribeToShard"
+    case startStreamEncryption = "StartStreamEncryption"
+    case stopStreamEncryption = "StopStreamEncryption"
+    case updateStreamMode = "UpdateStreamMode"
+    case describeLimits = "DescribeLimits"
+    case putResourcePolicy = "PutResourcePolicy"
+    case getResourcePolicy = "GetResourcePolicy"
+    case deleteResourcePolicy = "DeleteResourcePolicy"
+    case describeAccountSettings = "DescribeAccountSettings"
+    case updateAccountSettings = "UpdateAccountSettings"
+    case updateMaxRecordSize = "UpdateMaxRecordSize"
+    case updateStreamWarmThroughput = "UpdateStreamWarmThroughput"
 }
 
 /// How long ListShards/ListStreams `NextToken`s stay valid.
@@ -69,6 +80,17 @@ extension KinesisServer {
         case .enableEnhancedMonitoring: json = try changeMonitoring(p, enable: true)
         case .disableEnhancedMonitoring: json = try changeMonitoring(p, enable: false)
         case .subscribeToShard: return try subscribeToShard(p, requestID: requestID)
+        case .startStreamEncryption: json = try changeEncryption(p, start: true)
+        case .stopStreamEncryption: json = try changeEncryption(p, start: false)
+        case .updateStreamMode: json = try updateStreamMode(p)
+        case .describeLimits: json = try describeLimits()
+        case .putResourcePolicy: json = try putResourcePolicy(p)
+        case .getResourcePolicy: json = try getResourcePolicy(p)
+        case .deleteResourcePolicy: json = try deleteResourcePolicy(p)
+        case .describeAccountSettings: json = try accountSettings.describe()
+        case .updateAccountSettings: json = try updateAccountSettings(p)
+        case .updateMaxRecordSize: json = try updateMaxRecordSize(p)
+        case .updateStreamWarmThroughput: json = try updateStreamWarmThroughput(p)
         }
         return ok(json, requestID: requestID)
     }
@@ -252,7 +274,8 @@ extension KinesisServer {
                 "RetentionPeriodHours": .integer(d.retentionPeriodHours),
                 "StreamCreationTimestamp": .epochMilliseconds(Self.milliseconds(d.streamCreationTimestamp)),
                 "EnhancedMonitoring": Self.monitoringJSON(extra.shardLevelMetrics),
-                "EncryptionType": .string("NONE"),
+                "EncryptionType": .string(d.encryptionType),
+                "KeyId": d.keyId.map(JSON.string),
             ])
         ])
     }
@@ -270,9 +293,12 @@ extension KinesisServer {
                 "RetentionPeriodHours": .integer(d.retentionPeriodHours),
                 "StreamCreationTimestamp": .epochMilliseconds(Self.milliseconds(d.streamCreationTimestamp)),
                 "EnhancedMonitoring": Self.monitoringJSON(extra.shardLevelMetrics),
-                "EncryptionType": .string("NONE"),
+                "EncryptionType": .string(d.encryptionType),
+                "KeyId": d.keyId.map(JSON.string),
                 "OpenShardCount": .integer(d.openShards.count),
                 "ConsumerCount": .integer(extra.consumers.count),
+                "WarmThroughput": d.warmThroughputMiBps.map(Self.warmThroughputJSON),
+                "MaxRecordSizeInKiB": .integer(d.maxRecordSizeInKiB),
             ])
         ])
     }

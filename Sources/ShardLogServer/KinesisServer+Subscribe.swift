@@ -150,7 +150,8 @@ actor Subscription {
                     : lastSequence
                         ?? SequenceNumber.preceding(shardIndex: iterator.shardIndex, offset: offset)
                 let payload = JSON.fields([
-                    "Records": .array(records.map(KinesisServer.recordJSON)),
+                    "Records": .array(
+                        records.map { KinesisServer.recordJSON($0, encrypted: stream.cachedKMSKeyId != nil) }),
                     "ContinuationSequenceNumber": continuation.map(JSON.string),
                     "MillisBehindLatest": .integer(Int(try iterator.millisBehindLatest())),
                     "ChildShards": atEnd

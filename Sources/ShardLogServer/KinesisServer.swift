@@ -86,6 +86,7 @@ package final class KinesisServer: Sendable {
     package let options: KinesisServerOptions
     let logger: Logger
     let extras: StreamExtrasStore
+    let accountSettings: AccountSettingsStore
     let limiter = ShardLimiter()
     let metrics = ServerMetrics()
     let subscriptions = SubscriptionRegistry()
@@ -108,6 +109,7 @@ package final class KinesisServer: Sendable {
                 return l
             }()
         self.extras = StreamExtrasStore(directory: store.directory)
+        self.accountSettings = AccountSettingsStore(directory: store.directory)
         self.budget = BodyBudget(limit: options.maxBufferedByteCount)
     }
 

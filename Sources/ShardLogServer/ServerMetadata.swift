@@ -3,7 +3,8 @@ import ShardLog
 import Synchronization
 
 /// What the server keeps about a stream beyond the store's metadata: tags, enhanced fan-out consumers, enhanced
-/// monitoring settings and shard open/close times seen by this server.
+/// monitoring settings, shard open/close times seen by this server, and the resource policies of the stream and its
+/// consumers.
 ///
 /// Stored in `streams/<name>/server.json` (replaced by atomic write + rename), next to the store's `stream.json`,
 /// so deleting the stream deletes it too.
@@ -13,6 +14,8 @@ struct StreamExtras: Codable, Sendable, Equatable {
     var shardLevelMetrics: [String] = []
     /// Shard id → creation and close times (epoch ms) of shards created or closed through this server.
     var shardTimes: [String: ShardTimes] = [:]
+    /// Resource ARN (the stream's, or one of its consumers') → policy document (`PutResourcePolicy`).
+    var resourcePolicies: [String: String] = [:]
 
     /// A registered enhanced fan-out consumer.
     struct Consumer: Codable, Sendable, Equatable {
@@ -35,6 +38,7 @@ struct StreamExtras: Codable, Sendable, Equatable {
         consumers = try c.decodeIfPresent([Consumer].self, forKey: .consumers) ?? []
         shardLevelMetrics = try c.decodeIfPresent([String].self, forKey: .shardLevelMetrics) ?? []
         shardTimes = try c.decodeIfPresent([String: ShardTimes].self, forKey: .shardTimes) ?? [:]
+        resourcePolicies = try c.decodeIfPresent([String: String].self, forKey: .resourcePolicies) ?? [:]
     }
 }
 
@@ -68,5 +72,73 @@ final class StreamExtrasStore: Sendable {
             try FileSystem.writeAtomically([UInt8](try encoder.encode(extras)), to: path(stream))
             return result
         }
+    }
+}
+
+/// The account's settings (`UpdateAccountSettings`): `server-account.json` in the data directory, replaced by atomic
+/// write + rename. Updates within this process are serialized by a mutex.
+final class AccountSettingsStore: Sendable {
+    /// The `MinimumThroughputBillingCommitment` of the account.
+    struct Settings: Codable, Sendable, Equatable {
+        /// `ENABLED` or `DISABLED`.
+        var status: String
+        /// When the commitment was last enabled (epoch ms).
+        var startedAt: Int64?
+        /// When it was last disabled (epoch ms).
+        var endedAt: Int64?
+    }
+
+    private let path: String
+    private let writeLock = Mutex(())
+
+    init(directory: String) { self.path = directory + "/server-account.json" }
+
+    /// The stored settings (`DISABLED` when none were saved).
+    /// - Throws: `InternalFailure` naming the file and the field when it is damaged.
+    func load() throws -> Settings {
+        guard let data = FileManager.default.contents(atPath: path) else { return Settings(status: "DISABLED") }
+        let settings: Settings
+        do {
+            settings = try JSONDecoder().decode(Settings.self, from: data)
+        } catch {
+            throw KinesisError(.internalFailure, "\(path) is not valid account settings: \(error)")
+        }
+        guard ["ENABLED", "DISABLED"].contains(settings.status) else {
+            throw KinesisError(
+                .internalFailure, "\(path) is damaged: field status is '\(settings.status)', not ENABLED or DISABLED")
+        }
+        return settings
+    }
+
+    /// Sets the commitment's status, recording when it started or ended; returns the new settings.
+    func update(status: String, now: Int64) throws -> Settings {
+        try writeLock.withLock { _ in
+            var s = try load()
+            if status != s.status {
+                if status == "ENABLED" {
+                    s.startedAt = now
+                    s.endedAt = nil
+                } else {
+                    s.endedAt = now
+                }
+                s.status = status
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try FileSystem.writeAtomically([UInt8](try encoder.encode(s)), to: path)
+            return s
+        }
+    }
+
+    /// `DescribeAccountSettings`' answer.
+    func describe() throws -> JSON { .fields(["MinimumThroughputBillingCommitment": Self.json(try load())]) }
+
+    /// A `MinimumThroughputBillingCommitmentOutput`.
+    static func json(_ s: Settings) -> JSON {
+        .fields([
+            "Status": .string(s.status),
+            "StartedAt": s.startedAt.map(JSON.epochMilliseconds),
+            "EndedAt": s.endedAt.map(JSON.epochMilliseconds),
+        ])
     }
 }

@@ -19,6 +19,14 @@ import Testing
         }
     }
 
+    /// Every operation of botocore's model is served (none answers `UnknownOperationException`).
+    @Test func everyModelOperationIsServed() {
+        let served = Set(Operation.allCases.map(\.rawValue))
+        let modelled = Set(ModelShape.operationInputs.keys)
+        #expect(modelled.subtracting(served).sorted() == [])
+        #expect(modelled.count == 39)
+    }
+
     @Test(arguments: [("", 0), ("AA==", 1), ("AAA=", 2), ("AAAA", 3), ("AAAAAA==", 4)])
     func blobLengthsComeFromTheText(text: String, length: Int) throws {
         #expect(try RequestValidator.blobLength(text) == length)

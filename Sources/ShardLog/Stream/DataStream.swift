@@ -247,12 +247,20 @@ public final class DataStream: Sendable {
     /// Changes the retention period.
     /// - Throws: `.invalidArgument` outside 24–8760 hours.
     public func setRetention(hours: Int) throws(ShardLogError) {
-        guard Limits.retentionHours.contains(hours) else {
-            throw ShardLogError(
-                .invalidArgument,
-                "retention period \(hours) hours is out of range; it must be between 24 and 8760 hours")
-        }
-        try updateMetadata { (m: inout StreamMetadata) throws(ShardLogError) in m.retentionHours = hours }
+        try updateSetting(
+            hours, in: Limits.retentionHours,
+            "retention period \(hours) hours is out of range; it must be between 24 and 8760 hours"
+        ) { $0.retentionHours = hours }
+    }
+
+    /// Checks `value` against `range` (refusing it with `.invalidArgument` and `message` outside it), then applies
+    /// `change` through ``updateMetadata(_:)``.
+    func updateSetting(
+        _ value: Int, in range: ClosedRange<Int>, _ message: @autoclosure () -> String,
+        _ change: (inout StreamMetadata) -> Void
+    ) throws(ShardLogError) {
+        guard range.contains(value) else { throw ShardLogError(.invalidArgument, message()) }
+        try updateMetadata { (m: inout StreamMetadata) throws(ShardLogError) in change(&m) }
     }
 
     /// Deletes whole segments whose newest record is older than the retention period.

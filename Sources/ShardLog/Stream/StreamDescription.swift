@@ -20,8 +20,17 @@ public struct StreamDescription: Codable, Sendable, Equatable {
     public var streamCreationTimestamp: Date
     /// Enhanced monitoring settings (none locally).
     public var enhancedMonitoring: [EnhancedMetrics]
-    /// `NONE`: the local store does not encrypt.
+    /// `KMS` once `StartStreamEncryption` recorded a key, else `NONE` (recorded only: the local store does not
+    /// encrypt).
     public var encryptionType: String
+    /// The KMS key recorded by `StartStreamEncryption`, when encrypted.
+    public var keyId: String?
+    /// `MaxRecordSizeInKiB` (1024 unless changed by `UpdateMaxRecordSize`); DescribeStreamSummary's, so not encoded
+    /// with this DescribeStream shape.
+    public var maxRecordSizeInKiB: Int = Limits.maxRecordSizeInKiB.lowerBound
+    /// The warm throughput recorded by `UpdateStreamWarmThroughput`, MiB/s, if any; DescribeStreamSummary's, so not
+    /// encoded with this DescribeStream shape.
+    public var warmThroughputMiBps: Int? = nil
 
     /// `StreamModeDetails` of the Kinesis API.
     public struct StreamModeDetails: Codable, Sendable, Equatable {
@@ -51,6 +60,7 @@ public struct StreamDescription: Codable, Sendable, Equatable {
         case streamCreationTimestamp = "StreamCreationTimestamp"
         case enhancedMonitoring = "EnhancedMonitoring"
         case encryptionType = "EncryptionType"
+        case keyId = "KeyId"
     }
 }
 
@@ -127,6 +137,9 @@ extension StreamMetadata {
             retentionPeriodHours: retentionHours,
             streamCreationTimestamp: Date(timeIntervalSince1970: createdAt),
             enhancedMonitoring: [.init(shardLevelMetrics: [])],
-            encryptionType: "NONE")
+            encryptionType: kmsKeyId == nil ? "NONE" : "KMS",
+            keyId: kmsKeyId,
+            maxRecordSizeInKiB: maxRecordSizeInKiB ?? Limits.maxRecordSizeInKiB.lowerBound,
+            warmThroughputMiBps: warmThroughputMiBps)
     }
 }

@@ -20,9 +20,17 @@ struct StreamMetadata: Codable, Sendable {
     /// The stream's segment file size, when chosen at creation (`nil`: the opening store's
     /// ``StoreOptions/segmentByteCount``).
     var segmentByteCount: Int?
+    /// The KMS key of server-side encryption (`StartStreamEncryption`); `nil`: not encrypted (`EncryptionType`
+    /// `NONE`). Recorded and reported only: the local store does not encrypt.
+    var kmsKeyId: String?
+    /// The largest record accepted, in KiB (`UpdateMaxRecordSize`, 1024–10240); `nil`: 1024.
+    var maxRecordSizeInKiB: Int?
+    /// The warm throughput asked for (`UpdateStreamWarmThroughput`), MiB/s; `nil`: never set.
+    var warmThroughputMiBps: Int?
 
     enum CodingKeys: String, CodingKey {
         case name, createdAt, retentionHours, mode, nextShardIndex, shards, tags, segmentByteCount
+        case kmsKeyId, maxRecordSizeInKiB, warmThroughputMiBps
     }
 
     init(
@@ -50,6 +58,9 @@ struct StreamMetadata: Codable, Sendable {
         shards = try c.decode([ShardMetadata].self, forKey: .shards)
         tags = try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:]
         segmentByteCount = try c.decodeIntegerIfPresent(Int.self, forKey: .segmentByteCount)
+        kmsKeyId = try c.decodeIfPresent(String.self, forKey: .kmsKeyId)
+        maxRecordSizeInKiB = try c.decodeIntegerIfPresent(Int.self, forKey: .maxRecordSizeInKiB)
+        warmThroughputMiBps = try c.decodeIntegerIfPresent(Int.self, forKey: .warmThroughputMiBps)
     }
 
     /// One shard's lineage and range.
@@ -200,6 +211,15 @@ struct StreamMetadata: Codable, Sendable {
         }
         if let last = open.last, last.range.upperBound != UInt128.max {
             throw damaged("shards", "leaves hash keys \(last.range.upperBound + 1)...2^128-1 without an open shard")
+        }
+        if let key = kmsKeyId, !Limits.kmsKeyIdLength.contains(key.utf8.count) {
+            throw damaged("kmsKeyId", "is \(key.utf8.count) bytes long, outside \(Limits.kmsKeyIdLength)")
+        }
+        if let size = maxRecordSizeInKiB, !Limits.maxRecordSizeInKiB.contains(size) {
+            throw damaged("maxRecordSizeInKiB", "is \(size), outside \(Limits.maxRecordSizeInKiB)")
+        }
+        if let warm = warmThroughputMiBps, warm < 0 {
+            throw damaged("warmThroughputMiBps", "is \(warm), below 0")
         }
         for (key, value) in tags where key.isEmpty || key.utf8.count > 128 || value.utf8.count > 256 {
             throw damaged("tags", "has a tag '\(key.prefix(40))' longer than 128 (key) or 256 (value) bytes")

@@ -96,6 +96,49 @@ def drain(client, iterator, limit=10000, max_calls=50):
     return records, last
 
 
+def settings_operations(k):
+    """Encryption, stream mode, limits, resource policies, account settings, record size, warm throughput."""
+    k.create_stream(StreamName="cfg", ShardCount=1)
+    arn = k.describe_stream_summary(StreamName="cfg")["StreamDescriptionSummary"]["StreamARN"]
+    k.start_stream_encryption(StreamName="cfg", EncryptionType="KMS", KeyId="alias/aws/kinesis")
+    s = k.describe_stream_summary(StreamName="cfg")["StreamDescriptionSummary"]
+    check("StartStreamEncryption", s["EncryptionType"] == "KMS" and s["KeyId"] == "alias/aws/kinesis", s)
+    check("PutRecord EncryptionType", k.put_record(StreamName="cfg", Data=b"x", PartitionKey="k")
+          ["EncryptionType"] == "KMS")
+    k.stop_stream_encryption(StreamARN=arn, EncryptionType="KMS", KeyId="alias/aws/kinesis")
+    check("StopStreamEncryption", k.describe_stream(StreamName="cfg")["StreamDescription"]["EncryptionType"]
+          == "NONE")
+    k.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    s = k.describe_stream_summary(StreamName="cfg")["StreamDescriptionSummary"]
+    check("UpdateStreamMode", s["StreamModeDetails"]["StreamMode"] == "ON_DEMAND", s)
+    expect_error("SplitShard after ON_DEMAND", "ValidationException", k.split_shard, StreamName="cfg",
+                 ShardToSplit="shardId-000000000000", NewStartingHashKey="100")
+    k.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "PROVISIONED"})
+    limits = k.describe_limits()
+    check("DescribeLimits", limits["ShardLimit"] == 10000 and limits["OpenShardCount"] >= 1, limits)
+    check("GetResourcePolicy none", k.get_resource_policy(ResourceARN=arn)["Policy"] == "{}")
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    k.put_resource_policy(ResourceARN=arn, Policy=policy)
+    check("PutResourcePolicy", k.get_resource_policy(ResourceARN=arn)["Policy"] == policy)
+    k.delete_resource_policy(ResourceARN=arn)
+    expect_error("DeleteResourcePolicy none", "ResourceNotFoundException", k.delete_resource_policy,
+                 ResourceARN=arn, message=f"No resource policy found for resource ARN {arn}.")
+    out = k.update_account_settings(MinimumThroughputBillingCommitment={"Status": "ENABLED"})
+    check("UpdateAccountSettings", out["MinimumThroughputBillingCommitment"]["Status"] == "ENABLED"
+          and isinstance(out["MinimumThroughputBillingCommitment"]["StartedAt"], datetime), out)
+    check("DescribeAccountSettings",
+          k.describe_account_settings()["MinimumThroughputBillingCommitment"]["Status"] == "ENABLED")
+    k.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=4096)
+    warm = k.update_stream_warm_throughput(StreamName="cfg", WarmThroughputMiBps=20)
+    check("UpdateStreamWarmThroughput", warm["WarmThroughput"]["TargetMiBps"] == 20, warm)
+    s = k.describe_stream_summary(StreamName="cfg")["StreamDescriptionSummary"]
+    check("MaxRecordSizeInKiB and WarmThroughput", s["MaxRecordSizeInKiB"] == 4096
+          and s["WarmThroughput"]["CurrentMiBps"] == 20, s)
+    expect_error("UpdateMaxRecordSize too big", "ValidationException", k.update_max_record_size, StreamARN=arn,
+                 MaxRecordSizeInKiB=20000)
+    k.delete_stream(StreamName="cfg")
+
+
 def run(args):
     cfg = Config(retries={"total_max_attempts": 1}, read_timeout=30, connect_timeout=5)
     k = boto3.client("kinesis", endpoint_url=args.endpoint, config=cfg)
@@ -519,6 +562,8 @@ def run(args):
     expect_error("delete missing", "ResourceNotFoundException", k.delete_stream, StreamName="s1")
 
     # --- SigV4 + shard limits on the second server -------------------------------------------------------------
+    settings_operations(k)
+
     if args.auth_endpoint:
         def client(key, secret):
             return boto3.client("kinesis", endpoint_url=args.auth_endpoint, aws_access_key_id=key,
