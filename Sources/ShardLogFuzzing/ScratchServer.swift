@@ -36,7 +36,6 @@ actor ScratchServer {
             guard let store = try? Store(directory: root + "/\(generation)", options: storeOptions) else { return }
             _ = try? store.createStream(named: "s", shardCount: 2)
             var options = KinesisServerOptions()
-            options.maxRequestByteCount = 1 << 20
             options.maxSubscriptionDuration = .milliseconds(10)
             options.subscriptionHeartbeat = .milliseconds(10)
             server = KinesisServer(store: store, options: options)

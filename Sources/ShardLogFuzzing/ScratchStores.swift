@@ -55,7 +55,7 @@ final class ScratchStores: Sendable {
                     partitionKey: "k", data: Array("template".utf8),
                     explicitHashKey: UInt128(shard.hashKeyRange.startingHashKey))
             }
-            store.synchronize()
+            try store.synchronize()
         } catch {
             return nil
         }
