@@ -96,7 +96,7 @@ let package = Package(
         ),
         .target(
             name: "ShardLogTestSupport",
-            dependencies: ["ShardLog"],
+            dependencies: ["ShardLog", "ShardLogServer"],
             path: "Tests/ShardLogTestSupport",
             swiftSettings: strict
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogTestSupport
 import Testing
 
 @testable import ShardLogServer

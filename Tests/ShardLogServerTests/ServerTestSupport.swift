@@ -4,42 +4,6 @@ import Testing
 
 @testable import ShardLogServer
 
-/// Runs a server on 127.0.0.1, port 0, over a fresh temporary data directory, and stops it afterwards.
-func withServer<R: Sendable>(
-    _ configured: KinesisServerOptions = KinesisServerOptions(),
-    directory given: String? = nil,
-    _ body: @Sendable (Int) async throws -> R
-) async throws -> R {
-    let directory =
-        given
-        ?? FileManager.default.temporaryDirectory.appendingPathComponent("shardlog-server-\(UUID().uuidString)").path
-    defer { if given == nil { try? FileManager.default.removeItem(atPath: directory) } }
-    var options = configured
-    options.host = "127.0.0.1"
-    options.port = 0
-    let server = KinesisServer(store: try Store(directory: directory), options: options)
-    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let running = Task {
-        try await server.run(handleSignals: false) { _, port in continuation.yield(port) }
-    }
-    var port = 0
-    for await p in ports {
-        port = p
-        break
-    }
-    #expect(port > 0)
-    do {
-        let result = try await body(port)
-        await server.shutdown()
-        try await running.value
-        return result
-    } catch {
-        await server.shutdown()
-        _ = try? await running.value
-        throw error
-    }
-}
-
 /// The result of a child process.
 struct ProcessOutput: Sendable {
     var status: Int32

@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogTestSupport
 import Testing
 
 @testable import ShardLogServer

@@ -18,34 +18,12 @@ private let testEnvironment = [
     "AWS_ACCESS_KEY_ID": "AKIDREMOTETEST", "AWS_SECRET_ACCESS_KEY": "remote-test-secret", "AWS_REGION": "us-east-1",
 ]
 
-/// Runs a `shardlog serve` server in-process on 127.0.0.1, port 0, over its own data directory.
+/// Runs a `shardlog serve` server in-process on 127.0.0.1, port 0, over its own data directory, verifying SigV4.
 private func withRemoteServer<R: Sendable>(_ body: @Sendable (URL) async throws -> R) async throws -> R {
-    try await withTemporaryDirectory { directory in
-        var options = KinesisServerOptions()
-        options.host = "127.0.0.1"
-        options.port = 0
-        options.credentials = testCredentials
-        let server = KinesisServer(store: try Store(directory: directory), options: options)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let running = Task {
-            try await server.run(handleSignals: false) { _, port in continuation.yield(port) }
-        }
-        var port = 0
-        for await p in ports {
-            port = p
-            break
-        }
-        let url = try #require(URL(string: "http://127.0.0.1:\(port)"))
-        do {
-            let result = try await body(url)
-            await server.shutdown()
-            try await running.value
-            return result
-        } catch {
-            await server.shutdown()
-            _ = try? await running.value
-            throw error
-        }
+    var options = KinesisServerOptions()
+    options.credentials = testCredentials
+    return try await withServer(options) { port in
+        try await body(try #require(URL(string: "http://127.0.0.1:\(port)")))
     }
 }
 
