@@ -228,6 +228,7 @@ final class OutputForwarder: Sendable {
     private struct State {
         var partialLine: [UInt8] = []
         var tail: [UInt8] = []
+        var finished = false
     }
 
     private let prefix: [UInt8]
@@ -286,8 +287,19 @@ final class OutputForwarder: Sendable {
         Self.writeToStandardError(lines)
     }
 
+    /// Waits until the output reached its end (the pipe closed), at most `limit`: a process's last words (a shell's
+    /// `command not found`) can arrive just after its exit is seen. A grandchild keeping the pipe open only costs
+    /// the limit.
+    func waitUntilFinished(atMost limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !state.withLock({ $0.finished }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
     private func finish() {
         let rest: [UInt8] = state.withLock { state in
+            state.finished = true
             guard !state.partialLine.isEmpty else {
                 return []
             }

@@ -461,6 +461,7 @@ final class RuntimeSlot: Sendable {
         }
         Task {
             if let exit = await child.exit.wait() {
+                await output.waitUntilFinished(atMost: .milliseconds(500))
                 self.processExited(generation: generation, exit: exit)
             }
         }
