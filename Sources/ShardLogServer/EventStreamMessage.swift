@@ -16,14 +16,25 @@ struct EventStreamMessage {
             payload: payload)
     }
 
-    /// An `exception` message carrying a Kinesis error.
-    static func exception(_ error: KinesisError) -> EventStreamMessage {
+    /// An `event` message of `eventType` whose payload is `value` in the wire format of the request being answered
+    /// (``WireFormat/current``): JSON, or CBOR for a CBOR request, as AWS answers the Java SDK.
+    static func event(_ eventType: String, _ value: JSON, format: WireFormat = .current) -> EventStreamMessage {
         EventStreamMessage(
             headers: [
-                (":exception-type", error.code.name), (":content-type", "application/json"),
+                (":event-type", eventType), (":content-type", format.eventPayloadContentType),
+                (":message-type", "event"),
+            ],
+            payload: format.encode(value))
+    }
+
+    /// An `exception` message carrying a Kinesis error, its payload in ``WireFormat/current``.
+    static func exception(_ error: KinesisError, format: WireFormat = .current) -> EventStreamMessage {
+        EventStreamMessage(
+            headers: [
+                (":exception-type", error.code.name), (":content-type", format.eventPayloadContentType),
                 (":message-type", "exception"),
             ],
-            payload: JSON.fields(["message": .string(error.message)]).bytes)
+            payload: format.encode(JSON.fields(["message": .string(error.message)])))
     }
 
     /// The encoded message.

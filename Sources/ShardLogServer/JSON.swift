@@ -2,9 +2,10 @@ import Foundation
 
 /// A JSON value as the server reads requests and writes responses.
 ///
-/// Parsing produces `null`, `bool`, `number`, `string`, `array` and `object`. Responses may also use `integer`,
-/// `epochMilliseconds` (written as epoch seconds with three decimals, never in exponent notation, as the AWS SDKs
-/// expect) and `fields`, an object whose keys keep the order given.
+/// Parsing JSON produces `null`, `bool`, `number`, `string`, `array` and `object`; decoding CBOR (see ``CBOR``) also
+/// `blob` (a byte string) and `epochMilliseconds` (a tag-1 timestamp). Responses may also use `integer`,
+/// `epochMilliseconds` (written in JSON as epoch seconds with three decimals, never in exponent notation, as the AWS
+/// SDKs expect), `blob` (base64 in JSON) and `fields`, an object whose keys keep the order given.
 enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -15,6 +16,11 @@ enum JSON: Sendable, Equatable {
     case integer(Int)
     case epochMilliseconds(Int64)
     case fields([Field])
+    /// Bytes: base64 text in JSON, a byte string in CBOR.
+    case blob([UInt8])
+    /// A value already encoded in a wire format, written as is (only in that format): records written straight
+    /// into the response bytes (see ``RecordsEncoding``).
+    case encoded(WireFormat, [UInt8])
 
     /// One member of an ordered object.
     struct Field: Sendable, Equatable {
@@ -59,6 +65,13 @@ enum JSON: Sendable, Equatable {
         case .epochMilliseconds(let ms):
             out.append(contentsOf: JSON.epochSecondsText(ms).utf8)
         case .string(let s): JSON.writeString(s, to: &out)
+        case .blob(let b):
+            out.append(UInt8(ascii: "\""))
+            Base64Text.append(b, to: &out)
+            out.append(UInt8(ascii: "\""))
+        case .encoded(let format, let bytes):
+            precondition(format == .json, "a value encoded in \(format) written as JSON")
+            out.append(contentsOf: bytes)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
@@ -121,8 +134,9 @@ enum JSON: Sendable, Equatable {
         case .bool: "boolean"
         case .number, .integer, .epochMilliseconds: "number"
         case .string: "string"
+        case .blob: "blob"
         case .array: "list"
-        case .object, .fields: "structure"
+        case .object, .fields, .encoded: "structure"
         }
     }
 }

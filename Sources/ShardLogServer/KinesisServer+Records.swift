@@ -101,24 +101,30 @@ extension KinesisServer {
                 .internalFailure,
                 "the store acknowledged \(results.count) of \(accepted.count) records for PutRecords on \(stream.name)")
         }
-        var out = [JSON](repeating: .null, count: entries.count)
-        var perShard: [String: (records: Int, bytes: Int)] = [:]
-        for (k, i) in accepted.enumerated() {
-            let r = results[k]
-            out[i] = .fields(["SequenceNumber": .string(r.sequenceNumber), "ShardId": .string(r.shardId)])
-            perShard[r.shardId, default: (0, 0)].records += 1
-            perShard[r.shardId, default: (0, 0)].bytes += entries[i].byteCount
-        }
-        for i in entries.indices where !admitted[i] {
-            let e = Self.throttled(stream, entries[i])
-            out[i] = .fields(["ErrorCode": .string(e.code.name), "ErrorMessage": .string(e.message)])
+        var out: [RecordsEncoding.PutOutcome] = []
+        out.reserveCapacity(entries.count)
+        var perShard: [Int: (records: Int, bytes: Int)] = [:]
+        var k = 0
+        for i in entries.indices {
+            guard admitted[i] else {
+                out.append(.failed(Self.throttled(stream, entries[i])))
+                continue
+            }
+            let sequence = results[k].sequence
+            k += 1
+            out.append(.stored(sequence))
+            perShard[sequence.shardIndex, default: (0, 0)].records += 1
+            perShard[sequence.shardIndex, default: (0, 0)].bytes += entries[i].byteCount
         }
         for (shard, n) in perShard {
-            metrics.recordIncoming(ShardKey(stream: stream.name, shard: shard), records: n.records, bytes: n.bytes)
+            metrics.recordIncoming(
+                ShardKey(stream: stream.name, shard: ShardID.name(shard)), records: n.records, bytes: n.bytes)
         }
+        // The per-record answers go straight into the response bytes.
+        let format = WireFormat.current
         return .fields([
             "FailedRecordCount": .integer(entries.count - accepted.count),
-            "Records": .array(out),
+            "Records": .encoded(format, RecordsEncoding.putResults(format, out)),
             "EncryptionType": .string(stream.cachedKMSKeyId == nil ? "NONE" : "KMS"),
         ])
     }
@@ -218,16 +224,12 @@ extension KinesisServer {
         ])
     }
 
-    /// A record as `GetRecords` and `SubscribeToShard` return it.
+    /// A record as `GetRecords` and `SubscribeToShard` return it, already encoded in the wire format of the request
+    /// (``WireFormat/current``; see ``RecordsEncoding``).
     /// - Parameter encrypted: the stream is encrypted: the record carries `EncryptionType: KMS`, as AWS's do.
     static func recordJSON(_ r: Record, encrypted: Bool = false) -> JSON {
-        .fields([
-            "SequenceNumber": .string(r.sequenceNumber),
-            "ApproximateArrivalTimestamp": .epochMilliseconds(r.arrivalMilliseconds),
-            "Data": .string(Data(r.data).base64EncodedString()),
-            "PartitionKey": .string(r.partitionKey),
-            "EncryptionType": encrypted ? .string("KMS") : nil,
-        ])
+        let format = WireFormat.current
+        return .encoded(format, RecordsEncoding.record(r, encrypted: encrypted, format: format))
     }
 
     func getRecords(_ p: Params) throws -> JSON {
@@ -266,13 +268,18 @@ extension KinesisServer {
         var bytes = 0
         for r in records { bytes += r.data.count + r.partitionKey.utf8.count }
         if !records.isEmpty { metrics.recordOutgoing(key, records: records.count, bytes: bytes) }
-        return .fields([
-            "Records": .array(records.map { Self.recordJSON($0, encrypted: stream.cachedKMSKeyId != nil) }),
+        let rest = JSON.fields([
             "NextShardIterator": atEnd
                 ? nil
                 : .string(Self.iteratorToken(stream: stream.name, shardIndex: index, offset: it.offset, now: now)),
             "MillisBehindLatest": .integer(Int(behind)),
             "ChildShards": atEnd ? Self.childShardsJSON(of: shardId, in: try stream.describe()) : nil,
         ])
+        guard case .fields(let members) = rest else { return rest }
+        // The records go straight into the response bytes: no value per record.
+        let format = WireFormat.current
+        return .encoded(
+            format,
+            RecordsEncoding.object(format, records: records, encrypted: stream.cachedKMSKeyId != nil, then: members))
     }
 }

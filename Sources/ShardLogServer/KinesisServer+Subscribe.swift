@@ -74,7 +74,7 @@ extension KinesisServer {
             server: self, stream: stream, iterator: iterator, key: key, generation: generation)
         let body = ResponseBody { writer in
             try await writer.write(
-                ByteBuffer(bytes: EventStreamMessage.event("initial-response", payload: Array("{}".utf8)).bytes))
+                ByteBuffer(bytes: EventStreamMessage.event("initial-response", JSON.fields([])).bytes))
             while let message = await subscription.next() {
                 try await writer.write(ByteBuffer(bytes: message.bytes))
             }
@@ -165,7 +165,7 @@ actor Subscription {
                     server.metrics.recordOutgoing(
                         ShardKey(stream: stream.name, shard: iterator.shardId), records: records.count, bytes: bytes)
                 }
-                return .event("SubscribeToShardEvent", payload: payload.bytes)
+                return .event("SubscribeToShardEvent", payload)
             }
             let untilHeartbeat = heartbeat - (clock.now - lastSent)
             let remaining = deadline - clock.now

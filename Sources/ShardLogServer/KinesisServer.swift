@@ -180,6 +180,7 @@ package final class KinesisServer: Sendable {
         let target = request.headers[.amzTarget] ?? ""
         let operationName = target.hasPrefix(Self.targetPrefix) ? String(target.dropFirst(Self.targetPrefix.count)) : ""
         let operation = Operation(rawValue: operationName)
+        let format = WireFormat(contentType: request.headers[.contentType])
         var reserved = 0
         var bodyComplete = false
         defer { budget.release(reserved) }
@@ -198,9 +199,9 @@ package final class KinesisServer: Sendable {
                 throw KinesisError(
                     .unknownOperation, "unknown operation '\(target)': expected X-Amz-Target Kinesis_20131202.<Op>")
             }
-            let params = try Params(body: body.bytes)
+            let params = try Params(body: body.bytes, format: format)
             try RequestValidator.validate(operation: operationName, members: params.members)
-            let response = try await perform(operation, params, requestID: requestID)
+            let response = try await format.run { try await perform(operation, params, requestID: requestID) }
             metrics.recordRequest(operation: operationName, error: nil)
             return response
         } catch {
@@ -211,17 +212,18 @@ package final class KinesisServer: Sendable {
             } else {
                 logger.debug("request refused", metadata: ["kinesis.operation": "\(operationName)", "error": "\(e)"])
             }
-            let response = e.response(requestID: requestID)
+            let response = e.response(requestID: requestID, format: format)
             guard !bodyComplete, let channel else { return response }
             return Self.closingConnection(response, channel: channel)
         }
     }
 
-    /// A 200 JSON response.
+    /// A 200 response: `json` in the wire format of the request (``WireFormat/current``).
     func ok(_ json: JSON, requestID: String) -> Response {
+        let format = WireFormat.current
         var headers = HTTPFields()
-        headers[.contentType] = Self.jsonContentType
+        headers[.contentType] = format.contentType
         headers[.amznRequestID] = requestID
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: format.encode(json))))
     }
 }

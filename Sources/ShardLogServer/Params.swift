@@ -8,16 +8,30 @@ struct Params {
 
     init(_ members: [String: JSON]) { self.members = members }
 
-    /// Parses a request body: empty means `{}`; anything but a JSON object is a `SerializationException`.
-    init(body: [UInt8]) throws(KinesisError) {
-        if body.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) {
-            self.init([:])
-            return
+    /// Parses a request body in `format`: empty means `{}` (for JSON, also only whitespace); anything but an object
+    /// (a CBOR map) is a `SerializationException`.
+    init(body: [UInt8], format: WireFormat = .json) throws(KinesisError) {
+        switch format {
+        case .json:
+            if body.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) {
+                self.init([:])
+                return
+            }
+            guard case .object(let members) = try JSON(parsing: body) else {
+                throw KinesisError(.serialization, "the request body must be a JSON object")
+            }
+            self.init(members)
+        case .cbor:
+            if body.isEmpty {
+                self.init([:])
+                return
+            }
+            let value = try CBOR.decode(body)
+            guard case .object(let members) = value else {
+                throw KinesisError(.serialization, "the request body must be a CBOR map, not a \(value.typeName)")
+            }
+            self.init(members)
         }
-        guard case .object(let members) = try JSON(parsing: body) else {
-            throw KinesisError(.serialization, "the request body must be a JSON object")
-        }
-        self.init(members)
     }
 
     static func missing(_ key: String) -> KinesisError {
@@ -89,7 +103,8 @@ struct Params {
     /// Epoch seconds a timestamp may take: years 1 to 9999, so its milliseconds always fit an `Int64`.
     static let timestampSeconds: ClosedRange<Double> = -62_135_596_800...253_402_300_799.999
 
-    /// A timestamp: epoch seconds as a number (botocore sends integers), or an ISO 8601 string.
+    /// A timestamp: epoch seconds as a number (botocore sends integers), an ISO 8601 string, or (CBOR) epoch
+    /// milliseconds under tag 1.
     /// - Throws: `SerializationException` for another JSON type or text that is no timestamp;
     ///   `InvalidArgumentException` for a number that is not finite or outside years 1–9999 (1e16, 1e300, 1e400).
     func timestamp(_ key: String) throws(KinesisError) -> Date? {
@@ -105,6 +120,7 @@ struct Params {
         }
         switch members[key] {
         case nil, .null?: return nil
+        case .epochMilliseconds(let ms)?: return try checked(Double(ms) / 1000, "\(ms) ms")
         case .number(let d)?: return try checked(d, d.isFinite ? "\(d)" : "(beyond the range of a double)")
         case .string(let s)?:
             if let d = Double(s) { return try checked(d, s) }
@@ -155,12 +171,13 @@ struct Params {
         return out
     }
 
-    /// A base64 blob.
+    /// A blob: base64 text in JSON, a byte string in CBOR.
     func blob(_ key: String) throws(KinesisError) -> [UInt8] {
+        if case .blob(let bytes)? = members[key] { return bytes }
         let text = try requiredString(key)
-        guard let data = Data(base64Encoded: text) else {
+        guard let bytes = Base64Text.decode(text) else {
             throw KinesisError(.serialization, "'\(key)' is not valid base64")
         }
-        return [UInt8](data)
+        return bytes
     }
 }

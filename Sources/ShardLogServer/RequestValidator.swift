@@ -218,6 +218,8 @@ struct RequestValidator {
             let text: String
             switch value {
             case .string(let t): text = t
+            case .blob(let bytes):  // a CBOR byte string
+                return broken + Self.lengthConstraints(Int64(bytes.count), shape)
             case .bool: throw Self.serialization("class java.lang.Boolean can not be converted to a Blob")
             case .number: throw Self.serialization("class java.math.BigDecimal can not be converted to a Blob")
             case .array: throw Self.serialization("Start of list found where not expected")
@@ -336,6 +338,9 @@ struct RequestValidator {
     private static func shown(_ value: JSON, _ shape: ModelShape) -> String {
         if shape.kind == .blob, case .string(let s) = value, let n = try? blobLength(s) {
             return "java.nio.HeapByteBuffer[pos=0 lim=\(n) cap=\(n)]"
+        }
+        if shape.kind == .blob, case .blob(let bytes) = value {
+            return "java.nio.HeapByteBuffer[pos=0 lim=\(bytes.count) cap=\(bytes.count)]"
         }
         return shown(value)
     }

@@ -1,0 +1,256 @@
+import ShardLog
+
+/// Records as `GetRecords` and `SubscribeToShard` return them, written straight into the response bytes in either
+/// wire format: no value tree per record, base64 (JSON) written in place, sequence numbers and timestamps formatted
+/// from their integers without intermediate strings.
+///
+/// A record is `{"SequenceNumber":…,"ApproximateArrivalTimestamp":…,"Data":…,"PartitionKey":…}` (plus
+/// `"EncryptionType":"KMS"` on an encrypted stream): in JSON the timestamp is epoch seconds with three decimals and
+/// the data base64; in CBOR the timestamp is tag 1 around epoch milliseconds and the data a byte string.
+enum RecordsEncoding {
+    private static let sequenceNumberKey = Array("SequenceNumber".utf8)
+    private static let arrivalKey = Array("ApproximateArrivalTimestamp".utf8)
+    private static let dataKey = Array("Data".utf8)
+    private static let partitionKeyKey = Array("PartitionKey".utf8)
+    private static let encryptionTypeKey = Array("EncryptionType".utf8)
+    private static let kms = Array("KMS".utf8)
+    private static let recordsKey = Array("Records".utf8)
+    private static let jsonSequenceNumber = Array(#"{"SequenceNumber":""#.utf8)
+    private static let jsonArrival = Array(#"","ApproximateArrivalTimestamp":"#.utf8)
+    private static let jsonData = Array(#","Data":""#.utf8)
+    private static let jsonPartitionKey = Array(#"","PartitionKey":"#.utf8)
+    private static let jsonEncrypted = Array(#","EncryptionType":"KMS"}"#.utf8)
+    private static let jsonRecords = Array(#"{"Records":["#.utf8)
+
+    /// Bytes a record takes beyond its data and partition key (keys, sequence number, timestamp), rounded up.
+    private static let overheadByteCount = 160
+
+    /// An object whose first member is `"Records"` (the records, written in place) followed by `rest`, encoded in
+    /// `format`: the body of a `GetRecords` response or of a `SubscribeToShardEvent`.
+    static func object(
+        _ format: WireFormat, records: [Record], encrypted: Bool, then rest: [JSON.Field]
+    ) -> [UInt8] {
+        var capacity = 256
+        for r in records {
+            capacity += Base64Text.encodedCount(r.data.count) + r.partitionKey.utf8.count + overheadByteCount
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(capacity)
+        switch format {
+        case .json:
+            out.append(contentsOf: jsonRecords)
+            for (i, r) in records.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSON(r, encrypted: encrypted, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+            for field in rest {
+                out.append(UInt8(ascii: ","))
+                JSON.writeString(field.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                field.value.write(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .cbor:
+            CBOR.writeHead(major: 5, 1 + rest.count, to: &out)
+            CBOR.writeHead(major: 3, recordsKey.count, to: &out)
+            out.append(contentsOf: recordsKey)
+            CBOR.writeHead(major: 4, records.count, to: &out)
+            for r in records { appendCBOR(r, encrypted: encrypted, to: &out) }
+            for field in rest {
+                CBOR.writeText(field.key, to: &out)
+                CBOR.write(field.value, to: &out)
+            }
+        }
+        return out
+    }
+
+    /// One record, encoded in `format` (a member of a larger value: see ``JSON/encoded(_:_:)``).
+    static func record(_ r: Record, encrypted: Bool, format: WireFormat) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Base64Text.encodedCount(r.data.count) + r.partitionKey.utf8.count + overheadByteCount)
+        switch format {
+        case .json: appendJSON(r, encrypted: encrypted, to: &out)
+        case .cbor: appendCBOR(r, encrypted: encrypted, to: &out)
+        }
+        return out
+    }
+
+    private static func appendJSON(_ r: Record, encrypted: Bool, to out: inout [UInt8]) {
+        out.append(contentsOf: jsonSequenceNumber)
+        appendSequenceNumber(r, to: &out)
+        out.append(contentsOf: jsonArrival)
+        appendEpochSeconds(r.arrivalMilliseconds, to: &out)
+        out.append(contentsOf: jsonData)
+        Base64Text.append(r.data, to: &out)
+        out.append(contentsOf: jsonPartitionKey)
+        JSON.writeString(r.partitionKey, to: &out)
+        if encrypted {
+            out.append(contentsOf: jsonEncrypted)
+        } else {
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static func appendCBOR(_ r: Record, encrypted: Bool, to out: inout [UInt8]) {
+        out.append(encrypted ? 0xA5 : 0xA4)
+        appendKey(sequenceNumberKey, to: &out)
+        if let text = r.sourceSequenceNumber {
+            CBOR.writeText(text, to: &out)
+        } else {
+            CBOR.writeHead(major: 3, 56, to: &out)
+            appendSequenceNumber(r, to: &out)
+        }
+        appendKey(arrivalKey, to: &out)
+        out.append(0xC1)
+        CBOR.writeInteger(r.arrivalMilliseconds, to: &out)
+        appendKey(dataKey, to: &out)
+        CBOR.writeBytes(r.data, to: &out)
+        appendKey(partitionKeyKey, to: &out)
+        CBOR.writeText(r.partitionKey, to: &out)
+        if encrypted {
+            appendKey(encryptionTypeKey, to: &out)
+            appendKey(kms, to: &out)
+        }
+    }
+
+    /// What became of one entry of a `PutRecords` request.
+    enum PutOutcome {
+        /// Stored at this sequence number.
+        case stored(SequenceNumber)
+        /// Refused (throttled) with this error.
+        case failed(KinesisError)
+    }
+
+    private static let shardIdKey = Array("ShardId".utf8)
+    private static let jsonStoredShardId = Array(#"","ShardId":"shardId-"#.utf8)
+
+    /// The `Records` array of a `PutRecords` answer, in `format`: `{"SequenceNumber":…,"ShardId":…}` per stored
+    /// entry, `{"ErrorCode":…,"ErrorMessage":…}` per refused one, in request order.
+    static func putResults(_ format: WireFormat, _ outcomes: [PutOutcome]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(outcomes.count * 110 + 16)
+        switch format {
+        case .json:
+            out.append(UInt8(ascii: "["))
+            for (i, outcome) in outcomes.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                switch outcome {
+                case .stored(let sequence):
+                    out.append(contentsOf: jsonSequenceNumber)
+                    appendSequenceNumber(sequence, to: &out)
+                    out.append(contentsOf: jsonStoredShardId)
+                    appendShardDigits(sequence.shardIndex, to: &out)
+                    out.append(contentsOf: Array(#""}"#.utf8))
+                case .failed(let e):
+                    failure(e).write(to: &out)
+                }
+            }
+            out.append(UInt8(ascii: "]"))
+        case .cbor:
+            CBOR.writeHead(major: 4, outcomes.count, to: &out)
+            for outcome in outcomes {
+                switch outcome {
+                case .stored(let sequence):
+                    out.append(0xA2)
+                    appendKey(sequenceNumberKey, to: &out)
+                    CBOR.writeHead(major: 3, 56, to: &out)
+                    appendSequenceNumber(sequence, to: &out)
+                    appendKey(shardIdKey, to: &out)
+                    let digits = max(12, decimalWidth(UInt64(max(0, sequence.shardIndex))))
+                    CBOR.writeHead(major: 3, 8 + digits, to: &out)
+                    out.append(contentsOf: Array("shardId-".utf8))
+                    appendShardDigits(sequence.shardIndex, to: &out)
+                case .failed(let e):
+                    CBOR.write(failure(e), to: &out)
+                }
+            }
+        }
+        return out
+    }
+
+    private static func failure(_ e: KinesisError) -> JSON {
+        .fields(["ErrorCode": .string(e.code.name), "ErrorMessage": .string(e.message)])
+    }
+
+    /// The digits of a shard id after `shardId-`: at least 12, zero-padded (as ``ShardLog/ShardID/name(_:)``).
+    private static func appendShardDigits(_ index: Int, to out: inout [UInt8]) {
+        let value = UInt64(max(0, index))
+        appendDigits(value, width: max(12, decimalWidth(value)), to: &out)
+    }
+
+    /// The number of decimal digits of `value` (1 for 0).
+    private static func decimalWidth(_ value: UInt64) -> Int {
+        var width = 1
+        var v = value
+        while v >= 10 {
+            v /= 10
+            width += 1
+        }
+        return width
+    }
+
+    private static func appendKey(_ key: [UInt8], to out: inout [UInt8]) {
+        CBOR.writeHead(major: 3, key.count, to: &out)
+        out.append(contentsOf: key)
+    }
+
+    /// The 56 digits of a local record's sequence number (`"49"`, 12 digits of shard index, 42 of offset + 1, as
+    /// ``ShardLog/SequenceNumber`` formats them), or a remote record's own sequence number (JSON-escaped).
+    private static func appendSequenceNumber(_ r: Record, to out: inout [UInt8]) {
+        if let text = r.sourceSequenceNumber {
+            // JSON only (CBOR writes it as a text string): the text between quotes already written.
+            var escaped: [UInt8] = []
+            JSON.writeString(text, to: &escaped)
+            out.append(contentsOf: escaped.dropFirst().dropLast())
+            return
+        }
+        appendSequenceNumber(r.sequence, to: &out)
+    }
+
+    /// The 56 digits of a local sequence number.
+    private static func appendSequenceNumber(_ sequence: SequenceNumber, to out: inout [UInt8]) {
+        out.append(52)
+        out.append(57)
+        appendDigits(UInt64(truncatingIfNeeded: max(0, sequence.shardIndex)), width: 12, to: &out)
+        // Position = offset + 1, at most 2^64: 42 digits, the top 22 always zero.
+        let position = UInt128(sequence.offset) + 1
+        out.append(contentsOf: zeros22)
+        if position > UInt128(UInt64.max) {
+            out.append(contentsOf: Array("18446744073709551616".utf8))
+        } else {
+            appendDigits(UInt64(position), width: 20, to: &out)
+        }
+    }
+
+    private static let zeros22 = [UInt8](repeating: 48, count: 22)
+
+    /// `value` in exactly `width` decimal digits (zero-padded; the lowest `width` digits if longer).
+    private static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(48), count: width))
+        var v = value
+        var i = start + width - 1
+        while v > 0 && i >= start {
+            out[i] = 48 + UInt8(v % 10)
+            v /= 10
+            i -= 1
+        }
+    }
+
+    /// `1721900000.123` for 1721900000123 ms (``JSON/epochSecondsText(_:)`` without the string).
+    static func appendEpochSeconds(_ ms: Int64, to out: inout [UInt8]) {
+        if ms < 0 { out.append(UInt8(ascii: "-")) }
+        let magnitude = ms.magnitude
+        let seconds = magnitude / 1000
+        var width = 1
+        var power: UInt64 = 10
+        while width < 20 && seconds >= power {
+            width += 1
+            power = power &* 10
+        }
+        appendDigits(seconds, width: width, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDigits(magnitude % 1000, width: 3, to: &out)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import ShardLog
+import ShardLogTestSupport
+import Testing
+
+@testable import ShardLogServer
+
+/// The value tree a record used to be written from: the reference the direct writer must match byte for byte.
+private func reference(_ r: Record, encrypted: Bool) -> JSON {
+    .fields([
+        "SequenceNumber": .string(r.sequenceNumber),
+        "ApproximateArrivalTimestamp": .epochMilliseconds(r.arrivalMilliseconds),
+        "Data": .blob(r.data),
+        "PartitionKey": .string(r.partitionKey),
+        "EncryptionType": encrypted ? .string("KMS") : nil,
+    ])
+}
+
+private func records(seed: UInt64) -> [Record] {
+    var rng = SplitMix64(seed: seed)
+    let offsets: [UInt64] = [0, 1, 9, 10, 999_999, UInt64(UInt32.max), UInt64.max - 1, UInt64.max]
+    return offsets.enumerated().map { i, offset in
+        Record(
+            sequence: SequenceNumber(shardIndex: [0, 7, 123_456, 999_999_999_999][i % 4], offset: offset),
+            partitionKey: ["k", "ключ \"quoted\"\n", String(repeating: "p", count: 256)][i % 3],
+            data: (0..<Int(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
+            arrivalMilliseconds: [0, 5, 1_721_900_000_123, 253_402_300_799_999][i % 4],
+            sourceSequenceNumber: i == 3 ? "4960000000000000000000000000000000000000000000000000042" : nil)
+    }
+}
+
+@Suite struct RecordsEncodingTests {
+    @Test(arguments: [false, true])
+    func jsonMatchesTheValueTree(encrypted: Bool) {
+        let rs = records(seed: 3)
+        let rest: [JSON.Field] = [
+            JSON.Field(key: "NextShardIterator", value: .string("it")),
+            JSON.Field(key: "MillisBehindLatest", value: .integer(0)),
+        ]
+        let direct = RecordsEncoding.object(.json, records: rs, encrypted: encrypted, then: rest)
+        let tree = JSON.fields(
+            [JSON.Field(key: "Records", value: .array(rs.map { reference($0, encrypted: encrypted) }))] + rest)
+        #expect(String(decoding: direct, as: UTF8.self) == String(decoding: tree.bytes, as: UTF8.self))
+        for r in rs {
+            #expect(
+                RecordsEncoding.record(r, encrypted: encrypted, format: .json)
+                    == reference(r, encrypted: encrypted).bytes)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func cborMatchesTheValueTree(encrypted: Bool) throws {
+        let rs = records(seed: 4)
+        let rest = [JSON.Field(key: "MillisBehindLatest", value: .integer(12))]
+        let direct = RecordsEncoding.object(.cbor, records: rs, encrypted: encrypted, then: rest)
+        let tree = JSON.fields(
+            [JSON.Field(key: "Records", value: .array(rs.map { reference($0, encrypted: encrypted) }))] + rest)
+        #expect(direct == CBOR.encode(tree))
+        for r in rs {
+            #expect(
+                RecordsEncoding.record(r, encrypted: encrypted, format: .cbor)
+                    == CBOR.encode(reference(r, encrypted: encrypted)))
+        }
+    }
+
+    @Test(arguments: [WireFormat.json, .cbor])
+    func putResultsMatchTheValueTree(format: WireFormat) {
+        let throttled = KinesisError(.provisionedThroughputExceeded, "Rate exceeded for shard shardId-000000000001")
+        let sequences = [
+            SequenceNumber(shardIndex: 0, offset: 0), SequenceNumber(shardIndex: 1, offset: 41),
+            SequenceNumber(shardIndex: 1_234_567_890_123, offset: UInt64.max),
+        ]
+        let outcomes: [RecordsEncoding.PutOutcome] = [
+            .stored(sequences[0]), .failed(throttled), .stored(sequences[1]), .stored(sequences[2]),
+        ]
+        let tree = JSON.array(
+            outcomes.map { outcome in
+                switch outcome {
+                case .stored(let s):
+                    return .fields([
+                        "SequenceNumber": .string(s.description), "ShardId": .string(ShardID.name(s.shardIndex)),
+                    ])
+                case .failed(let e):
+                    return .fields(["ErrorCode": .string(e.code.name), "ErrorMessage": .string(e.message)])
+                }
+            })
+        #expect(RecordsEncoding.putResults(format, outcomes) == format.encode(tree))
+    }
+
+    @Test func encodedValuesAreWrittenAsIs() {
+        let inner = RecordsEncoding.record(records(seed: 5)[1], encrypted: false, format: .json)
+        let outer = JSON.fields(["Records": .array([.encoded(.json, inner)])])
+        #expect(outer.bytes == Array(#"{"Records":["#.utf8) + inner + Array("]}".utf8))
+        #expect(WireFormat.json.encode(.encoded(.json, inner)) == inner)
+    }
+
+    @Test(arguments: [Int64(0), 5, 1_000, 1_721_900_000_123, -1_500, 253_402_300_799_999])
+    func epochSecondsMatchTheTextFormatter(ms: Int64) {
+        var out: [UInt8] = []
+        RecordsEncoding.appendEpochSeconds(ms, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == JSON.epochSecondsText(ms))
+    }
+}
