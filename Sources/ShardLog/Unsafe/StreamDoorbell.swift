@@ -176,6 +176,12 @@ package final class StreamDoorbell: Sendable {
             epoch: region.word(Self.epochOffset).load(ordering: .sequentiallyConsistent))
     }
 
+    /// The stream's epoch: it moves when the stream is resharded, a shard is closed or the stream is deleted (in any
+    /// process), so a reader of the stream's shard list need only look again when it moved. 0 without a doorbell.
+    package var epoch: UInt32 {
+        region?.word(Self.epochOffset).load(ordering: .sequentiallyConsistent) ?? 0
+    }
+
     /// Whether the doorbell was rung for the ticket's shard (or the whole stream) since the ticket was taken.
     package func isRung(_ ticket: Ticket) -> Bool {
         guard let region else { return false }

@@ -3,17 +3,32 @@ import Logging
 import ShardLog
 import Synchronization
 
-/// A flag that asks every task of a mapping to stop. Thread-safety: an atomic.
+/// A flag that asks every task of a mapping to stop, with the mapping's ``MappingScheduler`` (stopping ends every
+/// wait on it). Thread-safety: an atomic.
 final class StopSignal: Sendable {
     private let flag = Atomic<Bool>(false)
+    /// The mapping's one scheduler for time.
+    let scheduler = MappingScheduler()
 
     /// Whether a stop was requested.
     var isSet: Bool { flag.load(ordering: .acquiring) }
 
-    /// Requests a stop.
+    private let observers = Mutex<[@Sendable () -> Void]>([])
+
+    /// Requests a stop: every sleep on the scheduler, every reader waiting on a stream's doorbell and every
+    /// ``whenSet(_:)`` observer wakes.
     func set() {
         flag.store(true, ordering: .releasing)
+        scheduler.stop()
         StreamDoorbell.interruptWaiters()
+        for observer in observers.withLock({ $0 }) { observer() }
+    }
+
+    /// Runs `observer` when the stop is requested (at once if it already was); it must not block (ring a
+    /// ``Doorbell``).
+    func whenSet(_ observer: @escaping @Sendable () -> Void) {
+        observers.withLock { $0.append(observer) }
+        if isSet { observer() }
     }
 }
 
@@ -34,6 +49,9 @@ struct BatchContext: Sendable {
     var logger: Logger
     /// `LastProcessingResult` and the back-off while the handler cannot start.
     var health: ProcessingHealth
+
+    /// The mapping's one scheduler for time (back-offs, lane waits, batching-window deadlines).
+    var scheduler: MappingScheduler { stop.scheduler }
 }
 
 /// How a lane batch ended.
@@ -215,13 +233,10 @@ struct BatchRunner: Sendable {
         segment.delay = min(segment.delay * 2, context.maximumRetryDelay)
     }
 
-    /// Sleeps until `deadline`, waking early when the mapping stops (a 60 s back-off must not delay Ctrl-C).
+    /// Sleeps until `deadline` on the mapping's scheduler, waking early when the mapping stops (a 60 s back-off
+    /// must not delay Ctrl-C).
     private func sleep(until deadline: ContinuousClock.Instant) async {
-        while !context.stop.isSet && !Task.isCancelled {
-            let remaining = deadline - .now
-            guard remaining > .zero else { return }
-            try? await Task.sleep(for: min(remaining, .milliseconds(100)))
-        }
+        await context.scheduler.sleep(until: deadline)
     }
 
     /// The metadata of a log line about `segment`: mapping (from the logger), shard, sequence range, attempt and
@@ -403,7 +418,7 @@ struct BatchRunner: Sendable {
                         "cannot write to the on-failure destination \(sink.destination): \(error); retrying",
                         metadata: ["shard.id": "\(shardId)"])
                     if context.stop.isSet || Task.isCancelled { return false }
-                    try? await Task.sleep(for: delay)
+                    await context.scheduler.sleep(for: delay)
                     delay = min(delay * 2, context.maximumRetryDelay)
                 }
             }

@@ -65,6 +65,10 @@ struct LaneBuffer {
     private(set) var outstanding = FIFO<UInt64>()
     /// Whether a batch of this lane is being run.
     var isBusy = false
+    /// How many tasks the reader started for this lane (tells a stale `done` from the current task's).
+    var run = 0
+    /// The batch handed to the lane's running task, to start when its batch ends.
+    let mailbox = LaneMailbox()
     /// The tumbling window being invoked (with `TumblingWindowInSeconds`), `nil` between windows.
     var openWindow: OpenWindow?
     /// Whether the running batch is the final invocation of ``openWindow``.
@@ -102,6 +106,13 @@ struct LaneBuffer {
             return true
         }
         return now >= first.readAt.advanced(by: window)
+    }
+
+    /// Whether the waiting records fill a batch (`batchSize` records or the 6 MB cap): a batch taken now holds the
+    /// same records as one taken later.
+    func hasFullBatch(batchSize: Int) -> Bool {
+        waiting.count >= batchSize
+            || Self.envelopeByteCount + waitingByteCount + waiting.count - 1 >= Self.maximumPayloadByteCount
     }
 
     /// Removes the next batch: up to `batchSize` records whose event fits in 6 MB (at least one record).

@@ -329,13 +329,18 @@ final class CheckpointStore: Sendable {
         state.withLock { $0.file.shards[shardId] }
     }
 
+    /// Rung when a checkpoint changes: wakes the mapping's checkpoint writer, which sleeps while nothing changes.
+    let dirtied = Doorbell()
+
     /// Records a new checkpoint for a shard (in memory until the next ``flush()``).
     func set(_ checkpoint: ShardCheckpoint, shardId: String) {
-        state.withLock {
-            guard $0.file.shards[shardId] != checkpoint else { return }
+        let changed = state.withLock {
+            guard $0.file.shards[shardId] != checkpoint else { return false }
             $0.file.shards[shardId] = checkpoint
             $0.version += 1
+            return true
         }
+        if changed { dirtied.ring() }
     }
 
     /// Whether there are unwritten changes.
@@ -345,8 +350,10 @@ final class CheckpointStore: Sendable {
     /// - Throws: ``MappingError/Code/io``.
     func flush() throws(MappingError) {
         try writer.withLock { (_: inout ()) throws(MappingError) in
-            let (snapshot, version, written) = state.withLock { ($0.file, $0.version, $0.written) }
-            guard version != written || !FileManager.default.fileExists(atPath: path) else { return }
+            // Copies the file (one entry per shard) only when there is something to write.
+            let changed = state.withLock { $0.version != $0.written }
+            guard changed || !FileManager.default.fileExists(atPath: path) else { return }
+            let (snapshot, version) = state.withLock { ($0.file, $0.version) }
             var file = snapshot
             file.updatedAt = JSONTimestamp.iso8601(Date(), milliseconds: true)
             try MappingCatalog.write(file, path: path)

@@ -316,11 +316,22 @@ public final class EventSourceMapping: Sendable {
             firstRetryDelay: tuning.firstRetryDelay, maximumRetryDelay: tuning.maximumRetryDelay, now: tuning.now,
             stop: stopSignal, logger: logger, health: health)
         let stopSignal = self.stopSignal
+        let scheduler = stopSignal.scheduler
+        // Wakes the supervisor loop: a shard reader finished, or the mapping stops.
+        let changes = Doorbell()
+        let health = self.health
+        stopSignal.whenSet {
+            changes.ring()
+            checkpoints.dirtied.ring()
+            health.changed.ring()
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [logger] in
-                // Group commit of checkpoints: one atomic write per 20 ms at most.
+                // Group commit of checkpoints: one atomic write per 20 ms at most, none while nothing changes.
                 while !stopSignal.isSet {
-                    try? await Task.sleep(for: .milliseconds(20))
+                    await checkpoints.dirtied.wait(timeout: nil, scheduler: scheduler)
+                    await scheduler.sleep(for: .milliseconds(20))
+                    if stopSignal.isSet { break }  // `run` writes the final checkpoints.
                     do {
                         try Self.flush(checkpoints, windows)
                     } catch {
@@ -329,10 +340,12 @@ public final class EventSourceMapping: Sendable {
                 }
             }
             group.addTask { [self] in
-                // LastProcessingResult for `shardlog mappings describe`, written when it changes.
+                // LastProcessingResult for `shardlog mappings describe`, written when it changes (5 times a second
+                // at most).
                 while !stopSignal.isSet {
-                    try? await Task.sleep(for: .milliseconds(200))
+                    await health.changed.wait(timeout: nil, scheduler: scheduler)
                     writeStatus()
+                    await scheduler.sleep(for: .milliseconds(200))
                 }
             }
             var shards = initialShards
@@ -348,6 +361,9 @@ public final class EventSourceMapping: Sendable {
                 stream.resolvesStartingPositions || checkpoints.file.shards.values.contains { $0.sequenceNumber != nil }
                 ? [] : Set(initialShards.map(\.shardId))
             var lastDescribe = ContinuousClock.now
+            // The stream's topology version when it was last described, and when it last changed (see below).
+            var describedVersion = stream.shardsVersion()
+            var versionChangedAt = ContinuousClock.now - Self.describeAfterChange
             var running: [String: Int] = [:]  // shard id → ordinal
             var idleChecks = 0
             while !stopSignal.isSet {
@@ -361,7 +377,15 @@ public final class EventSourceMapping: Sendable {
                 }
                 var finished = Set(checkpoints.file.shards.filter { $0.value.finished }.map(\.key))
                 let now = ContinuousClock.now
-                if now - lastDescribe >= tuning.describeInterval || retired {
+                let version = stream.shardsVersion()
+                if version != describedVersion { versionChangedAt = now }
+                // A source that tells when its shards change (the local stream's doorbell epoch) is described only
+                // then; the epoch moves just before the new metadata is saved, so it is described again for a
+                // while after each change, and once a minute in any case.
+                let due =
+                    version == nil || now - versionChangedAt < Self.describeAfterChange
+                    || now - lastDescribe >= Self.describeBackstop
+                if (due && now - lastDescribe >= tuning.describeInterval) || retired {
                     do {
                         shards = try await stream.shards()
                     } catch {
@@ -369,6 +393,7 @@ public final class EventSourceMapping: Sendable {
                         break
                     }
                     lastDescribe = now
+                    describedVersion = version
                 }
                 let known = Set(shards.map(\.shardId))
                 finished.formIntersection(known)
@@ -401,7 +426,10 @@ public final class EventSourceMapping: Sendable {
                             source: source, shardId: id, ordinal: ordinal, context: context,
                             checkpoints: checkpoints, filter: filter, windows: windows,
                             restoredWindow: restored ?? nil,
-                            reportStatus: { [self] status in self.statuses.withLock { $0[id] = status } })
+                            reportStatus: { [self] status in
+                                self.statuses.withLock { $0[id] = status }
+                                if status.isFinished { changes.ring() }
+                            })
                     } catch {
                         record(error)
                         break
@@ -433,12 +461,20 @@ public final class EventSourceMapping: Sendable {
                         idleChecks = 0
                     }
                 }
-                try? await Task.sleep(for: .milliseconds(exitWhenIdle ? 100 : 50))
+                // Waits for a finished shard reader (its children may start), the stop, or the next look at the
+                // stream's shards; exiting when idle checks every 100 ms.
+                await changes.wait(
+                    timeout: exitWhenIdle ? .milliseconds(100) : tuning.describeInterval, scheduler: scheduler)
             }
             stopSignal.set()
             await group.waitForAll()
         }
     }
+
+    /// How long after the stream's shards changed they are described at every ``Tuning/describeInterval``.
+    static let describeAfterChange = Duration.seconds(5)
+    /// The longest a mapping goes without describing its stream's shards, whatever its source tells.
+    static let describeBackstop = Duration.seconds(60)
 
     /// Writes `status.json` if `LastProcessingResult` changed since the last write.
     private func writeStatus() {

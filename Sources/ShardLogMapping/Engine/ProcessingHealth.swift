@@ -30,6 +30,8 @@ final class ProcessingHealth: Sendable {
     /// The longest back-off step.
     let maximumDelay: Duration
     private let state = Mutex(State())
+    /// Rung when ``lastProcessingResult`` changes (wakes the mapping's status writer).
+    let changed = Doorbell()
 
     /// Creates a healthy state.
     /// - Parameters:
@@ -57,14 +59,15 @@ final class ProcessingHealth: Sendable {
     /// - Parameter problem: `nil` for a success, else the reason of the failure.
     func invoked(problem: String?) {
         let text = problem.map { "PROBLEM: " + $0 } ?? "OK"
-        state.withLock { state in
+        let changed = state.withLock { state in
             state.startFailures = 0
             state.notBefore = nil
-            if state.result != text {
-                state.result = text
-                state.version += 1
-            }
+            guard state.result != text else { return false }
+            state.result = text
+            state.version += 1
+            return true
         }
+        if changed { self.changed.ring() }
     }
 
     /// Records that the handler could not start.
@@ -73,6 +76,7 @@ final class ProcessingHealth: Sendable {
     ///   when another lane already opened the current step.
     func couldNotStart(_ reason: String) -> (until: ContinuousClock.Instant, openedStep: Duration?) {
         let now = ContinuousClock.now
+        defer { changed.ring() }
         return state.withLock { state in
             let text = "PROBLEM: " + reason
             if state.result != text {

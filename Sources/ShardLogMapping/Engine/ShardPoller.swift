@@ -17,7 +17,8 @@ struct ShardStatus: Sendable, Equatable {
 final class LaneInbox: Sendable {
     enum Event: Sendable {
         case progress(lane: Int, through: UInt64)
-        case done(lane: Int, BatchResult, state: [UInt8]?)
+        /// The lane's task `run` ended: its last batch is done and no next batch was waiting for it.
+        case done(lane: Int, run: Int, BatchResult, state: [UInt8]?)
     }
 
     private let events = Mutex<[Event]>([])
@@ -39,6 +40,50 @@ final class LaneInbox: Sendable {
         return events.withLock { e in
             defer { e.removeAll(keepingCapacity: true) }
             return e
+        }
+    }
+}
+
+/// The next batch of a lane, handed by the shard reader to the lane's running task, so that the task starts it the
+/// moment its current batch ends: no thread hop through the reader, no new task. The reader only hands over a full
+/// batch (`BatchSize` records, or the 6 MB cap), whose records would be the same whenever it was taken.
+/// Thread-safety: a `Mutex`.
+final class LaneMailbox: Sendable {
+    private struct State {
+        var next: [Record]?
+        /// Whether a task runs the lane's batches (and will look here when its batch ends).
+        var running = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Whether a batch waits to be taken (the reader may hand over another one once it is taken).
+    var isEmpty: Bool { state.withLock { $0.next == nil } }
+
+    /// Marks the lane's task as running (the reader starts it).
+    func started() {
+        state.withLock { $0.running = true }
+    }
+
+    /// Hands `batch` to the lane's running task.
+    /// - Returns: false when no task runs any more (it ended before: the reader starts a new one) or a batch
+    ///   already waits.
+    func offer(_ batch: [Record]) -> Bool {
+        state.withLock { s in
+            guard s.running, s.next == nil else { return false }
+            s.next = batch
+            return true
+        }
+    }
+
+    /// The lane's task finished a batch: takes the next one, or marks the task ended.
+    /// - Parameter stopping: whether the mapping stops (a waiting batch is dropped: its records stay unhandled).
+    func finished(stopping: Bool) -> [Record]? {
+        state.withLock { s in
+            let next = stopping ? nil : s.next
+            s.next = nil
+            if next == nil { s.running = false }
+            return next
         }
     }
 }
@@ -65,34 +110,33 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Sleeps until ``ring()`` or `timeout`; one waiter at a time.
-    func wait(timeout: Duration) async {
-        let rung = state.withLock { s in
+    /// Sleeps until ``ring()`` or `timeout` (a timer on the mapping's `scheduler`: no task group, no sleeping task;
+    /// `nil`: only a ring); one waiter at a time. Once the scheduler is stopped only a ring ends the wait (a stopping reader waits for
+    /// its running batches, which ring when they end).
+    func wait(timeout: Duration?, scheduler: MappingScheduler) async {
+        if consumeRing() { return }
+        let timer = timeout.flatMap { timeout in scheduler.schedule(at: .now + timeout) { [self] in ring() } }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s in
+                if s.rung {
+                    s.rung = false
+                    return true
+                }
+                s.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        scheduler.cancel(timer)
+        // A timer that fired after an early ring leaves a stale ring; events are found through `LaneInbox.hasEvents`.
+        _ = consumeRing()
+    }
+
+    private func consumeRing() -> Bool {
+        state.withLock { s in
             defer { s.rung = false }
             return s.rung
         }
-        if rung { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Rings even when cancelled, so the waiter below is always resumed.
-                try? await Task.sleep(for: timeout)
-                self.ring()
-            }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { s in
-                    if s.rung {
-                        s.rung = false
-                        return true
-                    }
-                    s.waiter = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-            group.cancelAll()
-        }
-        // The timer's ring after an early wake-up is stale; events are found through `LaneInbox.hasEvents`.
-        state.withLock { $0.rung = false }
     }
 }
 
@@ -152,7 +196,7 @@ final class ShardPoller {
         // A tumbling window's state passes from one invocation to the next: one lane per shard.
         let laneCount =
             context.configuration.tumblingWindow == nil ? max(1, context.configuration.parallelizationFactor) : 1
-        self.lanes = Array(repeating: LaneBuffer(), count: laneCount)
+        self.lanes = (0..<laneCount).map { _ in LaneBuffer() }  // one mailbox each
         self.lanes[0].openWindow = restoredWindow
         self.windows = windows
         self.checkpointed = Int64(source.nextOrdinal) - 1
@@ -167,9 +211,13 @@ final class ShardPoller {
             let clock = ContinuousClock()
             var pause = Duration.microseconds(200)
             var lastBacklog = clock.now
+            // Whether the last backlog report found the shard idle: an idle shard's backlog is zero until a ring
+            // wakes it with records, so an idle wake-up (the doorbell's safety net) does not look again.
+            var reportedIdle = false
             while true {
-                if clock.now - lastBacklog >= .milliseconds(500) {
+                if !(reportedIdle && status.isIdle), clock.now - lastBacklog >= .milliseconds(500) {
                     lastBacklog = clock.now
+                    reportedIdle = status.isIdle
                     reportBacklog(stopped: false)
                 }
                 var progressed = false
@@ -207,15 +255,25 @@ final class ShardPoller {
                             progressed = true
                         }
                     } else {
-                        for lane in lanes.indices
-                        where lanes[lane].isReady(
-                            batchSize: configuration.batchSize, window: configuration.batchingWindow, now: now,
-                            drained: atEnd)
-                        {
-                            start(
-                                lane: lane, batch: lanes[lane].takeBatch(batchSize: configuration.batchSize),
-                                window: nil, in: &group)
-                            progressed = true
+                        for lane in lanes.indices {
+                            if lanes[lane].isReady(
+                                batchSize: configuration.batchSize, window: configuration.batchingWindow, now: now,
+                                drained: atEnd)
+                            {
+                                start(
+                                    lane: lane, batch: lanes[lane].takeBatch(batchSize: configuration.batchSize),
+                                    window: nil, in: &group)
+                                progressed = true
+                            } else if lanes[lane].isBusy, lanes[lane].hasFullBatch(batchSize: configuration.batchSize),
+                                lanes[lane].mailbox.isEmpty
+                            {
+                                // The lane's task starts it as soon as its batch ends; if it just ended, start anew.
+                                let batch = lanes[lane].takeBatch(batchSize: configuration.batchSize)
+                                if !lanes[lane].mailbox.offer(batch) {
+                                    start(lane: lane, batch: batch, window: nil, in: &group)
+                                }
+                                progressed = true
+                            }
                         }
                     }
                 }
@@ -227,6 +285,7 @@ final class ShardPoller {
                     windows.record(
                         shardId: shardId, checkpoint: checkpoints.checkpoint(shardId: shardId)?.sequenceNumber,
                         window: lanes[0].openWindow)
+                    checkpoints.dirtied.ring()
                 }
                 // A tumbling window still owes its final invocation.
                 let windowOpen = lanes.contains { $0.openWindow != nil }
@@ -260,7 +319,7 @@ final class ShardPoller {
                 if busy {
                     // A finishing batch rings the doorbell, so its lane's next batch starts at once.
                     try Task.checkCancellation()
-                    await inbox.doorbell.wait(timeout: sleep)
+                    await inbox.doorbell.wait(timeout: sleep, scheduler: context.scheduler)
                 } else if caughtUp, !atEnd, !windowOpen,
                     await source.waitForRecords(timeout: idleTimeout(now: clock.now))
                 {
@@ -270,7 +329,8 @@ final class ShardPoller {
                     try Task.checkCancellation()
                     continue
                 } else {
-                    try await Task.sleep(for: sleep)
+                    await context.scheduler.sleep(for: sleep)
+                    try Task.checkCancellation()
                 }
                 pause = min(pause * 2, idle ? Self.idlePause : .milliseconds(2))
             }
@@ -327,9 +387,21 @@ final class ShardPoller {
     /// How long an idle reader may sleep on the doorbell: until the nearest batching-window deadline, at most the
     /// doorbell's safety net.
     private func idleTimeout(now: ContinuousClock.Instant) -> Duration {
-        guard let deadline = nextWindowDeadline() else { return Self.idleSafetyNet }
-        return max(.zero, min(Self.idleSafetyNet, deadline - now))
+        let safetyNet = Self.idleDeadline(after: now) - now
+        guard let deadline = nextWindowDeadline() else { return safetyNet }
+        return max(.zero, min(safetyNet, deadline - now))
     }
+
+    /// When an idle reader that starts waiting at `now` looks again without a ring: ``idleSafetyNet`` later,
+    /// rounded up to a whole second of a grid all readers of the process share, so idle readers wake together and
+    /// the doorbell's waiting thread serves them in one wake-up rather than one each (1,000 idle shards: one
+    /// wake-up every few seconds instead of 200 a second).
+    static func idleDeadline(after now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let elapsed = now + idleSafetyNet - idleGridOrigin
+        return idleGridOrigin + .seconds(elapsed.components.seconds + 1)
+    }
+
+    private static let idleGridOrigin = ContinuousClock.now
 
     /// The longest an idle reader sleeps on the doorbell without a ring. Appends, reshards, deletions and the
     /// mapping's stop all wake it, so this only bounds a lost wake-up; each wake-up of an idle reader costs a look
@@ -342,19 +414,36 @@ final class ShardPoller {
             .min()
     }
 
-    /// Starts a batch of a lane as a child task (an empty batch only as the final invocation of a window).
+    /// Starts a task that runs a batch of a lane (an empty batch only as the final invocation of a window), then
+    /// the batches the reader hands it through the lane's ``LaneMailbox`` while it runs.
     private func start(
         lane: Int, batch: [Record], window: TumblingWindow?, in group: inout ThrowingTaskGroup<Void, any Error>
     ) {
         guard !batch.isEmpty || window != nil else { return }
         lanes[lane].isBusy = true
+        lanes[lane].run += 1
+        let run = lanes[lane].run
+        let mailbox = lanes[lane].mailbox
+        mailbox.started()
         let inbox = self.inbox
+        let stop = context.stop
         let runner = BatchRunner(
             context: context, shardId: shardId, slot: ordinal * laneCount + lane,
             progress: { inbox.post(.progress(lane: lane, through: $0)) })
         group.addTask {
-            let (result, state) = await runner.run(batch, window: window)
-            inbox.post(.done(lane: lane, result, state: state))
+            var next = batch
+            while true {
+                let (result, state) = await runner.run(next, window: window)
+                guard result == .completed, window == nil, let following = mailbox.finished(stopping: stop.isSet)
+                else {
+                    _ = mailbox.finished(stopping: true)
+                    inbox.post(.done(lane: lane, run: run, result, state: state))
+                    return
+                }
+                // The reader may hand over the batch after this one.
+                inbox.doorbell.ring()
+                next = following
+            }
         }
     }
 
@@ -363,7 +452,9 @@ final class ShardPoller {
             switch event {
             case .progress(let lane, let offset):
                 lanes[lane].handled(through: offset)
-            case .done(let lane, _, let state):
+            case .done(let lane, let run, _, let state):
+                // A done of an earlier task of the lane (the reader already started the next) changes nothing.
+                guard run == lanes[lane].run else { continue }
                 lanes[lane].isBusy = false
                 if configuration.tumblingWindow != nil {
                     lanes[lane].windowBatchDone(state: state)

@@ -38,6 +38,15 @@ package protocol StreamSource: Sendable {
     /// - Throws: when the shard cannot be opened.
     func openShard(shardId: String, position: IteratorPosition, checkpoint: String?) async throws
         -> any ShardSource
+    /// A number that changes when the stream's shards may have changed (a reshard, a close, a deletion), so the
+    /// mapping need not describe the stream to find out; `nil` when the source cannot tell (the default): the
+    /// mapping then describes it every second.
+    func shardsVersion() -> UInt32?
+}
+
+extension StreamSource {
+    /// Unknown: `nil`.
+    package func shardsVersion() -> UInt32? { nil }
 }
 
 /// Reads one shard for one task.
@@ -113,6 +122,13 @@ package struct LocalSource: StreamSource {
         let iterator = try stream.iterator(shardId: shardId, position: position)
         return iterator.offset == 0
             ? nil : SequenceNumber(shardIndex: iterator.shardIndex, offset: iterator.offset - 1).description
+    }
+
+    /// The stream doorbell's epoch (every reshard, close and deletion in any process moves it), `nil` where the
+    /// doorbell does not work.
+    package func shardsVersion() -> UInt32? {
+        let doorbell = stream.doorbell
+        return doorbell.isWaking ? doorbell.epoch : nil
     }
 
     /// Opens a shard iterator, skipping trimmed records.
