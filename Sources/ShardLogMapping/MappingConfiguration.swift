@@ -81,6 +81,11 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     public var tumblingWindowInSeconds: Int
     /// `Enabled` (default true).
     public var enabled: Bool
+    /// `FunctionName`: the function deployed through the Lambda API that this mapping invokes, or `nil` for a
+    /// mapping whose handler is a `Handler` command line.
+    public var functionName: String?
+    /// `EventSourceArn` as given when the mapping was created, or `nil`.
+    public var eventSourceArn: String?
 
     /// Creates a configuration; every parameter but the starting position defaults to Lambda's default.
     /// - Parameters:
@@ -141,6 +146,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         case filterCriteria = "FilterCriteria"
         case tumblingWindowInSeconds = "TumblingWindowInSeconds"
         case enabled = "Enabled"
+        case functionName = "FunctionName"
+        case eventSourceArn = "EventSourceArn"
     }
 
     /// Decodes a configuration, filling Lambda's defaults for missing keys (unknown keys are left to
@@ -174,6 +181,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         filterCriteria = try container.decodeIfPresent(FilterCriteria.self, forKey: .filterCriteria)
         tumblingWindowInSeconds = try container.decodeIfPresent(Int.self, forKey: .tumblingWindowInSeconds) ?? 0
         enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        functionName = try container.decodeIfPresent(String.self, forKey: .functionName)
+        eventSourceArn = try container.decodeIfPresent(String.self, forKey: .eventSourceArn)
     }
 
     /// Encodes every field with AWS's keys; absent optional fields are left out.
@@ -197,6 +206,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         try container.encodeIfPresent(filterCriteria, forKey: .filterCriteria)
         try container.encode(tumblingWindowInSeconds, forKey: .tumblingWindowInSeconds)
         try container.encode(enabled, forKey: .enabled)
+        try container.encodeIfPresent(functionName, forKey: .functionName)
+        try container.encodeIfPresent(eventSourceArn, forKey: .eventSourceArn)
     }
 
     /// Decodes and validates a configuration file or request body.
@@ -307,8 +318,19 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     /// `HandlerDir`, `SourceEndpoint`) and of a `serve --mappings` entry (`MappingName`, `HandlerDirectory`,
     /// `FunctionTimeoutSeconds`).
     public static let allowedKeys: Set<String> = Set(CodingKeys.allCases.map(\.rawValue)).union([
-        "FunctionName", "EventSourceArn", "StreamName", "Handler", "OnFailure", "Timeout", "HandlerDir",
+        "StreamName", "Handler", "OnFailure", "Timeout", "HandlerDir",
         "SourceEndpoint", "MappingName", "HandlerDirectory", "FunctionTimeoutSeconds",
+    ])
+
+    /// The keys of Lambda's `CreateEventSourceMapping` request for a Kinesis source that ShardLog takes (no ShardLog
+    /// extensions such as `Handler` or `StreamName`).
+    public static let lambdaKeys: Set<String> = Set(CodingKeys.allCases.map(\.rawValue))
+
+    /// The keys `UpdateEventSourceMapping` may change (not `StartingPosition`, `StartingPositionTimestamp` or
+    /// `EventSourceArn`).
+    public static let updatableKeys: Set<String> = lambdaKeys.subtracting([
+        CodingKeys.startingPosition.rawValue, CodingKeys.startingPositionTimestamp.rawValue,
+        CodingKeys.eventSourceArn.rawValue,
     ])
 
     /// Checks every parameter against Lambda's rules.

@@ -140,6 +140,7 @@ package final class KinesisServer: Sendable {
         router.post("/") { [self] request, context in
             await self.handle(request, channel: context.channel)
         }
+        let lambda = registerLambdaRoutes(router)  // the Lambda API and its functions and mappings (Lambda/)
         let host = options.host
         let app = Application(
             router: router,
@@ -149,7 +150,7 @@ package final class KinesisServer: Sendable {
                 await onListening(host, channel.localAddress?.port ?? 0)
             },
             logger: logger)
-        var services: [any Service] = [app, RetentionService(store: store, logger: logger)]
+        var services: [any Service] = [app, RetentionService(store: store, logger: logger), lambda]
         if let file = options.mappingsFile {
             let host = try await MappingHost.load(path: file, store: store, logger: logger)
             logger.info("hosting \(host.mappings.count) event source mappings from \(file)")

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import ShardLog
 import ShardLogMapping
+import Synchronization
 
 /// The event source mappings hosted by `shardlog serve --mappings FILE`, run as one service next to the HTTP server
 /// and stopped (checkpoints written) on a graceful shutdown.
@@ -12,7 +13,8 @@ import ShardLogMapping
 /// - `MappingName` (required): the checkpoint directory `mappings/<name>/`;
 /// - `StreamName` or `EventSourceArn` (a stream ARN): the stream read;
 /// - `Handler` (required): `exec:COMMAND` or `runtime-api:COMMAND`;
-/// - `HandlerDirectory`: the handler processes' working directory; `FunctionTimeoutSeconds` (default 60).
+/// - `HandlerDir` (or `HandlerDirectory`): the handler processes' working directory; `FunctionTimeoutSeconds`
+///   (default 60).
 struct MappingHost: Service {
     let mappings: [EventSourceMapping]
     let logger: Logger
@@ -45,6 +47,7 @@ struct MappingHost: Service {
                 throw KinesisError(.validation, "entry \(i + 1) of mappings file \(path): \(error)")
             }
         }
+        FileMappings.register(mappings, directory: store.directory)
         return MappingHost(mappings: mappings, logger: logger)
     }
 
@@ -60,7 +63,14 @@ struct MappingHost: Service {
         }
         let configuration = try MappingConfiguration(json: json)
         let timeout = Duration.seconds(try p.int("FunctionTimeoutSeconds") ?? 60)
-        let spec = try HandlerSpec.parse(try p.requiredString("Handler"), directory: try p.string("HandlerDirectory"))
+        // `HandlerDir` is what `mapping.json` and `shardlog mappings describe` write; `HandlerDirectory` the older
+        // name of this file. Both are read, so a mapping copied from either is not silently run elsewhere.
+        let directory = try p.string("HandlerDirectory") ?? p.string("HandlerDir")
+        if let long = try p.string("HandlerDirectory"), let short = try p.string("HandlerDir"), long != short {
+            throw KinesisError(
+                .validation, "HandlerDir '\(short)' and HandlerDirectory '\(long)' differ: give one of them")
+        }
+        let spec = try HandlerSpec.parse(try p.requiredString("Handler"), directory: directory)
         var onFailure: FailureDestination?
         if let destination = configuration.destinationConfig?.onFailure?.destination {
             onFailure = try FailureDestination(parsing: destination)
@@ -99,5 +109,37 @@ struct MappingHost: Service {
         } onGracefulShutdown: {
             for mapping in mappings { mapping.stop() }
         }
+        FileMappings.unregister(mappings)
+    }
+}
+
+/// The mappings of `serve --mappings FILE` per data directory, so `/health` can report one whose handler cannot
+/// start (see ``LambdaHealthMiddleware``). Thread-safe.
+enum FileMappings {
+    private static let hosted = Mutex<[String: [EventSourceMapping]]>([:])
+
+    /// Records the mappings hosted for `directory`.
+    static func register(_ mappings: [EventSourceMapping], directory: String) {
+        hosted.withLock { $0[directory, default: []].append(contentsOf: mappings) }
+    }
+
+    /// Forgets stopped mappings.
+    static func unregister(_ mappings: [EventSourceMapping]) {
+        let stopped = Set(mappings.map { ObjectIdentifier($0) })
+        hosted.withLock { hosted in
+            for key in hosted.keys {
+                hosted[key]?.removeAll { stopped.contains(ObjectIdentifier($0)) }
+            }
+        }
+    }
+
+    /// The first mapping of `directory` whose handler cannot start, as `mapping NAME: reason`.
+    static func problem(directory: String) -> String? {
+        for mapping in hosted.withLock({ $0[directory] ?? [] }) {
+            if let text = mapping.metrics.lastProcessingResult, text.hasPrefix("PROBLEM: handler could not start") {
+                return "mapping \(mapping.name): " + text.dropFirst("PROBLEM: ".count)
+            }
+        }
+        return nil
     }
 }

@@ -233,15 +233,18 @@ final class OutputForwarder: Sendable {
 
     private let prefix: [UInt8]
     private let tailByteCount: Int
+    private let observer: (@Sendable ([UInt8]) -> Void)?
     private let state = Mutex(State())
 
     /// Creates a forwarder.
     /// - Parameters:
     ///   - prefix: Written before each line.
     ///   - tailByteCount: How much of the most recent output ``tail`` keeps.
-    init(prefix: String, tailByteCount: Int = 4 << 10) {
+    ///   - observer: When set, receives every chunk of output instead of our standard error (a function's log).
+    init(prefix: String, tailByteCount: Int = 4 << 10, observer: (@Sendable ([UInt8]) -> Void)? = nil) {
         self.prefix = Array(prefix.utf8)
         self.tailByteCount = tailByteCount
+        self.observer = observer
     }
 
     /// A sink feeding this forwarder.
@@ -265,6 +268,16 @@ final class OutputForwarder: Sendable {
     }
 
     private func receive(_ chunk: [UInt8]) {
+        if let observer {
+            state.withLock { state in
+                state.tail.append(contentsOf: chunk)
+                if state.tail.count > tailByteCount {
+                    state.tail.removeFirst(state.tail.count - tailByteCount)
+                }
+            }
+            observer(chunk)
+            return
+        }
         let lines: [UInt8] = state.withLock { state in
             state.tail.append(contentsOf: chunk)
             if state.tail.count > tailByteCount {
@@ -307,7 +320,9 @@ final class OutputForwarder: Sendable {
             state.partialLine = []
             return line
         }
-        Self.writeToStandardError(rest)
+        if observer == nil {
+            Self.writeToStandardError(rest)
+        }
     }
 
     /// Writes whole lines to standard error above the status line.

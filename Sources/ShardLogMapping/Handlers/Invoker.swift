@@ -21,6 +21,9 @@ public struct InvocationBatch: Sendable {
     /// The tumbling-window fields (`window`, `state`, `isFinalInvokeForWindow`, `isWindowTerminatedEarly`) when
     /// the mapping has `TumblingWindowInSeconds`, else `nil`. The handler must then answer with a `state`.
     public var window: TumblingWindow?
+    /// An event to deliver as is instead of the Kinesis event built from ``records`` (a direct `Invoke` of a
+    /// function), or `nil`.
+    public var rawEvent: [UInt8]?
 
     /// Creates a batch.
     public init(

@@ -163,6 +163,9 @@ extension InvocationBatch {
     /// The Lambda Kinesis event for this batch, as out-of-process handlers receive it. The region and account come
     /// from ``streamARN`` (`arn:aws:kinesis:<region>:<account>:stream/<name>`) when it has that form.
     var eventBytes: [UInt8] {
+        if let rawEvent {
+            return rawEvent
+        }
         var source = KinesisEventSource(streamName: streamName, shardId: shardId)
         let parts = streamARN.split(separator: ":", omittingEmptySubsequences: false)
         if parts.count == 6, parts[0] == "arn", parts[2] == "kinesis", !parts[3].isEmpty, !parts[4].isEmpty {

@@ -45,6 +45,7 @@ public final class RuntimeAPIInvoker: Invoker {
     public let functionName: String
 
     private let logger: Logger
+    private let function: FunctionRuntimeOptions
     private let state = Mutex(State())
 
     private struct State {
@@ -58,11 +59,16 @@ public final class RuntimeAPIInvoker: Invoker {
     ///   - directory: The working directory (relative paths are resolved against ours), or `nil` for ours.
     ///   - functionName: The function name.
     ///   - logger: Where process starts, crashes and timeouts are logged.
-    public init(command: String, directory: String?, functionName: String, logger: Logger) {
+    ///   - function: What a deployed function adds: its handler, environment, ARN and log hooks.
+    public init(
+        command: String, directory: String?, functionName: String, logger: Logger,
+        function: FunctionRuntimeOptions = FunctionRuntimeOptions()
+    ) {
         self.command = command
         self.directory = Self.absolutePath(directory)
         self.functionName = functionName
         self.logger = logger
+        self.function = function
     }
 
     /// Runs `batch` in its slot's process, starting the process (and the slot's listener) if needed.
@@ -117,7 +123,8 @@ public final class RuntimeAPIInvoker: Invoker {
     }
 
     private var configuration: RuntimeConfiguration {
-        RuntimeConfiguration(command: command, directory: directory, functionName: functionName, logger: logger)
+        RuntimeConfiguration(
+            command: command, directory: directory, functionName: functionName, logger: logger, function: function)
     }
 
     private static func absolutePath(_ directory: String?) -> String {
@@ -140,10 +147,20 @@ struct RuntimeConfiguration: Sendable {
     var functionName: String
     /// The logger.
     var logger: Logger
+    /// A deployed function's settings.
+    var function = FunctionRuntimeOptions()
+
+    /// The function ARN handed to the runtime.
+    var functionARN: String {
+        function.functionARN ?? FunctionIdentity.arn(functionName: functionName)
+    }
 
     /// The `_HANDLER` value: the command's last word (`handler.handler` in `python3 -m awslambdaric handler.handler`),
     /// unless our own environment sets `_HANDLER`.
     var handlerName: String {
+        if let handler = function.handler {
+            return handler
+        }
         if let inherited = ProcessInfo.processInfo.environment["_HANDLER"], !inherited.isEmpty {
             return inherited
         }
@@ -176,7 +193,41 @@ struct RuntimeConfiguration: Sendable {
             "AWS_SESSION_TOKEN": "shardlog",
             "PYTHONPATH": directory + (environment["PYTHONPATH"].map { $0.isEmpty ? "" : ":" + $0 } ?? ""),
         ]
+        environment.merge(function.environment) { _, new in new }
         environment.merge(variables) { _, new in new }
+        environment.merge(function.reservedEnvironment) { _, new in new }
         return environment
+    }
+}
+
+/// What a function deployed through the Lambda API adds to a ``RuntimeAPIInvoker``: its handler and environment, its
+/// ARN, and hooks that receive its processes' output and its error bodies (for its log and `Invoke`'s answer).
+public struct FunctionRuntimeOptions: Sendable {
+    /// `_HANDLER`, or `nil` to take the command's last word.
+    public var handler: String?
+    /// The function's `Environment.Variables` (Lambda's own variables win over them).
+    public var environment: [String: String]
+    /// Lambda's variables that differ from the defaults (`AWS_REGION`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, …).
+    public var reservedEnvironment: [String: String]
+    /// The function ARN, or `nil` for `arn:aws:lambda:us-east-1:000000000000:function:<name>`.
+    public var functionARN: String?
+    /// Receives every chunk a runtime process writes (stdout and stderr) with its slot, instead of our standard
+    /// error; `nil` forwards the output to our standard error.
+    public var output: (@Sendable (_ slot: Int, _ chunk: [UInt8]) -> Void)?
+    /// Receives the body a runtime posts to `/error` or `/init/error`, with the request id (`nil` for an init error).
+    public var errorBody: (@Sendable (_ requestId: String?, _ body: [UInt8]) -> Void)?
+
+    /// Creates the options; all empty by default.
+    public init(
+        handler: String? = nil, environment: [String: String] = [:], reservedEnvironment: [String: String] = [:],
+        functionARN: String? = nil, output: (@Sendable (_ slot: Int, _ chunk: [UInt8]) -> Void)? = nil,
+        errorBody: (@Sendable (_ requestId: String?, _ body: [UInt8]) -> Void)? = nil
+    ) {
+        self.handler = handler
+        self.environment = environment
+        self.reservedEnvironment = reservedEnvironment
+        self.functionARN = functionARN
+        self.output = output
+        self.errorBody = errorBody
     }
 }

@@ -302,7 +302,7 @@ final class RuntimeSlot: Sendable {
             requestId: invocation.requestId,
             event: invocation.event,
             deadlineMilliseconds: JSONTimestamp.epochMilliseconds(invocation.effectiveDeadline),
-            functionArn: FunctionIdentity.arn(functionName: configuration.functionName),
+            functionArn: configuration.functionARN,
             traceId: Self.traceId()
         )
     }
@@ -328,6 +328,7 @@ final class RuntimeSlot: Sendable {
     /// `Lambda-Runtime-Function-Error-Type` header, as in Lambda's invocation result.
     func postError(requestId: String, errorType: String?, body: [UInt8]) -> RuntimeReply {
         let (type, message) = Self.parseError(body, headerType: errorType)
+        configuration.function.errorBody?(requestId, body)
         if logger.logLevel <= .debug, let trace = Self.stackTrace(body) {
             logger.debug(
                 "stack trace of \(type): \(message)\n\(trace)",
@@ -356,6 +357,7 @@ final class RuntimeSlot: Sendable {
     /// and the process is stopped (a new one starts with the next batch).
     func postInitError(errorType: String?, body: [UInt8]) -> RuntimeReply {
         let (type, message) = Self.parseError(body, headerType: errorType)
+        configuration.function.errorBody?(nil, body)
         let (invocation, process, poller) = state.withLock { state in
             let invocation = state.invocation
             state.invocation = nil
@@ -423,7 +425,10 @@ final class RuntimeSlot: Sendable {
             state.generation += 1
             return state.generation
         }
-        let output = OutputForwarder(prefix: "[\(configuration.functionName) slot \(index)] ")
+        let observer = configuration.function.output.map { output in
+            { @Sendable [index] (chunk: [UInt8]) in output(index, chunk) }
+        }
+        let output = OutputForwarder(prefix: "[\(configuration.functionName) slot \(index)] ", observer: observer)
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(

@@ -1,0 +1,161 @@
+import Foundation
+import Synchronization
+
+/// A function's log, `<data>/functions/<name>/log`: one line per entry, `<ISO-8601 time><TAB><text>`, holding its
+/// processes' stdout and stderr, Lambda's `START`/`END`/`REPORT` lines and every failed invocation's `errorType`,
+/// `errorMessage` and `stackTrace` with its request id (and, for a mapping's batch, its shard and sequence range).
+///
+/// It also keeps what each concurrency slot printed during its current invocation, for `Invoke`'s `LogType: Tail`.
+/// Thread-safe: one `Mutex`; appends are written at once (`O_APPEND`).
+final class FunctionLog: Sendable {
+    /// The log file.
+    let path: String
+    private struct State {
+        var partial: [Int: [UInt8]] = [:]
+        var capture: [Int: [UInt8]] = [:]
+    }
+    private let state = Mutex(State())
+    private let handle: Mutex<FileHandle?>
+
+    /// Opens (creating) the log at `path`.
+    init(path: String) {
+        self.path = path
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        let handle = FileHandle(forWritingAtPath: path)
+        _ = try? handle?.seekToEnd()
+        self.handle = Mutex(handle)
+    }
+
+    /// Closes the file.
+    func close() {
+        handle.withLock { handle in
+            try? handle?.close()
+            handle = nil
+        }
+    }
+
+    /// Output of a runtime process in `slot`: whole lines go to the file; everything to the slot's capture.
+    func output(slot: Int, _ chunk: [UInt8]) {
+        let lines: [[UInt8]] = state.withLock { state in
+            state.capture[slot, default: []].append(contentsOf: chunk)
+            var partial = state.partial[slot, default: []]
+            var lines: [[UInt8]] = []
+            for byte in chunk {
+                if byte == UInt8(ascii: "\n") {
+                    lines.append(partial)
+                    partial.removeAll(keepingCapacity: true)
+                } else {
+                    partial.append(byte)
+                }
+            }
+            if partial.count > 64 << 10 {
+                lines.append(partial)
+                partial = []
+            }
+            state.partial[slot] = partial
+            return lines
+        }
+        write(lines.map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// Starts capturing `slot`'s output for an invocation and logs `START`.
+    func begin(slot: Int, requestId: String) {
+        state.withLock { $0.capture[slot] = [] }
+        write(["START RequestId: \(requestId) Version: $LATEST"])
+    }
+
+    /// Logs `END` and `REPORT` (and `errorLines` before them) and returns the invocation's log as Lambda's `Tail`
+    /// gives it: its last 4 KB.
+    func end(slot: Int, requestId: String, duration: Duration, memorySize: Int, errorLines: [String]) -> String {
+        let captured = state.withLock { state in
+            defer { state.capture[slot] = nil }
+            return state.capture[slot] ?? []
+        }
+        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        let report =
+            "REPORT RequestId: \(requestId)\tDuration: \(String(format: "%.2f", milliseconds)) ms\t"
+            + "Billed Duration: \(Int(milliseconds.rounded(.up))) ms\tMemory Size: \(memorySize) MB"
+        let trailer = errorLines + ["END RequestId: \(requestId)", report]
+        write(trailer)
+        var text = "START RequestId: \(requestId) Version: $LATEST\n" + String(decoding: captured, as: UTF8.self)
+        if !text.hasSuffix("\n") { text += "\n" }
+        text += trailer.joined(separator: "\n") + "\n"
+        let bytes = Array(text.utf8)
+        return String(decoding: bytes.suffix(4096), as: UTF8.self)
+    }
+
+    /// Appends `lines`, each stamped with the current time.
+    func write(_ lines: [String]) {
+        guard !lines.isEmpty else { return }
+        let stamp = JSONTimestampText.now()
+        var out = ""
+        for line in lines {
+            for part in line.split(separator: "\n", omittingEmptySubsequences: false) {
+                out += stamp + "\t" + part + "\n"
+            }
+        }
+        let data = Data(out.utf8)
+        handle.withLock { handle in
+            try? handle?.write(contentsOf: data)
+        }
+    }
+}
+
+/// Times of log lines: `2026-12-06T23:59:59.123Z`.
+enum JSONTimestampText {
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+/// A function's concurrency: slots `0..<limit`, the lowest free one first (so warm processes are reused), waiters
+/// served in order. Thread-safe.
+final class SlotPool: Sendable {
+    private struct State {
+        var free: [Int]
+        var waiters: [CheckedContinuation<Int, Never>] = []
+        var busy = 0
+    }
+    private let state: Mutex<State>
+
+    /// A pool of `limit` slots.
+    init(limit: Int) {
+        state = Mutex(State(free: Array(0..<max(1, limit))))
+    }
+
+    /// How many slots are in use.
+    var busy: Int { state.withLock { $0.busy } }
+
+    /// Waits for a free slot.
+    func acquire() async -> Int {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            let slot: Int? = state.withLock { state in
+                guard !state.free.isEmpty else {
+                    state.waiters.append(continuation)
+                    return nil
+                }
+                state.busy += 1
+                return state.free.removeFirst()
+            }
+            if let slot { continuation.resume(returning: slot) }
+        }
+    }
+
+    /// Gives `slot` back (to the first waiter, if any).
+    func release(_ slot: Int) {
+        let waiter: CheckedContinuation<Int, Never>? = state.withLock { state in
+            if !state.waiters.isEmpty {
+                return state.waiters.removeFirst()
+            }
+            state.busy -= 1
+            state.free.append(slot)
+            state.free.sort()
+            return nil
+        }
+        waiter?.resume(returning: slot)
+    }
+}

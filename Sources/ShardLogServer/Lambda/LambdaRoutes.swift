@@ -1,0 +1,439 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ShardLog
+import ShardLogMapping
+
+/// One Lambda API request, read: its body (under the operation's cap), path parameters, query and region.
+struct LambdaRequest: Sendable {
+    var body: [UInt8]
+    var parameters: [String: String]
+    var query: [String: String]
+    var headers: HTTPFields
+    /// The SigV4 region of the request, or `us-east-1`.
+    var region: String
+    var requestID: String
+
+    /// A path parameter, percent-decoded.
+    func parameter(_ name: String) -> String {
+        parameters[name] ?? ""
+    }
+
+    /// The body's members.
+    func params() throws(LambdaError) -> Params {
+        do {
+            return try Params(body: body)
+        } catch {
+            throw LambdaError(
+                "InvalidRequestContentException", "Could not parse request body into json: \(error.message)")
+        }
+    }
+}
+
+extension KinesisServer {
+    /// Registers the Lambda API (2015-03-31 REST-JSON paths, as boto3 and the AWS CLI send them) on `router`, and
+    /// a `/health` check of the hosted mappings, and returns the service hosting the functions and mappings (to run
+    /// next to the HTTP server).
+    func registerLambdaRoutes(_ router: Router<KinesisRequestContext>) -> LambdaService {
+        let service = LambdaService(store: store, logger: logger)
+        router.add(middleware: LambdaHealthMiddleware(service: service))
+        let functions = "/2015-03-31/functions"
+        let mappings = "/2015-03-31/event-source-mappings"
+        let small = 1 << 20
+        route(router, .post, functions, "CreateFunction", limit: 69_905_067) {
+            try await self.createFunction($0, service)
+        }
+        route(router, .get, functions, "ListFunctions", limit: small) { try await self.listFunctions($0, service) }
+        route(router, .get, functions + "/:name", "GetFunction", limit: small) {
+            try await self.getFunction($0, service)
+        }
+        route(router, .delete, functions + "/:name", "DeleteFunction", limit: small) {
+            try await self.deleteFunction($0, service)
+        }
+        route(router, .get, functions + "/:name/configuration", "GetFunctionConfiguration", limit: small) {
+            self.configurationResponse(try KinesisServer.function($0, service).configuration, requestID: $0.requestID)
+        }
+        route(router, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small) {
+            try await self.updateFunctionConfiguration($0, service)
+        }
+        route(router, .put, functions + "/:name/code", "UpdateFunctionCode", limit: 69_905_067) {
+            try await self.updateFunctionCode($0, service)
+        }
+        route(router, .post, functions + "/:name/invocations", "Invoke", limit: 6_291_456) {
+            try await self.invoke($0, service)
+        }
+        route(router, .post, mappings, "CreateEventSourceMapping", limit: small) {
+            try await self.createEventSourceMapping($0, service)
+        }
+        route(router, .get, mappings, "ListEventSourceMappings", limit: small) {
+            try self.listEventSourceMappings($0, service)
+        }
+        route(router, .get, mappings + "/:uuid", "GetEventSourceMapping", limit: small) {
+            self.mappingResponse(try KinesisServer.mapping($0, service), service, requestID: $0.requestID)
+        }
+        route(router, .put, mappings + "/:uuid", "UpdateEventSourceMapping", limit: small) {
+            try await self.updateEventSourceMapping($0, service)
+        }
+        route(router, .delete, mappings + "/:uuid", "DeleteEventSourceMapping", limit: small) {
+            try await self.deleteEventSourceMapping($0, service)
+        }
+        return service
+    }
+
+    private func route(
+        _ router: Router<KinesisRequestContext>, _ method: HTTPRequest.Method, _ path: String,
+        _ operation: String, limit: Int,
+        _ handler: @escaping @Sendable (LambdaRequest) async throws -> Response
+    ) {
+        router.on(RouterPath(path), method: method) { [self] request, context in
+            await self.handleLambda(
+                request, context: context, operation: operation, limit: limit, handler: handler)
+        }
+    }
+
+    private func handleLambda(
+        _ request: Request, context: KinesisRequestContext, operation: String, limit: Int,
+        handler: @Sendable (LambdaRequest) async throws -> Response
+    ) async -> Response {
+        let requestID = UUID().uuidString.lowercased()
+        var bodyComplete = false
+        do {
+            let authorization = try options.credentials.map { credentials throws(KinesisError) in
+                try SignatureV4(credentials: credentials).authorize(
+                    SignatureV4.Head(
+                        method: request.method.rawValue, path: request.uri.path, query: request.uri.query,
+                        headers: [("host", request.head.authority ?? "")]
+                            + request.headers.map { ($0.name.canonicalName, $0.value) }))
+            }
+            var body: [UInt8]
+            do {
+                var buffer = try await request.body.collect(upTo: limit)
+                body = buffer.readBytes(length: buffer.readableBytes) ?? []
+            } catch {
+                throw LambdaError(
+                    "RequestEntityTooLargeException",
+                    "Request must be smaller than \(limit) bytes for the \(operation) operation",
+                    status: .contentTooLarge)
+            }
+            bodyComplete = true
+            try authorization?.verify(payloadSHA256: SignatureV4.hex(SHA256.hash(data: body)))
+            var parameters: [String: String] = [:]
+            for (key, value) in context.parameters {
+                parameters[String(key)] = String(value).removingPercentEncoding ?? String(value)
+            }
+            var query: [String: String] = [:]
+            for (key, value) in request.uri.queryParameters {
+                query[String(key)] = String(value).removingPercentEncoding ?? String(value)
+            }
+            let lambdaRequest = LambdaRequest(
+                body: body, parameters: parameters, query: query, headers: request.headers,
+                region: Self.region(request.headers[.authorization]), requestID: requestID)
+            let response = try await handler(lambdaRequest)
+            metrics.recordRequest(operation: "lambda." + operation, error: nil)
+            return response
+        } catch {
+            let lambdaError: LambdaError
+            switch error {
+            case let e as LambdaError: lambdaError = e
+            case let e as KinesisError:
+                lambdaError = LambdaError(
+                    e.code.name, e.message, status: e.code == .internalFailure ? .internalServerError : .forbidden)
+            default:
+                lambdaError = LambdaError.service("\(error)")
+            }
+            metrics.recordRequest(operation: "lambda." + operation, error: lambdaError.type)
+            if lambdaError.status == .internalServerError {
+                logger.error(
+                    "Lambda request failed", metadata: ["lambda.operation": "\(operation)", "error": "\(lambdaError)"])
+            }
+            let response = lambdaError.response(requestID: requestID)
+            guard !bodyComplete else { return response }
+            return Self.closingConnection(response, channel: context.channel)
+        }
+    }
+
+    /// The region of a SigV4 `Authorization` header's credential scope, or `us-east-1`.
+    static func region(_ authorization: String?) -> String {
+        guard let authorization, let range = authorization.range(of: "Credential=") else { return "us-east-1" }
+        let scope = authorization[range.upperBound...].prefix { $0 != "," && $0 != " " }
+        let parts = scope.split(separator: "/")
+        return parts.count >= 3 && !parts[2].isEmpty ? String(parts[2]) : "us-east-1"
+    }
+
+    // MARK: Responses
+
+    static func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, requestID: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.amznRequestID] = requestID
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func configurationResponse(
+        _ configuration: FunctionConfiguration, status: HTTPResponse.Status = .ok, requestID: String
+    ) -> Response {
+        Self.jsonResponse(configuration.jsonBytes, status: status, requestID: requestID)
+    }
+
+    static func function(_ request: LambdaRequest, _ service: LambdaService) throws(LambdaError) -> LambdaFunction {
+        let name = try FunctionName.parse(request.parameter("name"))
+        guard let function = service.function(named: name) else {
+            throw LambdaError.functionNotFound(FunctionName.arn(name, region: request.region))
+        }
+        return function
+    }
+
+    // MARK: Functions
+
+    private func createFunction(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
+        let p = try request.params()
+        let name = try FunctionName.parse(try Self.required(p, "FunctionName"))
+        guard (try? p.string("PackageType")) ?? "Zip" == "Zip" else {
+            throw LambdaError.invalidParameter(
+                "PackageType Image is not supported by ShardLog (it runs functions without Docker): deploy a zip "
+                    + "with --zip-file fileb://function.zip")
+        }
+        let zip = try Self.zip(p)
+        let environment = try Self.environment(p)
+        let configuration = FunctionConfiguration(
+            functionName: name, functionArn: FunctionName.arn(name, region: request.region),
+            runtime: try Self.required(p, "Runtime"), role: try Self.required(p, "Role"),
+            handler: try Self.required(p, "Handler"), codeSize: zip.count,
+            description: try Self.string(p, "Description") ?? "", timeout: try Self.int(p, "Timeout") ?? 3,
+            memorySize: try Self.int(p, "MemorySize") ?? 128, lastModified: FunctionConfiguration.timestamp(),
+            codeSha256: CodeArchive.sha256(zip), environment: environment,
+            architectures: try Self.strings(p, "Architectures") ?? ["x86_64"],
+            revisionId: UUID().uuidString.lowercased())
+        let function = try service.create(configuration, zip: zip)
+        return configurationResponse(function.configuration, status: .created, requestID: request.requestID)
+    }
+
+    private func listFunctions(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
+        let maxItems = try Self.maxItems(request, limit: 50)
+        let all = service.allFunctions()
+        var start = 0
+        if let marker = request.query["Marker"], !marker.isEmpty {
+            start = all.firstIndex { $0.name >= marker } ?? all.count
+        }
+        let page = Array(all[start..<min(all.count, start + maxItems)])
+        let next = start + maxItems < all.count ? all[start + maxItems].name : nil
+        return Self.listResponse(
+            "Functions", page.map { $0.configuration.jsonBytes }, next: next, requestID: request.requestID)
+    }
+
+    static func listResponse(_ key: String, _ items: [[UInt8]], next: String?, requestID: String) -> Response {
+        var out = Array("{\"\(key)\":[".utf8)
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: item)
+        }
+        out.append(UInt8(ascii: "]"))
+        if let next {
+            out.append(contentsOf: Array(",\"NextMarker\":".utf8))
+            out.append(contentsOf: JSON.string(next).bytes)
+        }
+        out.append(UInt8(ascii: "}"))
+        return jsonResponse(out, requestID: requestID)
+    }
+
+    static func maxItems(_ request: LambdaRequest, limit: Int) throws(LambdaError) -> Int {
+        guard let text = request.query["MaxItems"] else { return limit }
+        guard let value = Int(text), (1...10000).contains(value) else {
+            throw LambdaError.validation(
+                text, "maxItems", "Member must have value greater than or equal to 1 and less than or equal to 10000")
+        }
+        return min(value, 10000)
+    }
+
+    private func getFunction(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
+        let function = try Self.function(request, service)
+        var out = Array("{\"Configuration\":".utf8)
+        out.append(contentsOf: function.configuration.jsonBytes)
+        out.append(contentsOf: Array(",\"Code\":".utf8))
+        out.append(
+            contentsOf: JSON.fields([
+                "RepositoryType": .string("S3"), "Location": .string("file://" + function.codeDirectory),
+            ]).bytes)
+        out.append(UInt8(ascii: "}"))
+        return Self.jsonResponse(out, requestID: request.requestID)
+    }
+
+    private func deleteFunction(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
+        let function = try Self.function(request, service)
+        await service.delete(function)
+        return Response(status: .noContent, headers: [.amznRequestID: request.requestID])
+    }
+
+    private func updateFunctionConfiguration(_ request: LambdaRequest, _ service: LambdaService) async throws
+        -> Response
+    {
+        let function = try Self.function(request, service)
+        let p = try request.params()
+        var configuration = function.configuration
+        if let runtime = try Self.string(p, "Runtime") { configuration.runtime = runtime }
+        if let role = try Self.string(p, "Role") { configuration.role = role }
+        if let handler = try Self.string(p, "Handler") { configuration.handler = handler }
+        if let description = try Self.string(p, "Description") { configuration.description = description }
+        if let timeout = try Self.int(p, "Timeout") { configuration.timeout = timeout }
+        if let memory = try Self.int(p, "MemorySize") { configuration.memorySize = memory }
+        if p.has("Environment") { configuration.environment = try Self.environment(p) }
+        if let revision = try Self.string(p, "RevisionId"), revision != configuration.revisionId {
+            throw Self.revisionConflict
+        }
+        configuration.lastModified = FunctionConfiguration.timestamp()
+        configuration.revisionId = UUID().uuidString.lowercased()
+        try await service.updateConfiguration(function, configuration)
+        return configurationResponse(configuration, requestID: request.requestID)
+    }
+
+    private func updateFunctionCode(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
+        let function = try Self.function(request, service)
+        let p = try request.params()
+        if let revision = try Self.string(p, "RevisionId"), revision != function.configuration.revisionId {
+            throw Self.revisionConflict
+        }
+        let zip = try Self.zipFile(p, key: "ZipFile")
+        let configuration = try await service.updateCode(function, zip: zip)
+        return configurationResponse(configuration, requestID: request.requestID)
+    }
+
+    private static let revisionConflict = LambdaError(
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to "
+            + "retrieve the latest Revision Id",
+        status: .preconditionFailed)
+
+    private func invoke(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
+        let function = try Self.function(request, service)
+        if let qualifier = request.query["Qualifier"], qualifier != "$LATEST" {
+            throw LambdaError.invalidParameter(
+                "ShardLog keeps only $LATEST of a function; qualifier '\(qualifier)' is not supported")
+        }
+        let type = request.headers[LambdaHeaders.invocationType] ?? "RequestResponse"
+        let logType = request.headers[LambdaHeaders.logType] ?? "None"
+        guard ["None", "Tail"].contains(logType) else {
+            throw LambdaError.validation(
+                logType, "logType", "Member must satisfy enum value set: [None, Tail]")
+        }
+        let payload = request.body.isEmpty ? Array("{}".utf8) : request.body
+        if !request.body.isEmpty, (try? JSON(parsing: request.body)) == nil {
+            throw LambdaError(
+                "InvalidRequestContentException",
+                "Could not parse request body into json: the payload is not valid JSON")
+        }
+        var headers = HTTPFields()
+        headers[.amznRequestID] = request.requestID
+        headers[LambdaHeaders.executedVersion] = "$LATEST"
+        switch type {
+        case "DryRun":
+            return Response(status: .noContent, headers: headers)
+        case "Event":
+            guard request.body.count <= 262_144 else {
+                throw LambdaError(
+                    "RequestEntityTooLargeException",
+                    "Request must be smaller than 262144 bytes for the InvokeFunction operation",
+                    status: .contentTooLarge)
+            }
+            try service.enqueueEvent(function, payload: payload, requestId: request.requestID)
+            return Response(status: .accepted, headers: headers)
+        case "RequestResponse":
+            let result = await function.invoke(event: payload, requestId: request.requestID)
+            headers[.contentType] = "application/json"
+            if let error = result.functionError { headers[LambdaHeaders.functionError] = error }
+            if logType == "Tail" {
+                headers[LambdaHeaders.logResult] = Data(result.logTail.utf8).base64EncodedString()
+            }
+            return Response(
+                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.payload)))
+        default:
+            throw LambdaError.validation(
+                type, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        }
+    }
+
+    // MARK: Parameters
+
+    static func required(_ p: Params, _ key: String) throws(LambdaError) -> String {
+        guard let value = try string(p, key) else {
+            throw LambdaError(
+                "ValidationException",
+                "1 validation error detected: Value null at '\(key.prefix(1).lowercased() + key.dropFirst())' "
+                    + "failed to satisfy constraint: Member must not be null")
+        }
+        return value
+    }
+
+    static func string(_ p: Params, _ key: String) throws(LambdaError) -> String? {
+        do { return try p.string(key) } catch { throw LambdaError.invalidParameter(error.message) }
+    }
+
+    static func int(_ p: Params, _ key: String) throws(LambdaError) -> Int? {
+        do { return try p.int(key) } catch { throw LambdaError.invalidParameter(error.message) }
+    }
+
+    static func strings(_ p: Params, _ key: String) throws(LambdaError) -> [String]? {
+        do { return try p.strings(key) } catch { throw LambdaError.invalidParameter(error.message) }
+    }
+
+    private static func environment(_ p: Params) throws(LambdaError) -> FunctionConfiguration.Environment? {
+        do {
+            guard let environment = try p.object("Environment") else { return nil }
+            return FunctionConfiguration.Environment(variables: try environment.stringMap("Variables") ?? [:])
+        } catch {
+            throw LambdaError.invalidParameter("Environment: \(error.message)")
+        }
+    }
+
+    private static func zip(_ p: Params) throws(LambdaError) -> [UInt8] {
+        let code: Params?
+        do { code = try p.object("Code") } catch { throw LambdaError.invalidParameter(error.message) }
+        guard let code else {
+            throw LambdaError(
+                "ValidationException",
+                "1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not "
+                    + "be null")
+        }
+        for key in ["S3Bucket", "S3Key", "ImageUri"] where code.has(key) {
+            throw LambdaError.invalidParameter(
+                "Code.\(key) is not supported by ShardLog: give the zip itself (aws lambda create-function "
+                    + "--zip-file fileb://function.zip)")
+        }
+        return try zipFile(code, key: "ZipFile")
+    }
+
+    private static func zipFile(_ p: Params, key: String) throws(LambdaError) -> [UInt8] {
+        guard p.has(key) else {
+            throw LambdaError.invalidParameter(
+                "Please provide a source for function code (\(key)): ShardLog takes the zip itself, e.g. "
+                    + "--zip-file fileb://function.zip")
+        }
+        do {
+            return try p.blob(key)
+        } catch {
+            throw LambdaError.invalidParameter(
+                "Could not unzip uploaded file. Please check your file, then try to upload again.")
+        }
+    }
+}
+
+/// Answers `GET /health` with 503 and the reason when a mapping hosted through the Lambda API cannot start its
+/// handler (or cannot run); otherwise passes the request on.
+struct LambdaHealthMiddleware: RouterMiddleware {
+    typealias Context = KinesisRequestContext
+    let service: LambdaService
+
+    func handle(
+        _ request: Request, context: KinesisRequestContext,
+        next: (Request, KinesisRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard request.method == .get, request.uri.path == "/health", let problem = service.unhealthyMapping else {
+            return try await next(request, context)
+        }
+        return Response(
+            status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+            body: .init(byteBuffer: ByteBuffer(string: "unhealthy: \(problem)\n")))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import ShardLog
+import ShardLogTestSupport
+import Testing
+
+@testable import ShardLogServer
+
+/// The Lambda API of `shardlog serve`, driven by the unmodified AWS CLI and boto3 (`Python/lambda_api_test.py`)
+/// against a real server on 127.0.0.1: functions in Python, Node and a bash `bootstrap`, event source mappings, a
+/// restart of the server in between.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct LambdaAPITests {
+    private func drive(_ phase: String, port: Int, work: String) async throws -> String {
+        let result = try await runProcess(
+            [projectPython, pythonScriptPath("lambda_api_test.py"), "http://127.0.0.1:\(port)", work, phase],
+            environment: ["PATH": repositoryRoot + "/.venv/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "")],
+            timeout: .seconds(300))
+        #expect(result.status == 0, "\(phase) phase failed:\n\(result.output)")
+        #expect(result.output.contains("PASS \(phase)"), "\(result.output)")
+        return result.output
+    }
+
+    @Test("functions: create, invoke (result, error, Tail, Event, DryRun), update, list, delete; unsafe zips refused")
+    func functions() async throws {
+        try await withTemporaryDirectory { work in
+            let data = work + "/data"
+            try await withServer(directory: data) { port in
+                _ = try await drive("functions", port: port, work: work)
+            }
+            // Nothing escaped the function directories.
+            #expect(!FileManager.default.fileExists(atPath: data + "/escaped.txt"))
+            #expect(!FileManager.default.fileExists(atPath: data + "/functions/escaped.txt"))
+            // The log has the output and the failed invocation's error with its request id and stack trace.
+            let log = try String(contentsOfFile: data + "/functions/py/log", encoding: .utf8)
+            #expect(log.contains("hello from python"))
+            #expect(log.contains("errorType: ValueError errorMessage: asked to fail"))
+            #expect(log.contains("stackTrace:"))
+            let printed = try await runShardlog(["logs", "--data-dir", data, "py", "--since", "1h"])
+            #expect(printed.status == 0, "\(printed.stderr)")
+            #expect(printed.stdout.contains("ValueError"))
+            let missing = try await runShardlog(["logs", "--data-dir", data, "nosuch"])
+            #expect(missing.status != 0 && missing.stderr.contains("no log"))
+        }
+    }
+
+    @Test("event source mappings through the API: 1,000 records, a poison record in the destination, restart")
+    func mappings() async throws {
+        try await withTemporaryDirectory { work in
+            let data = work + "/data"
+            try await withServer(directory: data) { port in
+                _ = try await drive("mappings", port: port, work: work)
+            }
+            // The API's mapping is stored as every mapping is: mappings/<UUID>/mapping.json with AWS's names.
+            let uuid = try String(contentsOfFile: work + "/uuid", encoding: .utf8)
+            let definition = try String(contentsOfFile: data + "/mappings/\(uuid)/mapping.json", encoding: .utf8)
+            #expect(definition.contains("\"FunctionName\":\"consumer\""))
+            #expect(definition.contains("\"StreamName\":\"src\""))
+            try await withServer(directory: data) { port in
+                _ = try await drive("resume", port: port, work: work)
+            }
+            #expect(!FileManager.default.fileExists(atPath: data + "/mappings/\(uuid)"))
+        }
+    }
+
+    @Test("/health reports a hosted mapping whose handler cannot start")
+    func health() async throws {
+        try await withTemporaryDirectory { work in
+            let data = work + "/data"
+            try await withServer(directory: data) { port in
+                let script = """
+                    import boto3, io, zipfile, sys, time, urllib.request
+                    s = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+                    lam = s.client("lambda", endpoint_url=sys.argv[1])
+                    kin = s.client("kinesis", endpoint_url=sys.argv[1])
+                    kin.create_stream(StreamName="s", ShardCount=1)
+                    buf = io.BytesIO()
+                    with zipfile.ZipFile(buf, "w") as z:
+                        z.writestr("README", "no bootstrap here")
+                    lam.create_function(FunctionName="broken", Runtime="provided.al2", Handler="x", Role="r",
+                                        Code={"ZipFile": buf.getvalue()})
+                    lam.create_event_source_mapping(FunctionName="broken", StartingPosition="TRIM_HORIZON",
+                        EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/s")
+                    kin.put_record(StreamName="s", Data=b"x", PartitionKey="k")
+                    deadline = time.time() + 60
+                    while time.time() < deadline:
+                        try:
+                            urllib.request.urlopen(sys.argv[1] + "/health")
+                        except urllib.error.HTTPError as e:
+                            print(e.code, e.read().decode())
+                            sys.exit(0)
+                        time.sleep(0.2)
+                    sys.exit("health stayed ok")
+                    """
+                let path = work + "/health.py"
+                try script.write(toFile: path, atomically: true, encoding: .utf8)
+                let result = try await runProcess(
+                    [projectPython, path, "http://127.0.0.1:\(port)"], environment: [:], timeout: .seconds(120))
+                #expect(result.status == 0, "\(result.output)")
+                #expect(result.output.contains("503 unhealthy: mapping"))
+                #expect(result.output.contains("handler could not start"))
+            }
+        }
+    }
+}
