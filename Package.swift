@@ -50,6 +50,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ShardLogIngest",
+            dependencies: ["ShardLog"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ShardLogMapping",
             dependencies: [
                 "ShardLog",
@@ -83,6 +88,7 @@ let package = Package(
             name: "shardlog",
             dependencies: [
                 "ShardLog",
+                "ShardLogIngest",
                 "ShardLogMapping",
                 "ShardLogServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,7 +99,7 @@ let package = Package(
         ),
         .target(
             name: "ShardLogFuzzing",
-            dependencies: ["ShardLog", "ShardLogMapping", "ShardLogServer"],
+            dependencies: ["ShardLog", "ShardLogIngest", "ShardLogMapping", "ShardLogServer"],
             swiftSettings: strict
         ),
         .target(
@@ -108,6 +114,11 @@ let package = Package(
                 "ShardLog", "ShardLogTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogIngestTests",
+            dependencies: ["ShardLogIngest", "ShardLog", "ShardLogTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -36,7 +36,8 @@ public struct StoreOptions: Sendable {
 
 /// Kinesis' per-record limits.
 public enum Limits {
-    /// Data plus partition key of one record: 1 MiB.
+    /// Data plus partition key of one record by default: 1 MiB (a stream's `MaxRecordSizeInKiB` raises it; see
+    /// ``DataStream/maxRecordByteCount``).
     public static let recordByteCount = 1 << 20
     /// Partition key length in Unicode scalars: 1–256.
     public static let partitionKeyLength = 1...256
@@ -46,8 +47,8 @@ public enum Limits {
     public static let shardCount = 1...10_000
     /// Segment file size of a stream (`createStream(segmentByteCount:)`): 16 KiB to 4 GiB.
     public static let segmentByteCount = (16 << 10)...(4 << 30)
-    /// `MaxRecordSizeInKiB` of a stream (`UpdateMaxRecordSize`): 1024–10240 KiB. Recorded only: records stay
-    /// limited to ``recordByteCount``.
+    /// `MaxRecordSizeInKiB` of a stream (`UpdateMaxRecordSize`): 1024–10240 KiB. The store then takes and returns
+    /// records (key plus data) of up to that size.
     public static let maxRecordSizeInKiB = 1024...10240
     /// Length in bytes of a KMS key id, alias or ARN (`StartStreamEncryption`'s `KeyId`): 1–2048.
     public static let kmsKeyIdLength = 1...2048

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogIngest
 import ShardLogMapping
 import ShardLogServer
 import Synchronization

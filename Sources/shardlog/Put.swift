@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogIngest
 import Synchronization
 
 struct Put: AsyncParsableCommand {
@@ -8,7 +9,8 @@ struct Put: AsyncParsableCommand {
         abstract: "Append standard input to a stream, one record per line.",
         discussion: """
             Lines are batched internally. A rejected line (malformed JSON, a missing or non-string key field, a \
-            record over 1 MiB) is reported with its line number; with --on-error stop (the default) ingest stops \
+            record over the stream's maximum record size: 1 MiB unless raised by UpdateMaxRecordSize, up to \
+            10 MiB) is reported with its line number; with --on-error stop (the default) ingest stops \
             there, with skip it goes on. Everything accepted before an error stays stored. The summary counts the \
             records stored; when the store fails (disk full, a damaged shard) it is printed too, and the exit status \
             is 1, as it is if any line was rejected. Ctrl-C stops reading, lets the append in flight finish, prints \
@@ -54,10 +56,13 @@ struct Put: AsyncParsableCommand {
         options.durability = Durability(rawValue: durability) ?? .none
         let stream = try global.open(options).stream(named: name)
         let ledger = IngestLedger()
+        let keySource: RecordScanner.KeySource =
+            if let keyField { .field(keyField.split(separator: ".").map(String.init)) } else if let key {
+                .fixed(key)
+            } else { .random }
         var ingest = Ingest(
             stream: stream, ledger: ledger, jsonl: (format ?? (keyField == nil ? .lines : .jsonl)) == .jsonl,
-            keyPath: keyField.map { $0.split(separator: ".").map(String.init) }, fixedKey: key,
-            stopOnError: onError == .stop)
+            keySource: keySource, stopOnError: onError == .stop)
         let progress = Progress(enabled: standardErrorIsTerminal)
         let (name, json) = (self.name, self.json)
         // Ctrl-C (or SIGTERM) while reading: the append in flight finishes, nothing more is appended, and the summary
@@ -159,11 +164,19 @@ final class IngestLedger: Sendable {
     }
 
     /// Counts an append that returned (`results`) or failed (`nil`: nothing acknowledged).
-    func endAppend(_ results: [PutResult]?, bytes: Int) {
+    func endAppend(_ results: [SequenceNumber]?, bytes: Int) {
+        // Per shard, counted outside the lock in an array (no dictionary operation per record).
+        var perShard: [Int] = []
+        for r in results ?? [] {
+            if r.shardIndex >= perShard.count { perShard += repeatElement(0, count: r.shardIndex + 1 - perShard.count) }
+            perShard[r.shardIndex] += 1
+        }
         state.withLock { s in
             s.appending = false
             guard let results else { return }
-            for r in results { s.totals.perShard[r.sequence.shardIndex, default: 0] += 1 }
+            for (shard, count) in perShard.enumerated() where count > 0 {
+                s.totals.perShard[shard, default: 0] += count
+            }
             s.totals.records += results.count
             s.totals.bytes += bytes
         }
@@ -193,101 +206,43 @@ final class IngestLedger: Sendable {
     }
 }
 
-/// The state of one `put`: parsing, batching and counting.
+/// The state of one `put`: a two-stage pipeline over the two cores. The reading thread reads standard input, splits
+/// lines, scans them (JSON validation and key extraction) into a packed ``RecordBuffer`` and computes the keys' MD5
+/// (8 at a time with AVX2); the appending task routes and appends the previous buffer meanwhile. Two buffers take
+/// turns, so steady-state ingest allocates per buffer, not per line.
 struct Ingest {
     struct Stop: Error { var message: String }
 
     let stream: DataStream
     let ledger: IngestLedger
-    let jsonl: Bool
-    let keyPath: [String]?
-    let keyName: String
-    let fixedKey: String?
     let stopOnError: Bool
-    var pending: [PutRecordsEntry] = []
-    var pendingBytes = 0
+    var scanner: RecordScanner
+    /// The records being scanned.
+    var pending = RecordBuffer(records: 4096, keyBytes: 64 << 10, dataBytes: 2 << 20)
+    /// The buffer (and result array) the last append handed back, reused for the next batch.
+    var spare: (records: RecordBuffer, results: [SequenceNumber]) = (RecordBuffer(), [])
     var lineNumber = 0
-    var inFlight: (task: Task<[PutResult], any Error>, count: Int)?
+    var inFlight: (task: Task<(RecordBuffer, [SequenceNumber]), any Error>, count: Int)?
     /// Lines accepted so far (stored or about to be).
     var queued = 0
-    var random = SystemRandomNumberGenerator()
 
     init(
-        stream: DataStream, ledger: IngestLedger, jsonl: Bool, keyPath: [String]?, fixedKey: String?,
+        stream: DataStream, ledger: IngestLedger, jsonl: Bool, keySource: RecordScanner.KeySource,
         stopOnError: Bool
     ) {
         self.stream = stream
         self.ledger = ledger
-        self.jsonl = jsonl
-        self.keyPath = keyPath
-        self.keyName = keyPath?.joined(separator: ".") ?? ""
-        self.fixedKey = fixedKey
         self.stopOnError = stopOnError
-        pending.reserveCapacity(4096)
+        self.scanner = RecordScanner(
+            jsonl: jsonl, keySource: keySource, maxRecordByteCount: stream.maxRecordByteCount)
     }
 
     mutating func accept(_ line: [UInt8], _ range: Range<Int>) throws(Stop) {
         lineNumber += 1
-        var key = fixedKey
-        if jsonl {
-            switch keyOf(line, range) {
-            case .success(let found): key = found
-            case .failure(let problem): return try reject("line \(lineNumber): \(problem)")
-            }
+        if let refusal = scanner.scan(line, range, into: &pending) {
+            return try reject("line \(lineNumber): \(refusal)")
         }
-        let partitionKey = key ?? Self.randomKey(&random)
-        do {
-            try DataStream.validate(partitionKey: partitionKey, dataByteCount: range.count)
-        } catch {
-            return try reject("line \(lineNumber): \(error.message)")
-        }
-        pending.append(PutRecordsEntry(partitionKey: partitionKey, data: Array(line[range])))
-        pendingBytes += range.count
         queued += 1
-    }
-
-    /// Why a line was refused (the text after `line N: `).
-    struct Refusal: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// Validates a JSON line in one pass and returns the partition key at `--key-field` (`nil` without one).
-    /// A key must be a JSON string (its Unicode contents) or a number (its text); anything else is refused.
-    func keyOf(_ line: [UInt8], _ range: Range<Int>) -> Result<String?, Refusal> {
-        guard let keyPath else {
-            do throws(JSONLine.Problem) {
-                try JSONLine.validate(line, range)
-                return .success(nil)
-            } catch {
-                return .failure(Refusal(description: "not valid JSON: \(error)"))
-            }
-        }
-        let found: JSONLine.Value?
-        do throws(JSONLine.Problem) {
-            found = try JSONLine.field(line, range, path: keyPath)
-        } catch {
-            return .failure(Refusal(description: "not valid JSON: \(error)"))
-        }
-        let field = "key field '\(keyName)'"
-        switch found {
-        case .string(let s) where !s.isEmpty, .number(let s):
-            return .success(s)
-        case .string:
-            return .failure(
-                Refusal(description: "\(field) is an empty string; a partition key has 1 to 256 characters"))
-        case .invalidString(let position):
-            return .failure(
-                Refusal(
-                    description: "\(field) (at byte \(position + 1)) is not valid UTF-8 or escapes a lone surrogate; "
-                        + "a partition key must be a Unicode string"))
-        case nil:
-            return .failure(Refusal(description: "\(field) is missing"))
-        case let other?:
-            return .failure(
-                Refusal(
-                    description: "\(field) is \(other.typeName); a partition key must be a JSON string "
-                        + "(or a number, which is used as its text)"))
-        }
     }
 
     mutating func reject(_ message: String) throws(Stop) {
@@ -298,28 +253,33 @@ struct Ingest {
         printError("skipped \(message)")
     }
 
-    /// Hands the pending records to the store on another task while the caller parses the next chunk
-    /// (a two-stage pipeline: parsing and appending overlap on two cores). Waits for the previous append first,
-    /// so at most one batch is in flight and order is kept.
+    /// Hands the pending records to the appending task while the caller reads and scans the next chunk. Waits for
+    /// the previous append first, so at most one batch is in flight and order is kept.
     mutating func flush() async throws {
         try await finish()
         guard !pending.isEmpty else { return }
+        // Hash here, on the reading side of the pipeline, so the appender only routes.
+        if stream.openShardCount > 1 { pending.computeHashKeys() }
         let batch = pending
-        let (stream, ledger, byteCount) = (self.stream, self.ledger, pendingBytes)
-        let task = Task.detached {
-            guard ledger.beginAppend() else { return [PutResult]() }
+        let reused = spare.results
+        // Drop this side's references first, so each buffer has one owner and is reused without a copy.
+        pending = spare.records
+        spare = (RecordBuffer(), [])
+        pending.removeAll(keepingCapacity: true)
+        let (stream, ledger, byteCount) = (self.stream, self.ledger, batch.dataByteCount)
+        let task = Task.detached { () throws -> (RecordBuffer, [SequenceNumber]) in
+            var results = reused
+            guard ledger.beginAppend() else { return (batch, results) }
             do {
-                let results = try stream.putRecords(batch)
+                try stream.putRecords(batch, into: &results)
                 ledger.endAppend(results, bytes: byteCount)
-                return results
+                return (batch, results)
             } catch {
                 ledger.endAppend(nil, bytes: 0)
                 throw error
             }
         }
         inFlight = (task, batch.count)
-        pending.removeAll(keepingCapacity: true)
-        pendingBytes = 0
     }
 
     /// A failed append: the cause, and the batch that is not acknowledged.
@@ -333,7 +293,7 @@ struct Ingest {
         guard let (task, count) = inFlight else { return }
         inFlight = nil
         do {
-            _ = try await task.value
+            spare = try await task.value
         } catch {
             throw AppendFailed(
                 description: "\(Self.describe(error)) (appending a batch of \(count) records, which are not "
@@ -350,10 +310,6 @@ struct Ingest {
 
     static func describe(_ error: any Error) -> String {
         (error as? ShardLogError)?.message ?? "\(error)"
-    }
-
-    static func randomKey(_ g: inout SystemRandomNumberGenerator) -> String {
-        String(g.next(), radix: 16)
     }
 
     static func report(

@@ -2,6 +2,7 @@
 #define CSHARDLOG_H
 #include <stddef.h>
 #include <stdint.h>
+#include "shardlog_md5.h"
 
 /// CRC-32C (Castagnoli) of `length` bytes at `data`, continuing from `crc` (start with 0).
 /// Uses SSE4.2 when the CPU has it, a slice-by-8 table otherwise.

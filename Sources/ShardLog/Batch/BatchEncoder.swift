@@ -43,6 +43,19 @@ struct BatchEncoder {
         recordCount += 1
     }
 
+    /// Appends one record from packed buffers (``RecordBuffer``): copies `key` and `data` with one `memcpy` each.
+    /// - Parameter timestamp: its arrival time in ms; never less than the batch's first.
+    mutating func append(key: ArraySlice<UInt8>, data: ArraySlice<UInt8>, timestamp: Int64) {
+        let ts = max(timestamp, firstTimestamp)
+        lastTimestamp = max(lastTimestamp, ts)
+        payload.appendVarint(UInt64(ts - firstTimestamp))
+        payload.appendVarint(UInt64(key.count))
+        payload.append(contentsOf: key)
+        payload.appendVarint(UInt64(data.count))
+        payload.append(contentsOf: data)
+        recordCount += 1
+    }
+
     /// The encoded bytes of one record, for size checks before appending.
     static func encodedByteCount(keyByteCount: Int, dataByteCount: Int) -> Int {
         keyByteCount + dataByteCount + 3 * 10

@@ -175,15 +175,18 @@ final class Segment: Sendable {
 
     /// Reads records from `offset` on, stopping at `limit` records, `maxBytes` of data or the committed end.
     ///
-    /// Every batch is checksum-verified before use.
-    /// - Returns: decoded entries (possibly empty) and the offset after the last one returned (or `offset`).
+    /// Records are returned in order without gaps: the first record that does not fit in `maxBytes` ends the read
+    /// (it comes first next time), except that with `atLeastOne` a first record larger than `maxBytes` (up to
+    /// 10 MiB) is returned alone. Every batch is checksum-verified before use.
+    /// - Returns: decoded entries (possibly empty), the offset after the last one returned (or `offset`), and
+    ///   whether the read stopped at `maxBytes` (the caller must not read further for this call).
     /// - Throws: `.corruption` naming the file and byte position when a published batch fails its checksum.
     /// - Complexity: O(log n + k) for k records returned.
-    func read(from offset: UInt64, limit: Int, maxBytes: Int) throws(ShardLogError)
-        -> (entries: [BatchDecoder.Entry], next: UInt64)
+    func read(from offset: UInt64, limit: Int, maxBytes: Int, atLeastOne: Bool = true) throws(ShardLogError)
+        -> (entries: [BatchDecoder.Entry], next: UInt64, full: Bool)
     {
         let (tip, end) = try walked()
-        guard offset < tip, limit > 0 else { return ([], offset) }
+        guard offset < tip, limit > 0 else { return ([], offset, false) }
         var pos = position(of: offset)
         var out: [BatchDecoder.Entry] = []
         var bytes = 0
@@ -207,15 +210,17 @@ final class Segment: Sendable {
             }
             let entries = try BatchDecoder.records(raw, header: header, fromOffset: next, where: "\(file.path):\(pos)")
             for entry in entries {
-                if out.count >= limit || (bytes >= maxBytes) { break }
-                if !out.isEmpty && bytes + entry.data.count + entry.key.utf8.count > maxBytes { break }
-                bytes += entry.data.count + entry.key.utf8.count
+                let size = entry.data.count + entry.key.utf8.count
+                if out.count >= limit { break }
+                // A record that does not fit ends the read here: skipping on to the next batch would lose it.
+                if bytes + size > maxBytes && (!out.isEmpty || !atLeastOne) { return (out, next, true) }
+                bytes += size
                 out.append(entry)
                 next = entry.offset + 1
             }
             pos += length
         }
-        return (out, next)
+        return (out, next, bytes >= maxBytes)
     }
 
     /// The first offset whose arrival time is at least `timestamp` (ms), or the segment's tip if none.

@@ -3,19 +3,14 @@ import Synchronization
 
 /// Appending, rolling, recovery, closing and retention: everything that writes a shard.
 extension Shard {
-    /// One record to append.
-    struct Pending {
-        var key: String
-        var data: [UInt8]
-    }
-
     /// Where an appended batch landed.
     struct Appended {
         var firstOffset: UInt64
         var count: Int
     }
 
-    /// Appends `records` in order as one or more batches (each at most `options.maxBatchByteCount` of payload).
+    /// Appends records `members` of `records`, in that order, as one or more batches (each at most
+    /// `options.maxBatchByteCount` of payload; a larger record is a batch of its own).
     ///
     /// Each batch is written with one `pwrite`, then published by a release store of the committed end; with
     /// durability `always` the call returns only after an `fdatasync` covering it (shared with concurrent callers).
@@ -23,11 +18,13 @@ extension Shard {
     /// - Throws: `.resourceInUse` if the shard was closed by a reshard (re-route and retry), `.noSpace` when a new
     ///   segment cannot be allocated; data appended before the error stays stored.
     /// - Complexity: O(total bytes).
-    func append(_ records: [Pending], timestamp: Int64) throws(ShardLogError) -> [Appended] {
+    func append(_ records: RecordBuffer, members: ArraySlice<Int32>, timestamp: Int64) throws(ShardLogError)
+        -> [Appended]
+    {
         let (out, written) = try writer.withLock {
             (w: inout Writer) throws(ShardLogError) -> ([Appended], (Segment, Int)?) in
             try withWriterLock(&w) { (w: inout Writer) throws(ShardLogError) in
-                try appendLocked(records, timestamp: timestamp, &w)
+                try appendLocked(records, members, timestamp: timestamp, &w)
             }
         }
         if written != nil { doorbell.ring(shardIndex: index) }
@@ -35,22 +32,22 @@ extension Shard {
         return out
     }
 
-    /// ``append(_:timestamp:)`` under both locks.
-    private func appendLocked(_ records: [Pending], timestamp: Int64, _ w: inout Writer) throws(ShardLogError)
-        -> ([Appended], (Segment, Int)?)
-    {
+    /// ``append(_:members:timestamp:)`` under both locks.
+    private func appendLocked(
+        _ records: RecordBuffer, _ members: ArraySlice<Int32>, timestamp: Int64, _ w: inout Writer
+    ) throws(ShardLogError) -> ([Appended], (Segment, Int)?) {
         var out: [Appended] = []
         var written: (Segment, Int)?
-        var start = 0
-        while start < records.count {
+        var start = members.startIndex
+        while start < members.endIndex {
             w.encoder.reset(timestamp: timestamp)
             var end = start
-            while end < records.count
-                && (end == start
-                    || w.encoder.payloadByteCount + records[end].data.count
-                        <= options.maxBatchByteCount)
-            {
-                w.encoder.append(key: records[end].key, data: records[end].data, timestamp: timestamp)
+            while end < members.endIndex {
+                let i = Int(members[end])
+                let data = records.dataRange(i)
+                if end != start && w.encoder.payloadByteCount + data.count > options.maxBatchByteCount { break }
+                w.encoder.append(
+                    key: records.keyBytes[records.keyRange(i)], data: records.dataBytes[data], timestamp: timestamp)
                 end += 1
             }
             let placed = try writeBatch(&w)
@@ -63,7 +60,10 @@ extension Shard {
 
     /// Writes the encoder's batch (the caller holds the cross-process lock).
     private func writeBatch(_ w: inout Writer) throws(ShardLogError) -> (first: UInt64, segment: Segment, end: Int) {
-        var seg = try activeSegment(&w)
+        // A shard's first segment is made large enough for its first batch (a record of up to 10 MiB may exceed
+        // the stream's segment size); later ones by `roll`.
+        var seg = try activeSegment(
+            &w, minimumByteCount: SegmentHeader.byteCount + RecordBatch.headerByteCount + w.encoder.payloadByteCount)
         if seg.state == .closed {
             throw ShardLogError(.resourceInUse, "shard \(shardId) is closed (resharded); writes go to its children")
         }
@@ -113,7 +113,7 @@ extension Shard {
 
     /// The segment to append to, under the writer lock: the newest file, recovered if its last writer died or the
     /// machine rebooted, rolled if sealed.
-    private func activeSegment(_ w: inout Writer) throws(ShardLogError) -> Segment {
+    private func activeSegment(_ w: inout Writer, minimumByteCount: Int = 0) throws(ShardLogError) -> Segment {
         if let active = w.active, active.state != .sealed {
             try recoverIfNeeded(active)
             return active
@@ -123,7 +123,7 @@ extension Shard {
         if let last = offsets.last {
             seg = try segment(last)
         } else {
-            seg = try createSegment(firstOffset: 0, byteCount: options.segmentByteCount)
+            seg = try createSegment(firstOffset: 0, byteCount: max(options.segmentByteCount, minimumByteCount))
         }
         // The successor is created before a segment is sealed: a sealed newest file means the next one is missing.
         if seg.state == .sealed { _ = try successor(of: seg) }
@@ -152,6 +152,14 @@ extension Shard {
     /// Seals `seg` and starts the next segment, named by the next offset.
     private func roll(_ w: inout Writer, from seg: Segment, needing byteCount: Int) throws(ShardLogError) -> Segment {
         let next = try checkedNextOffset(seg)
+        // An empty segment cannot be followed by one of the same name: it was made smaller than this batch by an
+        // earlier writer (another segment size). Refuse the batch instead of writing past the file's end.
+        guard next > seg.firstOffset else {
+            throw ShardLogError(
+                .invalidArgument,
+                "a record batch of \(byteCount) bytes does not fit in the empty segment \(seg.file.path)"
+                    + " (\(seg.capacity) bytes); raise the stream's segment size")
+        }
         if options.durability != .none {
             try seg.file.synchronize()
             seg.file.storeReleasing(Int64(seg.committedEnd), at: SegmentHeader.syncedEnd)

@@ -286,7 +286,10 @@ final class Shard: Sendable {
         while out.count < limit && bytes < maxBytes {
             guard let seg = try segment(containing: position) else { break }
             if position < seg.firstOffset { position = seg.firstOffset }
-            let (entries, next) = try seg.read(from: position, limit: limit - out.count, maxBytes: maxBytes - bytes)
+            let (entries, next, full) = try seg.read(
+                from: position, limit: limit - out.count, maxBytes: maxBytes - bytes, atLeastOne: out.isEmpty)
+            // The next record does not fit in what is left of `maxBytes`: it comes first in the next read.
+            if full && entries.isEmpty { break }
             if entries.isEmpty {
                 // At the end of this segment: move on only if a successor exists (it is created before this one is
                 // sealed, after this one's last batch), and it must start exactly where this one ends.
@@ -304,6 +307,7 @@ final class Shard: Sendable {
             for e in entries { bytes += e.data.count + e.key.utf8.count }
             out.append(contentsOf: entries)
             position = next
+            if full { break }
         }
         return (out, position)
     }

@@ -19,7 +19,7 @@ extension DataStream {
         try updateMetadata { (m: inout StreamMetadata) throws(ShardLogError) in m.kmsKeyId = kmsKeyId }
     }
 
-    /// Records the stream's `MaxRecordSizeInKiB`.
+    /// Sets the stream's `MaxRecordSizeInKiB`: puts then take records (key plus data) up to that size.
     /// - Throws: `.invalidArgument` outside ``Limits/maxRecordSizeInKiB``.
     public func setMaxRecordSize(kibibytes: Int) throws(ShardLogError) {
         try updateSetting(

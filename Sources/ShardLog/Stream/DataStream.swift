@@ -124,8 +124,11 @@ public final class DataStream: Sendable {
     }
 
     /// Checks one entry against Kinesis' limits.
+    /// - Parameter limit: the largest record in bytes (the stream's ``maxRecordByteCount``; default 1 MiB).
     /// - Throws: `.invalidArgument` naming the limit.
-    public static func validate(partitionKey: String, dataByteCount: Int) throws(ShardLogError) {
+    public static func validate(
+        partitionKey: String, dataByteCount: Int, limit: Int = Limits.recordByteCount
+    ) throws(ShardLogError) {
         let keyLength = partitionKey.unicodeScalars.count
         guard Limits.partitionKeyLength.contains(keyLength) else {
             throw ShardLogError(
@@ -133,65 +136,39 @@ public final class DataStream: Sendable {
                 "partition key has \(keyLength) characters; it must have between 1 and 256")
         }
         let total = dataByteCount + partitionKey.utf8.count
-        guard total <= Limits.recordByteCount else {
-            throw ShardLogError(
-                .invalidArgument,
-                "record is \(total) bytes (data + partition key); the limit is \(Limits.recordByteCount) bytes (1 MiB)")
-        }
+        guard total <= limit else { throw tooLarge(total, limit: limit, record: nil) }
     }
 
     /// Puts records in order; each is routed by its key (or explicit hash key) to the open shard covering it, and
-    /// all records for one shard are appended as one batch.
+    /// all records for one shard are appended as one batch. A convenience over ``putRecords(_:into:)``, which
+    /// producers of many records should call with a reused ``RecordBuffer``.
     /// - Returns: one result per entry, in the same order.
     /// - Throws: `.invalidArgument` (nothing is written when any entry is invalid), I/O errors.
     /// - Complexity: O(total bytes); one MD5 per record unless the stream has a single open shard.
     public func putRecords(_ entries: [PutRecordsEntry]) throws(ShardLogError) -> [PutResult] {
-        for e in entries { try Self.validate(partitionKey: e.partitionKey, dataByteCount: e.data.count) }
-        if let failure = flushFailure.withLock({ $0.take() }) { throw failure }
-        var results = [PutResult?](repeating: nil, count: entries.count)
-        var pending = Array(entries.indices)
-        var attempts = 0
-        while !pending.isEmpty {
-            attempts += 1
-            let routes = state.withLock { $0.routes }
-            var groups: [Int: [Int]] = [:]
-            for i in pending {
-                let target: Int
-                if routes.count == 1 {
-                    target = routes[0].index
-                } else {
-                    let key = entries[i].explicitHashKey ?? HashKey.of(partitionKey: entries[i].partitionKey)
-                    target = Self.route(key, routes)
-                }
-                groups[target, default: []].append(i)
-            }
-            pending = []
-            let now = Clock.milliseconds()
-            for (index, members) in groups.sorted(by: { $0.key < $1.key }) {
-                let shard = try self.shard(index)
-                let batch = members.map { Shard.Pending(key: entries[$0].partitionKey, data: entries[$0].data) }
-                do {
-                    var k = 0
-                    for placed in try shard.append(batch, timestamp: now) {
-                        for n in 0..<placed.count {
-                            results[members[k]] = PutResult(
-                                sequence: SequenceNumber(shardIndex: index, offset: placed.firstOffset + UInt64(n)))
-                            k += 1
-                        }
-                    }
-                } catch  where error.code == .resourceInUse && attempts < 50 {
-                    // Closed by a reshard in another process: reload and re-route.
-                    pending.append(contentsOf: members)
-                }
-            }
-            if !pending.isEmpty { try reload() }
+        var buffer = RecordBuffer(records: entries.count)
+        for e in entries {
+            try buffer.append(partitionKey: e.partitionKey, data: e.data, explicitHashKey: e.explicitHashKey)
         }
-        return results.compactMap { $0 }
+        var sequences: [SequenceNumber] = []
+        try putRecords(buffer, into: &sequences)
+        return sequences.map { PutResult(sequence: $0) }
+    }
+
+    /// The open shards sorted by starting hash key, as this process last read them.
+    var routes: [(range: ClosedRange<UInt128>, index: Int)] { state.withLock { $0.routes } }
+
+    /// The background flush failure not reported yet, if any (reported once).
+    func takeFlushFailure() -> ShardLogError? { flushFailure.withLock { $0.take() } }
+
+    /// The position in `routes` of the open shard whose range contains `key`.
+    static func route(position key: UInt128, _ routes: [(range: ClosedRange<UInt128>, index: Int)]) -> Int {
+        max(0, routes.partitionPoint { $0.range.lowerBound <= key } - 1)
     }
 
     /// The open shard whose range contains `key`.
     private static func route(_ key: UInt128, _ routes: [(range: ClosedRange<UInt128>, index: Int)]) -> Int {
-        routes[max(0, routes.partitionPoint { $0.range.lowerBound <= key } - 1)].index
+        routes[route(position: key, routes)].index
     }
 
     /// The open shard a partition key routes to.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ShardLog
+@testable import ShardLogIngest
 
 /// `JSONLine.field` (the partition key at `--key-field` with its JSON type) and `JSONLine.validate`.
 @Suite struct JSONLineFieldTests {

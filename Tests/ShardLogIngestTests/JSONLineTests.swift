@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ShardLog
+@testable import ShardLogIngest
 
 @Suite struct JSONLineTests {
     func scan(_ text: String, _ path: [String] = []) throws(JSONLine.Problem) -> String? {

@@ -95,9 +95,57 @@ package struct JSONLine {
     package static func field(_ bytes: [UInt8], _ range: Range<Int>, path: [String]) throws(Problem) -> Value? {
         var s = JSONLine(bytes, range)
         s.skipSpace()
-        let found = try s.value(path: path[...])
+        let found = try s.locate(path: path[...])
         try s.expectEnd()
-        return found
+        return found.map { s.decode($0) }
+    }
+
+    /// What ``key(_:_:path:)`` found: the bytes of a string without escapes or of a number (to copy as they are,
+    /// no `String` built), or any other value decoded as ``field(_:_:path:)`` does.
+    package enum Key: Equatable, Sendable {
+        /// `bytes[range]` is the key's text: a string's contents without escapes (its UTF-8 not checked yet), or a
+        /// number's literal.
+        case bytes(Range<Int>)
+        /// Anything else (a string with escapes, an object, …), or `nil` when the path is absent.
+        case value(Value?)
+    }
+
+    /// Like ``field(_:_:path:)``, but returns a plain string's or a number's position instead of building a
+    /// `String`: the ingest path for `--key-field`, which copies the key's bytes straight into a record buffer.
+    /// - Throws: ``Problem`` for malformed JSON.
+    /// - Complexity: O(line length), no allocation for a plain string or number.
+    package static func key(_ bytes: [UInt8], _ range: Range<Int>, path: [String]) throws(Problem) -> Key {
+        var s = JSONLine(bytes, range)
+        s.skipSpace()
+        let found = try s.locate(path: path[...])
+        try s.expectEnd()
+        switch found {
+        case .string(let r, plain: true)?, .number(let r)?: return .bytes(r)
+        case let other: return .value(other.map { s.decode($0) })
+        }
+    }
+
+    /// A value found by ``locate(path:)``: strings and numbers by position, the rest decoded.
+    private enum Located {
+        case string(Range<Int>, plain: Bool)
+        case number(Range<Int>)
+        case other(Value)
+    }
+
+    /// A located value as a ``Value``: strings unescaped and UTF-8-checked, numbers as their text.
+    private func decode(_ located: Located) -> Value {
+        switch located {
+        case .string(let contents, plain: true):
+            guard let text = String(validating: bytes[contents], as: UTF8.self) else {
+                return .invalidString(position: contents.lowerBound - base)
+            }
+            return .string(text)
+        case .string(let contents, plain: false):
+            guard let text = unescape(contents) else { return .invalidString(position: contents.lowerBound - base) }
+            return .string(text)
+        case .number(let r): return .number(String(decoding: bytes[r], as: UTF8.self))
+        case .other(let value): return value
+        }
     }
 
     private mutating func expectEnd() throws(Problem) {
@@ -111,21 +159,21 @@ package struct JSONLine {
 
     private func fail(_ reason: String) -> Problem { Problem(reason: reason, position: i - base) }
 
-    /// Parses the value at `i`; if `path` is empty, returns it; otherwise descends into objects along `path`
-    /// (anything else on the way means the path is absent).
-    private mutating func value(path: ArraySlice<String>) throws(Problem) -> Value? {
+    /// Parses the value at `i`; if `path` is empty, returns it (strings and numbers by position); otherwise
+    /// descends into objects along `path` (anything else on the way means the path is absent).
+    private mutating func locate(path: ArraySlice<String>) throws(Problem) -> Located? {
         guard i < end else { throw fail("unexpected end of line") }
         let start = i
         switch bytes[i] {
         case UInt8(ascii: "{"):
             guard let first = path.first else {
                 try skipValue()
-                return .object(String(decoding: bytes[start..<i], as: UTF8.self))
+                return .other(.object(String(decoding: bytes[start..<i], as: UTF8.self)))
             }
-            var hit: Value?
+            var hit: Located?
             try members { (s: inout JSONLine, key: Range<Int>, plain: Bool) throws(Problem) in
                 if hit == nil, try s.keyEquals(key, plain: plain, first) {
-                    hit = try s.value(path: path.dropFirst())
+                    hit = try s.locate(path: path.dropFirst())
                 } else {
                     try s.skipValue()
                 }
@@ -137,23 +185,16 @@ package struct JSONLine {
                 return nil
             }
             let (contents, plain) = try stringContents()
-            if plain {
-                guard let text = String(validating: bytes[contents], as: UTF8.self) else {
-                    return .invalidString(position: contents.lowerBound - base)
-                }
-                return .string(text)
-            }
-            guard let text = unescape(contents) else { return .invalidString(position: contents.lowerBound - base) }
-            return .string(text)
+            return .string(contents, plain: plain)
         default:
             try skipValue()
             guard path.isEmpty else { return nil }
             switch bytes[start] {
-            case UInt8(ascii: "["): return .array(String(decoding: bytes[start..<i], as: UTF8.self))
-            case UInt8(ascii: "t"): return .boolean(true)
-            case UInt8(ascii: "f"): return .boolean(false)
-            case UInt8(ascii: "n"): return .null
-            default: return .number(String(decoding: bytes[start..<i], as: UTF8.self))
+            case UInt8(ascii: "["): return .other(.array(String(decoding: bytes[start..<i], as: UTF8.self)))
+            case UInt8(ascii: "t"): return .other(.boolean(true))
+            case UInt8(ascii: "f"): return .other(.boolean(false))
+            case UInt8(ascii: "n"): return .other(.null)
+            default: return .number(start..<i)
             }
         }
     }

@@ -1,0 +1,130 @@
+import ShardLog
+
+/// Turns input lines into records of a ``RecordBuffer``: the line is the data, the partition key comes from a JSON
+/// field (`--key-field`), a fixed key (`--key`) or is random. With JSON input each line is validated in one pass;
+/// a plain string or number key is copied straight from the line into the buffer (no `String` per record).
+///
+/// Not thread-safe: one scanner per reading thread.
+package struct RecordScanner {
+    /// Where partition keys come from.
+    package enum KeySource: Sendable {
+        /// The value at this dotted path of each JSON line (a string, or a number used as its text).
+        case field([String])
+        /// The same key for every record (checked by the caller).
+        case fixed(String)
+        /// A random 64-bit hexadecimal key per record (spreads records over all shards).
+        case random
+    }
+
+    /// Why a line was refused: the text after `line N: `.
+    package struct Refusal: Error, Equatable, CustomStringConvertible {
+        /// What is wrong with the line.
+        package var description: String
+    }
+
+    private let jsonl: Bool
+    private let keySource: KeySource
+    private let keyName: String
+    private let fixedKey: [UInt8]
+    /// The largest record (key plus data) accepted.
+    package var maxRecordByteCount: Int
+    private var random = SystemRandomNumberGenerator()
+    private var scratch: [UInt8] = []
+
+    /// Creates a scanner.
+    /// - Parameters:
+    ///   - jsonl: each line must be one JSON value (required with a `.field` key source).
+    ///   - keySource: where keys come from.
+    ///   - maxRecordByteCount: the stream's record limit (``DataStream/maxRecordByteCount``).
+    package init(jsonl: Bool, keySource: KeySource, maxRecordByteCount: Int) {
+        self.jsonl = jsonl
+        self.keySource = keySource
+        self.maxRecordByteCount = maxRecordByteCount
+        if case .field(let path) = keySource { keyName = path.joined(separator: ".") } else { keyName = "" }
+        if case .fixed(let key) = keySource { fixedKey = Array(key.utf8) } else { fixedKey = [] }
+        scratch.reserveCapacity(16)
+    }
+
+    /// Appends `line[range]` as one record to `buffer`, or says why it is refused (nothing is appended then).
+    /// - Complexity: O(line length).
+    package mutating func scan(_ line: [UInt8], _ range: Range<Int>, into buffer: inout RecordBuffer) -> Refusal? {
+        switch keySource {
+        case .field(let path):
+            let found: JSONLine.Key
+            do throws(JSONLine.Problem) {
+                found = try JSONLine.key(line, range, path: path)
+            } catch {
+                return Refusal(description: "not valid JSON: \(error)")
+            }
+            switch found {
+            case .bytes(let key):
+                if key.isEmpty { return emptyKey() }
+                return append(key: line, key, line, range, into: &buffer, keyFromLine: true)
+            case .value(let value):
+                switch value {
+                case .string(let s) where !s.isEmpty, .number(let s):
+                    scratch.removeAll(keepingCapacity: true)
+                    scratch.append(contentsOf: s.utf8)
+                    return append(key: scratch, 0..<scratch.count, line, range, into: &buffer)
+                case .string: return emptyKey()
+                case .invalidString(let position): return invalidKey(at: position)
+                case nil: return Refusal(description: "key field '\(keyName)' is missing")
+                case let other?:
+                    return Refusal(
+                        description: "key field '\(keyName)' is \(other.typeName); a partition key must be a JSON "
+                            + "string (or a number, which is used as its text)")
+                }
+            }
+        case .fixed:
+            if let problem = validateJSON(line, range) { return problem }
+            return append(key: fixedKey, 0..<fixedKey.count, line, range, into: &buffer)
+        case .random:
+            if let problem = validateJSON(line, range) { return problem }
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: String(random.next(), radix: 16).utf8)
+            return append(key: scratch, 0..<scratch.count, line, range, into: &buffer)
+        }
+    }
+
+    private func validateJSON(_ line: [UInt8], _ range: Range<Int>) -> Refusal? {
+        guard jsonl else { return nil }
+        do throws(JSONLine.Problem) {
+            try JSONLine.validate(line, range)
+            return nil
+        } catch {
+            return Refusal(description: "not valid JSON: \(error)")
+        }
+    }
+
+    private func append(
+        key: [UInt8], _ keyRange: Range<Int>, _ line: [UInt8], _ range: Range<Int>, into buffer: inout RecordBuffer,
+        keyFromLine: Bool = false
+    ) -> Refusal? {
+        do {
+            // The key first (as `DataStream.validate` orders it), then the size, then the copy.
+            try RecordBuffer.checkKey(key, keyRange)
+            let total = keyRange.count + range.count
+            guard total <= maxRecordByteCount else {
+                return Refusal(description: DataStream.tooLarge(total, limit: maxRecordByteCount, record: nil).message)
+            }
+            try buffer.append(key: key, keyRange, data: line, range)
+            return nil
+        } catch {
+            // A plain string copied from the line unchecked that is not valid UTF-8.
+            if keyFromLine, error.message.hasSuffix("not valid UTF-8") {
+                return invalidKey(at: keyRange.lowerBound - range.lowerBound)
+            }
+            return Refusal(description: error.message)
+        }
+    }
+
+    private func emptyKey() -> Refusal {
+        Refusal(description: "key field '\(keyName)' is an empty string; a partition key has 1 to 256 characters")
+    }
+
+    private func invalidKey(at position: Int) -> Refusal {
+        Refusal(
+            description: "key field '\(keyName)' (at byte \(position + 1)) is not valid UTF-8 or escapes a lone "
+                + "surrogate; a partition key must be a Unicode string")
+    }
+}
