@@ -68,6 +68,42 @@ struct StatusCommandTests {
         }
     }
 
+    /// `--watch` redraws (home and clear before each frame) until interrupted, and shows records put meanwhile.
+    @Test func statusWatchRedrawsWithNewRecords() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            _ = try store.createStream(named: "live", shardCount: 1)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: shardlogBinary)
+            process.arguments = ["--data-dir", dir, "status", "--watch", "--interval", "0.2"]
+            let out = Pipe()
+            process.standardOutput = out
+            let box = DataBox()
+            out.fileHandleForReading.readabilityHandler = { box.append($0.availableData) }
+            try process.run()
+            defer {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            let clear = "\u{1B}[H\u{1B}[2J"
+            func lastFrame() -> String {
+                String(decoding: box.data, as: UTF8.self).components(separatedBy: clear).last ?? ""
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while Self.row(lastFrame(), "live")?.last != "0" && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(Self.row(lastFrame(), "live") == ["live", "1", "1", "24 h", "0"], "\(lastFrame())")
+            for i in 0..<7 { try store.stream(named: "live").put(partitionKey: "k", data: Array("\(i)".utf8)) }
+            while Self.row(lastFrame(), "live")?.last != "7" && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(Self.row(lastFrame(), "live") == ["live", "1", "1", "24 h", "7"], "\(lastFrame())")
+            #expect(String(decoding: box.data, as: UTF8.self).components(separatedBy: clear).count > 2)
+            #expect(process.isRunning)
+        }
+    }
+
     @Test func getDecodePrintsJSONTextAndBase64() async throws {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)
