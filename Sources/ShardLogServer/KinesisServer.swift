@@ -132,10 +132,10 @@ package final class KinesisServer: Sendable {
             Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
-        router.get("/metrics") { [metrics] _, _ in
+        router.get("/metrics") { [metrics, store] _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.prometheusText)))
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape(store: store))))
         }
         router.post("/") { [self] request, context in
             await self.handle(request, channel: context.channel)
@@ -178,6 +178,7 @@ package final class KinesisServer: Sendable {
     /// without one, as the fuzzing harness does) after it.
     func handle(_ request: Request, channel: (any Channel)? = nil) async -> Response {
         let requestID = UUID().uuidString
+        let arrived = ContinuousClock.now
         let target = request.headers[.amzTarget] ?? ""
         let operationName = target.hasPrefix(Self.targetPrefix) ? String(target.dropFirst(Self.targetPrefix.count)) : ""
         let operation = Operation(rawValue: operationName)
@@ -203,11 +204,13 @@ package final class KinesisServer: Sendable {
             let params = try Params(body: body.bytes, format: format)
             try RequestValidator.validate(operation: operationName, members: params.members)
             let response = try await format.run { try await perform(operation, params, requestID: requestID) }
-            metrics.recordRequest(operation: operationName, error: nil)
+            metrics.recordRequest(operation: operationName, code: "OK", duration: ContinuousClock.now - arrived)
             return response
         } catch {
             let e = KinesisError(error)
-            metrics.recordRequest(operation: operationName.isEmpty ? "unknown" : operationName, error: e.code.name)
+            metrics.recordRequest(
+                operation: operation == nil ? "unknown" : operationName, code: e.code.name,
+                duration: ContinuousClock.now - arrived)
             if e.code == .internalFailure {
                 logger.error("request failed", metadata: ["kinesis.operation": "\(operationName)", "error": "\(e)"])
             } else {

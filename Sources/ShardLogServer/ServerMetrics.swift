@@ -1,101 +1,177 @@
+import CoreMetrics
 import Foundation
+import Prometheus
+import ShardLog
 import Synchronization
 
-/// Counters behind `GET /metrics`, written in the Prometheus text format.
-/// Thread-safety: safe from any thread; each update takes a short lock.
+/// The series behind `GET /metrics`, kept in one ``PrometheusCollectorRegistry`` per server (no process-wide
+/// bootstrap, so several servers in one process stay apart) and written in the Prometheus text format by it.
+///
+/// Three sources feed it (the names are a contract, listed in the README's "Metrics" section):
+/// - the API itself, through swift-metrics handlers made by a ``PrometheusMetricsFactory`` on this registry:
+///   `shardlog_api_requests_total{operation,code}`, `shardlog_api_request_duration_seconds{operation}` and the
+///   per-shard traffic and throttling of the API (`shardlog_api_outgoing_*`, `shardlog_api_*_throttles_total`);
+/// - the store, read at scrape time by ``StoreMetricsCollector``: records and bytes per shard from the committed
+///   ends and batch headers on disk, whichever process wrote them, shards by state, retention;
+/// - every mapping's `status.json`, read at scrape time by ``MappingMetricsCollector``: the mappings hosted by
+///   this server and those run by `shardlog map` in other processes alike.
+///
+/// Series of a stream or mapping take their identifying labels from ``MetricLabels`` only, so that adding the
+/// account and region of a stream is one change there.
+/// Thread-safety: safe from any thread; a scrape is serialized with other scrapes.
 final class ServerMetrics: Sendable {
-    private struct ShardCounters {
-        var incomingRecords = 0
-        var incomingBytes = 0
-        var outgoingRecords = 0
-        var outgoingBytes = 0
-        var writeThrottles = 0
-        var readThrottles = 0
+    /// The registry every series lives in.
+    let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let storeCollector: StoreMetricsCollector
+    private let mappingCollector: MappingMetricsCollector
+    /// Serializes scrapes: the collectors turn on-disk totals into counter increments and must not count twice.
+    private let scrapeGate = Mutex<Void>(())
+    private let handles = Mutex(Handles())
+
+    private struct Handles {
+        var requests: [String: CoreMetrics.Counter] = [:]
+        var durations: [String: CoreMetrics.Timer] = [:]
+        /// The API's per-shard counters, by stream (to remove them with the stream).
+        var shardCounters: [String: [Prometheus.Counter]] = [:]
     }
 
-    private struct State {
-        var shards: [ShardKey: ShardCounters] = [:]
-        var requests: [String: Int] = [:]
-        var errors: [String: Int] = [:]
-    }
+    static let requestsName = "shardlog_api_requests_total"
+    static let requestDurationName = "shardlog_api_request_duration_seconds"
 
-    private let state = Mutex(State())
-
-    func recordIncoming(_ key: ShardKey, records: Int, bytes: Int) {
-        state.withLock {
-            $0.shards[key, default: ShardCounters()].incomingRecords += records
-            $0.shards[key, default: ShardCounters()].incomingBytes += bytes
-        }
-    }
-
-    func recordOutgoing(_ key: ShardKey, records: Int, bytes: Int) {
-        state.withLock {
-            $0.shards[key, default: ShardCounters()].outgoingRecords += records
-            $0.shards[key, default: ShardCounters()].outgoingBytes += bytes
-        }
-    }
-
-    func recordThrottle(_ key: ShardKey, write: Bool) {
-        state.withLock {
-            if write {
-                $0.shards[key, default: ShardCounters()].writeThrottles += 1
-            } else {
-                $0.shards[key, default: ShardCounters()].readThrottles += 1
-            }
-        }
-    }
-
-    func recordRequest(operation: String, error: String?) {
-        state.withLock {
-            $0.requests[operation, default: 0] += 1
-            if let error { $0.errors[operation + "\u{1F}" + error, default: 0] += 1 }
-        }
-    }
-
-    /// Forgets the counters of a deleted stream.
-    func removeStream(_ stream: String) {
-        state.withLock { s in s.shards = s.shards.filter { $0.key.stream != stream } }
-    }
-
-    private static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    /// The Prometheus text exposition (format 0.0.4).
-    var prometheusText: String {
-        let s = state.withLock { $0 }
-        var out = ""
-        let shardSeries: [(String, String, KeyPath<ShardCounters, Int>)] = [
-            ("shardlog_incoming_records_total", "Records written (PutRecord/PutRecords).", \.incomingRecords),
-            ("shardlog_incoming_bytes_total", "Bytes written (data + partition key).", \.incomingBytes),
-            ("shardlog_outgoing_records_total", "Records read (GetRecords/SubscribeToShard).", \.outgoingRecords),
-            ("shardlog_outgoing_bytes_total", "Bytes read (data + partition key).", \.outgoingBytes),
-            ("shardlog_write_throttles_total", "Records refused by the per-shard write limits.", \.writeThrottles),
-            ("shardlog_read_throttles_total", "GetRecords calls refused by the per-shard read limit.", \.readThrottles),
+    /// Creates empty metrics.
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[Self.requestDurationName] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
         ]
-        let keys = s.shards.keys.sorted()
-        for (name, help, path) in shardSeries {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
-            for key in keys {
-                let value = s.shards[key]?[keyPath: path] ?? 0
-                out += "\(name){stream=\"\(Self.escape(key.stream))\",shard=\"\(key.shard)\"} \(value)\n"
+        self.registry = registry
+        self.factory = factory
+        self.storeCollector = StoreMetricsCollector(registry: registry)
+        self.mappingCollector = MappingMetricsCollector(registry: registry)
+    }
+
+    /// Counts one API request and its duration.
+    /// - Parameters:
+    ///   - operation: The Kinesis operation (`PutRecord`), `unknown` when the target names no known operation (so clients cannot add series).
+    ///   - code: `OK`, or the error code of the response (`ResourceNotFoundException`).
+    ///   - duration: From the request's arrival to its response.
+    func recordRequest(operation: String, code: String, duration: Duration) {
+        let key = operation + "\u{1F}" + code
+        let (counter, timer) = handles.withLock { h in
+            let counter =
+                h.requests[key]
+                ?? {
+                    let c = CoreMetrics.Counter(
+                        label: Self.requestsName, dimensions: [("operation", operation), ("code", code)],
+                        factory: factory)
+                    h.requests[key] = c
+                    return c
+                }()
+            let timer =
+                h.durations[operation]
+                ?? {
+                    let t = CoreMetrics.Timer(
+                        label: Self.requestDurationName, dimensions: [("operation", operation)], factory: factory)
+                    h.durations[operation] = t
+                    return t
+                }()
+            return (counter, timer)
+        }
+        counter.increment()
+        let (seconds, attoseconds) = duration.components
+        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// Records written through the API are counted from the store at scrape time (``StoreMetricsCollector``), so
+    /// that records of every process count once; this call is kept for the API's call sites and does nothing.
+    func recordIncoming(_ key: ShardKey, records: Int, bytes: Int) {}
+
+    /// Counts records read through `GetRecords` or `SubscribeToShard`.
+    func recordOutgoing(_ key: ShardKey, records: Int, bytes: Int) {
+        shardCounter(Self.outgoingRecords, key).increment(by: Int64(records))
+        shardCounter(Self.outgoingBytes, key).increment(by: Int64(bytes))
+    }
+
+    /// Counts a request refused by the per-shard limits.
+    func recordThrottle(_ key: ShardKey, write: Bool) {
+        shardCounter(write ? Self.writeThrottles : Self.readThrottles, key).increment()
+    }
+
+    /// Forgets the API's series of a stream deleted (or created again) through the API; the store's series of a
+    /// deleted stream go at the next scrape.
+    func removeStream(_ stream: String) {
+        let counters = handles.withLock { $0.shardCounters.removeValue(forKey: stream) ?? [] }
+        for counter in counters { registry.unregisterCounter(counter) }
+    }
+
+    /// The API counter `descriptor` of a shard (the registry returns the existing one after the first call).
+    private func shardCounter(_ descriptor: MetricNameDescriptor, _ key: ShardKey) -> Prometheus.Counter {
+        handles.withLock { h in
+            let counter = registry.makeCounter(
+                descriptor: descriptor, labels: MetricLabels.shard(stream: key.stream, shard: key.shard))
+            if !(h.shardCounters[key.stream]?.contains { $0 === counter } ?? false) {
+                h.shardCounters[key.stream, default: []].append(counter)
             }
+            return counter
         }
-        out += "# HELP shardlog_requests_total Kinesis API requests by operation.\n"
-        out += "# TYPE shardlog_requests_total counter\n"
-        for (op, n) in s.requests.sorted(by: { $0.key < $1.key }) {
-            out += "shardlog_requests_total{operation=\"\(Self.escape(op))\"} \(n)\n"
+    }
+
+    static var outgoingRecords: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_api_outgoing_records", unitName: "total",
+            helpText: "Records read through GetRecords and SubscribeToShard.")
+    }
+    static var outgoingBytes: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_api_outgoing_bytes", unitName: "total",
+            helpText: "Bytes (data and partition key) read through GetRecords and SubscribeToShard.")
+    }
+    static var writeThrottles: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_api_write_throttles", unitName: "total",
+            helpText: "Records refused by the per-shard write limits.")
+    }
+    static var readThrottles: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_api_read_throttles", unitName: "total",
+            helpText: "GetRecords calls refused by the per-shard read limit.")
+    }
+
+    /// Reads the store and the mappings' status files, then writes every series (Prometheus text format 0.0.4).
+    ///
+    /// Cost of one scrape: one listing of `streams/` and one read of each stream's `stream.json`; per shard, one
+    /// atomic load of the stream's doorbell word, and, only for shards written to since the previous scrape (or
+    /// never seen), one read of each new batch header of their newest segments (mapped through the process's
+    /// segment cache); one listing of `mappings/` and one read of each mapping's `status.json`; then the text of
+    /// every series. An idle store of 1,000 shards thus costs no segment access and no per-shard file open.
+    func scrape(store: Store) -> [UInt8] {
+        scrapeGate.withLock { _ in
+            storeCollector.collect(store: store)
+            mappingCollector.collect(store: store)
+            return registry.emitToBuffer()
         }
-        out += "# HELP shardlog_request_errors_total Kinesis API error responses by operation and error code.\n"
-        out += "# TYPE shardlog_request_errors_total counter\n"
-        for (key, n) in s.errors.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
-            let op = parts.first ?? ""
-            let code = parts.count > 1 ? parts[1] : ""
-            out +=
-                "shardlog_request_errors_total{operation=\"\(Self.escape(op))\",code=\"\(Self.escape(code))\"} \(n)\n"
-        }
-        return out
+    }
+}
+
+/// The identifying labels of stream, shard and mapping series, in one place: series carry exactly these, so that
+/// a stream's account and region become labels of every such series by one change here.
+enum MetricLabels {
+    /// Labels of a stream's series.
+    static func stream(_ stream: String) -> [(String, String)] {
+        [("stream", stream)]
+    }
+
+    /// Labels of a shard's series.
+    static func shard(stream: String, shard: String) -> [(String, String)] {
+        Self.stream(stream) + [("shard", shard)]
+    }
+
+    /// Labels of a mapping's series.
+    static func mapping(_ mapping: String) -> [(String, String)] {
+        [("mapping", mapping)]
     }
 }

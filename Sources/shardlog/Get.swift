@@ -4,7 +4,7 @@ import ShardLog
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print records as JSON lines (Kinesis field names, data in base64).")
+        abstract: "Print records as JSON lines (Kinesis field names, data in base64; --decode: as JSON or text).")
 
     @OptionGroup var global: GlobalOptions
     @Argument var name: String
@@ -12,6 +12,11 @@ struct Get: AsyncParsableCommand {
     @Option(help: "trim-horizon | latest | at:SEQ | after:SEQ | timestamp:ISO8601") var from: String = "trim-horizon"
     @Option(help: "Stop after N records.") var limit: Int?
     @Flag(help: "Keep waiting for new records.") var follow = false
+    @Flag(
+        help: ArgumentHelp(
+            "Print data decoded: a JSON value as itself, UTF-8 text as a string, other bytes in base64.",
+            discussion: "Each line then says which in \"dataEncoding\": json, utf8 or base64."))
+    var decode = false
 
     func validate() throws {
         _ = try position()
@@ -65,7 +70,7 @@ struct Get: AsyncParsableCommand {
                 if !records.isEmpty {
                     progressed = true
                     var text = ""
-                    for r in records { text += Self.line(r) }
+                    for r in records { text += Self.line(r, decode: decode) }
                     out.write(Data(text.utf8))
                     remaining -= records.count
                 }
@@ -83,11 +88,51 @@ struct Get: AsyncParsableCommand {
         }
     }
 
-    static func line(_ r: Record) -> String {
+    /// One record as a JSON line; with `decode`, `data` is the record's JSON value (a JSON document, compacted) or
+    /// its UTF-8 text as a string, else base64, and `dataEncoding` says which (`json`, `utf8`, `base64`).
+    static func line(_ r: Record, decode: Bool = false) -> String {
         // Encoding a String cannot fail; the fallback only keeps the line valid JSON.
         let key = (try? JSONEncoder().encode(r.partitionKey)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
         let ts = String(format: "%.3f", Double(r.arrivalMilliseconds) / 1000)
+        let data = decode ? DecodedData(r.data) : DecodedData(base64: r.data)
         return "{\"shardId\":\"\(r.shardId)\",\"sequenceNumber\":\"\(r.sequenceNumber)\",\"partitionKey\":\(key),"
-            + "\"approximateArrivalTimestamp\":\(ts),\"data\":\"\(Data(r.data).base64EncodedString())\"}\n"
+            + "\"approximateArrivalTimestamp\":\(ts),\"data\":\(data.json)"
+            + (decode ? ",\"dataEncoding\":\"\(data.encoding)\"}\n" : "}\n")
+    }
+}
+
+/// A record's data as `shardlog get --decode` shows it: the JSON value it holds, else its UTF-8 text, else base64.
+struct DecodedData {
+    /// `json`, `utf8` or `base64`.
+    let encoding: String
+    /// The JSON text of the value printed for `data`.
+    let json: String
+
+    /// Decodes `bytes`: a JSON document (object, array, string, number, `true`, `false`, `null`) is kept as its
+    /// value, written compactly; other valid UTF-8 becomes a JSON string; anything else base64.
+    init(_ bytes: [UInt8]) {
+        let data = Data(bytes)
+        if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
+            let compact = try? JSONSerialization.data(
+                withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+        {
+            self.init(encoding: "json", json: String(decoding: compact, as: UTF8.self))
+        } else if let text = String(validating: bytes, as: UTF8.self),
+            let quoted = try? JSONEncoder().encode(text)
+        {
+            self.init(encoding: "utf8", json: String(decoding: quoted, as: UTF8.self))
+        } else {
+            self.init(base64: bytes)
+        }
+    }
+
+    private init(encoding: String, json: String) {
+        self.encoding = encoding
+        self.json = json
+    }
+
+    /// The data in base64, as `get` prints it without `--decode`.
+    init(base64 bytes: [UInt8]) {
+        self.init(encoding: "base64", json: "\"" + Data(bytes).base64EncodedString() + "\"")
     }
 }

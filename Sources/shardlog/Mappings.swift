@@ -50,6 +50,24 @@ struct Mappings: AsyncParsableCommand {
                 + "LastProcessingResult.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
+        @Flag(help: "Print a table of shards instead of JSON.") var table = false
+
+        struct Output: Encodable {
+            var mappingName: String
+            var mapping: MappingDefinition?
+            var checkpoints: [String: MappingShardView]
+            var updatedAt: String?
+            var lastProcessingResult: String
+            var state: String
+            enum CodingKeys: String, CodingKey {
+                case mappingName = "MappingName"
+                case mapping = "Mapping"
+                case checkpoints = "Checkpoints"
+                case updatedAt = "UpdatedAt"
+                case lastProcessingResult = "LastProcessingResult"
+                case state = "State"
+            }
+        }
 
         func run() async throws {
             let store = try global.open()
@@ -59,41 +77,39 @@ struct Mappings: AsyncParsableCommand {
             guard definition != nil || checkpoints != nil else {
                 throw ValidationError("mapping \(name) does not exist in \(store.directory)")
             }
-            var shards: [String: [String: String]] = [:]
             let streamName = definition?.streamName ?? checkpoints?.streamName
             let stream = try? streamName.map { try store.stream(named: $0) }
-            for (id, checkpoint) in checkpoints?.shards ?? [:] {
-                var row: [String: String] = ["Finished": String(checkpoint.finished)]
-                if let sequence = checkpoint.sequenceNumber { row["SequenceNumber"] = sequence }
-                if let stream, let tip = try? stream.iterator(shardId: id, position: .latest).offset {
-                    let next =
-                        checkpoint.sequenceNumber.flatMap { try? SequenceNumber(parsing: $0) }
-                        .map { $0.offset + 1 } ?? (try? stream.iterator(shardId: id, position: .trimHorizon).offset)
-                    if let next { row["RecordsBehind"] = String(tip > next ? tip - next : 0) }
+            // Records behind from the checkpoints and the stream as they are now (the mapping's own report may
+            // be a second old); the iterator age from the report.
+            var view = try MappingView.load(store: store, name: name, stream: nil)
+            for (id, row) in view.shards {
+                var row = row
+                if let stream, !row.finished {
+                    row.recordsBehind =
+                        MappingView.recordsBehind(
+                            stream: stream, shardId: id, checkpoint: checkpoints?.shards[id]) ?? row.recordsBehind
                 }
-                shards[id] = row
+                view.shards[id] = row
             }
-            struct Output: Encodable {
-                var mappingName: String
-                var mapping: MappingDefinition?
-                var checkpoints: [String: [String: String]]
-                var updatedAt: String?
-                var lastProcessingResult: String
-                enum CodingKeys: String, CodingKey {
-                    case mappingName = "MappingName"
-                    case mapping = "Mapping"
-                    case checkpoints = "Checkpoints"
-                    case updatedAt = "UpdatedAt"
-                    case lastProcessingResult = "LastProcessingResult"
+            let result = view.status?.lastProcessingResult ?? "No records processed"
+            if table {
+                print("mapping \(name)  stream \(streamName ?? "?")  \(view.state)  \(result)")
+                var rows = [["SHARD", "FINISHED", "BEHIND", "AGE", "SEQUENCE NUMBER"]]
+                for id in view.shards.keys.sorted() {
+                    guard let row = view.shards[id] else { continue }
+                    rows.append([
+                        id, row.finished ? "yes" : "no", row.recordsBehind.map(String.init) ?? "?",
+                        row.iteratorAgeMilliseconds.map(StatusScreen.age) ?? "-", row.sequenceNumber ?? "-",
+                    ])
                 }
+                print(Table.render(rows), terminator: "")
+                return
             }
-            let status = try MappingStatusFile.read(store: store, name: name)
             print(
                 try kinesisJSON(
                     Output(
-                        mappingName: name, mapping: definition, checkpoints: shards,
-                        updatedAt: checkpoints?.updatedAt,
-                        lastProcessingResult: status?.lastProcessingResult ?? "No records processed")))
+                        mappingName: name, mapping: definition, checkpoints: view.shards,
+                        updatedAt: checkpoints?.updatedAt, lastProcessingResult: result, state: view.state)))
         }
     }
 

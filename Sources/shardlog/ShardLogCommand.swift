@@ -12,7 +12,7 @@ struct ShardLogCommand: AsyncParsableCommand {
         subcommands: [
             CreateStream.self, ListStreams.self, DescribeStream.self, DeleteStream.self, Put.self, Get.self,
             SplitShard.self, MergeShards.self, UpdateShardCount.self, EnforceRetention.self, Serve.self,
-            Map.self, Mappings.self, Bench.self, Logs.self,
+            Map.self, Mappings.self, Status.self, Bench.self, Logs.self,
         ]
     )
 

@@ -99,7 +99,9 @@ private let pythonScript = pythonScriptPath("kinesis_boto3_test.py")
             #expect((response as? HTTPURLResponse)?.statusCode == 400)
             #expect(String(decoding: body, as: UTF8.self).contains("UnknownOperationException"))
             let (metrics, _) = try await URLSession.shared.data(from: try #require(URL(string: base + "/metrics")))
-            #expect(String(decoding: metrics, as: UTF8.self).contains("shardlog_request_errors_total"))
+            #expect(
+                String(decoding: metrics, as: UTF8.self).contains(
+                    #"shardlog_api_requests_total{operation="unknown",code="UnknownOperationException"} 1"#))
         }
     }
 

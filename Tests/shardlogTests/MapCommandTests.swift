@@ -158,7 +158,7 @@ struct MapCommandTests {
             #expect(list.stdout.hasPrefix("s\ts"))
             let describe = try await runShardlog(["--data-dir", dir + "/data", "mappings", "describe", "s"])
             #expect(describe.status == 0)
-            #expect(describe.stdout.contains("\"RecordsBehind\" : \"0\""), "\(describe.stdout)")
+            #expect(describe.stdout.contains("\"RecordsBehind\" : 0"), "\(describe.stdout)")
             #expect(describe.stdout.contains("\"BatchSize\" : 16"))
             let reset = try await runShardlog(["--data-dir", dir + "/data", "mappings", "reset", "s"])
             #expect(reset.status == 0)

@@ -293,8 +293,9 @@ struct BatchRunner: Sendable {
             $0.batches += 1
             $0.inFlight += 1
         }
+        let invoked = ContinuousClock.now
         let outcome = await context.invoker.invoke(batch)
-        context.metrics.update { $0.inFlight -= 1 }
+        context.metrics.finishedInvocation(after: ContinuousClock.now - invoked)
         segment.invokeCount += 1
         segment.requestId = requestId
         let verdict = classify(outcome, records: records, window: &window)

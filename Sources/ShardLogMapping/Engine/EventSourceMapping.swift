@@ -49,7 +49,7 @@ public final class EventSourceMapping: Sendable {
     private let statuses = Mutex<[String: ShardStatus]>([:])
     private let failure = Mutex<(any Error)?>(nil)
     private let health: ProcessingHealth
-    private let statusVersionWritten = Atomic<Int>(-1)
+    private let statusPublisher = StatusPublisher()
 
     /// Knobs for tests: retry back-off and the clock used for record ages.
     struct Tuning: Sendable {
@@ -196,7 +196,7 @@ public final class EventSourceMapping: Sendable {
         } catch {
             record(error)
         }
-        writeStatus()
+        writeStatus(final: true)
         await invoker.shutdown()
         if let error = failure.withLock({ $0 }) { throw error }
         let elapsed = ContinuousClock.now - begin
@@ -476,12 +476,14 @@ public final class EventSourceMapping: Sendable {
     /// The longest a mapping goes without describing its stream's shards, whatever its source tells.
     static let describeBackstop = Duration.seconds(60)
 
-    /// Writes `status.json` if `LastProcessingResult` changed since the last write.
-    private func writeStatus() {
-        let (text, version) = health.lastProcessingResult
-        guard statusVersionWritten.exchange(version, ordering: .acquiringAndReleasing) != version else { return }
+
+    /// Writes `status.json` when due (see ``StatusPublisher``); `final` for the last write of a run.
+    private func writeStatus(final: Bool = false) {
+        let status = MappingStatusMetrics(
+            runId: statusPublisher.runId, streamName: streamName, running: !final, metrics: metrics,
+            shards: recorder.shardLags)
         do {
-            try MappingStatusFile(lastProcessingResult: text).write(store: store, name: name)
+            try statusPublisher.publish(store: store, name: name, result: health.lastProcessingResult, metrics: status)
         } catch {
             logger.warning("cannot write the mapping's status: \(error)")
         }

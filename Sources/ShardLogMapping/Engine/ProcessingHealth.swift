@@ -103,17 +103,21 @@ final class ProcessingHealth: Sendable {
 /// ```json
 /// {"LastProcessingResult": "PROBLEM: handler could not start: …", "UpdatedAt": "2026-12-06T20:00:00.000Z"}
 /// ```
-/// Written (atomically) when `LastProcessingResult` changes and when the mapping stops; kept apart from
-/// `checkpoints.json`, whose writes are the hot path.
+/// Written (atomically) when `LastProcessingResult` changes, at most about once a second while counters or lag
+/// change (with `Metrics`, see ``StatusPublisher``) and when the mapping stops; kept apart from `checkpoints.json`,
+/// whose writes are the hot path.
 package struct MappingStatusFile: Codable, Sendable, Equatable {
     /// Lambda's `LastProcessingResult`.
     package var lastProcessingResult: String
     /// When it was written, ISO 8601 UTC.
     package var updatedAt: String
+    /// Counters and per-shard lag (see ``MappingStatusMetrics``); `nil` in files of older versions.
+    package var metrics: MappingStatusMetrics?
 
     enum CodingKeys: String, CodingKey {
         case lastProcessingResult = "LastProcessingResult"
         case updatedAt = "UpdatedAt"
+        case metrics = "Metrics"
     }
 
     /// Creates a status.

@@ -554,7 +554,7 @@ def run(args):
     conn.close()
     check("metrics incoming", re.search(r'shardlog_incoming_records_total\{stream="s1",shard="shardId-000000000000"\}'
                                         r' \d+', text) is not None, text[:300])
-    check("metrics outgoing", 'shardlog_outgoing_records_total{stream="s1"' in text, "")
+    check("metrics outgoing", 'shardlog_api_outgoing_records_total{stream="s1"' in text, "")
 
     # --- DeleteStream ---------------------------------------------------------------------------------------------
     k.delete_stream(StreamName="s1", EnforceConsumerDeletion=True)
@@ -613,7 +613,7 @@ def run(args):
         conn.request("GET", "/metrics")
         mtext = conn.getresponse().read().decode()
         conn.close()
-        check("metrics throttles", re.search(r'shardlog_write_throttles_total\{stream="a1",shard="shardId-000000000000"'
+        check("metrics throttles", re.search(r'shardlog_api_write_throttles_total\{stream="a1",shard="shardId-000000000000"'
                                              r'\} [1-9]', mtext) is not None, mtext[:500])
 
 

@@ -1,0 +1,151 @@
+import Foundation
+import Prometheus
+import ShardLog
+import Synchronization
+
+/// The store's series, read from disk at scrape time, so that records written by any process (`shardlog put`,
+/// the library, another server) are counted:
+/// - `shardlog_incoming_records_total{stream,shard}`: records appended to the shard (its committed tip);
+/// - `shardlog_incoming_bytes_total{stream,shard}`: uncompressed payload bytes of the shard's batches (partition
+///   keys and data plus a few bytes of varints per record), from the batch headers; batches removed by retention
+///   before this server first saw them are not in it;
+/// - `shardlog_stream_shards{stream,state}` (`open`, `closed`) and `shardlog_stream_retention_hours{stream}`.
+///
+/// A shard is read again only when its stream's doorbell word for it moved since the last scrape (every append,
+/// by any process, rings it), and then only the batch headers published since (``ShardByteCursor``).
+/// Thread-safety: ``collect(store:)`` is called under the scrape lock of ``ServerMetrics``; state is in a `Mutex`.
+final class StoreMetricsCollector: Sendable {
+    private struct ShardState {
+        var cursor: ShardByteCursor?
+        var ticket: StreamDoorbell.Ticket?
+        var countedRecords: UInt64 = 0
+        var countedBytes: UInt64 = 0
+        let records: Prometheus.Counter
+        let bytes: Prometheus.Counter
+    }
+
+    private struct StreamState {
+        let stream: DataStream
+        var shards: [String: ShardState] = [:]
+        var shardCounts: [String: Prometheus.Gauge] = [:]
+        let retention: Prometheus.Gauge
+    }
+
+    static var incomingRecords: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_incoming_records", unitName: "total",
+            helpText: "Records appended to the shard by any process (its committed tip).")
+    }
+    static var incomingBytes: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_incoming_bytes", unitName: "total",
+            helpText:
+                "Uncompressed batch payload bytes of the shard (keys, data and per-record varints), from batch headers."
+        )
+    }
+    static var streamShards: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_stream_shards", unitName: "",
+            helpText: "Shards of the stream by state (open, closed).")
+    }
+    static var retentionHours: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "shardlog_stream_retention_hours", unitName: "",
+            helpText: "The stream's retention period in hours.")
+    }
+
+    private let registry: PrometheusCollectorRegistry
+    private let streams = Mutex<[String: StreamState]>([:])
+
+    /// Creates a collector registering its series in `registry`.
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    /// Brings every series up to date with the store. A stream that cannot be read keeps its last values; a
+    /// deleted stream's series are removed.
+    func collect(store: Store) {
+        guard let names = try? store.listStreams() else { return }
+        var states = streams.withLock { $0 }
+        for gone in Set(states.keys).subtracting(names) {
+            if let state = states.removeValue(forKey: gone) { unregister(state) }
+        }
+        for name in names {
+            var state: StreamState
+            if let known = states[name] {
+                state = known
+            } else {
+                guard let stream = try? store.stream(named: name) else { continue }
+                state = StreamState(
+                    stream: stream,
+                    retention: registry.makeGauge(
+                        descriptor: Self.retentionHours, labels: MetricLabels.stream(name)))
+            }
+            do {
+                try update(&state)
+                states[name] = state
+            } catch {
+                // Deleted (and perhaps created again) between the listing and now: start over next time.
+                if let old = states.removeValue(forKey: name) { unregister(old) }
+            }
+        }
+        streams.withLock { $0 = states }
+    }
+
+    private func update(_ state: inout StreamState) throws(ShardLogError) {
+        let stream = state.stream
+        let description = try stream.describe()
+        state.retention.set(Int64(description.retentionPeriodHours))
+        let open = description.shards.filter(\.isOpen).count
+        for (label, count) in [("open", open), ("closed", description.shards.count - open)] {
+            let gauge =
+                state.shardCounts[label]
+                ?? registry.makeGauge(
+                    descriptor: Self.streamShards, labels: MetricLabels.stream(stream.name) + [("state", label)])
+            state.shardCounts[label] = gauge
+            gauge.set(Int64(count))
+        }
+        let doorbell = stream.doorbell
+        for shard in description.shards {
+            let id = shard.shardId
+            var s =
+                state.shards[id]
+                ?? {
+                    let labels = MetricLabels.shard(stream: stream.name, shard: id)
+                    return ShardState(
+                        records: registry.makeCounter(descriptor: Self.incomingRecords, labels: labels),
+                        bytes: registry.makeCounter(descriptor: Self.incomingBytes, labels: labels))
+                }()
+            let changed = s.cursor == nil || !doorbell.isWaking || s.ticket.map(doorbell.isRung) ?? true
+            guard changed, let index = try? ShardID.index(id) else {
+                state.shards[id] = s
+                continue
+            }
+            // Taken before reading: an append from now on moves the word again and is read next time.
+            s.ticket = doorbell.ticket(shardIndex: index)
+            if let cursor = try? stream.advance(s.cursor, shardId: id) {
+                s.cursor = cursor
+                if cursor.records > s.countedRecords {
+                    s.records.increment(by: Int64(clamping: cursor.records - s.countedRecords))
+                    s.countedRecords = cursor.records
+                }
+                if cursor.payloadBytes > s.countedBytes {
+                    s.bytes.increment(by: Int64(clamping: cursor.payloadBytes - s.countedBytes))
+                    s.countedBytes = cursor.payloadBytes
+                }
+            } else {
+                s.ticket = nil  // try again at the next scrape
+            }
+            state.shards[id] = s
+        }
+    }
+
+    private func unregister(_ state: StreamState) {
+        for s in state.shards.values {
+            registry.unregisterCounter(s.records)
+            registry.unregisterCounter(s.bytes)
+        }
+        for gauge in state.shardCounts.values { registry.unregisterGauge(gauge) }
+        registry.unregisterGauge(state.retention)
+    }
+}
