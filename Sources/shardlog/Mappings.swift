@@ -14,31 +14,48 @@ struct Mappings: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
+        /// One mapping in `mappings list --json`.
+        struct Row: Encodable {
+            var mappingName: String
+            var streamName: String
+            var handler: String
+            var shards: Int
+            var finishedShards: Int
+            var state: String
+            var lastProcessingResult: String
+            enum CodingKeys: String, CodingKey {
+                case mappingName = "MappingName"
+                case streamName = "StreamName"
+                case handler = "Handler"
+                case shards = "Shards"
+                case finishedShards = "FinishedShards"
+                case state = "State"
+                case lastProcessingResult = "LastProcessingResult"
+            }
+        }
+
         func run() async throws {
             let store = try global.open()
-            var rows: [[String: String]] = []
+            var rows: [Row] = []
             for name in MappingCatalog.names(store: store) {
                 let definition = try? MappingCatalog.definition(store: store, name: name)
                 let checkpoints = try? MappingCatalog.checkpoints(store: store, name: name)
+                let status = try? MappingStatusFile.read(store: store, name: name)
+                let view = MappingView(name: name, definition: definition, checkpoints: checkpoints, status: status)
                 let shards = checkpoints?.shards ?? [:]
-                rows.append([
-                    "MappingName": name,
-                    "StreamName": definition?.streamName ?? checkpoints?.streamName ?? "?",
-                    "Handler": definition?.handler ?? "",
-                    "Shards": String(shards.count),
-                    "FinishedShards": String(shards.values.filter(\.finished).count),
-                    "LastProcessingResult": (try? MappingStatusFile.read(store: store, name: name))??
-                        .lastProcessingResult ?? "No records processed",
-                ])
+                rows.append(
+                    Row(
+                        mappingName: name, streamName: view.streamName ?? "?", handler: definition?.handler ?? "",
+                        shards: shards.count, finishedShards: shards.values.filter(\.finished).count,
+                        state: view.state,
+                        lastProcessingResult: status?.lastProcessingResult ?? "No records processed"))
             }
             if json {
                 print(try kinesisJSON(["Mappings": rows]))
                 return
             }
             for row in rows {
-                print(
-                    [row["MappingName"], row["StreamName"], "shards=" + (row["Shards"] ?? "0"), row["Handler"]]
-                        .compactMap { $0 }.joined(separator: "\t"))
+                print([row.mappingName, row.streamName, "shards=\(row.shards)", row.handler].joined(separator: "\t"))
             }
         }
     }

@@ -161,6 +161,12 @@ struct StatusCommandTests {
             #expect(shard["SequenceNumber"] is String)
             #expect(json["State"] as? String == "stopped")
 
+            let list = try await runShardlog(["--data-dir", dir, "mappings", "list", "--json"])
+            #expect(list.status == 0, "\(list.stderr)")
+            for field in [#""Shards" : 1"#, #""FinishedShards" : 0"#, #""State" : "stopped""#] {
+                #expect(list.stdout.contains(field), "\(list.stdout)")
+            }
+
             let table = try await runShardlog(["--data-dir", dir, "mappings", "describe", "s", "--table"])
             #expect(table.status == 0, "\(table.stderr)")
             #expect(table.stdout.hasPrefix("mapping s  stream s  stopped  OK\n"), "\(table.stdout)")
