@@ -50,6 +50,10 @@ package struct KinesisServerOptions: Sendable {
     /// Events of a subscription with no new records are sent at this interval (1 s).
     package var subscriptionHeartbeat = Duration.seconds(1)
 
+    /// The TLS certificate and key to serve HTTPS with (ALPN `h2` and `http/1.1`), or `nil` for plain HTTP. Either
+    /// way HTTP/1.1 and HTTP/2 share the port (see `HTTPChannel`).
+    package var tls: ServerTLS?
+
     /// A JSON file of event source mappings to host (see `MappingHost`), or `nil`.
     package var mappingsFile: String?
 
@@ -144,7 +148,7 @@ package final class KinesisServer: Sendable {
         let host = options.host
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: TimeAmount(options.idleTimeout))),
+            server: .kinesis(options),
             configuration: .init(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { channel in
                 await onListening(host, channel.localAddress?.port ?? 0)

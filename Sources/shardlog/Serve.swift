@@ -47,6 +47,13 @@ struct Serve: AsyncParsableCommand {
     var idleTimeoutSeconds = 30
     @Option(help: "Seconds a request body may take to arrive after its headers (then HTTP 408).")
     var bodyTimeoutSeconds = 60
+    @Option(
+        help: """
+            PEM certificate (chain) to serve HTTPS with, ALPN h2 and http/1.1 (needs --tls-key); without it the port \
+            serves plain HTTP/1.1 and HTTP/2 (h2c with prior knowledge).
+            """)
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -61,6 +68,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard (1...3_600).contains(bodyTimeoutSeconds) else {
             throw ValidationError("--body-timeout-seconds must be between 1 and 3600")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key must be given together")
         }
     }
 
@@ -81,11 +91,19 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
+        if let tlsCert, let tlsKey {
+            do {
+                options.tls = try ServerTLS(certificatePath: tlsCert, keyPath: tlsKey)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
         var logger = Logger(label: "shardlog.serve")
         logger.logLevel = .info
         let server = KinesisServer(store: try global.open(), options: options, logger: logger)
+        let scheme = options.tls == nil ? "http" : "https"
         try await server.run(handleSignals: true) { host, port in
-            printError("listening on http://\(host):\(port)")
+            printError("listening on \(scheme)://\(host):\(port)")
         }
     }
 }
