@@ -42,7 +42,6 @@ let package = Package(
             dependencies: [
                 "CLZ4",
                 "CShardLog",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -110,7 +109,6 @@ let package = Package(
             name: "ShardLogTests",
             dependencies: [
                 "ShardLog", "ShardLogTestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
