@@ -48,7 +48,6 @@ let package = Package(
             dependencies: [
                 "CLZ4",
                 "CShardLog",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,7 +126,6 @@ let package = Package(
             name: "ShardLogTests",
             dependencies: [
                 "ShardLog", "ShardLogTestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

@@ -56,10 +56,12 @@ struct Put: AsyncParsableCommand {
         options.durability = Durability(rawValue: durability) ?? .none
         let stream = try global.open(options).stream(named: name)
         let ledger = IngestLedger()
-        let keySource: RecordScanner.KeySource =
-            if let keyField { .field(keyField.split(separator: ".").map(String.init)) } else if let key {
-                .fixed(key)
-            } else { .random }
+        var keySource = RecordScanner.KeySource.random
+        if let keyField {
+            keySource = .field(keyField.split(separator: ".").map(String.init))
+        } else if let key {
+            keySource = .fixed(key)
+        }
         var ingest = Ingest(
             stream: stream, ledger: ledger, jsonl: (format ?? (keyField == nil ? .lines : .jsonl)) == .jsonl,
             keySource: keySource, stopOnError: onError == .stop)
