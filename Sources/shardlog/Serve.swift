@@ -21,9 +21,18 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: """
             JSON file {"ACCESS_KEY_ID": "secret", …}; requests must then carry a valid SigV4 signature \
-            (Authorization header or presigned query string).
+            (Authorization header or presigned query string). A key of another account: \
+            {"ACCESS_KEY_ID": {"secret": "…", "account": "123456789012"}}.
             """)
     var credentials: String?
+    @Option(
+        help: """
+            Account of requests whose access key names none (12 digits). The data directory itself holds this \
+            account's streams in us-east-1; other accounts and regions live in <data>/regions/ACCOUNT/REGION/.
+            """)
+    var accountId = "000000000000"
+    @Option(help: "Region of unsigned requests (signed ones act in the region of their credential scope).")
+    var region = "us-east-1"
     @Flag(help: "Enforce per-shard limits: 1 MiB/s and 1000 records/s written, 5 GetRecords calls/s.")
     var enforceShardLimits = false
     @Option(
@@ -62,6 +71,12 @@ struct Serve: AsyncParsableCommand {
         guard (1...3_600).contains(bodyTimeoutSeconds) else {
             throw ValidationError("--body-timeout-seconds must be between 1 and 3600")
         }
+        guard accountId.utf8.count == 12, accountId.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw ValidationError("--account-id must be 12 digits, not '\(accountId)'")
+        }
+        guard StreamARN.isRegion(region) else {
+            throw ValidationError("--region must be a region name such as us-east-1 (a-z, 0-9, '-'), not '\(region)'")
+        }
     }
 
     func run() async throws {
@@ -76,14 +91,18 @@ struct Serve: AsyncParsableCommand {
         options.requestBodyTimeout = .seconds(bodyTimeoutSeconds)
         if let credentials {
             do {
-                options.credentials = try KinesisServerOptions.loadCredentials(path: credentials)
+                options.use(credentials: try KinesisServerOptions.loadCredentialsFile(path: credentials))
             } catch {
                 throw ValidationError("\(error)")
             }
         }
         var logger = Logger(label: "shardlog.serve")
         logger.logLevel = .info
-        let server = KinesisServer(store: try global.open(), options: options, logger: logger)
+        options.accountId = accountId
+        options.region = region
+        var storeOptions = StoreOptions()
+        storeOptions.accountId = accountId
+        let server = KinesisServer(store: try global.open(storeOptions), options: options, logger: logger)
         try await server.run(handleSignals: true) { host, port in
             printError("listening on http://\(host):\(port)")
         }
