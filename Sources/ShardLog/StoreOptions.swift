@@ -29,6 +29,11 @@ public struct StoreOptions: Sendable {
     /// `vm.max_map_count`, at least 8. The limit is per process: with several
     /// stores in one process, the smallest value given applies to each admission.
     public var maxMappedSegments: Int?
+    /// The AWS account the store's streams belong to: it appears in their ARNs and in the texts of errors about
+    /// them (default `000000000000`).
+    public var accountId = "000000000000"
+    /// The AWS region the store's streams live in, as it appears in their ARNs (default `us-east-1`).
+    public var region = "us-east-1"
 
     /// Default options.
     public init() {}

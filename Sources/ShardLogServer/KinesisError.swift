@@ -5,8 +5,9 @@ import ShardLog
 
 /// An error the Kinesis API returns to a client: a Kinesis error code (the `__type` of the JSON body) and a message.
 ///
-/// Errors from the store (``ShardLog/ShardLogError``) are converted by ``KinesisError/init(_:)``; everything reaches
-/// HTTP through the single mapping in ``KinesisError/response(requestID:)``.
+/// Errors from the store (``ShardLog/ShardLogError``, whose texts are already AWS's) are converted by
+/// ``KinesisError/init(_:)``; everything reaches HTTP through the single mapping in
+/// ``KinesisError/response(requestID:)``.
 package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A Kinesis error code, such as `ResourceNotFoundException`.
     package struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -20,6 +21,7 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         static let invalidArgument = Code("InvalidArgumentException")
         static let resourceNotFound = Code("ResourceNotFoundException")
         static let resourceInUse = Code("ResourceInUseException")
+        static let accessDenied = Code("AccessDeniedException")
         static let limitExceeded = Code("LimitExceededException")
         static let expiredIterator = Code("ExpiredIteratorException")
         static let expiredNextToken = Code("ExpiredNextTokenException")
@@ -63,7 +65,7 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         case let e as ShardLogError:
             switch e.code {
             case .invalidArgument, .resourceNotFound, .resourceInUse, .limitExceeded, .expiredIterator:
-                self.init(Code(e.code.description), Self.awsText(e.message))
+                self.init(Code(e.code.description), e.message)
             default:
                 self.init(.internalFailure, e.message)
             }
@@ -71,50 +73,6 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
             self.init(.internalFailure, "internal error: \(error)")
         }
     }
-
-    /// The store's wording of a Kinesis error turned into AWS's: `Shard X in stream S does not exist` (resharding) →
-    /// `Could not find shard X in stream S under account 000000000000.` Other texts (the store already says
-    /// `Stream x under account A not found.` as AWS does) pass unchanged.
-    static func awsText(_ message: String) -> String {
-        if let text = reshardingText(message) { return text }
-        let shardPrefix = "Shard "
-        let streamInfix = " in stream "
-        let suffix = " does not exist"
-        if message.hasPrefix(shardPrefix), message.hasSuffix(suffix),
-            let infix = message.range(of: streamInfix)
-        {
-            let shard = message[message.index(message.startIndex, offsetBy: shardPrefix.count)..<infix.lowerBound]
-            let stream = message[infix.upperBound..<message.index(message.endIndex, offsetBy: -suffix.count)]
-            if !shard.contains(" "), !stream.contains(" ") {
-                return "Could not find shard \(shard) in stream \(stream) under account \(accountID)."
-            }
-        }
-        return message
-    }
-
-    /// The store's resharding refusals in AWS's words: shards that are not adjacent, and closed shards.
-    private static func reshardingText(_ message: String) -> String? {
-        let words = message.split(separator: " ").map(String.init)
-        // "Shards A and B in stream S are not adjacent"
-        if words.count == 10, words[0] == "Shards", words[2] == "and", words[4] == "in", words[5] == "stream",
-            message.hasSuffix(" are not adjacent")
-        {
-            return "Shards \(words[1]) and \(words[3]) in stream \(words[6]) under account \(accountID) are not an"
-                + " adjacent pair of shards eligible for merging"
-        }
-        // "Shard X in stream S is closed (it was already resharded)"
-        if words.count >= 7, words[0] == "Shard", words[2] == "in", words[3] == "stream", words[5] == "is",
-            words[6] == "closed"
-        {
-            return
-                "Shard \(words[1]) in stream \(words[4]) under account \(accountID) has already been merged or split,"
-                + " and thus is not eligible for merging or splitting."
-        }
-        return nil
-    }
-
-    /// The account every resource belongs to (regions and accounts are not modelled yet).
-    static let accountID = "000000000000"
 
     /// The key of the message in the JSON error body, as AWS writes it for this code: `Message` for
     /// `SerializationException`, `message` for the rest.

@@ -15,8 +15,11 @@ extension KinesisServer {
 
     /// Checks tags as AWS does beyond the model's lengths (which ``RequestValidator`` checked): the character set,
     /// then no `%` (AWS names it in the set but refuses it with another message), then no `aws:` key prefix.
-    /// - Parameter stream: the stream named in AWS's `%` message.
-    static func validateTags(_ tags: [String: String], stream: String) throws(KinesisError) {
+    /// - Parameters:
+    ///   - tags: the tags.
+    ///   - stream: the stream named in AWS's `%` message.
+    ///   - account: the account named in that message.
+    static func validateTags(_ tags: [String: String], stream: String, account: String) throws(KinesisError) {
         let all = tags.keys.sorted() + tags.keys.sorted().compactMap { tags[$0] }
         if all.contains(where: { !$0.unicodeScalars.allSatisfy(isTagCharacter) }) {
             throw KinesisError(
@@ -27,7 +30,7 @@ extension KinesisServer {
         if all.contains(where: { $0.contains("%") }) {
             throw KinesisError(
                 .invalidArgument,
-                "Failed to add tags to stream \(stream) under account \(KinesisError.accountID) because some tags"
+                "Failed to add tags to stream \(stream) under account \(account) because some tags"
                     + " contained illegal characters. The allowed characters are Unicode letters, white-spaces,"
                     + " '_',',','/','=','+','-','@',':'.")
         }
@@ -40,19 +43,19 @@ extension KinesisServer {
     private func tagStream(_ p: Params, arnKey: String?) throws -> String {
         let name: String
         if let arnKey {
-            name = try Self.streamName(fromARN: try p.requiredString(arnKey))
+            name = try Self.streamName(fromARN: try p.requiredString(arnKey), scope: p.scope)
         } else {
             name = try Self.streamName(p)
         }
-        _ = try store.stream(named: name)
+        _ = try regional(p).store.stream(named: name)
         return name
     }
 
     func addTags(_ p: Params, arnKey: String?) throws -> JSON {
         let name = try tagStream(p, arnKey: arnKey)
         guard let tags = try p.stringMap("Tags") else { throw Params.missing("tags") }
-        try Self.validateTags(tags, stream: name)
-        try extras.update(name) { e in
+        try Self.validateTags(tags, stream: name, account: p.scope.account)
+        try regional(p).extras.update(name) { e in
             let merged = e.tags.merging(tags) { _, new in new }
             guard merged.count <= 50 else {
                 throw KinesisError(
@@ -66,7 +69,7 @@ extension KinesisServer {
     func removeTags(_ p: Params, arnKey: String?) throws -> JSON {
         let name = try tagStream(p, arnKey: arnKey)
         guard let keys = try p.strings("TagKeys") else { throw Params.missing("tagKeys") }
-        try extras.update(name) { e in for k in keys { e.tags.removeValue(forKey: k) } }
+        try regional(p).extras.update(name) { e in for k in keys { e.tags.removeValue(forKey: k) } }
         return .fields([:])
     }
 
@@ -78,7 +81,7 @@ extension KinesisServer {
         let name = try tagStream(p, arnKey: nil)
         let limit = try p.int("Limit", in: 1...50) ?? 50
         let start = try p.string("ExclusiveStartTagKey")
-        var tags = try extras.load(name).tags.sorted { $0.key < $1.key }
+        var tags = try regional(p).extras.load(name).tags.sorted { $0.key < $1.key }
         if let start { tags = tags.filter { $0.key > start } }
         let page = Array(tags.prefix(limit))
         return .fields(["Tags": Self.tagsJSON(page), "HasMoreTags": .bool(tags.count > page.count)])
@@ -86,20 +89,22 @@ extension KinesisServer {
 
     func listTagsForResource(_ p: Params) throws -> JSON {
         let name = try tagStream(p, arnKey: "ResourceARN")
-        return .fields(["Tags": Self.tagsJSON(try extras.load(name).tags.sorted { $0.key < $1.key })])
+        return .fields(["Tags": Self.tagsJSON(try regional(p).extras.load(name).tags.sorted { $0.key < $1.key })])
     }
 
     // MARK: - Consumers
 
-    /// Splits `<streamArn>/consumer/<name>:<epoch>` into the stream and consumer names.
-    static func parseConsumerARN(_ arn: String) throws(KinesisError) -> (stream: String, consumer: String) {
-        guard let range = arn.range(of: "/consumer/") else {
-            throw KinesisError(.invalidArgument, "'\(arn)' is not a consumer ARN (<stream ARN>/consumer/NAME:EPOCH)")
+    /// Parses `<stream ARN>/consumer/<name>:<epoch>` (see ``ShardLog/ConsumerARN``), checked against the request's
+    /// account and region as ``streamName(fromARN:scope:)`` does.
+    static func parseConsumerARN(_ arn: String, scope: RequestScope) throws(KinesisError) -> ConsumerARN {
+        let parsed: ConsumerARN
+        do {
+            parsed = try ConsumerARN(parsing: arn)
+        } catch {
+            throw KinesisError(.invalidArgument, error.message)
         }
-        let stream = try streamName(fromARN: String(arn[..<range.lowerBound]))
-        let rest = arn[range.upperBound...]
-        let consumer = rest.lastIndex(of: ":").map { String(rest[..<$0]) } ?? String(rest)
-        return (stream, consumer)
+        try scope.check(parsed.stream, text: arn)
+        return parsed
     }
 
     static func validateConsumerName(_ name: String) throws(KinesisError) {
@@ -121,24 +126,26 @@ extension KinesisServer {
         let consumerName: String
         var exactARN: String?
         if let arn = try p.string("ConsumerARN") {
-            (streamName, consumerName) = try Self.parseConsumerARN(arn)
+            let parsed = try Self.parseConsumerARN(arn, scope: p.scope)
+            (streamName, consumerName) = (parsed.stream.streamName, parsed.consumerName)
             exactARN = arn
         } else {
             guard let streamARN = try p.string("StreamARN"), let name = try p.string("ConsumerName") else {
                 throw KinesisError(.invalidArgument, "give ConsumerARN, or StreamARN and ConsumerName")
             }
-            streamName = try Self.streamName(fromARN: streamARN)
+            streamName = try Self.streamName(fromARN: streamARN, scope: p.scope)
             consumerName = name
         }
-        _ = try store.stream(named: streamName)
+        let r = try regional(p)
+        _ = try r.store.stream(named: streamName)
         guard
-            let consumer = try extras.load(streamName).consumers.first(where: {
+            let consumer = try r.extras.load(streamName).consumers.first(where: {
                 $0.name == consumerName && (exactARN == nil || $0.arn == exactARN)
             })
         else {
             throw KinesisError(
                 .resourceNotFound,
-                "Consumer \(exactARN ?? consumerName), account \(KinesisError.accountID) not found.")
+                "Consumer \(exactARN ?? consumerName), account \(p.scope.account) not found.")
         }
         return (streamName, consumer)
     }
@@ -156,19 +163,20 @@ extension KinesisServer {
     }
 
     func registerStreamConsumer(_ p: Params) throws -> JSON {
-        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"))
+        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"), scope: p.scope)
         let consumerName = try p.requiredString("ConsumerName")
         try Self.validateConsumerName(consumerName)
-        _ = try store.stream(named: name)
+        let r = try regional(p)
+        _ = try r.store.stream(named: name)
         let now = nowMilliseconds()
-        let consumer = StreamExtras.Consumer(
-            name: consumerName, arn: Self.streamARN(name) + "/consumer/" + consumerName + ":\(now / 1000)",
-            creationMilliseconds: now)
-        try extras.update(name) { e in
+        let arn = ConsumerARN(
+            stream: p.scope.streamARN(name), consumerName: consumerName, creationEpochSeconds: now / 1000)
+        let consumer = StreamExtras.Consumer(name: consumerName, arn: arn.description, creationMilliseconds: now)
+        try r.extras.update(name) { e in
             guard !e.consumers.contains(where: { $0.name == consumerName }) else {
                 throw KinesisError(
                     .resourceInUse,
-                    "Consumer \(consumerName) already exists on stream \(name) under account 000000000000")
+                    "Consumer \(consumerName) already exists on stream \(name) under account \(p.scope.account)")
             }
             guard e.consumers.count < 20 else {
                 throw KinesisError(.limitExceeded, "stream \(name) already has the maximum of 20 consumers")
@@ -181,7 +189,7 @@ extension KinesisServer {
     func describeStreamConsumer(_ p: Params) throws -> JSON {
         let (stream, consumer) = try findConsumer(p)
         return .fields([
-            "ConsumerDescription": Self.consumerJSON(consumer, streamARN: Self.streamARN(stream))
+            "ConsumerDescription": Self.consumerJSON(consumer, streamARN: p.scope.streamARN(stream).description)
         ])
     }
 
@@ -199,10 +207,11 @@ extension KinesisServer {
             name = fields[0]
             start = fields[1]
         } else {
-            name = try Self.streamName(fromARN: try p.requiredString("StreamARN"))
+            name = try Self.streamName(fromARN: try p.requiredString("StreamARN"), scope: p.scope)
         }
-        _ = try store.stream(named: name)
-        let all = try extras.load(name).consumers.sorted { $0.name < $1.name }.filter { $0.name > start }
+        let r = try regional(p)
+        _ = try r.store.stream(named: name)
+        let all = try r.extras.load(name).consumers.sorted { $0.name < $1.name }.filter { $0.name > start }
         let page = Array(all.prefix(maxResults))
         var token: JSON?
         if all.count > page.count, let last = page.last {
@@ -214,7 +223,7 @@ extension KinesisServer {
 
     func deregisterStreamConsumer(_ p: Params) throws -> JSON {
         let (stream, consumer) = try findConsumer(p)
-        try extras.update(stream) { e in
+        try regional(p).extras.update(stream) { e in
             e.consumers.removeAll { $0.arn == consumer.arn }
             e.resourcePolicies.removeValue(forKey: consumer.arn)
         }
@@ -230,7 +239,8 @@ extension KinesisServer {
 
     func changeMonitoring(_ p: Params, enable: Bool) throws -> JSON {
         let name = try Self.streamName(p)
-        _ = try store.stream(named: name)
+        let r = try regional(p)
+        _ = try r.store.stream(named: name)
         guard let requested = try p.strings("ShardLevelMetrics"), !requested.isEmpty else {
             throw Params.missing("shardLevelMetrics")
         }
@@ -248,7 +258,7 @@ extension KinesisServer {
                 )
             }
         }
-        let (current, desired) = try extras.update(name) { e -> ([String], [String]) in
+        let (current, desired) = try r.extras.update(name) { e -> ([String], [String]) in
             let current = e.shardLevelMetrics
             var set = Set(current)
             if enable { set.formUnion(metrics) } else { set.subtract(metrics) }
@@ -258,7 +268,7 @@ extension KinesisServer {
         }
         return .fields([
             "StreamName": .string(name),
-            "StreamARN": .string(Self.streamARN(name)),
+            "StreamARN": .string(p.scope.streamARN(name).description),
             "CurrentShardLevelMetrics": .array(current.map(JSON.string)),
             "DesiredShardLevelMetrics": .array(desired.map(JSON.string)),
         ])

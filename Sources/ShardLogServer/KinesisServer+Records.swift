@@ -57,7 +57,7 @@ extension KinesisServer {
         let shard = stream.shardId(forPartitionKey: e.entry.partitionKey, explicitHashKey: e.entry.explicitHashKey)
         return KinesisError(
             .provisionedThroughputExceeded,
-            "Rate exceeded for shard \(shard) in stream \(stream.name) under account 000000000000.")
+            "Rate exceeded for shard \(shard) in stream \(stream.name) under account \(stream.arn.account).")
     }
 
     func putRecord(_ p: Params) throws -> JSON {
@@ -189,11 +189,11 @@ extension KinesisServer {
         guard let index = try? ShardID.index(shardId) else {
             throw KinesisError(
                 .resourceNotFound,
-                "Could not find shard \(shardId) in stream \(stream.name) under account \(KinesisError.accountID).")
+                "Could not find shard \(shardId) in stream \(stream.name) under account \(stream.arn.account).")
         }
         let notFound = KinesisError(
             .resourceNotFound,
-            "Shard \(ShardID.name(index)) in stream \(stream.name) under account \(KinesisError.accountID) does not exist"
+            "Shard \(ShardID.name(index)) in stream \(stream.name) under account \(stream.arn.account) does not exist"
         )
         // (A `do`/`catch where` over this typed-throws call crashes the Swift 6.3.1 compiler; `Result` does not.)
         let opened = Result { () throws(ShardLogError) -> ShardIterator in
@@ -248,14 +248,14 @@ extension KinesisServer {
                     + " is \(JSON.epochSecondsText(now)) which is further in the future than the tolerated delay of"
                     + " 300000 milliseconds.")
         }
-        let stream = try store.stream(named: fields[0])
+        let stream = try regional(p).store.stream(named: fields[0])
         let shardId = ShardID.name(index)
         let key = ShardKey(stream: stream.name, shard: shardId)
         if options.enforceShardLimits && !limiter.admitRead(key) {
             metrics.recordThrottle(key, write: false)
             throw KinesisError(
                 .provisionedThroughputExceeded,
-                "Rate exceeded for shard \(shardId) in stream \(stream.name) under account 000000000000"
+                "Rate exceeded for shard \(shardId) in stream \(stream.name) under account \(stream.arn.account)"
                     + " (5 GetRecords calls per second).")
         }
         var it = try Self.iterator(

@@ -3,7 +3,8 @@ import ShardLog
 
 /// Encryption, capacity mode, limits, resource policies, account settings, maximum record size and warm throughput.
 /// Stream settings live in the store's `stream.json` (see `DataStream+Settings.swift`), resource policies in the
-/// stream's `server.json` with its consumers, account settings in `server-account.json`.
+/// stream's `server.json` with its consumers, account settings in `server-account.json` — all in the data directory
+/// of the request's account and region (``RegionalStores``).
 extension KinesisServer {
     // MARK: - Stream settings
 
@@ -25,8 +26,8 @@ extension KinesisServer {
     /// `UpdateStreamMode`: by `StreamARN`; the shards stay as they are; a `WarmThroughputMiBps` is recorded as by
     /// `UpdateStreamWarmThroughput`.
     func updateStreamMode(_ p: Params) throws -> JSON {
-        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"))
-        let stream = try store.stream(named: name)
+        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"), scope: p.scope)
+        let stream = try regional(p).store.stream(named: name)
         guard let details = try p.object("StreamModeDetails") else { throw Params.missing("streamModeDetails") }
         let text = try details.requiredString("StreamMode")
         guard let mode = StreamMode(rawValue: text) else {
@@ -39,8 +40,8 @@ extension KinesisServer {
 
     /// `UpdateMaxRecordSize`: by `StreamARN`; the model checked 1024–10240.
     func updateMaxRecordSize(_ p: Params) throws -> JSON {
-        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"))
-        try store.stream(named: name).setMaxRecordSize(kibibytes: try p.requiredInt("MaxRecordSizeInKiB"))
+        let name = try Self.streamName(fromARN: try p.requiredString("StreamARN"), scope: p.scope)
+        try regional(p).store.stream(named: name).setMaxRecordSize(kibibytes: try p.requiredInt("MaxRecordSizeInKiB"))
         return .fields([:])
     }
 
@@ -54,7 +55,7 @@ extension KinesisServer {
         let warm = try p.requiredInt("WarmThroughputMiBps")
         try stream.setWarmThroughput(mebibytesPerSecond: warm)
         return .fields([
-            "StreamARN": .string(Self.streamARN(stream.name)),
+            "StreamARN": .string(stream.arn.description),
             "StreamName": .string(stream.name),
             "WarmThroughput": Self.warmThroughputJSON(warm),
         ])
@@ -66,8 +67,9 @@ extension KinesisServer {
     static let onDemandStreamCountLimit = 50
 
     /// `DescribeLimits`: the shard limit this server enforces on `CreateStream`, the open shards and on-demand
-    /// streams of the data directory.
-    func describeLimits() throws -> JSON {
+    /// streams of the request's account and region.
+    func describeLimits(_ p: Params) throws -> JSON {
+        let store = try regional(p).store
         var open = 0
         var onDemand = 0
         for name in try store.listStreams() {
@@ -87,7 +89,7 @@ extension KinesisServer {
         guard let commitment = try p.object("MinimumThroughputBillingCommitment") else {
             throw Params.missing("minimumThroughputBillingCommitment")
         }
-        let settings = try accountSettings.update(
+        let settings = try regional(p).accountSettings.update(
             status: try commitment.requiredString("Status"), now: nowMilliseconds())
         return .fields(["MinimumThroughputBillingCommitment": AccountSettingsStore.json(settings)])
     }
@@ -99,11 +101,13 @@ extension KinesisServer {
     private func policyOwner(_ p: Params) throws -> (stream: String, arn: String) {
         let arn = try p.requiredString("ResourceARN")
         if arn.contains("/consumer/") {
-            let (stream, _) = try findConsumer(Params(["ConsumerARN": .string(arn)]))
+            var consumer = Params(["ConsumerARN": .string(arn)])
+            consumer.scope = p.scope
+            let (stream, _) = try findConsumer(consumer)
             return (stream, arn)
         }
-        let name = try Self.streamName(fromARN: arn)
-        _ = try store.stream(named: name)
+        let name = try Self.streamName(fromARN: arn, scope: p.scope)
+        _ = try regional(p).store.stream(named: name)
         return (name, arn)
     }
 
@@ -113,19 +117,19 @@ extension KinesisServer {
         guard (try? JSONSerialization.jsonObject(with: Data(policy.utf8))) is [String: Any] else {
             throw KinesisError(.invalidArgument, "Policy for \(arn) is not a JSON policy document (a JSON object)")
         }
-        try extras.update(stream) { $0.resourcePolicies[arn] = policy }
+        try regional(p).extras.update(stream) { $0.resourcePolicies[arn] = policy }
         return .fields([:])
     }
 
     /// `GetResourcePolicy`: the policy, or `{}` when none is attached (as AWS and moto answer).
     func getResourcePolicy(_ p: Params) throws -> JSON {
         let (stream, arn) = try policyOwner(p)
-        return .fields(["Policy": .string(try extras.load(stream).resourcePolicies[arn] ?? "{}")])
+        return .fields(["Policy": .string(try regional(p).extras.load(stream).resourcePolicies[arn] ?? "{}")])
     }
 
     func deleteResourcePolicy(_ p: Params) throws -> JSON {
         let (stream, arn) = try policyOwner(p)
-        try extras.update(stream) { e in
+        try regional(p).extras.update(stream) { e in
             guard e.resourcePolicies.removeValue(forKey: arn) != nil else {
                 throw KinesisError(.resourceNotFound, "No resource policy found for resource ARN \(arn).")
             }

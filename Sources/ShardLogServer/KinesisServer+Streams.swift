@@ -83,11 +83,11 @@ extension KinesisServer {
         case .startStreamEncryption: json = try changeEncryption(p, start: true)
         case .stopStreamEncryption: json = try changeEncryption(p, start: false)
         case .updateStreamMode: json = try updateStreamMode(p)
-        case .describeLimits: json = try describeLimits()
+        case .describeLimits: json = try describeLimits(p)
         case .putResourcePolicy: json = try putResourcePolicy(p)
         case .getResourcePolicy: json = try getResourcePolicy(p)
         case .deleteResourcePolicy: json = try deleteResourcePolicy(p)
-        case .describeAccountSettings: json = try accountSettings.describe()
+        case .describeAccountSettings: json = try regional(p).accountSettings.describe()
         case .updateAccountSettings: json = try updateAccountSettings(p)
         case .updateMaxRecordSize: json = try updateMaxRecordSize(p)
         case .updateStreamWarmThroughput: json = try updateStreamWarmThroughput(p)
@@ -109,20 +109,22 @@ extension KinesisServer {
         }
     }
 
-    /// The ARN of a stream, as the store writes it.
-    static func streamARN(_ name: String) -> String { "arn:aws:kinesis:us-east-1:000000000000:stream/" + name }
-
-    /// The stream name inside `arn:aws:kinesis:<region>:<account>:stream/<name>`.
-    static func streamName(fromARN arn: String) throws(KinesisError) -> String {
-        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "arn", parts[1].hasPrefix("aws"), parts[2] == "kinesis",
-            parts[5].hasPrefix("stream/")
-        else {
-            throw KinesisError(.invalidArgument, "'\(arn)' is not a Kinesis stream ARN (arn:aws:kinesis:…:stream/NAME)")
+    /// The stream name inside `arn:aws:kinesis:<region>:<account>:stream/<name>` (see ``ShardLog/StreamARN``).
+    /// - Parameters:
+    ///   - arn: the ARN.
+    ///   - scope: the request's account and region, which the ARN's must be (``RequestScope/check(_:text:)``);
+    ///     `nil` accepts any (a mappings file names streams of the data directory).
+    /// - Throws: `InvalidArgumentException` naming what is wrong with the ARN; `AccessDeniedException` or
+    ///   `ResourceNotFoundException` for another account's or region's stream.
+    static func streamName(fromARN arn: String, scope: RequestScope? = nil) throws(KinesisError) -> String {
+        let parsed: StreamARN
+        do {
+            parsed = try StreamARN(parsing: arn)
+        } catch {
+            throw KinesisError(.invalidArgument, error.message)
         }
-        let name = String(parts[5].dropFirst("stream/".count))
-        try validateStreamName(name, key: "streamARN")
-        return name
+        try scope?.check(parsed, text: arn)
+        return parsed.streamName
     }
 
     /// The stream addressed by `StreamName` or `StreamARN` (both must agree when both are given).
@@ -134,10 +136,10 @@ extension KinesisServer {
             try validateStreamName(n)
             return n
         case (nil, let a?):
-            return try streamName(fromARN: a)
+            return try streamName(fromARN: a, scope: p.scope)
         case (let n?, let a?):
             try validateStreamName(n)
-            guard try streamName(fromARN: a) == n else {
+            guard try streamName(fromARN: a, scope: p.scope) == n else {
                 throw KinesisError(.invalidArgument, "StreamName \(n) and StreamARN \(a) name different streams")
             }
             return n
@@ -146,8 +148,9 @@ extension KinesisServer {
         }
     }
 
+    /// The stream addressed by `StreamName` or `StreamARN`, in the request's account and region.
     func openStream(_ p: Params) throws -> DataStream {
-        try store.stream(named: try Self.streamName(p))
+        try regional(p).store.stream(named: try Self.streamName(p))
     }
 
     // MARK: - JSON shapes
@@ -225,31 +228,33 @@ extension KinesisServer {
             guard Limits.shardCount.contains(n) else {
                 throw KinesisError(
                     .limitExceeded,
-                    "This request would exceed the shard limit for the account 000000000000 in us-east-1: "
+                    "This request would exceed the shard limit for the account \(p.scope.account) in \(p.scope.region): "
                         + "\(n) shards requested, the limit is \(Limits.shardCount.upperBound)")
             }
             count = n
         }
         let tags = try p.stringMap("Tags") ?? [:]
-        try Self.validateTags(tags, stream: name)
-        try store.createStream(named: name, shardCount: count, mode: mode)
+        try Self.validateTags(tags, stream: name, account: p.scope.account)
+        let r = try regional(p)
+        try r.store.createStream(named: name, shardCount: count, mode: mode)
         metrics.removeStream(name)
-        if !tags.isEmpty { try extras.update(name) { $0.tags = tags } }
+        if !tags.isEmpty { try r.extras.update(name) { $0.tags = tags } }
         return .fields([:])
     }
 
     func deleteStream(_ p: Params) throws -> JSON {
         let name = try Self.streamName(p)
-        _ = try store.stream(named: name)
+        let r = try regional(p)
+        _ = try r.store.stream(named: name)
         let enforce = try p.bool("EnforceConsumerDeletion") ?? false
-        let consumers = try extras.load(name).consumers
+        let consumers = try r.extras.load(name).consumers
         guard enforce || consumers.isEmpty else {
             throw KinesisError(
                 .resourceInUse,
-                "Stream \(name) under account 000000000000 has \(consumers.count) registered consumers;"
+                "Stream \(name) under account \(p.scope.account) has \(consumers.count) registered consumers;"
                     + " deregister them or pass EnforceConsumerDeletion=true")
         }
-        try store.deleteStream(named: name)
+        try r.store.deleteStream(named: name)
         metrics.removeStream(name)
         return .fields([:])
     }
@@ -262,7 +267,7 @@ extension KinesisServer {
         var shards = d.shards
         if let start { shards = shards.filter { $0.shardId > start } }
         let page = shards.prefix(limit)
-        let extra = try extras.load(stream.name)
+        let extra = try regional(p).extras.load(stream.name)
         return .fields([
             "StreamDescription": .fields([
                 "StreamName": .string(d.streamName),
@@ -283,7 +288,7 @@ extension KinesisServer {
     func describeStreamSummary(_ p: Params) throws -> JSON {
         let stream = try openStream(p)
         let d = try stream.describe()
-        let extra = try extras.load(stream.name)
+        let extra = try regional(p).extras.load(stream.name)
         return .fields([
             "StreamDescriptionSummary": .fields([
                 "StreamName": .string(d.streamName),
@@ -315,6 +320,7 @@ extension KinesisServer {
             }
             start = fields[0]
         }
+        let store = try regional(p).store
         var names = try store.listStreams()
         if let start { names = names.filter { $0 > start } }
         let page = Array(names.prefix(limit))
@@ -386,9 +392,10 @@ extension KinesisServer {
                 filterTime = try filter.timestamp("Timestamp")
             }
         }
-        let stream = try store.stream(named: name)
+        let r = try regional(p)
+        let stream = try r.store.stream(named: name)
         let d = try stream.describe()
-        let times = try extras.load(name).shardTimes
+        let times = try r.extras.load(name).shardTimes
         var shards = try Self.filterShards(
             d, times: times, type: filterType, shardId: filterShard, timestamp: filterTime)
         if let start = exclusiveStart, !start.isEmpty { shards = shards.filter { $0.shardId > start } }
@@ -455,14 +462,14 @@ extension KinesisServer {
     // MARK: - Resharding and retention
 
     /// Runs a reshard and records the creation/close times of the shards it opened and closed.
-    private func reshard(_ stream: DataStream, _ change: () throws -> Void) throws {
+    private func reshard(_ stream: DataStream, _ p: Params, _ change: () throws -> Void) throws {
         let before = try stream.describe()
         try change()
         let after = try stream.describe()
         let now = nowMilliseconds()
         let wasOpen = Set(before.openShards.map(\.shardId))
         let known = Set(before.shards.map(\.shardId))
-        try extras.update(stream.name) { e in
+        try regional(p).extras.update(stream.name) { e in
             for s in after.shards {
                 if !known.contains(s.shardId) { e.shardTimes[s.shardId, default: .init()].created = now }
                 if wasOpen.contains(s.shardId) && !s.isOpen { e.shardTimes[s.shardId, default: .init()].closed = now }
@@ -474,7 +481,7 @@ extension KinesisServer {
         guard try stream.describe().streamModeDetails.streamMode == .provisioned else {
             throw KinesisError(
                 .validation,
-                "Request is invalid. Stream \(stream.name) under account \(KinesisError.accountID) is in On-Demand mode."
+                "Request is invalid. Stream \(stream.name) under account \(stream.arn.account) is in On-Demand mode."
             )
         }
     }
@@ -486,7 +493,7 @@ extension KinesisServer {
         try requireProvisioned(stream, "SplitShard")
         let key = try HashKey.parse(keyText)
         try Self.checkSplitKey(key, keyText: keyText, shard: shard, in: stream)
-        try reshard(stream) { try stream.splitShard(shard, newStartingHashKey: key) }
+        try reshard(stream, p) { try stream.splitShard(shard, newStartingHashKey: key) }
         return .fields([:])
     }
 
@@ -503,7 +510,7 @@ extension KinesisServer {
             throw KinesisError(
                 .invalidArgument,
                 "NewStartingHashKey \(keyText) used in SplitShard() on shard \(name) in stream \(stream.name) under"
-                    + " account \(KinesisError.accountID) is not both greater than one plus the shard's StartingHashKey"
+                    + " account \(stream.arn.account) is not both greater than one plus the shard's StartingHashKey"
                     + " \(start) and less than the shard's EndingHashKey \(end).")
         }
     }
@@ -513,7 +520,7 @@ extension KinesisServer {
         let first = try p.requiredString("ShardToMerge")
         let second = try p.requiredString("AdjacentShardToMerge")
         try requireProvisioned(stream, "MergeShards")
-        try reshard(stream) { try stream.mergeShards(first, adjacentShardId: second) }
+        try reshard(stream, p) { try stream.mergeShards(first, adjacentShardId: second) }
         return .fields([:])
     }
 
@@ -529,12 +536,12 @@ extension KinesisServer {
         }
         try requireProvisioned(stream, "UpdateShardCount")
         let current = try stream.describe().openShards.count
-        try reshard(stream) { try stream.updateShardCount(target: target) }
+        try reshard(stream, p) { try stream.updateShardCount(target: target) }
         return .fields([
             "StreamName": .string(stream.name),
             "CurrentShardCount": .integer(current),
             "TargetShardCount": .integer(target),
-            "StreamARN": .string(Self.streamARN(stream.name)),
+            "StreamARN": .string(stream.arn.description),
         ])
     }
 

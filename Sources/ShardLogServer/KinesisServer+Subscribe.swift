@@ -63,7 +63,7 @@ extension KinesisServer {
         let position = try Self.position(
             type: try start.requiredString("Type"), sequenceNumber: try start.string("SequenceNumber"),
             timestamp: try start.timestamp("Timestamp"))
-        let stream = try store.stream(named: streamName)
+        let stream = try regional(p).store.stream(named: streamName)
         let iterator = try Self.iterator(stream, shardId: shardId, position: position)
         let key = consumer.arn + "|" + iterator.shardId
         let generation = try subscriptions.begin(key)

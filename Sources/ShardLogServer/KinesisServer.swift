@@ -32,6 +32,12 @@ package struct KinesisServerOptions: Sendable {
     /// Access key id → secret access key. When set, every request must carry a valid SigV4 signature; when `nil`,
     /// any signature (or none) is accepted.
     package var credentials: [String: String]?
+    /// Access key id → the 12-digit account its requests act in; keys not listed act in ``accountId``.
+    package var accounts: [String: String] = [:]
+    /// The account of requests whose access key has none of its own (default `000000000000`).
+    package var accountId = "000000000000"
+    /// The region of requests that carry no SigV4 credential scope (default `us-east-1`).
+    package var region = "us-east-1"
     /// Enforce Kinesis' per-shard limits (1 MiB/s and 1000 records/s written, 5 GetRecords/s).
     package var enforceShardLimits = false
     /// The longest a `SubscribeToShard` response stays open (5 minutes, as AWS; tests pass less).
@@ -60,18 +66,10 @@ package struct KinesisServerOptions: Sendable {
     /// Default options.
     package init() {}
 
-    /// Reads a credentials file: a JSON object of access key id → secret access key.
+    /// Reads a credentials file's secrets (see ``loadCredentialsFile(path:)``, which also gives the keys' accounts).
     /// - Throws: an error naming the file when it cannot be read or has another shape.
     package static func loadCredentials(path: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KinesisError(.validation, "cannot read credentials file \(path)")
-        }
-        guard let credentials = try? JSONDecoder().decode([String: String].self, from: data), !credentials.isEmpty
-        else {
-            throw KinesisError(
-                .validation, "credentials file \(path) must be a JSON object {\"ACCESS_KEY_ID\": \"secret\", …}")
-        }
-        return credentials
+        try loadCredentialsFile(path: path).mapValues(\.secret)
     }
 }
 
@@ -89,8 +87,8 @@ package final class KinesisServer: Sendable {
     /// The options.
     package let options: KinesisServerOptions
     let logger: Logger
-    let extras: StreamExtrasStore
-    let accountSettings: AccountSettingsStore
+    /// The stores of every account and region (``RegionalStores``); the root is ``store``.
+    let regions: RegionalStores
     let limiter = ShardLimiter()
     let metrics = ServerMetrics()
     let subscriptions = SubscriptionRegistry()
@@ -112,8 +110,7 @@ package final class KinesisServer: Sendable {
                 l.logLevel = .warning
                 return l
             }()
-        self.extras = StreamExtrasStore(directory: store.directory)
-        self.accountSettings = AccountSettingsStore(directory: store.directory)
+        self.regions = RegionalStores(root: store)
         self.budget = BodyBudget(limit: options.maxBufferedByteCount)
     }
 
@@ -154,7 +151,7 @@ package final class KinesisServer: Sendable {
                 await onListening(host, channel.localAddress?.port ?? 0)
             },
             logger: logger)
-        var services: [any Service] = [app, RetentionService(store: store, logger: logger), lambda]
+        var services: [any Service] = [app, RetentionService(stores: regions.allStores, logger: logger), lambda]
         if let file = options.mappingsFile {
             let host = try await MappingHost.load(path: file, store: store, logger: logger)
             logger.info("hosting \(host.mappings.count) event source mappings from \(file)")
@@ -205,7 +202,8 @@ package final class KinesisServer: Sendable {
                 throw KinesisError(
                     .unknownOperation, "unknown operation '\(target)': expected X-Amz-Target Kinesis_20131202.<Op>")
             }
-            let params = try Params(body: body.bytes, format: format)
+            var params = try Params(body: body.bytes, format: format)
+            params.scope = try requestScope(request, operation: operationName)
             try RequestValidator.validate(operation: operationName, members: params.members)
             let response = try await format.run { try await perform(operation, params, requestID: requestID) }
             metrics.recordRequest(operation: operationName, code: "OK", duration: ContinuousClock.now - arrived)

@@ -5,6 +5,8 @@ import ShardLog
 /// `SerializationException`, a missing required member or a broken model constraint a `ValidationException`.
 struct Params {
     let members: [String: JSON]
+    /// The account and region the request acts in (set by `KinesisServer.handle` after authorization).
+    var scope = RequestScope.default
 
     init(_ members: [String: JSON]) { self.members = members }
 

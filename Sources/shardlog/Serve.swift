@@ -21,9 +21,18 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: """
             JSON file {"ACCESS_KEY_ID": "secret", …}; requests must then carry a valid SigV4 signature \
-            (Authorization header or presigned query string).
+            (Authorization header or presigned query string). A key of another account: \
+            {"ACCESS_KEY_ID": {"secret": "…", "account": "123456789012"}}.
             """)
     var credentials: String?
+    @Option(
+        help: """
+            Account of requests whose access key names none (12 digits). The data directory itself holds this \
+            account's streams in us-east-1; other accounts and regions live in <data>/regions/ACCOUNT/REGION/.
+            """)
+    var accountId = "000000000000"
+    @Option(help: "Region of unsigned requests (signed ones act in the region of their credential scope).")
+    var region = "us-east-1"
     @Flag(help: "Enforce per-shard limits: 1 MiB/s and 1000 records/s written, 5 GetRecords calls/s.")
     var enforceShardLimits = false
     @Option(
@@ -72,6 +81,12 @@ struct Serve: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key must be given together")
         }
+        guard accountId.utf8.count == 12, accountId.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw ValidationError("--account-id must be 12 digits, not '\(accountId)'")
+        }
+        guard StreamARN.isRegion(region) else {
+            throw ValidationError("--region must be a region name such as us-east-1 (a-z, 0-9, '-'), not '\(region)'")
+        }
     }
 
     func run() async throws {
@@ -86,7 +101,7 @@ struct Serve: AsyncParsableCommand {
         options.requestBodyTimeout = .seconds(bodyTimeoutSeconds)
         if let credentials {
             do {
-                options.credentials = try KinesisServerOptions.loadCredentials(path: credentials)
+                options.use(credentials: try KinesisServerOptions.loadCredentialsFile(path: credentials))
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -100,7 +115,11 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "shardlog.serve")
         logger.logLevel = .info
-        let server = KinesisServer(store: try global.open(), options: options, logger: logger)
+        options.accountId = accountId
+        options.region = region
+        var storeOptions = StoreOptions()
+        storeOptions.accountId = accountId
+        let server = KinesisServer(store: try global.open(storeOptions), options: options, logger: logger)
         let scheme = options.tls == nil ? "http" : "https"
         try await server.run(handleSignals: true) { host, port in
             printError("listening on \(scheme)://\(host):\(port)")

@@ -26,28 +26,11 @@ struct VersionAndStartupTests {
     /// A port in use: `serve` exits non-zero with the sentence, not the networking library's dump.
     @Test func busyPortIsASentence() async throws {
         try await withTemporaryDirectory { dir in
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: shardlogBinary)
-            server.arguments = ["--data-dir", dir, "serve", "--port", "0"]
-            let err = Pipe()
-            server.standardError = err
-            let box = DataBox()
-            err.fileHandleForReading.readabilityHandler = { box.append($0.availableData) }
-            try server.run()
+            let (server, busy) = try await startServe(dir)
             defer {
                 server.terminate()
                 server.waitUntilExit()
             }
-            let deadline = ContinuousClock.now + .seconds(30)
-            var port: Int?
-            while port == nil && ContinuousClock.now < deadline {
-                let text = String(decoding: box.data, as: UTF8.self)
-                if let range = text.range(of: "listening on http://127.0.0.1:") {
-                    port = Int(text[range.upperBound...].prefix { $0.isNumber })
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            let busy = try #require(port, "serve did not start: \(String(decoding: box.data, as: UTF8.self))")
             let second = try await runShardlog(["--data-dir", dir, "serve", "--port", "\(busy)"])
             #expect(second.status == 1)
             #expect(

@@ -136,7 +136,8 @@ public final class Store: Sendable {
         return try catalogLock.withLock { () throws(ShardLogError) -> StreamDescription in
             let dir = streamDirectory(name)
             if FileManager.default.fileExists(atPath: dir + "/stream.json") {
-                throw ShardLogError(.resourceInUse, "Stream \(name) under account 000000000000 already exists.")
+                throw ShardLogError(
+                    .resourceInUse, "Stream \(name) under account \(options.accountId) already exists.")
             }
             // Leftovers of a deletion or creation interrupted by a crash must not become the new stream's data.
             if FileManager.default.fileExists(atPath: dir) { try removeDirectory(dir) }
@@ -157,7 +158,7 @@ public final class Store: Sendable {
             try m.save(path: dir + "/stream.json")
             // The new directory's entry in `streams/` (save made `stream.json` durable inside it).
             try FileSystem.synchronizeDirectory(of: dir)
-            return m.description()
+            return m.description(region: options.region, account: options.accountId)
         }
     }
 
@@ -245,6 +246,6 @@ public final class Store: Sendable {
     }
 
     private func notFound(_ name: String) -> ShardLogError {
-        ShardLogError(.resourceNotFound, "Stream \(name) under account 000000000000 not found.")
+        ShardLogError(.resourceNotFound, "Stream \(name) under account \(options.accountId) not found.")
     }
 }

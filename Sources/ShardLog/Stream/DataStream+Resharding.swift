@@ -2,6 +2,9 @@ import Foundation
 
 /// Split, merge and uniform scaling with Kinesis' lineage rules: the parent closes with an ending sequence number,
 /// children get new ids and `ParentShardId`/`AdjacentParentShardId`, and writes go to open shards only.
+///
+/// Refusals carry Amazon Kinesis' own texts (unknown shard, closed shard, shards not adjacent), naming the store's
+/// account (``StoreOptions/accountId``), so the server passes them on unchanged.
 extension DataStream {
     /// Splits an open shard into two at `newStartingHashKey`: children cover [start, key − 1] and [key, end].
     /// - Throws: `.invalidArgument` if the shard is closed or the key is not strictly inside its range,
@@ -62,10 +65,14 @@ extension DataStream {
 
     private func openShard(_ m: StreamMetadata, _ id: String) throws(ShardLogError) -> Int {
         guard let index = try? ShardID.index(id), let s = m.shards.first(where: { $0.index == index }) else {
-            throw ShardLogError(.resourceNotFound, "Shard \(id) in stream \(name) does not exist")
+            throw ShardLogError(
+                .resourceNotFound, "Could not find shard \(id) in stream \(name) under account \(options.accountId).")
         }
         guard s.isOpen else {
-            throw ShardLogError(.invalidArgument, "Shard \(id) in stream \(name) is closed (it was already resharded)")
+            throw ShardLogError(
+                .invalidArgument,
+                "Shard \(id) in stream \(name) under account \(options.accountId) has already been merged or split, and"
+                    + " thus is not eligible for merging or splitting.")
         }
         return index
     }
@@ -105,7 +112,8 @@ extension DataStream {
         else {
             throw ShardLogError(
                 .invalidArgument,
-                "Shards \(ShardID.name(first)) and \(ShardID.name(second)) in stream \(name) are not adjacent")
+                "Shards \(ShardID.name(first)) and \(ShardID.name(second)) in stream \(name) under account"
+                    + " \(options.accountId) are not an adjacent pair of shards eligible for merging")
         }
         m.shards[i].closedAt = try shard(first, checked: false).close()
         m.shards[j].closedAt = try shard(second, checked: false).close()

@@ -60,7 +60,7 @@ public final class DataStream: Sendable {
     /// The stream as Kinesis' `DescribeStream` shows it, fresh from disk.
     /// - Throws: `.resourceNotFound` if the stream was deleted.
     public func describe() throws(ShardLogError) -> StreamDescription {
-        try reload().description()
+        try reload().description(region: options.region, account: options.accountId)
     }
 
     /// The cached metadata (no disk access).
@@ -74,7 +74,9 @@ public final class DataStream: Sendable {
         var known = !checked || state.withLock { s in s.metadata.shards.contains { $0.index == index } }
         if !known { known = try reload().shards.contains { $0.index == index } }
         guard known else {
-            throw ShardLogError(.resourceNotFound, "Shard \(ShardID.name(index)) in stream \(name) does not exist")
+            throw ShardLogError(
+                .resourceNotFound,
+                "Shard \(ShardID.name(index)) in stream \(name) under account \(options.accountId) does not exist")
         }
         var shardOptions = options
         if let size = state.withLock({ $0.metadata.segmentByteCount }) {

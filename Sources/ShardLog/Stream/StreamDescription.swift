@@ -115,10 +115,10 @@ public struct ShardDescription: Codable, Sendable, Equatable {
 
 extension StreamMetadata {
     /// The Kinesis view of this metadata.
-    func description(region: String = "us-east-1", account: String = "000000000000") -> StreamDescription {
+    func description(region: String, account: String) -> StreamDescription {
         StreamDescription(
             streamName: name,
-            streamARN: "arn:aws:kinesis:\(region):\(account):stream/\(name)",
+            streamARN: StreamARN(region: region, account: account, streamName: name).description,
             streamStatus: "ACTIVE",
             streamModeDetails: .init(streamMode: mode),
             shards: shards.sorted { $0.index < $1.index }.map { s in
