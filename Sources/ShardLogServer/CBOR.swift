@@ -50,8 +50,12 @@ enum CBOR {
         case .string(let s): writeText(s, to: &out)
         case .blob(let b): writeBytes(b, to: &out)
         case .encoded(let format, let bytes):
-            precondition(format == .cbor, "a value encoded in \(format) written as CBOR")
-            out.append(contentsOf: bytes)
+            if format == .cbor {
+                out.append(contentsOf: bytes)
+            } else {
+                // Not expected (values are encoded in the format of the request they answer); converted, not lost.
+                write((try? JSON(parsing: bytes)) ?? .null, to: &out)
+            }
         case .array(let items):
             writeHead(major: 4, items.count, to: &out)
             for item in items { write(item, to: &out) }

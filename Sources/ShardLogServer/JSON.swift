@@ -18,8 +18,8 @@ enum JSON: Sendable, Equatable {
     case fields([Field])
     /// Bytes: base64 text in JSON, a byte string in CBOR.
     case blob([UInt8])
-    /// A value already encoded in a wire format, written as is (only in that format): records written straight
-    /// into the response bytes (see ``RecordsEncoding``).
+    /// A value already encoded in a wire format, written as is in that format (converted in the other one): records
+    /// written straight into the response bytes (see ``RecordsEncoding``).
     case encoded(WireFormat, [UInt8])
 
     /// One member of an ordered object.
@@ -70,8 +70,12 @@ enum JSON: Sendable, Equatable {
             Base64Text.append(b, to: &out)
             out.append(UInt8(ascii: "\""))
         case .encoded(let format, let bytes):
-            precondition(format == .json, "a value encoded in \(format) written as JSON")
-            out.append(contentsOf: bytes)
+            if format == .json {
+                out.append(contentsOf: bytes)
+            } else {
+                // Not expected (values are encoded in the format of the request they answer); converted, not lost.
+                ((try? CBOR.decode(bytes)) ?? .null).write(to: &out)
+            }
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {

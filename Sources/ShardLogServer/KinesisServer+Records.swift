@@ -14,7 +14,8 @@ extension KinesisServer {
     }
 
     private static func entry(_ p: Params, index: Int?) throws -> Entry {
-        let at = index.map { "records.\($0 + 1).member." } ?? ""
+        // The member path is only needed for an error message: not built for every record.
+        func at() -> String { index.map { "records.\($0 + 1).member." } ?? "" }
         let data = try p.blob("Data")
         let key = try p.requiredString("PartitionKey")
         let keyLength = key.utf16.count
@@ -25,7 +26,7 @@ extension KinesisServer {
                 : "less than or equal to \(Limits.partitionKeyLength.upperBound)"
             throw KinesisError(
                 .validation,
-                "1 validation error detected: Value '\(key)' at '\(at)partitionKey' failed to satisfy constraint:"
+                "1 validation error detected: Value '\(key)' at '\(at())partitionKey' failed to satisfy constraint:"
                     + " Member must have length \(bound)")
         }
         // The model allows 10 MiB (UpdateMaxRecordSize); a stream takes 1 MiB, refused in AWS's pre-2025 words.
@@ -33,7 +34,7 @@ extension KinesisServer {
             throw KinesisError(
                 .validation,
                 "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=\(data.count) cap=\(data.count)]'"
-                    + " at '\(at)data' failed to satisfy constraint: Member must have length less than or equal to"
+                    + " at '\(at())data' failed to satisfy constraint: Member must have length less than or equal to"
                     + " \(Limits.recordByteCount)")
         }
         try DataStream.validate(partitionKey: key, dataByteCount: data.count)

@@ -87,11 +87,16 @@ private func records(seed: UInt64) -> [Record] {
         #expect(RecordsEncoding.putResults(format, outcomes) == format.encode(tree))
     }
 
-    @Test func encodedValuesAreWrittenAsIs() {
+    @Test func encodedValuesAreWrittenAsIs() throws {
         let inner = RecordsEncoding.record(records(seed: 5)[1], encrypted: false, format: .json)
         let outer = JSON.fields(["Records": .array([.encoded(.json, inner)])])
         #expect(outer.bytes == Array(#"{"Records":["#.utf8) + inner + Array("]}".utf8))
         #expect(WireFormat.json.encode(.encoded(.json, inner)) == inner)
+        // Written in the other format, an encoded value is converted rather than copied.
+        let record = records(seed: 5)[1]
+        let cbor = RecordsEncoding.record(record, encrypted: false, format: .cbor)
+        #expect(try JSON(parsing: JSON.encoded(.cbor, cbor).bytes) == (try JSON(parsing: inner)))
+        #expect(try CBOR.decode(CBOR.encode(.encoded(.json, inner))) == (try JSON(parsing: inner)))
     }
 
     @Test(arguments: [Int64(0), 5, 1_000, 1_721_900_000_123, -1_500, 253_402_300_799_999])
