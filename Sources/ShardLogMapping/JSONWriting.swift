@@ -138,9 +138,9 @@ private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 private let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
 /// The timestamp forms of Lambda's JSON: epoch seconds with exactly three decimals, and ISO 8601 UTC strings.
-enum JSONTimestamp {
+package enum JSONTimestamp {
     /// Milliseconds since 1970, rounded to the nearest millisecond (0 for dates that don't fit).
-    static func epochMilliseconds(_ date: Date) -> Int {
+    package static func epochMilliseconds(_ date: Date) -> Int {
         let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
         guard milliseconds.isFinite, Swift.abs(milliseconds) < 9e15 else {
             return 0
@@ -171,7 +171,7 @@ enum JSONTimestamp {
     }
 
     /// `2019-11-14T00:38:06Z`, or `2019-11-14T00:38:06.021Z` with `milliseconds`.
-    static func iso8601(_ date: Date, milliseconds: Bool) -> String {
+    package static func iso8601(_ date: Date, milliseconds: Bool) -> String {
         let total = epochMilliseconds(date)
         let millisecondsPerDay = 86_400_000
         var days = total / millisecondsPerDay

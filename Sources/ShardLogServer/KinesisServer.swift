@@ -141,6 +141,7 @@ package final class KinesisServer: Sendable {
         router.post("/") { [self] request, context in
             await self.handle(request, channel: context.channel)
         }
+        Console(store: store, extras: regions.root.extras).register(on: router)  // the live console at `/` (Console/)
         let lambda = registerLambdaRoutes(router)  // the Lambda API and its functions and mappings (Lambda/)
         let host = options.host
         let app = Application(

@@ -152,7 +152,7 @@ enum StatusScreen {
                 mappings.append(view)
             }
         }
-        var out = "shardlog status  \(store.directory)  \(JSONTimestampText.now())\n\n"
+        var out = "shardlog status  \(store.directory)  \(JSONTimestamp.iso8601(Date(), milliseconds: false))\n\n"
         var tips: [String: [String: UInt64]] = [:]
         var rows: [[String]] = [["STREAM", "SHARDS", "OPEN", "RETENTION", "RECORDS"]]
         for name in streamNames {
@@ -264,10 +264,3 @@ enum Table {
     }
 }
 
-/// The current time as ISO 8601 UTC with seconds.
-enum JSONTimestampText {
-    /// Now.
-    static func now() -> String {
-        ISO8601DateFormatter().string(from: Date())
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogMapping
 import Synchronization
 
 /// A function's log, `<data>/functions/<name>/log`: one line per entry, `<ISO-8601 time><TAB><text>`, holding its
@@ -89,7 +90,7 @@ final class FunctionLog: Sendable {
     /// Appends `lines`, each stamped with the current time.
     func write(_ lines: [String]) {
         guard !lines.isEmpty else { return }
-        let stamp = JSONTimestampText.now()
+        let stamp = JSONTimestamp.iso8601(Date(), milliseconds: true)
         var out = ""
         for line in lines {
             for part in line.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -103,14 +104,6 @@ final class FunctionLog: Sendable {
     }
 }
 
-/// Times of log lines: `2026-12-06T23:59:59.123Z`.
-enum JSONTimestampText {
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
-}
 
 /// A function's concurrency: slots `0..<limit`, the lowest free one first (so warm processes are reused), waiters
 /// served in order. Thread-safe.

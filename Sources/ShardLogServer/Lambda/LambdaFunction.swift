@@ -128,7 +128,7 @@ final class LambdaFunction: Sendable {
             }
         case .timedOut:
             let message =
-                "\(JSONTimestampText.now()) \(requestId) Task timed out after \(configuration.timeout).00 seconds"
+                "\(JSONTimestamp.iso8601(Date(), milliseconds: true)) \(requestId) Task timed out after \(configuration.timeout).00 seconds"
             payload = JSON.fields(["errorMessage": .string(message), "errorType": .string("Sandbox.Timedout")]).bytes
             errorLines.append("[ERROR] RequestId: \(requestId)\(batchInfo) errorType: Sandbox.Timedout \(message)")
         case .crashed(let message):

@@ -99,6 +99,7 @@ extension KinesisServer {
         handler: @Sendable (LambdaRequest) async throws -> Response
     ) async -> Response {
         let requestID = UUID().uuidString.lowercased()
+        let arrived = ContinuousClock.now
         var bodyComplete = false
         do {
             let authorization = try options.credentials.map { credentials throws(KinesisError) in
@@ -132,7 +133,7 @@ extension KinesisServer {
                 body: body, parameters: parameters, query: query, headers: request.headers,
                 region: Self.region(request.headers[.authorization]), requestID: requestID)
             let response = try await handler(lambdaRequest)
-            metrics.recordRequest(operation: "lambda." + operation, error: nil)
+            metrics.recordRequest(operation: "lambda." + operation, code: "OK", duration: ContinuousClock.now - arrived)
             return response
         } catch {
             let lambdaError: LambdaError
@@ -144,7 +145,8 @@ extension KinesisServer {
             default:
                 lambdaError = LambdaError.service("\(error)")
             }
-            metrics.recordRequest(operation: "lambda." + operation, error: lambdaError.type)
+            metrics.recordRequest(
+                operation: "lambda." + operation, code: lambdaError.type, duration: ContinuousClock.now - arrived)
             if lambdaError.status == .internalServerError {
                 logger.error(
                     "Lambda request failed", metadata: ["lambda.operation": "\(operation)", "error": "\(lambdaError)"])
