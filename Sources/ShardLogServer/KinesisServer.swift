@@ -129,6 +129,8 @@ package final class KinesisServer: Sendable {
         }
         let router = Router(context: KinesisRequestContext.self)
         router.add(middleware: CORSMiddleware())
+        // The Lambda API, its functions and mappings (Lambda/); before /health, whose answer it extends.
+        let lambda = registerLambdaRoutes(router)
         router.get("/health") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
@@ -142,7 +144,6 @@ package final class KinesisServer: Sendable {
             await self.handle(request, channel: context.channel)
         }
         Console(store: store, extras: regions.root.extras).register(on: router)  // the live console at `/` (Console/)
-        let lambda = registerLambdaRoutes(router)  // the Lambda API and its functions and mappings (Lambda/)
         let host = options.host
         let app = Application(
             router: router,

@@ -96,9 +96,6 @@ extension KinesisServer {
                             + "first")
                 }
             }
-            logger.warning(
-                "event source mapping destination \(destination) is a ShardLog extension: AWS takes SQS, SNS or S3 destinations for Kinesis event sources"
-            )
         }
         return (function, streamName)
     }
@@ -121,6 +118,11 @@ extension KinesisServer {
         }
         let (function, streamName) = try resolve(configuration, service, region: request.region)
         configuration.functionName = function.name
+        if let destination = configuration.onFailureDestination {
+            logger.warning(
+                "event source mapping destination \(destination) is a ShardLog extension: AWS takes SQS, SNS or S3 destinations for Kinesis event sources"
+            )
+        }
         let uuid = UUID().uuidString.lowercased()
         var definition = MappingDefinition(
             streamName: streamName, configuration: configuration,

@@ -35,10 +35,11 @@ struct LambdaRequest: Sendable {
 
 extension KinesisServer {
     /// Registers the Lambda API (2015-03-31 REST-JSON paths, as boto3 and the AWS CLI send them) on `router`, and
-    /// a `/health` check of the hosted mappings, and returns the service hosting the functions and mappings (to run
+    /// `/health` with a check of the hosted mappings, and returns the service hosting the functions and mappings (to run
     /// next to the HTTP server).
     func registerLambdaRoutes(_ router: Router<KinesisRequestContext>) -> LambdaService {
         let service = LambdaService(store: store, logger: logger)
+        // Registered before the server's `/health` route, so it sees `GET /health` first.
         router.add(middleware: LambdaHealthMiddleware(service: service))
         let functions = "/2015-03-31/functions"
         let mappings = "/2015-03-31/event-source-mappings"
@@ -421,8 +422,8 @@ extension KinesisServer {
     }
 }
 
-/// Answers `GET /health` with 503 and the reason when a mapping hosted through the Lambda API cannot start its
-/// handler (or cannot run); otherwise passes the request on.
+/// Answers `GET /health` with 503 and the reason when a hosted mapping (made through the Lambda API or by
+/// `serve --mappings`) cannot start its handler; otherwise passes the request on.
 struct LambdaHealthMiddleware: RouterMiddleware {
     typealias Context = KinesisRequestContext
     let service: LambdaService

@@ -52,9 +52,11 @@ struct LambdaAPITests {
             }
             // The API's mapping is stored as every mapping is: mappings/<UUID>/mapping.json with AWS's names.
             let uuid = try String(contentsOfFile: work + "/uuid", encoding: .utf8)
-            let definition = try String(contentsOfFile: data + "/mappings/\(uuid)/mapping.json", encoding: .utf8)
-            #expect(definition.contains("\"FunctionName\":\"consumer\""))
-            #expect(definition.contains("\"StreamName\":\"src\""))
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: data + "/mappings/\(uuid)/mapping.json"))
+            let definition = try JSONSerialization.jsonObject(with: bytes) as? [String: Any]
+            #expect(definition?["FunctionName"] as? String == "consumer")
+            #expect(definition?["StreamName"] as? String == "src")
+            #expect(definition?["ParallelizationFactor"] as? Int == 2)
             try await withServer(directory: data) { port in
                 _ = try await drive("resume", port: port, work: work)
             }

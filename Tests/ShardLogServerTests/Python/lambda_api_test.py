@@ -276,8 +276,15 @@ def mappings_phase():
     lam.create_function(FunctionName="consumer", Runtime="python3.11", Handler="consumer.handler", Role="r",
                         Code={"ZipFile": open(zip_path, "rb").read()}, Environment={"Variables": {"OUT": OUT}})
     expect_error(lambda: lam.create_event_source_mapping(
-        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON", BatchSize=0),
-        "ValidationException", "Value '0' at 'batchSize' failed to satisfy constraint")
+        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
+        FunctionResponseTypes=["Bogus"]),
+        "ValidationException", "at 'functionResponseTypes' failed to satisfy constraint")
+    expect_error(lambda: lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
+        MaximumRecordAgeInSeconds=30),
+        "InvalidParameterValueException", "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60")
+    expect_error(lambda: lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=src_arn),
+                 "InvalidParameterValueException", "StartingPosition is required")
     expect_error(lambda: lam.create_event_source_mapping(
         FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
         DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:q"}}),
