@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ShardLog", targets: ["ShardLog"]),
         .library(name: "ShardLogMapping", targets: ["ShardLogMapping"]),
         .library(name: "ShardLogServer", targets: ["ShardLogServer"]),
+        .library(name: "ShardLogBench", targets: ["ShardLogBench"]),
         .executable(name: "shardlog", targets: ["shardlog"]),
         // The fuzz harness, for the libFuzzer executables of the separate `Fuzz/` package (see scripts/fuzz.sh).
         .library(name: "ShardLogFuzzing", targets: ["ShardLogFuzzing"]),
@@ -77,15 +78,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `shardlog bench`'s workloads, reports and statistics (the CLI's `bench` command is a thin wrapper).
+        .target(
+            name: "ShardLogBench",
+            dependencies: [
+                "ShardLog",
+                "ShardLogMapping",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "shardlog",
             dependencies: [
                 "ShardLog",
                 "ShardLogMapping",
                 "ShardLogServer",
+                "ShardLogBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),
@@ -128,6 +141,16 @@ let package = Package(
                 "shardlog", "ShardLog", "ShardLogMapping", "ShardLogTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogBenchTests",
+            dependencies: [
+                "ShardLogBench", "ShardLog", "ShardLogTestSupport",
+                // The tests run the real `shardlog bench` process, so the executable must be built with them.
+                "shardlog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -2,22 +2,21 @@ import ArgumentParser
 import Foundation
 import ShardLog
 
-/// `shardlog bench`: the user-facing benchmark runner.
-struct Bench: AsyncParsableCommand {
-    /// The subcommand's name, abstract and help.
-    static let configuration = CommandConfiguration(
-        abstract: "Measure ingest, reads and delivery through an event source mapping on this machine.",
-        discussion: """
-            Each workload measures every point of its grid several times (--repeats) in a fresh data directory \
-            (removed afterwards unless --keep) and reports the median and the spread. Results go to standard output \
-            as a table, or as JSON with --json; --report DIR also writes report.html (inline SVG charts, no network), \
-            report.json and one SVG per chart. Progress goes to standard error. MB/s counts record data only \
-            (10^6 bytes/s). Other work on the machine changes every figure: each point reports the CPU that other \
-            processes used meanwhile.
-            """,
-        subcommands: [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self]
-    )
+/// The workloads of `shardlog bench`, for the CLI's thin `bench` command to list as its subcommands.
+package enum BenchWorkloads {
+    /// `scaling`, `ingest`, `read`, `runtime-api`.
+    package static var subcommands: [any ParsableCommand.Type] {
+        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self]
+    }
 }
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Whether standard error is a terminal (for a redrawn progress bar).
+var standardErrorIsTerminal: Bool { isatty(2) != 0 }
 
 /// Options every `bench` workload takes.
 struct BenchOptions: ParsableArguments {

@@ -1,12 +1,17 @@
 import ArgumentParser
 import Testing
 
-@testable import shardlog
+@testable import ShardLogBench
+
+/// The workloads under a root command, as the CLI's `bench` command lists them (arguments after `bench`).
+struct BenchRoot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", subcommands: BenchWorkloads.subcommands)
+}
 
 /// `shardlog bench …` argument parsing and validation.
 @Suite struct BenchArgumentTests {
     @Test func scalingDefaultsFollowTheIssue() throws {
-        let command = try #require(try ShardLogCommand.parseAsRoot(["bench", "scaling"]) as? BenchScaling)
+        let command = try #require(try BenchRoot.parseAsRoot(["scaling"]) as? BenchScaling)
         #expect(command.shards.values == [1, 2, 4, 8, 16, 32])
         #expect(command.parallelizationFactors.values == [1, 2, 5, 10])
         #expect(command.handlerLatencyMs.values == [0, 10])
@@ -18,8 +23,8 @@ import Testing
 
     @Test func scalingParsesListsAndOutputOptions() throws {
         let command = try #require(
-            try ShardLogCommand.parseAsRoot([
-                "bench", "scaling", "--shards", "1, 2,8", "--parallelization-factors", "1,10", "--handler-latency-ms",
+            try BenchRoot.parseAsRoot([
+                "scaling", "--shards", "1, 2,8", "--parallelization-factors", "1,10", "--handler-latency-ms",
                 "2.5", "--json", "--report", "/tmp/r", "--keep", "--repeats", "5", "--duration", "0.5",
             ]) as? BenchScaling)
         #expect(command.shards.values == [1, 2, 8])
@@ -56,21 +61,21 @@ import Testing
         ["bench", "nonsense"],
     ])
     func rejectsInvalidArguments(_ arguments: [String]) {
-        #expect(throws: (any Error).self) { try ShardLogCommand.parseAsRoot(arguments) }
+        #expect(throws: (any Error).self) { try BenchRoot.parseAsRoot(Array(arguments.dropFirst())) }
     }
 
     @Test func otherWorkloadsParse() throws {
         let ingest = try #require(
-            try ShardLogCommand.parseAsRoot([
-                "bench", "ingest", "--durability", "none,always", "--producers", "2", "--compression", "off",
+            try BenchRoot.parseAsRoot([
+                "ingest", "--durability", "none,always", "--producers", "2", "--compression", "off",
                 "--payload", "random", "--keys", "spread",
             ]) as? BenchIngest)
         #expect(ingest.durability.values == ["none", "always"])
         #expect(ingest.compression == .off)
         #expect(ingest.payload == .random)
         #expect(ingest.keys == .spread)
-        #expect(try ShardLogCommand.parseAsRoot(["bench", "read", "--readers", "1,2"]) is BenchRead)
-        #expect(try ShardLogCommand.parseAsRoot(["bench", "runtime-api"]) is BenchRuntimeAPI)
+        #expect(try BenchRoot.parseAsRoot(["read", "--readers", "1,2"]) is BenchRead)
+        #expect(try BenchRoot.parseAsRoot(["runtime-api"]) is BenchRuntimeAPI)
     }
 
     @Test func commaSeparatedLists() {
