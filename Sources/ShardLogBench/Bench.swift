@@ -6,7 +6,7 @@ import ShardLog
 package enum BenchWorkloads {
     /// `scaling`, `ingest`, `read`, `runtime-api`.
     package static var subcommands: [any ParsableCommand.Type] {
-        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self]
+        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self, BenchIdle.self]
     }
 }
 
@@ -52,6 +52,10 @@ struct BenchOptions: ParsableArguments {
     @Flag(help: "No progress on standard error.")
     var quiet = false
 
+    /// Re-measure a run (at most twice) while other processes use more than this percentage of a core.
+    @Option(help: "Re-measure a run (at most twice) while other processes use more than this % of a core.")
+    var othersLimit: Double = 20
+
     /// Rejects out-of-range options before anything runs.
     func validate() throws {
         guard duration > 0, duration <= 600 else {
@@ -64,6 +68,30 @@ struct BenchOptions: ParsableArguments {
             throw ValidationError("--segment-mib must be between 1 and 4096, not \(segmentMib)")
         }
         if let report, report.isEmpty { throw ValidationError("--report needs a directory") }
+        guard othersLimit >= 0 else { throw ValidationError("--others-limit must be 0 or more, not \(othersLimit)") }
+    }
+
+    /// Runs `measure`, and again (at most twice more) while other work used more than `othersLimit` percent of a
+    /// core during it; keeps the attempt with the least interference. Stops retrying once a stop was requested.
+    /// - Parameters:
+    ///   - measure: One measurement.
+    ///   - others: Other work's CPU during a measurement, percent of one core.
+    /// - Returns: The kept measurement, the attempts made, and whether every attempt was over the limit.
+    /// - Throws: What `measure` throws.
+    func leastContended<S>(
+        _ measure: () async throws -> S, others: (S) -> Double
+    ) async throws -> (value: S, attempts: Int, contended: Bool) {
+        var best = try await measure()
+        var attempts = 1
+        while others(best) > othersLimit && attempts < 3 && !BenchInterrupt.requested {
+            if !quiet {
+                printError("bench: other work used \(NumberText.fixed(others(best), 0))% of a core; measuring again")
+            }
+            let again = try await measure()
+            attempts += 1
+            if others(again) < others(best) { best = again }
+        }
+        return (best, attempts, others(best) > othersLimit)
     }
 
     /// The measurement time.
@@ -74,6 +102,11 @@ struct BenchOptions: ParsableArguments {
     func emit<Point: Codable & Sendable>(
         _ document: BenchDocument<Point>, table: TextTable, charts: [NamedChart], title: String
     ) throws {
+        var document = document
+        if BenchInterrupt.requested {
+            document.interrupted = true
+            document.notes.append("Interrupted: only the points with runs finished before the signal are included.")
+        }
         let jsonText = try benchJSON(document)
         if json {
             print(jsonText)
@@ -87,6 +120,7 @@ struct BenchOptions: ParsableArguments {
             let path = try page.write(to: report)
             if !quiet { printError("bench: report written to \(path)") }
         }
+        if let code = BenchInterrupt.exitCode { throw code }
     }
 }
 
