@@ -32,13 +32,16 @@ builds() { # Swift build processes (compilers included) running now
 }
 
 mkdir -p "$RESULTS" "$LOGS"
+LOGS="$(cd "$LOGS" && pwd)"   # absolute: run_all.sh writes there from its own directory
 rm -f "$RESULTS"/*.json "$LOGS/steps.jsonl"
 cp Benchmarks/goals.json "$RESULTS/goals.json"
 
-echo "bench: building shardlog (release)" >&2
-BUILD_COMMAND=("$SWIFT" build -c release --product shardlog)
+# release (default); BENCH_CONFIGURATION=debug only for smoke tests of this script (figures are then meaningless).
+CONFIGURATION="${BENCH_CONFIGURATION:-release}"
+echo "bench: building shardlog ($CONFIGURATION)" >&2
+BUILD_COMMAND=("$SWIFT" build -c "$CONFIGURATION" --product shardlog)
 "${BUILD_COMMAND[@]}"
-BIN="$("$SWIFT" build -c release --product shardlog --show-bin-path)/shardlog"
+BIN="$("$SWIFT" build -c "$CONFIGURATION" --product shardlog --show-bin-path)/shardlog"
 build_seconds=$(( $(date +%s) - started ))
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
@@ -48,6 +51,10 @@ else
     DURATION=1 REPEATS=3 SHARDS=1,2,4,8 FACTORS=1,2,5,10 READ_RECORDS=1000000 BACKLOG=500000 RUNTIME_RECORDS=30000
     PUT_LINES=1000000 SERVER_SECONDS=5 IDLE_SECONDS=20 IDLE_SHARDS=64,1000
 fi
+
+# A point is measured again (at most twice) while other processes use more than this % of a core during it.
+OTHERS_LIMIT="${BENCH_OTHERS_LIMIT:-20}"
+export PEERS_OTHERS_LIMIT="$OTHERS_LIMIT"
 
 failed=0
 # step NAME SECONDS OUTPUT COMMAND...: runs one benchmark (bounded), its stdout to OUTPUT, and records the step
@@ -72,24 +79,25 @@ PY
 if [[ "${BENCH_SKIP_PEERS:-0}" == 1 ]]; then   # smoke tests of this script only
     echo "bench: peers not run (BENCH_SKIP_PEERS=1)" >&2
 else
-    step peers 600 "$LOGS/peers.log" env PEERS_OUT="$PWD/$LOGS/peers.txt" bash Benchmarks/peers/run_all.sh
+    step peers 600 "$LOGS/peers.log" env PEERS_OUT="$LOGS/peers.txt" bash Benchmarks/peers/run_all.sh
     "$PYTHON" scripts/results.py peers "$LOGS/peers.txt" "$RESULTS/peers.json"
 fi
 
-step ingest 300 "$RESULTS/ingest.json" "$BIN" bench ingest --shards 1,2,4 --producers 1,2 --durability none,always \
+step ingest 300 "$RESULTS/ingest.json" "$BIN" bench ingest --others-limit "$OTHERS_LIMIT" --shards 1,2,4 --producers 1,2 --durability none,always \
     --duration "$DURATION" --repeats "$REPEATS" --json
-step ingest-explicit 300 "$RESULTS/ingest-explicit.json" "$BIN" bench ingest --shards 1,4 --producers 2 \
+step ingest-explicit 300 "$RESULTS/ingest-explicit.json" "$BIN" bench ingest --others-limit "$OTHERS_LIMIT" --shards 1,4 --producers 2 \
     --hash-keys explicit --duration "$DURATION" --repeats "$REPEATS" --json
 step read 300 "$RESULTS/read.json" "$BIN" bench read --shards 1,4 --readers 1,2 --records "$READ_RECORDS" \
     --repeats "$REPEATS" --json
-step idle 400 "$RESULTS/idle.json" "$BIN" bench idle --shards "$IDLE_SHARDS" --duration "$IDLE_SECONDS" --json
+step idle 400 "$RESULTS/idle.json" "$BIN" bench idle --others-limit "$OTHERS_LIMIT" --shards "$IDLE_SHARDS" --duration "$IDLE_SECONDS" \
+    --repeats 1 --json
 step runtime-api 300 "$RESULTS/runtime-api.json" "$BIN" bench runtime-api --parallelization-factors 1,2,4 \
     --records "$RUNTIME_RECORDS" --duration "$DURATION" --repeats "$REPEATS" --json
-step drain 300 "$RESULTS/drain.json" "$BIN" bench scaling --shards 4 --parallelization-factors 1 \
+step drain 300 "$RESULTS/drain.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards 4 --parallelization-factors 1 \
     --handler-latency-ms 0 --batch-size 10000 --max-backlog 1000000 --duration "$DURATION" --repeats "$REPEATS" --json
 step put 300 "$RESULTS/put.json" bash scripts/bench_put.sh "$BIN" "$PUT_LINES"
 step server 300 "$RESULTS/server.json" python3 scripts/bench_server.py "$BIN" --seconds "$SERVER_SECONDS"
-step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --shards "$SHARDS" --parallelization-factors "$FACTORS" \
+step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards "$SHARDS" --parallelization-factors "$FACTORS" \
     --handler-latency-ms 10,0 --max-backlog "$BACKLOG" --duration "$DURATION" --repeats "$REPEATS" --json \
     --report "$LOGS/scaling"
 
@@ -97,15 +105,16 @@ step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --shards "$SHARDS"
 for f in "$RESULTS"/*.json; do "$PYTHON" -c 'import json, sys; json.load(open(sys.argv[1]))' "$f" 2>/dev/null || rm -f "$f"; done
 
 "$PYTHON" - "$RESULTS/run.json" "$commit" "$dirty" "$started_at" "$started" "$build_seconds" \
-    "$("$SWIFT" --version 2>/dev/null | head -1)" "${BUILD_COMMAND[*]}" "$LOGS/steps.jsonl" "${BENCH_QUICK:-0}" <<'PY'
+    "$("$SWIFT" --version 2>/dev/null | head -1)" "${BUILD_COMMAND[*]}" "$LOGS/steps.jsonl" "${BENCH_QUICK:-0}" \
+    "$OTHERS_LIMIT" <<'PY'
 import json, os, platform, socket, sys, time
-out, commit, dirty, started_at, started, build_seconds, swift, build, steps, quick = sys.argv[1:]
+out, commit, dirty, started_at, started, build_seconds, swift, build, steps, quick, limit = sys.argv[1:]
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 mem_kib = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
 now = time.time()
 run = {
     "commit": commit, "dirty": dirty == "true", "buildConfiguration": build,
-    "swiftVersion": swift, "buildSeconds": int(build_seconds),
+    "swiftVersion": swift, "buildSeconds": int(build_seconds), "othersLimitPercent": float(limit),
     "machine": {"cores": os.cpu_count(), "cpuModel": model, "memoryGiB": round(mem_kib / 1048576, 1),
                 "kernel": platform.release(), "hostName": socket.gethostname()},
     "startedAt": started_at, "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),

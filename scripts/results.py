@@ -155,7 +155,7 @@ def main():
       f"{num(machine.get('memoryGiB'), 1)} GiB memory, kernel {machine.get('kernel', '?')}, host "
       f"`{machine.get('hostName', '?')}`")
     w(f"- started {run.get('startedAt', '?')}, finished {run.get('finishedAt', '?')}: "
-      f"{num(run.get('durationSeconds'))} s in total (release build included)")
+      f"{num(run.get('durationSeconds'))} s in total (the build included)")
     if run.get("note"):
         w(f"- {run['note']}")
     w("")
@@ -260,7 +260,7 @@ def main():
     w("")
     w("The machine may be shared. Every point records the CPU other processes used while it ran (machine busy time "
       "from /proc/stat minus the point's own processes, percent of one core) and is measured again, at most twice, "
-      f"while that exceeds {num(goals.get('othersLimitPercent'))}% of a core; a point whose every attempt exceeded it "
+      f"while that exceeds {num(run.get('othersLimitPercent', goals.get('othersLimitPercent')))}% of a core; a point whose every attempt exceeded it "
       "is marked contended.")
     w("")
     contended = []

@@ -86,3 +86,33 @@ struct BenchRoot: ParsableCommand {
         #expect(CommaSeparated([1, 2]).description == "1,2")
     }
 }
+
+/// Re-measuring a run while other work is busy (`--others-limit`).
+@Suite struct BenchRemeasureTests {
+    /// Measurements whose "others" figures come from a list, in order.
+    final class Script: @unchecked Sendable {
+        // @unchecked: used from one task at a time.
+        var others: [Double]
+        var calls = 0
+        init(_ others: [Double]) { self.others = others }
+        func next() -> Double {
+            calls += 1
+            return others.removeFirst()
+        }
+    }
+
+    @Test func aBusyRunIsMeasuredAtMostThreeTimesAndTheQuietestKept() async throws {
+        let command = try #require(try BenchRoot.parseAsRoot(["ingest", "--others-limit", "10"]) as? BenchIngest)
+        let busy = Script([50, 30, 40, 1])
+        let kept = try await command.options.leastContended({ busy.next() }, others: { $0 })
+        #expect(busy.calls == 3)
+        #expect(kept.value == 30 && kept.attempts == 3 && kept.contended)
+        let calm = Script([50, 5, 1])
+        let second = try await command.options.leastContended({ calm.next() }, others: { $0 })
+        #expect(calm.calls == 2)
+        #expect(second.value == 5 && second.attempts == 2 && !second.contended)
+        let quiet = Script([3])
+        let first = try await command.options.leastContended({ quiet.next() }, others: { $0 })
+        #expect(first.attempts == 1 && !first.contended)
+    }
+}
