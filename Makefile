@@ -101,8 +101,14 @@ test: deps lint buildinfo
 demo: deps build
 	$(WITH_VENV) bash scripts/demo.sh
 
+# The peers `make bench` measures and what their scripts need (Benchmarks/peers/): Redis, NATS JetStream with the Go
+# client built from Debian's packages (GOPATH mode, no downloads), fio, lz4, and gcc for the memcpy probe.
+BENCH_APT_PACKAGES := redis-server redis-tools nats-server golang-go golang-github-nats-io-go-nats-dev fio lz4 gcc
+
 bench: deps buildinfo
-	@# Release build, peer baselines, ShardLog's benchmarks, then Benchmarks/RESULTS.md (see scripts/bench.sh).
+	@$(call apt_install,$(BENCH_APT_PACKAGES))
+	@# Release build, peer baselines, ShardLog's benchmarks, then Benchmarks/RESULTS.md from the run's JSON in
+	@# Benchmarks/results/ (see scripts/bench.sh).
 	$(WITH_VENV) SWIFT="$(SWIFT)" PYTHON="$(VENV)/bin/python3" bash scripts/bench.sh
 
 .PHONY: fuzz

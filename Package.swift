@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ShardLog", targets: ["ShardLog"]),
         .library(name: "ShardLogMapping", targets: ["ShardLogMapping"]),
         .library(name: "ShardLogServer", targets: ["ShardLogServer"]),
+        .library(name: "ShardLogBench", targets: ["ShardLogBench"]),
         .executable(name: "shardlog", targets: ["shardlog"]),
         // The fuzz harness, for the libFuzzer executables of the separate `Fuzz/` package (see scripts/fuzz.sh).
         .library(name: "ShardLogFuzzing", targets: ["ShardLogFuzzing"]),
@@ -98,6 +99,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `shardlog bench`'s workloads, reports and statistics (the CLI's `bench` command is a thin wrapper).
+        .target(
+            name: "ShardLogBench",
+            dependencies: [
+                "ShardLog",
+                "ShardLogMapping",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "shardlog",
             dependencies: [
@@ -105,9 +118,9 @@ let package = Package(
                 "ShardLogIngest",
                 "ShardLogMapping",
                 "ShardLogServer",
+                "ShardLogBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),
@@ -154,6 +167,16 @@ let package = Package(
                 "shardlog", "ShardLog", "ShardLogMapping", "ShardLogTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogBenchTests",
+            dependencies: [
+                "ShardLogBench", "ShardLog", "ShardLogTestSupport",
+                // The tests run the real `shardlog bench` process, so the executable must be built with them.
+                "shardlog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

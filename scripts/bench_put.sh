@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end CLI ingest: `shardlog put --format jsonl --key-field user` of a JSONL file on stdin, 1 and 4 shards,
-# 3 runs each. Prints one JSON object per run on stdout (for scripts/results.py).
+# 3 runs each. Prints a JSON array with one object per run on stdout (for scripts/results.py).
 # Usage: scripts/bench_put.sh [BIN] [LINES]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,4 +36,5 @@ print(json.dumps({"shards": int(sys.argv[2]), "run": int(sys.argv[3]), "records"
                   "linesPerSecond": round(s["records"] / wall), "inputMBPerSecond": round(int(sys.argv[6]) / wall / 1e6, 1)}))
 PY
   done
-done
+done > "$work/runs.jsonl"
+python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])], indent=2))' "$work/runs.jsonl"

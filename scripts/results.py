@@ -1,7 +1,20 @@
 #!/usr/bin/env python3
-"""Combine ShardLog's benchmark JSON (shardlog bench ... --json) and the peer baselines
-(Benchmarks/peers/latest.txt) into Benchmarks/RESULTS.md, and copy the delivery chart to
-Benchmarks/scaling.svg. Standard library only. Used by scripts/bench.sh (`make bench`)."""
+"""Writes Benchmarks/RESULTS.md from the JSON files of one `make bench` run, and nothing else.
+
+Every figure in the output is a value of those files (a measurement, a goal of goals.json, a fact of run.json) or a
+ratio of two of them; the text around them holds no numbers of its own (the test in
+Tests/ShardLogBenchTests/ResultsGeneratorTests.swift checks that on a fixture run). Standard library only.
+
+Inputs, all in --results (Benchmarks/results/ by default, committed with RESULTS.md):
+  run.json      commit, dirty flag, build configuration, machine, start, duration, steps (scripts/bench.sh)
+  goals.json    the goals (a copy of Benchmarks/goals.json)
+  peers.json    the peer baselines' KEY lines (Benchmarks/peers/run_all.sh, converted by `results.py peers`)
+  ingest.json, ingest-explicit.json, read.json, idle.json, drain.json, scaling.json, runtime-api.json
+                `shardlog bench ... --json`
+  put.json      scripts/bench_put.sh;  server.json  scripts/bench_server.py
+Usage: results.py [--results DIR] [--out RESULTS.md] [--svg scaling.svg]
+       results.py peers KEY-LINES-FILE OUT.json
+"""
 import argparse
 import json
 import os
@@ -9,48 +22,48 @@ import shutil
 import sys
 
 
-def load_json(path):
+def load(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        return None
     try:
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as error:
-        print(f"results: cannot read {path}: {error}", file=sys.stderr)
-        return None
+        sys.exit(f"results: cannot read {path}: {error}")
 
 
-def load_peers(path):
-    """KEY lines -> {name: (value, unit)}; '#' lines -> header list."""
+def peers_to_json(source, target):
+    """`KEY: name value unit` lines and `# ` header lines -> {"header": [...], "keys": {name: {value, unit}}}."""
     keys, header = {}, []
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if line.startswith("# "):
-                    header.append(line[2:])
-                elif line.startswith("KEY: "):
-                    parts = line[5:].split(" ")
-                    name, unit = parts[0], parts[-1] if len(parts) > 2 else ""
-                    raw = " ".join(parts[1:-1]) if len(parts) > 2 else " ".join(parts[1:])
-                    try:
-                        value = float(raw)
-                    except ValueError:
-                        value = raw.strip('"')
-                    keys[name] = (value, unit)
-    except OSError as error:
-        print(f"results: cannot read {path}: {error}", file=sys.stderr)
-    return keys, header
+    with open(source) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("# "):
+                header.append(line[2:])
+            elif line.startswith("KEY: "):
+                parts = line[5:].split(" ")
+                name, unit = parts[0], parts[-1] if len(parts) > 2 else ""
+                raw = " ".join(parts[1:-1]) if len(parts) > 2 else " ".join(parts[1:])
+                try:
+                    value = float(raw)
+                    value = int(value) if value.is_integer() else value
+                except ValueError:
+                    value = raw.strip('"')
+                keys[name] = {"value": value, "unit": unit}
+    with open(target, "w") as f:
+        json.dump({"header": header, "keys": keys}, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 def num(value, decimals=0):
     if value is None:
         return "n/a"
-    if decimals == 0:
-        return f"{value:,.0f}"
     return f"{value:,.{decimals}f}"
 
 
 def ratio(a, b):
-    if a is None or b in (None, 0) or isinstance(b, str):
+    if a is None or b is None or isinstance(b, str) or b == 0:
         return None
     return a / b
 
@@ -59,11 +72,13 @@ def rtext(value):
     return "n/a" if value is None else f"{value:.2f}×"
 
 
-def spread_text(spread):
-    median = spread["median"]
-    if median <= 0 or len(spread["samples"]) < 2:
-        return num(median)
-    return f"{num(median)} ({num(spread['min'])}–{num(spread['max'])})"
+def spread(s, decimals=0):
+    """A Spread (median, min, max, samples) as `median (min–max)`."""
+    if s is None:
+        return "n/a"
+    if len(s.get("samples", [])) < 2:
+        return num(s["median"], decimals)
+    return f"{num(s['median'], decimals)} ({num(s['min'], decimals)}–{num(s['max'], decimals)})"
 
 
 def find(points, **where):
@@ -73,207 +88,201 @@ def find(points, **where):
     return None
 
 
-def peer(peers, name):
-    value = peers.get(name)
-    return value[0] if value and not isinstance(value[0], str) else None
+def flag(point):
+    """`contended` when every attempt of a point ran while other work exceeded the limit."""
+    return " (contended)" if point.get("contended") else ""
+
+
+class Peers:
+    def __init__(self, document):
+        self.keys = (document or {}).get("keys", {})
+        self.header = (document or {}).get("header", [])
+
+    def value(self, name):
+        entry = self.keys.get(name)
+        if entry is None or isinstance(entry["value"], str):
+            return None
+        return entry["value"]
+
+    def names(self, prefix):
+        return [k for k in self.keys if k.startswith(prefix) and not k.endswith(("_others_cpu", "_attempts",
+                                                                                    "_contended"))]
+
+    def best(self, prefix):
+        names = [n for n in self.names(prefix) if self.value(n) is not None]
+        if not names:
+            return None, None
+        name = max(names, key=self.value)
+        return name, self.value(name)
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "peers":
+        peers_to_json(sys.argv[2], sys.argv[3])
+        return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--results", default=".build/bench-results")
-    parser.add_argument("--peers", default="Benchmarks/peers/latest.txt")
+    parser.add_argument("--results", default="Benchmarks/results")
     parser.add_argument("--out", default="Benchmarks/RESULTS.md")
-    parser.add_argument("--svg", default="Benchmarks/scaling.svg")
-    parser.add_argument("--contention", default=None, help="contention log written by scripts/bench.sh")
-    parser.add_argument("--elapsed", default=None, help="total seconds of make bench")
+    parser.add_argument("--svg", default=None, help="copy the delivery chart of the run's report here")
+    parser.add_argument("--report", default=None, help="the run's HTML report directory (for --svg)")
     args = parser.parse_args()
-
-    ingest = load_json(os.path.join(args.results, "ingest.json"))
-    read = load_json(os.path.join(args.results, "read.json"))
-    scaling = load_json(os.path.join(args.results, "scaling.json"))
-    runtime = load_json(os.path.join(args.results, "runtime-api.json"))
-    explicit = load_json(os.path.join(args.results, "ingest-explicit.json"))
-    drain = load_json(os.path.join(args.results, "drain.json"))
-    server = load_json(os.path.join(args.results, "server.json"))
-    put_runs = []
-    put_path = os.path.join(args.results, "put.json")
-    if os.path.exists(put_path):
-        with open(put_path) as f:
-            put_runs = [json.loads(line) for line in f if line.strip().startswith("{")]
-    peers, peer_header = load_peers(args.peers)
-    machine = next((d["machine"] for d in (ingest, read, scaling, runtime) if d), None)
+    d = args.results
+    run = load(d, "run.json") or {}
+    goals = load(d, "goals.json") or {}
+    peers = Peers(load(d, "peers.json"))
+    ingest, explicit, read = load(d, "ingest.json"), load(d, "ingest-explicit.json"), load(d, "read.json")
+    idle, drain, scaling = load(d, "idle.json"), load(d, "drain.json"), load(d, "scaling.json")
+    runtime, put, server = load(d, "runtime-api.json"), load(d, "put.json"), load(d, "server.json")
 
     out = []
     w = out.append
     w("# ShardLog benchmark results")
     w("")
-    w("Generated by `make bench` (`scripts/bench.sh` → `scripts/results.py`); do not edit by hand. Every figure "
-      "below comes from one `make bench` run: ShardLog's benchmarks and the peers' baselines ran back to back on the "
-      "same machine. MB/s = 10^6 bytes/s of record data (100-byte values unless noted). Figures are medians over "
+    w("Generated by `make bench` (`scripts/bench.sh` → `scripts/results.py`) solely from the JSON files of one run, "
+      "committed beside this file in `Benchmarks/results/`; do not edit by hand. ShardLog's benchmarks and the peers "
+      "ran back to back on the same machine. MB/s = million bytes of record data per second. Figures are medians over "
       "repeated runs, with (min–max) where there were several.")
     w("")
-    w("## Machine")
-    w("")
-    if machine:
-        w(f"- cores (`nproc`): **{machine['cores']}**; CPU model: **{machine['cpuModel']}**; memory "
-          f"{machine['memoryGiB']} GiB; {machine['operatingSystem']}; host `{machine['hostName']}`")
-    if peers.get("cpu_model"):
-        w(f"- peers' `sysinfo.sh`: nproc {num(peer(peers, 'nproc'))}, CPU {peers['cpu_model'][0]}, "
-          f"file system {peers.get('fs_scratch', ('?',))[0]}")
-    started = [d["startedAt"] for d in (ingest, read, scaling, runtime) if d]
-    if started:
-        w(f"- ShardLog benchmarks started {min(started)}; peers: {peer_header[0] if peer_header else 'n/a'}")
-    if args.elapsed:
-        w(f"- `make bench` took {float(args.elapsed) / 60:.1f} minutes in total (release build included)")
-    w("")
 
-    # Contention.
-    w("## Contention")
+    # The run.
+    w("## The run")
     w("")
-    w("The machine is shared (2 cores; other sessions build Swift on it). Every ShardLog point records the CPU that "
-      "other processes used while it ran (`othersCPUPercent`, 100% = one core); the peer scripts record the same "
-      "(`*_others_cpu`).")
-    w("")
-    others = []
-    for name, document in (("ingest", ingest), ("ingest-explicit", explicit), ("read", read),
-                           ("runtime-api", runtime), ("scaling", scaling)):
-        if document:
-            values = [p["othersCPUPercent"]["median"] for p in document["points"]]
-            if values:
-                others.append((name, sum(values) / len(values), max(values)))
-    for name, mean, peak in others:
-        w(f"- ShardLog `{name}`: other work used {mean:.0f}% of a core on average (worst point {peak:.0f}%)")
-    peer_others = [(k[:-len("_others_cpu")], v[0]) for k, v in peers.items() if k.endswith("_others_cpu")]
-    if peer_others:
-        w("- peers: " + ", ".join(f"{k} {v:.0f}%" for k, v in peer_others))
-    if any(line.startswith("NOTE") for line in peer_header):
-        w("- **" + next(line for line in peer_header if line.startswith("NOTE")) + "**")
-    if args.contention and os.path.exists(args.contention):
-        with open(args.contention) as f:
-            for line in f:
-                if line.strip():
-                    w("- " + line.strip())
-    busy = [x for x in others if x[1] > 20] + [x for x in peer_others if x[1] > 20]
-    if busy:
-        w("- **Other work used more than 20% of a core during some steps: those figures are contended and "
-          "noisier than on an idle machine; compare ratios taken in the same run rather than absolute figures.**")
+    machine = run.get("machine", {})
+    w(f"- commit `{run.get('commit', 'unknown')}`"
+      + (" **with uncommitted changes (dirty tree)**" if run.get("dirty") else " (clean tree)"))
+    w(f"- build: `{run.get('buildConfiguration', 'unknown')}`; {run.get('swiftVersion', 'Swift version unknown')}")
+    w(f"- machine: {machine.get('cores', '?')} cores, {machine.get('cpuModel', 'unknown CPU')}, "
+      f"{num(machine.get('memoryGiB'), 1)} GiB memory, kernel {machine.get('kernel', '?')}, host "
+      f"`{machine.get('hostName', '?')}`")
+    w(f"- started {run.get('startedAt', '?')}, finished {run.get('finishedAt', '?')}: "
+      f"{num(run.get('durationSeconds'))} s in total (the build included)")
+    if run.get("note"):
+        w(f"- {run['note']}")
     w("")
 
     # Goals.
     w("## Goals")
     w("")
-    w("| goal | ShardLog | reference | ratio | met? |")
-    w("| --- | --- | --- | --- | --- |")
-    ingest_points = ingest["points"] if ingest else []
-    redis_best_name = max(("redis_xadd_nopersist_p64_c1", "redis_xadd_nopersist_p64_c2"),
-                          key=lambda k: peer(peers, k) or 0)
-    redis_best = peer(peers, redis_best_name)
-    s2p2 = find(ingest_points, shards=2, producers=2, durability="none")
-    s1p2 = find(ingest_points, shards=1, producers=2, durability="none")
-    durable = find(ingest_points, shards=2, producers=2, durability="always")
-    nats = peer(peers, "nats_js_file_async_w256")
+    w("| goal | measured | reference | ratio | target | met? |")
+    w("| --- | --- | --- | --- | --- | --- |")
+    ingest_points = (ingest or {}).get("points", [])
+    redis_name, redis_best = peers.best("redis_xadd_")
+    nats_async = peers.value("nats_js_file_async_w256")
 
-    def goal(text, ours, ref, target):
-        r = ratio(ours, ref)
-        met = "n/a" if r is None else ("**yes**" if r >= target else "**no**")
-        return r, met
+    def verdict(value, goal, higher_is_better=True):
+        if value is None:
+            return "n/a"
+        met = value >= goal["target"] if higher_is_better else value <= goal["target"]
+        text = "**met**" if met else "**missed**"
+        if met and goal.get("stretch") is not None:
+            stretch = value >= goal["stretch"] if higher_is_better else value <= goal["stretch"]
+            text += " (stretch met)" if stretch else " (stretch missed)"
+        return text
 
-    if s2p2:
-        ours = s2p2["recordsPerSecond"]["median"]
-        r, met = goal("", ours, redis_best, 5)
-        w(f"| ingest through the library API ≥ 5× Redis XADD pipelined | {num(ours)} records/s (2 shards, 2 "
-          f"producers, durability none) | {num(redis_best)} ops/s (`{redis_best_name}`, best Redis figure) | "
-          f"{rtext(r)} | {met} |")
-    if durable:
-        ours = durable["recordsPerSecond"]["median"]
-        r, met = goal("", ours, nats, 2)
-        w(f"| durable (always) ingest ≥ 2× JetStream file-store publish with acks | {num(ours)} records/s (2 shards, "
-          f"2 producers, fdatasync before ack) | {num(nats)} msg/s (`nats_js_file_async_w256`, nats-py, acks; "
-          f"JetStream 2.9 acks before fsync) | {rtext(r)} | {met} |")
-    scaling_points = scaling["points"] if scaling else []
-    bounded = [p for p in scaling_points if p.get("handlerLatencyMilliseconds") == 10
-               and p["shards"] * p["parallelizationFactor"] <= 40 and p.get("fractionOfIdeal") is not None]
-    if bounded:
-        worst = min(bounded, key=lambda p: p["fractionOfIdeal"])
-        met = "**yes**" if worst["fractionOfIdeal"] >= 0.9 else "**no**"
-        w(f"| delivery with a 10 ms handler within 90% of ideal up to S×P = 40 | worst of {len(bounded)} points: "
-          f"{worst['fractionOfIdeal'] * 100:.0f}% of ideal (S={worst['shards']}, P={worst['parallelizationFactor']}: "
-          f"{num(worst['deliveryRecordsPerSecond']['median'])} of {num(worst['idealRecordsPerSecond'])} records/s) "
-          f"| ideal = S × P × BatchSize / 10 ms | {worst['fractionOfIdeal']:.2f}× | {met} |")
-    if s1p2 and s2p2:
-        r = ratio(s2p2["recordsPerSecond"]["median"], s1p2["recordsPerSecond"]["median"])
-        met = "n/a" if r is None else ("**yes**" if r >= 1.7 else "**no**")
-        w(f"| CPU-bound ingest scaling ≥ 1.7× from 1 to 2 shards, 2 producers, 2 cores | "
-          f"{num(s2p2['recordsPerSecond']['median'])} records/s on 2 shards | "
-          f"{num(s1p2['recordsPerSecond']['median'])} records/s on 1 shard | {rtext(r)} | {met} |")
+    def target_text(goal, unit):
+        text = f"{'≥' if goal.get('higherIsBetter', True) else '≤'} {num(goal['target'], goal.get('decimals', 0))}{unit}"
+        if goal.get("stretch") is not None:
+            text += f" (stretch {num(goal['stretch'], goal.get('decimals', 0))}{unit})"
+        return text
+
+    for goal in goals.get("goals", []):
+        gid = goal["id"]
+        measured = reference = "n/a"
+        value = None
+        unit = "×"
+        if gid == "ingest-vs-redis":
+            p = find(ingest_points, shards=goal["shards"], producers=goal["producers"], durability="none")
+            if p:
+                value = ratio(p["recordsPerSecond"]["median"], redis_best)
+                measured = f"{num(p['recordsPerSecond']['median'])} records/s{flag(p)}"
+                reference = f"{num(redis_best)} ops/s (`{redis_name}`)"
+        elif gid == "ingest-shard-scaling":
+            one = find(ingest_points, shards=1, producers=goal["producers"], durability="none")
+            many = find(ingest_points, shards=goal["shards"], producers=goal["producers"], durability="none")
+            unit = "%"
+            if one and many:
+                value = ratio(many["recordsPerSecond"]["median"], one["recordsPerSecond"]["median"]) * 100
+                measured = f"{num(many['recordsPerSecond']['median'])} records/s on {many['shards']} shards{flag(many)}"
+                reference = f"{num(one['recordsPerSecond']['median'])} records/s on {one['shards']} shard{flag(one)}"
+        elif gid == "put-vs-redis":
+            runs = [r for r in (put or []) if r.get("shards") == goal["shards"]]
+            if runs:
+                rates = sorted(r["linesPerSecond"] for r in runs)
+                median = rates[len(rates) // 2]
+                value = ratio(median, redis_best)
+                measured = f"{num(median)} lines/s"
+                reference = f"{num(redis_best)} ops/s (`{redis_name}`)"
+        elif gid == "durable-vs-jetstream":
+            p = find(ingest_points, shards=goal["shards"], producers=goal["producers"], durability="always")
+            if p:
+                value = ratio(p["recordsPerSecond"]["median"], nats_async)
+                measured = f"{num(p['recordsPerSecond']['median'])} records/s{flag(p)}"
+                reference = f"{num(nats_async)} msg/s (`nats_js_file_async_w256`, Go client)"
+        elif gid.startswith("idle-"):
+            unit = "%"
+            p = find((idle or {}).get("points", []), shards=goal["shards"])
+            if p:
+                value = p["cpuPercentOfCore"]["median"]
+                measured = f"{num(value, 2)}% of a core over {num(goal['shards'])} shards{flag(p)}"
+                reference = "CPU of the idle `shardlog map` process (/proc/PID/stat)"
+        elif gid.startswith("delivery-"):
+            unit = "%"
+            bound = goal["maxShardsTimesFactor"]
+            low = goal.get("minShardsTimesFactor", 0)
+            points = [p for p in (scaling or {}).get("points", []) if p.get("handlerLatencyMilliseconds") == 10
+                      and low <= p["shards"] * p["parallelizationFactor"] <= bound
+                      and p.get("fractionOfIdeal") is not None]
+            if points:
+                worst = min(points, key=lambda p: p["fractionOfIdeal"])
+                value = worst["fractionOfIdeal"] * 100
+                measured = (f"worst of {len(points)}: S={worst['shards']}, P={worst['parallelizationFactor']}, "
+                            f"{num(worst['deliveryRecordsPerSecond']['median'])} records/s{flag(worst)}")
+                reference = f"ideal {num(worst['idealRecordsPerSecond'])} records/s"
+        elif gid == "drain-vs-read":
+            unit = "%"
+            p = ((drain or {}).get("points") or [None])[0]
+            raw = find((read or {}).get("points", []), shards=goal["shards"], readers=goal["readers"])
+            if p and raw:
+                value = ratio(p["deliveryRecordsPerSecond"]["median"], raw["recordsPerSecond"]["median"]) * 100
+                measured = f"{num(p['deliveryRecordsPerSecond']['median'])} records/s delivered{flag(p)}"
+                reference = f"{num(raw['recordsPerSecond']['median'])} records/s raw read"
+        else:
+            continue
+        shown = "n/a" if value is None else (rtext(value) if unit == "×" else f"{value:.0f}%")
+        if gid.startswith("idle-") and value is not None:
+            shown = f"{value:.2f}%"
+        w(f"| {goal['text']} | {measured} | {reference} | {shown} | {target_text(goal, unit)} | "
+          f"{verdict(value, goal, goal.get('higherIsBetter', True))} |")
     w("")
-    # Measured diagnostics for the goals.
-    notes = []
-    if s1p2 and s2p2 and explicit:
-        e1 = find(explicit["points"], shards=1, producers=2)
-        e2 = find(explicit["points"], shards=2, producers=2)
-        if e1 and e2:
-            r = ratio(e2["recordsPerSecond"]["median"], e1["recordsPerSecond"]["median"])
-            notes.append(
-                "Ingest scaling, diagnosed: with one open shard the store routes without hashing; with two it computes "
-                "an MD5 of every partition key. With precomputed ExplicitHashKeys (`--hash-keys explicit`, same run: "
-                f"`{explicit['command']}`) 1 → 2 shards gives {rtext(r)} "
-                f"({num(e1['recordsPerSecond']['median'])} → {num(e2['recordsPerSecond']['median'])} records/s), so "
-                "the MD5 per record is what the 2-shard figure pays for.")
-    one = next((p for p in scaling_points if p.get("handlerLatencyMilliseconds") == 10 and p["shards"] == 1
-                and p["parallelizationFactor"] == 1), None)
-    if one and one["deliveryRecordsPerSecond"]["median"] > 0:
-        cycle = one["batchSize"] / one["deliveryRecordsPerSecond"]["median"] * 1000
-        notes.append(
-            f"Delivery, diagnosed: with one shard and one lane each 10 ms batch took {cycle:.2f} ms from one handler "
-            f"call to the next ({cycle - 10:.2f} ms per batch outside the handler's sleep: reading, batching, "
-            "invoking, checkpointing, timer slack). Points with larger S×P are also bounded by CPU (2 cores, shared "
-            "with any other work on the machine).")
-    for note in notes:
-        w("- " + note)
-    if notes:
-        w("")
 
-    # Ratios to each peer and to the physical limits.
-    if s2p2 or durable:
-        none_rate = s2p2["recordsPerSecond"]["median"] if s2p2 else None
-        always_rate = durable["recordsPerSecond"]["median"] if durable else None
-        w("## Ratios to each peer (same run)")
-        w("")
-        w("ShardLog figures: library-API ingest, 2 shards, 2 producer threads, 100-byte records, durability `none` "
-          "(page cache) and `always` (fdatasync before putRecords returns). Peers: 100-byte values on 127.0.0.1.")
-        w("")
-        w("| peer figure | peer | ShardLog none ÷ peer | ShardLog always ÷ peer |")
-        w("| --- | --- | --- | --- |")
-        for name, (value, unit) in peers.items():
-            if not name.startswith(("redis_xadd", "nats_js")) or isinstance(value, str):
-                continue
-            w(f"| `{name}` | {num(value)} {unit} | {rtext(ratio(none_rate, value))} | "
-              f"{rtext(ratio(always_rate, value))} |")
-        w("")
-        w("## Ratios to the physical limits (same run)")
-        w("")
-        w("| ShardLog figure | MB/s | limit | limit MB/s | ratio |")
-        w("| --- | --- | --- | --- | --- |")
-        memcpy = peer(peers, "memcpy_1gib_64mib_chunks")
-        limits = [
-            ("ingest none (2 shards, 2 producers)", s2p2, "memcpy, one core", memcpy * 1000 if memcpy else None),
-            ("ingest always (2 shards, 2 producers)", durable, "fio 1 MiB append + fdatasync",
-             peer(peers, "fio_append_1m_fdatasync_mbps")),
-            ("ingest always (2 shards, 2 producers)", durable, "fio 64 KiB append + fdatasync",
-             peer(peers, "fio_append_64k_fdatasync_mbps")),
-            ("ingest always (2 shards, 2 producers)", durable, "fio sequential 1 MiB writes, end fsync",
-             peer(peers, "fio_seqwrite_1m_endfsync_mbps")),
-        ]
-        for label, point, limit, limit_mbps in limits:
-            if point:
-                mbps = point["megabytesPerSecond"]["median"]
-                w(f"| {label} | {mbps:.1f} | {limit} | {num(limit_mbps, 1)} | {rtext(ratio(mbps, limit_mbps))} |")
-        w("")
-        w("MB/s counts record data only; the store also writes keys, batch headers and checksums, and compresses "
-          "batches of 16 KiB or more with LZ4 (the JSON-like test data shrinks about 2×), so bytes on disk differ. "
-          "Delivery's limit is its ideal line (below).")
-        w("")
+    # Contention.
+    w("## Contention")
+    w("")
+    w("The machine may be shared. Every point records the CPU other processes used while it ran (machine busy time "
+      "from /proc/stat minus the point's own processes, percent of one core) and is measured again, at most twice, "
+      f"while that exceeds {num(run.get('othersLimitPercent', goals.get('othersLimitPercent')))}% of a core; a point whose every attempt exceeded it "
+      "is marked contended.")
+    w("")
+    contended = []
+    for name, document in (("ingest", ingest), ("ingest-explicit", explicit), ("read", read), ("idle", idle),
+                           ("drain", drain), ("scaling", scaling), ("runtime-api", runtime)):
+        points = (document or {}).get("points", [])
+        if not points:
+            continue
+        values = [p["othersCPUPercent"]["median"] for p in points]
+        retried = sum(1 for p in points if p.get("attempts", 1) > 1)
+        busy = [p for p in points if p.get("contended")]
+        contended += [(name, p) for p in busy]
+        w(f"- `{name}`: others used at most {num(max(values))}% of a core (median of a point's runs); "
+          f"{num(retried)} of {num(len(points))} points re-measured, {num(len(busy))} contended")
+    peer_flags = [n[: -len("_contended")] for n, e in peers.keys.items() if n.endswith("_contended") and e["value"]]
+    w(f"- peers: {num(len(peer_flags))} contended points" + (": " + ", ".join(f"`{n}`" for n in peer_flags)
+                                                             if peer_flags else ""))
+    for step in run.get("steps", []):
+        w(f"- step `{step['name']}`: {num(step.get('seconds'))} s, exit {step.get('exitStatus')}, load "
+          f"{num(step.get('loadAtStart'), 2)} at start, {num(step.get('swiftBuildsAtStart'))} Swift build processes "
+          "at start")
+    w("")
 
     # Ingest.
     if ingest:
@@ -281,33 +290,58 @@ def main():
         w("")
         w(f"Command: `{ingest['command']}`")
         w("")
-        w("| shards | producers | durability | records/s (min–max) | MB/s | CPU % | others CPU % "
-          "| × Redis XADD -P64 "
-          "(best) | × JetStream async acked | × memcpy |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        memcpy = peer(peers, "memcpy_1gib_64mib_chunks")
+        w(f"| shards | producers | durability | records/s (min–max) | MB/s | CPU % | others CPU % | × best Redis "
+          f"XADD ({num(redis_best)} ops/s) | × JetStream async acked ({num(nats_async)} msg/s) |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for p in ingest_points:
             rate = p["recordsPerSecond"]["median"]
-            mbps = p["megabytesPerSecond"]["median"]
-            w(f"| {p['shards']} | {p['producers']} | {p['durability']} | {spread_text(p['recordsPerSecond'])} | "
-              f"{mbps:.1f} | {p['cpuPercent']['median']:.0f} | {p['othersCPUPercent']['median']:.0f} | "
-              f"{rtext(ratio(rate, redis_best))} | {rtext(ratio(rate, nats))} | "
-              f"{'n/a' if memcpy is None else f'{mbps / (memcpy * 1000) * 100:.1f}%'} |")
+            w(f"| {p['shards']} | {p['producers']} | {p['durability']} | {spread(p['recordsPerSecond'])}{flag(p)} | "
+              f"{num(p['megabytesPerSecond']['median'], 1)} | {num(p['cpuPercent']['median'])} | "
+              f"{num(p['othersCPUPercent']['median'])} | {rtext(ratio(rate, redis_best))} | "
+              f"{rtext(ratio(rate, nats_async))} |")
         w("")
-        w("Physical limits from the same run: memcpy "
-          f"{num(memcpy, 2)} GB/s (one core; ingest copies each record about twice), fio 1 MiB append + fdatasync "
-          f"{num(peer(peers, 'fio_append_1m_fdatasync_mbps'), 1)} MB/s, 64 KiB append + fdatasync "
-          f"{num(peer(peers, 'fio_append_64k_fdatasync_mbps'), 1)} MB/s "
-          f"({num(peer(peers, 'fio_append_64k_fdatasync_iops'))} IOPS).")
-        w("With `always`, each putRecords call of 1000 records costs one fdatasync per shard it touches "
-          "(checked once by hand with `strace -c -e fdatasync`, outside `make bench`: 804 fdatasync calls for "
-          "802,722 records). JetStream 2.9 and Redis AOF everysec acknowledge before any fsync.")
-        if durable:
-            fio = peer(peers, "fio_append_64k_fdatasync_mbps")
-            w(f"Durable ingest (2 shards, 2 producers) writes {durable['megabytesPerSecond']['median']:.1f} MB/s of "
-              f"record data: {rtext(ratio(durable['megabytesPerSecond']['median'], fio))} the 64 KiB "
-              f"append+fdatasync rate.")
+        if explicit:
+            w(f"With precomputed ExplicitHashKeys (`{explicit['command']}`):")
+            w("")
+            w("| shards | producers | records/s (min–max) | others CPU % |")
+            w("| --- | --- | --- | --- |")
+            for p in explicit["points"]:
+                w(f"| {p['shards']} | {p['producers']} | {spread(p['recordsPerSecond'])}{flag(p)} | "
+                  f"{num(p['othersCPUPercent']['median'])} |")
+            w("")
+
+    # Peers.
+    if peers.keys:
+        w("## Peers (same run)")
         w("")
+        w(f"Redis Streams `XADD` of a {num(peers.value('redis_value_bytes'))}-byte value through `redis-benchmark`, "
+          f"and NATS JetStream file-store publish of {num(peers.value('nats_message_bytes'))}-byte messages through "
+          "the Go client (nats.go), on the loopback interface. Each point: its figure, the CPU other work used "
+          "meanwhile, attempts, contended or not.")
+        w("")
+        w("| peer point | figure | others CPU % | attempts | contended |")
+        w("| --- | --- | --- | --- | --- |")
+        for name in peers.names("redis_ping") + peers.names("redis_xadd_") + peers.names("nats_js_"):
+            entry = peers.keys[name]
+            if isinstance(entry["value"], str):
+                continue
+            w(f"| `{name}` | {num(entry['value'])} {entry['unit']} | {num(peers.value(name + '_others_cpu'))} | "
+              f"{num(peers.value(name + '_attempts'))} | "
+              f"{'yes' if peers.value(name + '_contended') else 'no'} |")
+        w("")
+        w("Physical limits measured in the same run:")
+        w("")
+        w("| key | value | unit |")
+        w("| --- | --- | --- |")
+        for name in peers.names("memcpy_") + peers.names("fio_") + peers.names("lz4_"):
+            entry = peers.keys[name]
+            if name.endswith(("_seconds", "_during_swift_build")) or isinstance(entry["value"], str):
+                continue
+            w(f"| `{name}` | {num(entry['value'], 2 if entry['value'] < 100 else 0)} | {entry['unit']} |")
+        w("")
+        if peers.header:
+            w("Peer run: " + "; ".join(f"`{line}`" for line in peers.header))
+            w("")
 
     # Read.
     if read:
@@ -315,17 +349,31 @@ def main():
         w("")
         w(f"Command: `{read['command']}`")
         w("")
-        w("| shards | readers | records | records/s (min–max) | MB/s | CPU % | others CPU % | × memcpy |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        memcpy = peer(peers, "memcpy_1gib_64mib_chunks")
+        w("| shards | readers | records/s (min–max) | MB/s | CPU % | others CPU % |")
+        w("| --- | --- | --- | --- | --- | --- |")
         for p in read["points"]:
-            mbps = p["megabytesPerSecond"]["median"]
-            w(f"| {p['shards']} | {p['readers']} | {num(p['records'])} | {spread_text(p['recordsPerSecond'])} | "
-              f"{mbps:.1f} | {p['cpuPercent']['median']:.0f} | {p['othersCPUPercent']['median']:.0f} | "
-              f"{'n/a' if memcpy is None else f'{mbps / (memcpy * 1000) * 100:.1f}%'} |")
+            w(f"| {p['shards']} | {p['readers']} | {spread(p['recordsPerSecond'])}{flag(p)} | "
+              f"{num(p['megabytesPerSecond']['median'], 1)} | {num(p['cpuPercent']['median'])} | "
+              f"{num(p['othersCPUPercent']['median'])} |")
         w("")
 
-    # Scaling.
+    # Idle.
+    if idle:
+        w("## Idle mapping (`shardlog bench idle`)")
+        w("")
+        w(f"Command: `{idle['command']}`")
+        w("")
+        for note in idle.get("notes", []):
+            w(f"- {note}")
+        w("")
+        w("| shards | CPU % of a core (min–max) | others CPU % | attempts |")
+        w("| --- | --- | --- | --- |")
+        for p in idle["points"]:
+            w(f"| {num(p['shards'])} | {spread(p['cpuPercentOfCore'], 2)}{flag(p)} | "
+              f"{num(p['othersCPUPercent']['median'])} | {num(p.get('attempts', 1))} |")
+        w("")
+
+    # Delivery.
     if scaling:
         w("## Delivery through the event source mapping (`shardlog bench scaling`)")
         w("")
@@ -334,93 +382,68 @@ def main():
         for note in scaling.get("notes", []):
             w(f"- {note}")
         w("")
-        w("![delivery throughput vs shards](scaling.svg)")
-        w("")
-        w("| shards | P | handler | delivered records/s (min–max) | ideal | % of ideal | p50 | p99 | p99.9 | "
-          "ingest records/s | others CPU % |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-
-        def ms(us):
-            return f"{us / 1000:.2f} ms" if us < 10_000 else f"{us / 1000:.1f} ms"
-
-        for p in scaling_points:
-            ideal = p.get("idealRecordsPerSecond")
+        if args.svg:
+            w(f"![delivery throughput vs shards]({os.path.basename(args.svg)})")
+            w("")
+        w("| shards | P | handler ms | delivered records/s (min–max) | ideal | % of ideal | p50 µs | p99 µs | "
+          "p99.9 µs | others CPU % |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for p in scaling["points"]:
             fraction = p.get("fractionOfIdeal")
-            w(f"| {p['shards']} | {p['parallelizationFactor']} | {p['handlerLatencyMilliseconds']:g} ms | "
-              f"{spread_text(p['deliveryRecordsPerSecond'])} | {num(ideal) if ideal else '-'} | "
-              f"{f'{fraction * 100:.0f}%' if fraction is not None else '-'} | {ms(p['latency']['p50Microseconds'])} | "
-              f"{ms(p['latency']['p99Microseconds'])} | {ms(p['latency']['p999Microseconds'])} | "
-              f"{num(p['ingestRecordsPerSecond']['median'])} | {p['othersCPUPercent']['median']:.0f} |")
+            ideal = p.get("idealRecordsPerSecond")
+            w(f"| {p['shards']} | {p['parallelizationFactor']} | {num(p['handlerLatencyMilliseconds'])} | "
+              f"{spread(p['deliveryRecordsPerSecond'])}{flag(p)} | {num(ideal) if ideal else '-'} | "
+              f"{f'{fraction * 100:.0f}%' if fraction is not None else '-'} | "
+              f"{num(p['latency']['p50Microseconds'])} | {num(p['latency']['p99Microseconds'])} | "
+              f"{num(p['latency']['p999Microseconds'])} | {num(p['othersCPUPercent']['median'])} |")
         w("")
-        w("The full report with the latency charts: `.build/bench-results/scaling/report.html` (regenerated by "
-          "`make bench`, not committed).")
-        w("")
-
-    # Draining with a no-op handler, against the raw read rate of the same run.
     if drain and drain.get("points"):
         p = drain["points"][0]
-        delivered = p["deliveryRecordsPerSecond"]["median"]
-        raw = find(read["points"], shards=4, readers=1) if read else None
-        raw_rate = raw["recordsPerSecond"]["median"] if raw else None
-        w("## Draining a 4-shard stream with a no-op in-process handler")
+        w("## Draining with a no-op in-process handler")
         w("")
         w(f"Command: `{drain['command']}`")
         w("")
-        w(f"- delivered: **{num(delivered)} records/s** ({spread_text(p['deliveryRecordsPerSecond'])}), BatchSize "
-          f"10000, ParallelizationFactor 1, in-process handler that returns at once")
-        if raw_rate:
-            w(f"- raw read of the store in the same run (4 shards, 1 reader): {num(raw_rate)} records/s; the mapping "
-              f"drains at **{delivered / raw_rate * 100:.0f}%** of it (goal: at least 50%)")
-        w("- with BatchSize 100 (the scaling table, 0 ms rows) the fixed cost per invocation (task switch, "
-          "checkpoint bookkeeping, ~0.1 ms) dominates, so small batches drain far slower than the store reads")
+        w(f"- delivered: **{spread(p['deliveryRecordsPerSecond'])} records/s**{flag(p)}, BatchSize "
+          f"{num(p['batchSize'])}, ParallelizationFactor {num(p['parallelizationFactor'])}")
         w("")
 
     # CLI ingest.
-    if put_runs:
+    if put:
         w("## `shardlog put` end to end (JSONL on stdin, `--key-field user`)")
         w("")
-        w("Command: `scripts/bench_put.sh BIN 1000000` (1,000,000 lines of ~100-byte JSON, 50,000 distinct users; "
-          "`shardlog put STREAM --format jsonl --key-field user --json < events.jsonl`, wall time of the process)")
+        w("Command: `scripts/bench_put.sh` (`shardlog put STREAM --format jsonl --key-field user --json < "
+          "events.jsonl`, wall time of the process)")
         w("")
-        w("| shards | lines/s (runs) | input MB/s (median) | goal 500,000 lines/s |")
+        w(f"| shards | lines/s (runs) | input MB/s (median) | × best Redis XADD ({num(redis_best)} ops/s) |")
         w("| --- | --- | --- | --- |")
-        for shards in sorted({r["shards"] for r in put_runs}):
-            runs = [r for r in put_runs if r["shards"] == shards]
+        for shards in sorted({r["shards"] for r in put}):
+            runs = [r for r in put if r["shards"] == shards]
             rates = sorted(r["linesPerSecond"] for r in runs)
             median = rates[len(rates) // 2]
             mb = sorted(r["inputMBPerSecond"] for r in runs)[len(runs) // 2]
-            w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | {mb:.1f} | "
-              f"{'met' if median >= 500_000 else 'missed'} |")
+            w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | {num(mb, 1)} | "
+              f"{rtext(ratio(median, redis_best))} |")
         w("")
 
     # Kinesis API server vs moto.
     if server and server.get("servers"):
-        ours = server["servers"].get("shardlog", {})
-        moto = server["servers"].get("moto", {})
+        ours, moto = server["servers"].get("shardlog", {}), server["servers"].get("moto", {})
         w("## Kinesis API: `shardlog serve` vs moto's server (same run)")
         w("")
-        w(f"Command: `{server['command']}` (both servers on 127.0.0.1, one shard, PutRecords of 500 × 100 B, then "
-          "GetRecords with Limit 10000 until the stream is drained; server CPU from /proc during each phase)")
+        w(f"Command: `{server['command']}`")
         w("")
         w("| client | server | PutRecords records/s | server CPU µs/record (put) | GetRecords records/s | "
-          "server CPU µs/record (get) |")
-        w("| --- | --- | --- | --- | --- | --- |")
+          "server CPU µs/record (get) | × moto (put) |")
+        w("| --- | --- | --- | --- | --- | --- | --- |")
         for client in ("boto3", "thin"):
             for name, figures in (("shardlog", ours), ("moto", moto)):
                 f = figures.get(client)
                 if f:
+                    versus = ratio(f["putRecordsPerSecond"], (moto.get(client) or {}).get("putRecordsPerSecond"))
+                    moto_put = (moto.get(client) or {}).get("putRecordsPerSecond")
                     w(f"| {client} | {name} | {num(f['putRecordsPerSecond'])} | "
-                      f"{f['putServerCPUMicrosecondsPerRecord']:.2f} | {num(f['getRecordsPerSecond'])} | "
-                      f"{f['getServerCPUMicrosecondsPerRecord']:.2f} |")
-        w("")
-        for client in ("boto3", "thin"):
-            a, b = ours.get(client), moto.get(client)
-            if a and b and b["putRecordsPerSecond"]:
-                w(f"- {client}: PutRecords {a['putRecordsPerSecond'] / b['putRecordsPerSecond']:.1f}× moto"
-                  + (f", GetRecords {a['getRecordsPerSecond'] / b['getRecordsPerSecond']:.1f}× moto"
-                     if b["getRecordsPerSecond"] else "") + " (goal: ≥ 20×)")
-        w("- \"thin\" is `http.client` with a pre-built JSON body and no signing, so the client's own cost (botocore "
-          "serialisation and signing, which bounds the boto3 rows on these 2 cores) is mostly taken out.")
+                      f"{num(f['putServerCPUMicrosecondsPerRecord'], 2)} | {num(f['getRecordsPerSecond'])} | "
+                      f"{num(f['getServerCPUMicrosecondsPerRecord'], 2)} | {rtext(versus)} of {num(moto_put)} |")
         w("")
 
     # Runtime API.
@@ -429,61 +452,27 @@ def main():
         w("")
         w(f"Command: `{runtime['command']}`")
         w("")
-        w("Reference (not from this run; `run_all.sh` does not include it): awslambdaric against a minimal fake "
-          "Runtime API (Python http.server with TCP_NODELAY), 1 process, reached **1,956 invocations/s** "
-          "(1,721–2,034) on an idle machine (`/work/shared/reference/peer-baselines.md`, section 5). "
-          "Round-trip-bound figures like this one depend on whether the vCPUs are idle (see there).")
-        w("")
-        w("| shards | P | processes | BatchSize | invocations/s (min–max) | records/s | × reference (1,956/s) | "
-          "CPU % | others CPU % (incl. handlers) |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        w("| shards | P | processes | BatchSize | invocations/s (min–max) | records/s | CPU % | others CPU % |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for p in runtime["points"]:
-            rate = p["invocationsPerSecond"]["median"]
             w(f"| {p['shards']} | {p['parallelizationFactor']} | {p['processes']} | {p['batchSize']} | "
-              f"{spread_text(p['invocationsPerSecond'])} | {num(p['recordsPerSecond']['median'])} | "
-              f"{rtext(rate / 1956)} | {p['cpuPercent']['median']:.0f} | {p['othersCPUPercent']['median']:.0f} |")
+              f"{spread(p['invocationsPerSecond'])}{flag(p)} | {num(p['recordsPerSecond']['median'])} | "
+              f"{num(p['cpuPercent']['median'])} | {num(p['othersCPUPercent']['median'])} |")
         w("")
 
-    # Peers.
-    if peers:
-        w("## Peer baselines and physical limits (same run, `Benchmarks/peers/run_all.sh`)")
-        w("")
-        w("| key | value | unit |")
-        w("| --- | --- | --- |")
-        for name, (value, unit) in peers.items():
-            if name.endswith(("_seconds", "_during_swift_build")):
-                continue
-            shown = value if isinstance(value, str) else (num(value, 2) if value < 100 and unit != "%" else num(value))
-            w(f"| {name} | {shown} | {unit} |")
-        w("")
-        w("Peer header: " + "; ".join(peer_header))
-        w("")
-
-    w("## What `make bench` runs")
+    w("## Steps of the run")
     w("")
-    w("`scripts/bench.sh`, in this order:")
-    w("")
-    w("1. `swift build -c release --product shardlog`")
-    w("2. `bash Benchmarks/peers/run_all.sh` (machine info, fio, memcpy, LZ4, Redis XADD, NATS JetStream; "
-      "about 1–2 minutes)")
-    step = 3
-    for document in (ingest, explicit, read, runtime, scaling):
-        if document:
-            w(f"{step}. `{document['command']}`")
-            step += 1
-    w(f"{step}. `python3 scripts/results.py` (this file and `Benchmarks/scaling.svg`)")
-    w("")
-    w("Left out to stay within the 15-minute budget: the 16- and 32-shard points of `shardlog bench scaling` "
-      "(its defaults are `--shards 1,2,4,8,16,32 --parallelization-factors 1,2,5,10 --handler-latency-ms 0,10`); "
-      "run it by hand for those.")
+    for step in run.get("steps", []):
+        w(f"- `{step['name']}`: `{step.get('command', '')}`")
     w("")
 
     with open(args.out, "w") as f:
         f.write("\n".join(out))
-    svg = os.path.join(args.results, "scaling", "delivery-10ms.svg")
-    if os.path.exists(svg) and args.svg:
-        shutil.copyfile(svg, args.svg)
-    print(f"results: wrote {args.out}" + (f" and {args.svg}" if os.path.exists(svg) else ""), file=sys.stderr)
+    if args.svg and args.report:
+        svg = os.path.join(args.report, "delivery-10ms.svg")
+        if os.path.exists(svg):
+            shutil.copyfile(svg, args.svg)
+    print(f"results: wrote {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

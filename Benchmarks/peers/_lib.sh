@@ -80,3 +80,10 @@ peers_venv() {
     fi
     printf '%s\n' "$venv"
 }
+
+# measure_point NAME UNIT [--server-pid PID] [--pattern REGEX] COMMAND...: one point with the CPU other work used
+# during it, re-measured (at most twice) while that exceeds 20% of a core (see measure.py).
+measure_point() {
+    local name="$1" unit="$2"; shift 2
+    python3 "$PEERS_DIR/measure.py" "$name" "$unit" "$@"
+}

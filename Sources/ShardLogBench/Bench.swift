@@ -2,22 +2,21 @@ import ArgumentParser
 import Foundation
 import ShardLog
 
-/// `shardlog bench`: the user-facing benchmark runner.
-struct Bench: AsyncParsableCommand {
-    /// The subcommand's name, abstract and help.
-    static let configuration = CommandConfiguration(
-        abstract: "Measure ingest, reads and delivery through an event source mapping on this machine.",
-        discussion: """
-            Each workload measures every point of its grid several times (--repeats) in a fresh data directory \
-            (removed afterwards unless --keep) and reports the median and the spread. Results go to standard output \
-            as a table, or as JSON with --json; --report DIR also writes report.html (inline SVG charts, no network), \
-            report.json and one SVG per chart. Progress goes to standard error. MB/s counts record data only \
-            (10^6 bytes/s). Other work on the machine changes every figure: each point reports the CPU that other \
-            processes used meanwhile.
-            """,
-        subcommands: [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self]
-    )
+/// The workloads of `shardlog bench`, for the CLI's thin `bench` command to list as its subcommands.
+package enum BenchWorkloads {
+    /// `scaling`, `ingest`, `read`, `runtime-api`.
+    package static var subcommands: [any ParsableCommand.Type] {
+        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self, BenchIdle.self]
+    }
 }
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Whether standard error is a terminal (for a redrawn progress bar).
+var standardErrorIsTerminal: Bool { isatty(2) != 0 }
 
 /// Options every `bench` workload takes.
 struct BenchOptions: ParsableArguments {
@@ -53,6 +52,10 @@ struct BenchOptions: ParsableArguments {
     @Flag(help: "No progress on standard error.")
     var quiet = false
 
+    /// Re-measure a run (at most twice) while other processes use more than this percentage of a core.
+    @Option(help: "Re-measure a run (at most twice) while other processes use more than this % of a core.")
+    var othersLimit: Double = 20
+
     /// Rejects out-of-range options before anything runs.
     func validate() throws {
         guard duration > 0, duration <= 600 else {
@@ -65,6 +68,30 @@ struct BenchOptions: ParsableArguments {
             throw ValidationError("--segment-mib must be between 1 and 4096, not \(segmentMib)")
         }
         if let report, report.isEmpty { throw ValidationError("--report needs a directory") }
+        guard othersLimit >= 0 else { throw ValidationError("--others-limit must be 0 or more, not \(othersLimit)") }
+    }
+
+    /// Runs `measure`, and again (at most twice more) while other work used more than `othersLimit` percent of a
+    /// core during it; keeps the attempt with the least interference. Stops retrying once a stop was requested.
+    /// - Parameters:
+    ///   - measure: One measurement.
+    ///   - others: Other work's CPU during a measurement, percent of one core.
+    /// - Returns: The kept measurement, the attempts made, and whether every attempt was over the limit.
+    /// - Throws: What `measure` throws.
+    func leastContended<S>(
+        _ measure: () async throws -> S, others: (S) -> Double
+    ) async throws -> (value: S, attempts: Int, contended: Bool) {
+        var best = try await measure()
+        var attempts = 1
+        while others(best) > othersLimit && attempts < 3 && !BenchInterrupt.requested {
+            if !quiet {
+                printError("bench: other work used \(NumberText.fixed(others(best), 0))% of a core; measuring again")
+            }
+            let again = try await measure()
+            attempts += 1
+            if others(again) < others(best) { best = again }
+        }
+        return (best, attempts, others(best) > othersLimit)
     }
 
     /// The measurement time.
@@ -75,6 +102,11 @@ struct BenchOptions: ParsableArguments {
     func emit<Point: Codable & Sendable>(
         _ document: BenchDocument<Point>, table: TextTable, charts: [NamedChart], title: String
     ) throws {
+        var document = document
+        if BenchInterrupt.requested {
+            document.interrupted = true
+            document.notes.append("Interrupted: only the points with runs finished before the signal are included.")
+        }
         let jsonText = try benchJSON(document)
         if json {
             print(jsonText)
@@ -88,6 +120,7 @@ struct BenchOptions: ParsableArguments {
             let path = try page.write(to: report)
             if !quiet { printError("bench: report written to \(path)") }
         }
+        if let code = BenchInterrupt.exitCode { throw code }
     }
 }
 

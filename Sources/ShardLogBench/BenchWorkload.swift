@@ -280,7 +280,9 @@ func withScratchDirectory<R>(
     let base = parent ?? FileManager.default.temporaryDirectory.path
     let path = base + "/shardlog-bench-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    BenchInterrupt.using(path)
     defer {
+        BenchInterrupt.done(with: path)
         if keep {
             printError("bench: kept \(path)")
         } else {

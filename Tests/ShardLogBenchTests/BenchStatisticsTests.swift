@@ -1,6 +1,6 @@
 import Testing
 
-@testable import shardlog
+@testable import ShardLogBench
 
 /// Median, nearest-rank percentiles, spreads and the HdrHistogram wrapper on inputs with known answers.
 @Suite struct BenchStatisticsTests {

@@ -108,10 +108,15 @@ struct BenchScaling: AsyncParsableCommand {
         var cpuPercent: Spread
         /// CPU of other work during delivery, percent of one core, per run.
         var othersCPUPercent: Spread
+        /// The most measurements one run of this point took (more than 1: other work exceeded --others-limit).
+        var attempts = 1
+        /// Whether some run stayed over --others-limit in every attempt.
+        var contended = false
     }
 
     /// Measures every point and prints the results.
     func run() async throws {
+        BenchInterrupt.install()
         let started = ContinuousClock.now
         let startedAt = iso8601Now()
         var grid: [(latency: Double, shards: Int, factor: Int)] = []
@@ -125,32 +130,45 @@ struct BenchScaling: AsyncParsableCommand {
         // Rounds: every point once per round, so that other work on the machine affects all points alike.
         var results = Array(repeating: [DeliveryRun.Result](), count: grid.count)
         var backlogs = Array(repeating: 0, count: grid.count)
-        for run in 1...options.repeats {
+        var attempts = Array(repeating: 1, count: grid.count)
+        var contended = Array(repeating: false, count: grid.count)
+        rounds: for run in 1...options.repeats {
             for (index, (latencyMs, shards, factor)) in grid.enumerated() {
+                if BenchInterrupt.requested { break rounds }
                 let latency = Duration.microseconds(Int64((latencyMs * 1000).rounded()))
                 let label = "s\(shards)-p\(factor)-l\(NumberText.fixed(latencyMs, 0))ms-r\(run)"
                 let storeOptions = benchStoreOptions(
                     durability: .none, compression: true, segmentMiB: options.segmentMib)
                 progress.starting(
                     "scaling: \(shards) shards, P \(factor), handler \(NumberText.fixed(latencyMs, 1)) ms, run \(run)")
-                try await withScratchDirectory(parent: options.scratchDir, label: label, keep: options.keep) {
-                    directory in
-                    let delivery = DeliveryRun(
-                        store: try Store(directory: directory, options: storeOptions), shards: shards,
-                        parallelizationFactor: factor, batchSize: batchSize, handlerLatency: latency,
-                        producers: producers, payloads: payloads, duration: options.measureDuration,
-                        maximumBacklog: maxBacklog, latencyRate: latencyRate, deleteStreams: !options.keep,
-                        name: "run-\(run)")
-                    backlogs[index] = delivery.backlog
-                    results[index].append(try await delivery.run())
-                }
+                let kept = try await options.leastContended(
+                    {
+                        try await withScratchDirectory(parent: options.scratchDir, label: label, keep: options.keep) {
+                            directory -> (backlog: Int, result: DeliveryRun.Result) in
+                            let delivery = DeliveryRun(
+                                store: try Store(directory: directory, options: storeOptions), shards: shards,
+                                parallelizationFactor: factor, batchSize: batchSize, handlerLatency: latency,
+                                producers: producers, payloads: payloads, duration: options.measureDuration,
+                                maximumBacklog: maxBacklog, latencyRate: latencyRate, deleteStreams: !options.keep,
+                                name: "run-\(run)")
+                            return (delivery.backlog, try await delivery.run())
+                        }
+                    }, others: { $0.result.othersCPUPercent })
+                backlogs[index] = kept.value.backlog
+                results[index].append(kept.value.result)
+                attempts[index] = max(attempts[index], kept.attempts)
+                contended[index] = contended[index] || kept.contended
                 progress.advance()
             }
         }
-        let points = grid.enumerated().map { index, point in
-            self.point(
+        let points = grid.enumerated().compactMap { index, point -> Point? in
+            guard !results[index].isEmpty else { return nil }
+            var measured = self.point(
                 shards: point.shards, factor: point.factor, latencyMs: point.latency, backlog: backlogs[index],
                 results[index])
+            measured.attempts = attempts[index]
+            measured.contended = contended[index]
+            return measured
         }
         progress.finish()
         let document = BenchDocument(
@@ -197,7 +215,8 @@ struct BenchScaling: AsyncParsableCommand {
             fractionOfIdeal: ideal.map { delivery.median / $0 }, latencyOfferedRecordsPerSecond: latencyRate,
             latency: pooled.summary,
             latencyP99Microseconds: Spread(results.map { $0.latencies.microseconds(atPercentile: 99) }),
-            cpuPercent: Spread(results.map(\.cpuPercent)), othersCPUPercent: Spread(results.map(\.othersCPUPercent)))
+            cpuPercent: Spread(results.map(\.cpuPercent)), othersCPUPercent: Spread(results.map(\.othersCPUPercent)),
+            attempts: 1, contended: false)
     }
 
     /// The results table.

@@ -50,6 +50,10 @@ struct BenchDocument<Point: Codable & Sendable>: Codable, Sendable {
     var points: [Point]
     /// Notes on what the figures mean (units, what a run measures).
     var notes: [String]
+    /// How the `shardlog` binary that measured was compiled: `release` or `debug`.
+    var buildConfiguration = HTMLReport.buildConfiguration
+    /// True when Ctrl-C or SIGTERM stopped the run early (only finished points are included); absent otherwise.
+    var interrupted: Bool? = nil
 }
 
 /// CPU time of this process and of the whole machine, to report how much CPU a run used and how much other work
@@ -78,9 +82,11 @@ struct CPUSample: Sendable {
         return (own / wall * 100, max(0, all - own) / wall * 100)
     }
 
-    private static func processCPUSeconds() -> Double {
-        // utime and stime are fields 14 and 15 of /proc/self/stat, after the parenthesised command name.
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+    /// User + system seconds of process `pid` (this process when nil) from `/proc/<pid>/stat`; 0 when unreadable.
+    static func processCPUSeconds(pid: Int32? = nil) -> Double {
+        // utime and stime are fields 14 and 15 of /proc/PID/stat, after the parenthesised command name.
+        let path = pid.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
+        guard let stat = try? String(contentsOfFile: path, encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -88,7 +94,8 @@ struct CPUSample: Sendable {
         return (user + system) / ticksPerSecond
     }
 
-    private static func machineBusySeconds() -> Double {
+    /// Busy seconds of all CPUs from `/proc/stat`; 0 when unreadable.
+    static func machineBusySeconds() -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
             let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
         else { return 0 }

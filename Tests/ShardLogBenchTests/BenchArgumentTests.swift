@@ -1,12 +1,17 @@
 import ArgumentParser
 import Testing
 
-@testable import shardlog
+@testable import ShardLogBench
+
+/// The workloads under a root command, as the CLI's `bench` command lists them (arguments after `bench`).
+struct BenchRoot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", subcommands: BenchWorkloads.subcommands)
+}
 
 /// `shardlog bench …` argument parsing and validation.
 @Suite struct BenchArgumentTests {
     @Test func scalingDefaultsFollowTheIssue() throws {
-        let command = try #require(try ShardLogCommand.parseAsRoot(["bench", "scaling"]) as? BenchScaling)
+        let command = try #require(try BenchRoot.parseAsRoot(["scaling"]) as? BenchScaling)
         #expect(command.shards.values == [1, 2, 4, 8, 16, 32])
         #expect(command.parallelizationFactors.values == [1, 2, 5, 10])
         #expect(command.handlerLatencyMs.values == [0, 10])
@@ -18,8 +23,8 @@ import Testing
 
     @Test func scalingParsesListsAndOutputOptions() throws {
         let command = try #require(
-            try ShardLogCommand.parseAsRoot([
-                "bench", "scaling", "--shards", "1, 2,8", "--parallelization-factors", "1,10", "--handler-latency-ms",
+            try BenchRoot.parseAsRoot([
+                "scaling", "--shards", "1, 2,8", "--parallelization-factors", "1,10", "--handler-latency-ms",
                 "2.5", "--json", "--report", "/tmp/r", "--keep", "--repeats", "5", "--duration", "0.5",
             ]) as? BenchScaling)
         #expect(command.shards.values == [1, 2, 8])
@@ -56,21 +61,21 @@ import Testing
         ["bench", "nonsense"],
     ])
     func rejectsInvalidArguments(_ arguments: [String]) {
-        #expect(throws: (any Error).self) { try ShardLogCommand.parseAsRoot(arguments) }
+        #expect(throws: (any Error).self) { try BenchRoot.parseAsRoot(Array(arguments.dropFirst())) }
     }
 
     @Test func otherWorkloadsParse() throws {
         let ingest = try #require(
-            try ShardLogCommand.parseAsRoot([
-                "bench", "ingest", "--durability", "none,always", "--producers", "2", "--compression", "off",
+            try BenchRoot.parseAsRoot([
+                "ingest", "--durability", "none,always", "--producers", "2", "--compression", "off",
                 "--payload", "random", "--keys", "spread",
             ]) as? BenchIngest)
         #expect(ingest.durability.values == ["none", "always"])
         #expect(ingest.compression == .off)
         #expect(ingest.payload == .random)
         #expect(ingest.keys == .spread)
-        #expect(try ShardLogCommand.parseAsRoot(["bench", "read", "--readers", "1,2"]) is BenchRead)
-        #expect(try ShardLogCommand.parseAsRoot(["bench", "runtime-api"]) is BenchRuntimeAPI)
+        #expect(try BenchRoot.parseAsRoot(["read", "--readers", "1,2"]) is BenchRead)
+        #expect(try BenchRoot.parseAsRoot(["runtime-api"]) is BenchRuntimeAPI)
     }
 
     @Test func commaSeparatedLists() {
@@ -79,5 +84,35 @@ import Testing
         #expect(CommaSeparated<Int>(argument: "1,x") == nil)
         #expect(CommaSeparated<Double>(argument: "0,0.5")?.values == [0, 0.5])
         #expect(CommaSeparated([1, 2]).description == "1,2")
+    }
+}
+
+/// Re-measuring a run while other work is busy (`--others-limit`).
+@Suite struct BenchRemeasureTests {
+    /// Measurements whose "others" figures come from a list, in order.
+    final class Script: @unchecked Sendable {
+        // @unchecked: used from one task at a time.
+        var others: [Double]
+        var calls = 0
+        init(_ others: [Double]) { self.others = others }
+        func next() -> Double {
+            calls += 1
+            return others.removeFirst()
+        }
+    }
+
+    @Test func aBusyRunIsMeasuredAtMostThreeTimesAndTheQuietestKept() async throws {
+        let command = try #require(try BenchRoot.parseAsRoot(["ingest", "--others-limit", "10"]) as? BenchIngest)
+        let busy = Script([50, 30, 40, 1])
+        let kept = try await command.options.leastContended({ busy.next() }, others: { $0 })
+        #expect(busy.calls == 3)
+        #expect(kept.value == 30 && kept.attempts == 3 && kept.contended)
+        let calm = Script([50, 5, 1])
+        let second = try await command.options.leastContended({ calm.next() }, others: { $0 })
+        #expect(calm.calls == 2)
+        #expect(second.value == 5 && second.attempts == 2 && !second.contended)
+        let quiet = Script([3])
+        let first = try await command.options.leastContended({ quiet.next() }, others: { $0 })
+        #expect(first.attempts == 1 && !first.contended)
     }
 }

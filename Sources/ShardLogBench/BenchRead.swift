@@ -83,13 +83,14 @@ struct BenchRead: AsyncParsableCommand {
 
     /// Measures every point and prints the results.
     func run() async throws {
+        BenchInterrupt.install()
         let started = ContinuousClock.now
         let startedAt = iso8601Now()
         var progress = BenchProgress(
             total: shards.values.count * (1 + readers.values.count * options.repeats), quiet: options.quiet)
         let payloads = payload.payloads(byteCount: recordSize, count: 1024)
         var points: [Point] = []
-        for shards in shards.values {
+        for shards in shards.values where !BenchInterrupt.requested {
             let storeOptions = benchStoreOptions(
                 durability: .none, compression: compression.isOn, segmentMiB: options.segmentMib)
             try await withScratchDirectory(parent: options.scratchDir, label: "read-s\(shards)", keep: options.keep) {
@@ -110,12 +111,12 @@ struct BenchRead: AsyncParsableCommand {
                     throw BenchError("the prefill wrote \(Tally.sum(fill).records) of \(total) records")
                 }
                 progress.advance()
-                for readers in readers.values {
+                for readers in readers.values where !BenchInterrupt.requested {
                     var rates: [Double] = []
                     var megabytes: [Double] = []
                     var own: [Double] = []
                     var others: [Double] = []
-                    for run in 1...options.repeats {
+                    for run in 1...options.repeats where !BenchInterrupt.requested {
                         progress.starting("read: \(shards) shards, \(readers) readers, run \(run)")
                         let before = CPUSample.now()
                         let limit = batchLimit
@@ -145,6 +146,7 @@ struct BenchRead: AsyncParsableCommand {
                         others.append(usage.others)
                         progress.advance()
                     }
+                    guard !rates.isEmpty else { break }
                     points.append(
                         Point(
                             shards: shards, readers: readers, records: total, recordByteCount: recordSize,

@@ -3,7 +3,7 @@ import ShardLog
 import ShardLogTestSupport
 import Testing
 
-@testable import shardlog
+@testable import ShardLogBench
 
 /// The workloads end to end on tiny settings: they produce well-formed results (figures are not checked: these are
 /// not timed tests).

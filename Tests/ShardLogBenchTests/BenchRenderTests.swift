@@ -2,7 +2,7 @@ import Foundation
 import ShardLogTestSupport
 import Testing
 
-@testable import shardlog
+@testable import ShardLogBench
 
 /// Renders report.html in headless Chromium (Debian's `chromium` package) and checks the screenshot is not blank.
 @Suite(.timeLimit(.minutes(1)))

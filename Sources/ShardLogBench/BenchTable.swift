@@ -43,12 +43,13 @@ extension String {
     }
 }
 
-/// Number formatting for tables, charts and RESULTS.md: locale-independent, so output is the same everywhere.
-enum NumberText {
+/// Number formatting for tables, charts and the CLI's status lines: locale-independent, so output is the same
+/// everywhere.
+package enum NumberText {
     /// An integer with thousands separators: `1,234,567`.
     /// - Parameter value: The value, rounded to the nearest integer.
     /// - Returns: The text.
-    static func grouped(_ value: Double) -> String {
+    package static func grouped(_ value: Double) -> String {
         guard value.isFinite else { return "-" }
         let rounded = Int(value.rounded())
         let digits = String(rounded.magnitude)

@@ -97,10 +97,15 @@ struct BenchIngest: AsyncParsableCommand {
         var cpuPercent: Spread
         /// CPU used by other work meanwhile, percent of one core, per run.
         var othersCPUPercent: Spread
+        /// The most measurements one run of this point took (more than 1: other work exceeded --others-limit).
+        var attempts = 1
+        /// Whether some run stayed over --others-limit in every attempt.
+        var contended = false
     }
 
     /// Measures every point and prints the results.
     func run() async throws {
+        BenchInterrupt.install()
         let started = ContinuousClock.now
         let startedAt = iso8601Now()
         let durabilities = try BenchValidation.durabilities(durability.values)
@@ -114,32 +119,43 @@ struct BenchIngest: AsyncParsableCommand {
         let payloads = payload.payloads(byteCount: recordSize, count: 1024)
         // Rounds: every point once per round, so that other work on the machine affects all points alike.
         var samples = Array(repeating: [Sample](), count: grid.count)
-        for run in 1...options.repeats {
+        var attempts = Array(repeating: 1, count: grid.count)
+        var contended = Array(repeating: false, count: grid.count)
+        rounds: for run in 1...options.repeats {
             for (index, (shards, producers, durability)) in grid.enumerated() {
+                if BenchInterrupt.requested { break rounds }
                 progress.starting(
                     "ingest: \(shards) shards, \(producers) producers, \(durability.rawValue), run \(run)")
                 let storeOptions = benchStoreOptions(
                     durability: durability, compression: compression.isOn, segmentMiB: options.segmentMib)
-                let sample = try await withScratchDirectory(
-                    parent: options.scratchDir,
-                    label: "ingest-s\(shards)-p\(producers)-\(durability.rawValue)-r\(run)", keep: options.keep
-                ) { directory in
-                    try await measure(
-                        store: Store(directory: directory, options: storeOptions), shards: shards,
-                        producers: producers, payloads: payloads)
-                }
-                samples[index].append(sample)
+                let kept = try await options.leastContended(
+                    {
+                        try await withScratchDirectory(
+                            parent: options.scratchDir,
+                            label: "ingest-s\(shards)-p\(producers)-\(durability.rawValue)-r\(run)",
+                            keep: options.keep
+                        ) { directory in
+                            try await measure(
+                                store: Store(directory: directory, options: storeOptions), shards: shards,
+                                producers: producers, payloads: payloads)
+                        }
+                    }, others: \.othersCPUPercent)
+                samples[index].append(kept.value)
+                attempts[index] = max(attempts[index], kept.attempts)
+                contended[index] = contended[index] || kept.contended
                 progress.advance()
             }
         }
-        let points = grid.enumerated().map { index, point in
+        let points = grid.enumerated().compactMap { index, point -> Point? in
             let runs = samples[index]
+            guard !runs.isEmpty else { return nil }
             return Point(
                 shards: point.shards, producers: point.producers, durability: point.durability.rawValue,
                 compression: compression.isOn, recordByteCount: recordSize, batchRecords: batchRecords,
                 hashKeys: hashKeys.rawValue, recordsPerSecond: Spread(runs.map(\.recordsPerSecond)),
                 megabytesPerSecond: Spread(runs.map(\.megabytesPerSecond)), cpuPercent: Spread(runs.map(\.cpuPercent)),
-                othersCPUPercent: Spread(runs.map(\.othersCPUPercent)))
+                othersCPUPercent: Spread(runs.map(\.othersCPUPercent)), attempts: attempts[index],
+                contended: contended[index])
         }
         progress.finish()
         let document = BenchDocument(

@@ -3,7 +3,7 @@ import FoundationXML
 import ShardLogTestSupport
 import Testing
 
-@testable import shardlog
+@testable import ShardLogBench
 
 /// Tables, number formatting, SVG charts and the HTML report.
 @Suite struct BenchReportTests {

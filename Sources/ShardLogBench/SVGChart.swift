@@ -91,11 +91,11 @@ struct LineChart: Sendable, Equatable {
             height="\(f(box.bottom - box.top))" fill="none" stroke="#444444"/>
 
             """
-        out += text((box.left + box.right) / 2, Double(height) - 12, xLabel, anchor: "middle")
+        out += text((box.left + box.right) / 2, Double(height) - 12, Self.axisLabel(xLabel, xScale), anchor: "middle")
         let middle = (box.top + box.bottom) / 2
         out += """
             <text x="16" y="\(f(middle))" text-anchor="middle" transform="rotate(-90 16 \(f(middle)))">\
-            \(escape(yLabel))</text>
+            \(escape(Self.axisLabel(yLabel, yScale)))</text>
 
             """
 
@@ -144,6 +144,12 @@ struct LineChart: Sendable, Equatable {
         guard value.isFinite else { return false }
         if case .log = scale { return value > 0 }
         return true
+    }
+
+    /// An axis title that says when the axis is logarithmic: `shards (log scale)`.
+    static func axisLabel(_ label: String, _ scale: Scale) -> String {
+        if case .log = scale { return label + " (log scale)" }
+        return label
     }
 
     /// The axis' value range: data bounds widened to whole log steps, or from 0 to a round number.

@@ -96,6 +96,7 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
 
     /// Measures every point and prints the results.
     func run() async throws {
+        BenchInterrupt.install()
         let started = ContinuousClock.now
         let startedAt = iso8601Now()
         var grid: [(shards: Int, factor: Int)] = []
@@ -107,7 +108,7 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
         var logger = Logger(label: "shardlog.bench")
         logger.logLevel = .warning
         var points: [Point] = []
-        for (shards, factor) in grid {
+        for (shards, factor) in grid where !BenchInterrupt.requested {
             var invocations: [Double] = []
             var delivered: [Double] = []
             var own: [Double] = []
@@ -128,7 +129,7 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                     workingDirectory = directory
                 }
                 let store = try Store(directory: directory + "/data", options: storeOptions)
-                for run in 1...options.repeats {
+                for run in 1...options.repeats where !BenchInterrupt.requested {
                     progress.starting("runtime-api: \(shards) shards, P \(factor), run \(run)")
                     let name = "runtime-\(run)"
                     let description = try store.createStream(named: name, shardCount: shards)
@@ -167,6 +168,7 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                     progress.advance()
                 }
             }
+            guard !invocations.isEmpty else { break }
             points.append(
                 Point(
                     shards: shards, parallelizationFactor: factor, processes: shards * factor, batchSize: batchSize,

@@ -29,6 +29,15 @@ struct HTMLReport: Sendable {
     /// The raw JSON document, embedded verbatim (escaped) and written to `report.json`.
     var json: String
 
+    /// How this binary was compiled: `release` or `debug` (figures of a debug build are not comparable).
+    static var buildConfiguration: String {
+        #if DEBUG
+            "debug"
+        #else
+            "release"
+        #endif
+    }
+
     /// The page.
     func html() -> String {
         var page = """
@@ -38,13 +47,14 @@ struct HTMLReport: Sendable {
             <meta charset="utf-8">
             <title>\(escape(title))</title>
             <style>
-            body { font-family: sans-serif; margin: 24px; color: #222; background: #fff; max-width: 1100px; }
+            body { font-family: sans-serif; margin: 24px; color: #222; background: #fff; }
             table { border-collapse: collapse; font-size: 13px; margin: 12px 0; }
             th, td { border: 1px solid #ccc; padding: 3px 8px; white-space: nowrap; }
             td.n { text-align: right; font-variant-numeric: tabular-nums; }
             th { background: #f2f2f2; }
             pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
             figure { margin: 16px 0; }
+            figure svg { width: 100%; height: auto; }
             </style>
             </head>
             <body>
@@ -52,7 +62,7 @@ struct HTMLReport: Sendable {
             <p><code>\(escape(command))</code></p>
             <p>Started \(escape(startedAt)) on \(escape(machine.hostName)): \(machine.cores) cores, \
             \(escape(machine.cpuModel)), \(NumberText.fixed(machine.memoryGiB, 1)) GiB, \
-            \(escape(machine.operatingSystem)).</p>
+            \(escape(machine.operatingSystem)); \(Self.buildConfiguration) build.</p>
 
             """
         for note in notes {
