@@ -23,7 +23,14 @@ struct FIFO<Element> {
     mutating func removeFirst() -> Element? {
         guard !isEmpty else { return nil }
         let element = items[head]
-        head += 1
+        advanceHead(by: 1)
+        return element
+    }
+
+    /// Drops the `n` oldest elements, reclaiming the storage of dropped ones when the queue empties or they make up
+    /// half of it.
+    private mutating func advanceHead(by n: Int) {
+        head += n
         if head == items.count {
             items.removeAll(keepingCapacity: true)
             head = 0
@@ -31,7 +38,6 @@ struct FIFO<Element> {
             items.removeFirst(head)
             head = 0
         }
-        return element
     }
 
     /// The element `index` positions after the oldest.
@@ -50,14 +56,7 @@ struct FIFO<Element> {
     mutating func removeFirst<T>(_ n: Int, transform: (Element) -> T) -> [T] {
         let n = Swift.min(n, count)
         let taken = items[head..<(head + n)].map(transform)
-        head += n
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= items.count {
-            items.removeFirst(head)
-            head = 0
-        }
+        advanceHead(by: n)
         return taken
     }
 }
