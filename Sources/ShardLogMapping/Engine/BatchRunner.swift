@@ -153,7 +153,8 @@ struct BatchRunner: Sendable {
                     }
                 }
             }
-            let verdict = await invoke(&segment, window: &window, isLast: segment.records.endIndex == records.endIndex)
+            let verdict = await invoke(
+                &segment, batch: records, window: &window, isLast: segment.records.endIndex == records.endIndex)
             switch verdict {
             case .success:
                 complete(segment.records)
@@ -275,8 +276,11 @@ struct BatchRunner: Sendable {
 
     /// Invokes the handler once and classifies the outcome; with a window, adopts the returned state on success or
     /// partial failure.
-    private func invoke(_ segment: inout Segment, window: inout TumblingWindow?, isLast: Bool) async -> Verdict {
-        let records = Array(segment.records)
+    private func invoke(
+        _ segment: inout Segment, batch whole: [Record], window: inout TumblingWindow?, isLast: Bool
+    ) async -> Verdict {
+        // The whole batch (the usual case) is passed as it is, not copied.
+        let records = segment.records.count == whole.count ? whole : Array(segment.records)
         let requestId = UUID().uuidString.lowercased()
         let seconds =
             Double(context.timeout.components.seconds)
@@ -293,8 +297,9 @@ struct BatchRunner: Sendable {
             $0.batches += 1
             $0.inFlight += 1
         }
+        let invoker = context.invoker
         let invoked = ContinuousClock.now
-        let outcome = await context.invoker.invoke(batch)
+        let outcome = await MappingScheduler.$current.withValue(context.scheduler) { await invoker.invoke(batch) }
         context.metrics.finishedInvocation(after: ContinuousClock.now - invoked)
         segment.invokeCount += 1
         segment.requestId = requestId

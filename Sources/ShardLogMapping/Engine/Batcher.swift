@@ -23,7 +23,14 @@ struct FIFO<Element> {
     mutating func removeFirst() -> Element? {
         guard !isEmpty else { return nil }
         let element = items[head]
-        head += 1
+        advanceHead(by: 1)
+        return element
+    }
+
+    /// Drops the `n` oldest elements, reclaiming the storage of dropped ones when the queue empties or they make up
+    /// half of it.
+    private mutating func advanceHead(by n: Int) {
+        head += n
         if head == items.count {
             items.removeAll(keepingCapacity: true)
             head = 0
@@ -31,11 +38,27 @@ struct FIFO<Element> {
             items.removeFirst(head)
             head = 0
         }
-        return element
     }
 
     /// The element `index` positions after the oldest.
     subscript(offset index: Int) -> Element { items[head + index] }
+
+    /// How many of the oldest elements, at most `maximum`, `accept` takes: it sees them oldest first (borrowed, not
+    /// copied) until it refuses one.
+    func prefixCount(maximum: Int, _ accept: (Element) -> Bool) -> Int {
+        let limit = Swift.min(maximum, count)
+        var n = 0
+        while n < limit, accept(items[head + n]) { n += 1 }
+        return n
+    }
+
+    /// Removes the `n` oldest elements (at most ``count``) and returns what `transform` makes of each, oldest first.
+    mutating func removeFirst<T>(_ n: Int, transform: (Element) -> T) -> [T] {
+        let n = Swift.min(n, count)
+        let taken = items[head..<(head + n)].map(transform)
+        advanceHead(by: n)
+        return taken
+    }
 }
 
 /// A record waiting in a lane, with the size it adds to an event and when the reader got it.
@@ -117,17 +140,18 @@ struct LaneBuffer {
 
     /// Removes the next batch: up to `batchSize` records whose event fits in 6 MB (at least one record).
     mutating func takeBatch(batchSize: Int) -> [Record] {
-        var batch: [Record] = []
+        // Sized in place, then taken at once: each record is copied once, into the batch.
         var bytes = Self.envelopeByteCount
-        while batch.count < batchSize, let next = waiting.first {
-            let added = next.eventByteCount + (batch.isEmpty ? 0 : 1)
-            if !batch.isEmpty && bytes + added > Self.maximumPayloadByteCount { break }
+        var taken = 0
+        let count = waiting.prefixCount(maximum: batchSize) { next in
+            let added = next.eventByteCount + (taken == 0 ? 0 : 1)
+            if taken > 0 && bytes + added > Self.maximumPayloadByteCount { return false }
             bytes += added
-            batch.append(next.record)
-            waitingByteCount -= next.eventByteCount
-            waiting.removeFirst()
+            taken += 1
+            return true
         }
-        return batch
+        waitingByteCount -= bytes - Self.envelopeByteCount - max(0, count - 1)
+        return waiting.removeFirst(count) { $0.record }
     }
 }
 

@@ -148,13 +148,13 @@ final class MappingScheduler: Sendable {
         var timers = TimerHeap<Action>()
         var stopped = false
         var threadRunning = false
-        /// The deadline the thread sleeps until (`nil`: no timer, or the thread is serving timers).
+        /// The deadline the thread sleeps until at the latest (`nil`: no timer, it sleeps ``idleRecheck``).
         var sleepingUntil: ContinuousClock.Instant?
         var fired = 0
     }
 
     /// The longest the thread sleeps in one go; bounds the effect of a wall-clock step on `NSCondition`'s deadline.
-    static let idleRecheck = Duration.seconds(1)
+    let idleRecheck: Duration
 
     private let state = Mutex(State())
     private let condition = NSCondition()
@@ -162,9 +162,12 @@ final class MappingScheduler: Sendable {
     private let name: String
 
     /// Creates a scheduler; its thread starts with the first timer.
-    /// - Parameter name: The thread's name (for profiles).
-    init(name: String = "shardlog-timers") {
+    /// - Parameters:
+    ///   - name: The thread's name (for profiles).
+    ///   - idleRecheck: The longest the thread sleeps in one go (1 s).
+    init(name: String = "shardlog-timers", idleRecheck: Duration = .seconds(1)) {
         self.name = name
+        self.idleRecheck = idleRecheck
     }
 
     /// How many timers fired so far (for tests and measurements).
@@ -240,8 +243,8 @@ final class MappingScheduler: Sendable {
                 s.threadRunning = true
                 return (id, true, false)
             }
-            // The thread sleeps past this deadline: wake it to sleep less.
-            return (id, false, s.sleepingUntil.map { deadline < $0 } ?? false)
+            // The thread sleeps past this deadline (or without one): wake it to sleep less.
+            return (id, false, s.sleepingUntil.map { deadline < $0 } ?? true)
         }
         if start {
             let thread = Thread { [self] in run() }
@@ -275,7 +278,7 @@ final class MappingScheduler: Sendable {
             for action in due { Self.perform(action) }
             if stopped { return }
             if !due.isEmpty { continue }
-            let pause = min(next.map { $0 - ContinuousClock.now } ?? Self.idleRecheck, Self.idleRecheck)
+            let pause = min(next.map { $0 - ContinuousClock.now } ?? idleRecheck, idleRecheck)
             guard pause > .zero else { continue }
             let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
             condition.lock()
@@ -286,4 +289,11 @@ final class MappingScheduler: Sendable {
             condition.unlock()
         }
     }
+}
+
+extension MappingScheduler {
+    /// The scheduler of the mapping whose batch the current task invokes (bound around `Invoker.invoke`), so an
+    /// invoker can put its invocation timeout on the mapping's timers (`schedule(at:)` completing the invocation
+    /// with `.timedOut`, cancelled when the handler answers) instead of a task group and a sleeping task.
+    @TaskLocal static var current: MappingScheduler?
 }

@@ -129,6 +129,17 @@ struct MappingSchedulerTests {
         #expect(order.withLock { $0 } == ["short", "long"])
     }
 
+    @Test func aTimerAddedWhileTheThreadSleepsWithoutDeadlineWakesIt() async {
+        // Without the wake-up, the second sleep would last the 10-minute idle re-check (past the time limit).
+        let scheduler = MappingScheduler(idleRecheck: .seconds(600))
+        defer { scheduler.stop() }
+        await scheduler.sleep(for: .milliseconds(5))
+        #expect(await eventually { scheduler.pendingCount == 0 })
+        try? await Task.sleep(for: .milliseconds(50))  // the thread now sleeps with no timer
+        await scheduler.sleep(for: .milliseconds(5))
+        #expect(scheduler.firedCount == 2)
+    }
+
     @Test func stopEndsEverySleepAndLaterSleepsReturnAtOnce() async {
         let scheduler = MappingScheduler()
         let start = ContinuousClock.now
