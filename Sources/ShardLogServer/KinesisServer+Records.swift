@@ -93,7 +93,8 @@ extension KinesisServer {
             }
             entries.append(try Self.entry(Params(members), index: i))
         }
-        let admitted = entries.map { admit($0, stream) }
+        let injected = options.faults?.entryFaults(count: entries.count, stream: stream.name)
+        let admitted = entries.indices.map { injected?[$0] == nil && admit(entries[$0], stream) }
         let accepted = entries.indices.filter { admitted[$0] }
         let results = accepted.isEmpty ? [] : try stream.putRecords(accepted.map { entries[$0].entry })
         guard results.count == accepted.count else {
@@ -110,7 +111,7 @@ extension KinesisServer {
             perShard[r.shardId, default: (0, 0)].bytes += entries[i].byteCount
         }
         for i in entries.indices where !admitted[i] {
-            let e = Self.throttled(stream, entries[i])
+            let e = injected?[i] ?? Self.throttled(stream, entries[i])
             out[i] = .fields(["ErrorCode": .string(e.code.name), "ErrorMessage": .string(e.message)])
         }
         for (shard, n) in perShard {

@@ -52,6 +52,8 @@ package struct KinesisServerOptions: Sendable {
 
     /// A JSON file of event source mappings to host (see `MappingHost`), or `nil`.
     package var mappingsFile: String?
+    /// Failures to inject (`--inject-faults`), or `nil`.
+    package var faults: FaultInjector?
 
     /// Default options.
     package init() {}
@@ -200,6 +202,7 @@ package final class KinesisServer: Sendable {
             }
             let params = try Params(body: body.bytes)
             try RequestValidator.validate(operation: operationName, members: params.members)
+            if let fault = options.faults?.requestFault(operation: operationName) { throw fault }
             let response = try await perform(operation, params, requestID: requestID)
             metrics.recordRequest(operation: operationName, error: nil)
             return response
