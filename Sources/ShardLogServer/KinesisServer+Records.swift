@@ -94,7 +94,8 @@ extension KinesisServer {
             }
             entries.append(try Self.entry(Params(members), index: i))
         }
-        let admitted = entries.map { admit($0, stream) }
+        let injected = options.faults?.entryFaults(count: entries.count, stream: stream.name)
+        let admitted = entries.indices.map { injected?[$0] == nil && admit(entries[$0], stream) }
         let accepted = entries.indices.filter { admitted[$0] }
         let results = accepted.isEmpty ? [] : try stream.putRecords(accepted.map { entries[$0].entry })
         guard results.count == accepted.count else {
@@ -108,7 +109,7 @@ extension KinesisServer {
         var k = 0
         for i in entries.indices {
             guard admitted[i] else {
-                out.append(.failed(Self.throttled(stream, entries[i])))
+                out.append(.failed(injected?[i] ?? Self.throttled(stream, entries[i])))
                 continue
             }
             let sequence = results[k].sequence

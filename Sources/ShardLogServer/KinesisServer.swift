@@ -62,6 +62,8 @@ package struct KinesisServerOptions: Sendable {
 
     /// A JSON file of event source mappings to host (see `MappingHost`), or `nil`.
     package var mappingsFile: String?
+    /// Failures to inject (`--inject-faults`), or `nil`.
+    package var faults: FaultInjector?
 
     /// Default options.
     package init() {}
@@ -207,6 +209,7 @@ package final class KinesisServer: Sendable {
             var params = try Params(body: body.bytes, format: format)
             params.scope = try requestScope(request, operation: operationName)
             try RequestValidator.validate(operation: operationName, members: params.members)
+            if let fault = options.faults?.requestFault(operation: operationName) { throw fault }
             let response = try await format.run { try await perform(operation, params, requestID: requestID) }
             metrics.recordRequest(operation: operationName, code: "OK", duration: ContinuousClock.now - arrived)
             return response

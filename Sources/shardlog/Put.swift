@@ -34,6 +34,14 @@ struct Put: AsyncParsableCommand {
     @Option(help: "none | interval | always.") var durability: String = "none"
     @Option(help: "stop | skip: what to do with a rejected line.") var onError: OnError = .stop
     @Flag(help: "Print the summary as JSON on standard output.") var json = false
+    @Option(
+        help: """
+            Send to the stream of this Kinesis endpoint (another shardlog serve, moto, Amazon Kinesis) with \
+            PutRecords instead of the data directory; SigV4 from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
+            AWS_SESSION_TOKEN and AWS_REGION. Failed entries are retried with back-off; records of one partition \
+            key keep their order.
+            """)
+    var endpointUrl: String?
 
     func validate() throws {
         guard Durability(rawValue: durability) != nil else {
@@ -52,19 +60,18 @@ struct Put: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let endpointUrl {
+            return try await RemotePut(
+                client: try RemoteClient(endpoint: endpointUrl), streamName: name, jsonl: jsonl,
+                keySource: keySource, stopOnError: onError == .stop, json: json
+            ).run()
+        }
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability) ?? .none
         let stream = try global.open(options).stream(named: name)
         let ledger = IngestLedger()
-        var keySource = RecordScanner.KeySource.random
-        if let keyField {
-            keySource = .field(keyField.split(separator: ".").map(String.init))
-        } else if let key {
-            keySource = .fixed(key)
-        }
         var ingest = Ingest(
-            stream: stream, ledger: ledger, jsonl: (format ?? (keyField == nil ? .lines : .jsonl)) == .jsonl,
-            keySource: keySource, stopOnError: onError == .stop)
+            stream: stream, ledger: ledger, jsonl: jsonl, keySource: keySource, stopOnError: onError == .stop)
         let progress = Progress(enabled: standardErrorIsTerminal)
         let (name, json) = (self.name, self.json)
         // Ctrl-C (or SIGTERM) while reading: the append in flight finishes, nothing more is appended, and the summary
@@ -125,6 +132,16 @@ struct Put: AsyncParsableCommand {
         progress.clear()
         Ingest.report(totals, json: json, streamName: name, outcome: outcome)
         if totals.rejected > 0 || outcome != .complete { throw ExitCode(1) }
+    }
+
+    /// Each line must be one JSON value.
+    var jsonl: Bool { (format ?? (keyField == nil ? .lines : .jsonl)) == .jsonl }
+
+    /// Where partition keys come from: `--key-field`, `--key`, else random.
+    var keySource: RecordScanner.KeySource {
+        if let keyField { return .field(keyField.split(separator: ".").map(String.init)) }
+        if let key { return .fixed(key) }
+        return .random
     }
 
     /// The signal handler has taken over the summary and will exit; do not race it.

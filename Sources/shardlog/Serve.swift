@@ -63,6 +63,15 @@ struct Serve: AsyncParsableCommand {
             """)
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(
+        help: """
+            Fail requests on purpose, to test clients' retries: comma-separated [Operation:]Code=probability terms, \
+            e.g. 'ProvisionedThroughputExceededException=0.05,PutRecords:InternalFailure=0.01'. PutRecords entries \
+            also fail one by one (ErrorCode per entry, nothing stored for them).
+            """)
+    var injectFaults: String?
+    @Option(help: "Seed of --inject-faults' random draws (same seed and request order: same failures).")
+    var injectFaultsSeed: UInt64 = 1
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -99,6 +108,13 @@ struct Serve: AsyncParsableCommand {
         options.maxBufferedByteCount = maxBufferedMib << 20
         options.idleTimeout = .seconds(idleTimeoutSeconds)
         options.requestBodyTimeout = .seconds(bodyTimeoutSeconds)
+        if let injectFaults {
+            do {
+                options.faults = try FaultInjector(spec: injectFaults, seed: injectFaultsSeed)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         if let credentials {
             do {
                 options.use(credentials: try KinesisServerOptions.loadCredentialsFile(path: credentials))

@@ -352,15 +352,24 @@ struct KinesisClient: Sendable {
 }
 
 /// Signs requests with AWS Signature Version 4 (header form, signed payload). Thread-safety: immutable.
-struct SigV4Signer: Sendable {
+package struct SigV4Signer: Sendable {
     let accessKeyId: String
     let secretAccessKey: String
     let sessionToken: String?
     let region: String
     let service: String
 
+    /// Creates a signer for these credentials, region and service (e.g. `kinesis`).
+    package init(accessKeyId: String, secretAccessKey: String, sessionToken: String?, region: String, service: String) {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.region = region
+        self.service = service
+    }
+
     /// The headers to send: `headers` plus `X-Amz-Date`, `X-Amz-Security-Token` and `Authorization`.
-    func sign(url: URL, headers: [String: String], body: Data, date: Date) -> [String: String] {
+    package func sign(url: URL, headers: [String: String], body: Data, date: Date) -> [String: String] {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
