@@ -103,7 +103,8 @@ package final class FaultInjector: Sendable {
     /// - Parameters:
     ///   - count: the number of entries.
     ///   - stream: the stream's name, for the message.
-    package func entryFaults(count: Int, stream: String) -> [KinesisError?] {
+    ///   - account: the stream's account, for the message.
+    package func entryFaults(count: Int, stream: String, account: String) -> [KinesisError?] {
         let applicable = terms.filter {
             ($0.operation == nil || $0.operation == "PutRecords") && Self.entryCodes.contains($0.code)
         }
@@ -117,7 +118,7 @@ package final class FaultInjector: Sendable {
                     KinesisError.Code($0.code),
                     $0.code == "InternalFailure"
                         ? "Internal service failure (injected)."
-                        : "Rate exceeded for stream \(stream) under account \(KinesisError.accountID) (injected).")
+                        : "Rate exceeded for stream \(stream) under account \(account) (injected).")
             }
         }
     }

@@ -94,7 +94,8 @@ extension KinesisServer {
             }
             entries.append(try Self.entry(Params(members), index: i))
         }
-        let injected = options.faults?.entryFaults(count: entries.count, stream: stream.name)
+        let injected = options.faults?.entryFaults(
+            count: entries.count, stream: stream.name, account: stream.arn.account)
         let admitted = entries.indices.map { injected?[$0] == nil && admit(entries[$0], stream) }
         let accepted = entries.indices.filter { admitted[$0] }
         let results = accepted.isEmpty ? [] : try stream.putRecords(accepted.map { entries[$0].entry })
