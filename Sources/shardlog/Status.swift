@@ -263,4 +263,3 @@ enum Table {
         return out
     }
 }
-

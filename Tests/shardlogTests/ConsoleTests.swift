@@ -104,7 +104,8 @@ struct ConsoleTests {
             _ = try await cli(["split-shard", "orders", "shardId-000000000000"], "")
             var lines = (0..<300).map { #"{"user":"u\#($0 % 17)","n":\#($0)}"# }
             lines.insert(#"{"user":"u7","poison":true,"why":"console test"}"#, at: 150)
-            _ = try await cli(["put", "orders", "--format", "jsonl", "--key-field", "user"], lines.joined(separator: "\n"))
+            _ = try await cli(
+                ["put", "orders", "--format", "jsonl", "--key-field", "user"], lines.joined(separator: "\n"))
             let handler = dir + "/handler.py"
             try """
             import base64, json, sys
@@ -129,7 +130,10 @@ struct ConsoleTests {
             let shards = try #require(streams.first?["shards"] as? [[String: Any]])
             #expect(shards.count == 4)
             #expect(shards.filter { $0["open"] as? Bool == true }.count == 3)
-            #expect(shards.compactMap { $0["parentShardId"] as? String } == ["shardId-000000000000", "shardId-000000000000"])
+            #expect(
+                shards.compactMap { $0["parentShardId"] as? String } == [
+                    "shardId-000000000000", "shardId-000000000000",
+                ])
             #expect(shards.reduce(0) { $0 + (($1["records"] as? Int) ?? 0) } == 301)
             let mappings = try #require(overview["mappings"] as? [[String: Any]])
             let mapping = try #require(mappings.first)
@@ -152,8 +156,10 @@ struct ConsoleTests {
             #expect(page.allSatisfy { $0["dataEncoding"] as? String == "json" })
             let bad = try await runProcess(
                 "/usr/bin/env",
-                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                    "http://127.0.0.1:\(server.port)/console/api/records?stream=orders&shard=nope"])
+                [
+                    "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                    "http://127.0.0.1:\(server.port)/console/api/records?stream=orders&shard=nope",
+                ])
             #expect(bad.stdout == "400")
 
             guard Self.browserAvailable else { return }

@@ -476,7 +476,6 @@ public final class EventSourceMapping: Sendable {
     /// The longest a mapping goes without describing its stream's shards, whatever its source tells.
     static let describeBackstop = Duration.seconds(60)
 
-
     /// Writes `status.json` when due (see ``StatusPublisher``); `final` for the last write of a run.
     private func writeStatus(final: Bool = false) {
         let status = MappingStatusMetrics(

@@ -104,7 +104,6 @@ final class FunctionLog: Sendable {
     }
 }
 
-
 /// A function's concurrency: slots `0..<limit`, the lowest free one first (so warm processes are reused), waiters
 /// served in order. Thread-safe.
 final class SlotPool: Sendable {
