@@ -100,6 +100,8 @@ test: deps lint buildinfo
 
 demo: deps build
 	$(WITH_VENV) bash scripts/demo.sh
+	@# The same job deployed the AWS way: `aws lambda create-function`/`create-event-source-mapping` against serve.
+	$(WITH_VENV) bash scripts/demo-lambda.sh
 
 # The peers `make bench` measures and what their scripts need (Benchmarks/peers/): Redis, NATS JetStream with the Go
 # client built from Debian's packages (GOPATH mode, no downloads), fio, lz4, and gcc for the memcpy probe.

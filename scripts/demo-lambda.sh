@@ -4,7 +4,7 @@
 # stream with create-event-source-mapping (ReportBatchItemFailures, bisect, 2 retries, an on-failure stream);
 # the fixture events are put with the AWS CLI, and the function's log is printed with `shardlog logs`.
 #
-#   make demo                            # the lead wires it in; or:
+#   make demo                            # runs it after scripts/demo.sh; or:
 #   bash scripts/demo-lambda.sh          # uses an existing .build/debug/shardlog
 # Env: SHARDLOG_BIN, SHARDLOG_DATA_DIR (default ./shardlog-data/demo-lambda; removed and recreated), DEMO_PORT.
 set -euo pipefail

@@ -75,7 +75,8 @@ package struct KinesisServerOptions: Sendable {
     }
 }
 
-/// The Kinesis Data Streams API (JSON 1.1 protocol over HTTP/1.1) on top of a ``ShardLog/Store``, plus
+/// The Kinesis Data Streams API (JSON 1.1 and CBOR, over HTTP/1.1 and HTTP/2 on one port, optionally TLS) on top of
+/// a ``ShardLog/Store`` per account and region, plus the Lambda API (`Lambda/`), the console at `/` (`Console/`),
 /// `GET /metrics` (Prometheus text) and `GET /health`; CORS preflights and headers as AWS sends them.
 ///
 /// Thread-safety: safe from any thread. ``run(handleSignals:onListening:)`` may be called once.
