@@ -62,17 +62,23 @@ final class StoreMetricsCollector: Sendable {
         self.registry = registry
     }
 
-    /// Brings every series up to date with the store. A stream that cannot be read keeps its last values; a
-    /// deleted stream's series are removed.
-    func collect(store: Store) {
-        guard let names = try? store.listStreams() else { return }
+    /// Brings every series up to date with the stores (the data directory's and those of other accounts and
+    /// regions). A stream that cannot be read keeps its last values; a deleted stream's series are removed. Series
+    /// are labelled by stream and shard only: streams of one name in two regions share their series (listed in
+    /// docs/kinesis-compatibility.md).
+    func collect(stores: [Store]) {
+        var listed: [(key: String, name: String, store: Store)] = []
+        for store in stores {
+            guard let names = try? store.listStreams() else { continue }
+            listed += names.map { (store.directory + "\u{0}" + $0, $0, store) }
+        }
         var states = streams.withLock { $0 }
-        for gone in Set(states.keys).subtracting(names) {
+        for gone in Set(states.keys).subtracting(listed.map(\.key)) {
             if let state = states.removeValue(forKey: gone) { unregister(state) }
         }
-        for name in names {
+        for (key, name, store) in listed {
             var state: StreamState
-            if let known = states[name] {
+            if let known = states[key] {
                 state = known
             } else {
                 guard let stream = try? store.stream(named: name) else { continue }
@@ -83,10 +89,10 @@ final class StoreMetricsCollector: Sendable {
             }
             do {
                 try update(&state)
-                states[name] = state
+                states[key] = state
             } catch {
                 // Deleted (and perhaps created again) between the listing and now: start over next time.
-                if let old = states.removeValue(forKey: name) { unregister(old) }
+                if let old = states.removeValue(forKey: key) { unregister(old) }
             }
         }
         streams.withLock { $0 = states }

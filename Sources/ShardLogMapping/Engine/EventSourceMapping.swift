@@ -340,10 +340,11 @@ public final class EventSourceMapping: Sendable {
                 }
             }
             group.addTask { [self] in
-                // LastProcessingResult for `shardlog mappings describe`, written when it changes (5 times a second
-                // at most).
+                // status.json: LastProcessingResult at once when it changes, counters and lag about once a second
+                // when they change, and a heartbeat every 5 s (``StatusPublisher`` decides); one wake-up a second
+                // while idle.
                 while !stopSignal.isSet {
-                    await health.changed.wait(timeout: nil, scheduler: scheduler)
+                    await health.changed.wait(timeout: .seconds(1), scheduler: scheduler)
                     writeStatus()
                     await scheduler.sleep(for: .milliseconds(200))
                 }
