@@ -269,6 +269,9 @@ public final class DataStream: Sendable {
                 $0.metadata = m
                 $0.routes = Self.routes(m)
             }
+            // Waiters in every process look again only now that stream.json says what changed (a reshard's
+            // `Shard.close()` rings before the save; a reader woken by it alone could read the old shard list).
+            doorbell.ringAll()
             return result
         }
     }
