@@ -93,7 +93,7 @@ package final class KinesisServer: Sendable {
     /// The stores of every account and region (``RegionalStores``); the root is ``store``.
     let regions: RegionalStores
     let limiter = ShardLimiter()
-    let metrics = ServerMetrics()
+    let metrics: ServerMetrics
     let subscriptions = SubscriptionRegistry()
     let budget: BodyBudget
     private let group = Mutex<ServiceGroup?>(nil)
@@ -113,6 +113,7 @@ package final class KinesisServer: Sendable {
                 l.logLevel = .warning
                 return l
             }()
+        self.metrics = ServerMetrics(scope: MetricLabels.Scope(store))
         self.regions = RegionalStores(root: store)
         self.budget = BodyBudget(limit: options.maxBufferedByteCount)
     }
@@ -147,7 +148,8 @@ package final class KinesisServer: Sendable {
         router.post("/") { [self] request, context in
             await self.handle(request, channel: context.channel)
         }
-        Console(store: store, extras: regions.root.extras).register(on: router)  // the live console at `/` (Console/)
+        // The live console at `/` (Console/).
+        Console(store: store, extras: regions.root.extras, totals: metrics.shardTotals).register(on: router)
         let host = options.host
         let app = Application(
             router: router,

@@ -98,15 +98,16 @@ final class MappingMetricsCollector: Sendable {
             guard let file = try? MappingStatusFile.read(store: store, name: name), let status = file.metrics else {
                 continue
             }
-            var state = states[name] ?? makeState(name)
-            update(&state, name: name, status: status)
+            let scope = MetricLabels.Scope(store)
+            var state = states[name] ?? makeState(name, scope)
+            update(&state, labels: MetricLabels.mapping(name, scope), status: status)
             states[name] = state
         }
         mappings.withLock { $0 = states }
     }
 
-    private func makeState(_ name: String) -> MappingState {
-        let labels = MetricLabels.mapping(name)
+    private func makeState(_ name: String, _ scope: MetricLabels.Scope) -> MappingState {
+        let labels = MetricLabels.mapping(name, scope)
         var errors: [String: Prometheus.Counter] = [:]
         for (kind, _) in Self.errorKinds {
             errors[kind] = registry.makeCounter(descriptor: Self.errors, labels: labels + [("kind", kind)])
@@ -118,7 +119,7 @@ final class MappingMetricsCollector: Sendable {
                 descriptor: Self.duration, labels: labels, buckets: DurationBuckets.bounds))
     }
 
-    private func update(_ state: inout MappingState, name: String, status: MappingStatusMetrics) {
+    private func update(_ state: inout MappingState, labels: [(String, String)], status: MappingStatusMetrics) {
         var c = state.counted
         if c.runId != status.runId { c = Counted(runId: status.runId) }
         state.invocations.increment(by: Int64(max(0, status.invocations - c.invocations)))
@@ -144,7 +145,6 @@ final class MappingMetricsCollector: Sendable {
             c.durations.sums[i] += mean * Double(recorded)
         }
         state.counted = c
-        let labels = MetricLabels.mapping(name)
         for gone in Set(state.ages.keys).subtracting(status.shards.keys) {
             if let g = state.ages.removeValue(forKey: gone) { registry.unregisterGauge(g) }
         }

@@ -16,8 +16,8 @@ import Synchronization
 /// - every mapping's `status.json`, read at scrape time by ``MappingMetricsCollector``: the mappings hosted by
 ///   this server and those run by `shardlog map` in other processes alike.
 ///
-/// Series of a stream or mapping take their identifying labels from ``MetricLabels`` only, so that adding the
-/// account and region of a stream is one change there.
+/// Series of a stream or mapping take their identifying labels from ``MetricLabels`` only: `account`, `region`
+/// and the stream (and shard) or mapping.
 /// Thread-safety: safe from any thread; a scrape is serialized with other scrapes.
 final class ServerMetrics: Sendable {
     /// The registry every series lives in.
@@ -25,6 +25,10 @@ final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let storeCollector: StoreMetricsCollector
     private let mappingCollector: MappingMetricsCollector
+    /// Per-shard totals of every store, shared with the console.
+    let shardTotals = ShardTotals()
+    /// The account and region of the API's per-shard series.
+    private let scope: MetricLabels.Scope
     /// Serializes scrapes: the collectors turn on-disk totals into counter increments and must not count twice.
     private let scrapeGate = Mutex<Void>(())
     private let handles = Mutex(Handles())
@@ -39,8 +43,10 @@ final class ServerMetrics: Sendable {
     static let requestsName = "shardlog_api_requests_total"
     static let requestDurationName = "shardlog_api_request_duration_seconds"
 
-    /// Creates empty metrics.
-    init() {
+    /// Creates empty metrics; the API's per-shard series are labelled with `scope` (the served store's account and
+    /// region) and mappings' series with their store's.
+    init(scope: MetricLabels.Scope) {
+        self.scope = scope
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[Self.requestDurationName] = [
@@ -50,7 +56,7 @@ final class ServerMetrics: Sendable {
         ]
         self.registry = registry
         self.factory = factory
-        self.storeCollector = StoreMetricsCollector(registry: registry)
+        self.storeCollector = StoreMetricsCollector(registry: registry, totals: shardTotals)
         self.mappingCollector = MappingMetricsCollector(registry: registry)
     }
 
@@ -112,7 +118,7 @@ final class ServerMetrics: Sendable {
     private func shardCounter(_ descriptor: MetricNameDescriptor, _ key: ShardKey) -> Prometheus.Counter {
         handles.withLock { h in
             let counter = registry.makeCounter(
-                descriptor: descriptor, labels: MetricLabels.shard(stream: key.stream, shard: key.shard))
+                descriptor: descriptor, labels: MetricLabels.shard(stream: key.stream, shard: key.shard, scope))
             if !(h.shardCounters[key.stream]?.contains { $0 === counter } ?? false) {
                 h.shardCounters[key.stream, default: []].append(counter)
             }
@@ -158,21 +164,37 @@ final class ServerMetrics: Sendable {
     }
 }
 
-/// The identifying labels of stream, shard and mapping series, in one place: series carry exactly these, so that
-/// a stream's account and region become labels of every such series by one change here.
+/// The identifying labels of stream, shard and mapping series, in one place: series carry exactly these.
 enum MetricLabels {
+    /// The account and region a stream or mapping belongs to.
+    struct Scope: Sendable, Hashable {
+        /// The AWS account id (`000000000000` by default).
+        var account: String
+        /// The region (`us-east-1` by default).
+        var region: String
+
+        /// The scope of `store`'s streams.
+        init(_ store: Store) { self.init(account: store.options.accountId, region: store.options.region) }
+
+        /// The scope `account`/`region`.
+        init(account: String, region: String) {
+            self.account = account
+            self.region = region
+        }
+    }
+
     /// Labels of a stream's series.
-    static func stream(_ stream: String) -> [(String, String)] {
-        [("stream", stream)]
+    static func stream(_ stream: String, _ scope: Scope) -> [(String, String)] {
+        [("account", scope.account), ("region", scope.region), ("stream", stream)]
     }
 
     /// Labels of a shard's series.
-    static func shard(stream: String, shard: String) -> [(String, String)] {
-        Self.stream(stream) + [("shard", shard)]
+    static func shard(stream: String, shard: String, _ scope: Scope) -> [(String, String)] {
+        Self.stream(stream, scope) + [("shard", shard)]
     }
 
     /// Labels of a mapping's series.
-    static func mapping(_ mapping: String) -> [(String, String)] {
-        [("mapping", mapping)]
+    static func mapping(_ mapping: String, _ scope: Scope) -> [(String, String)] {
+        [("account", scope.account), ("region", scope.region), ("mapping", mapping)]
     }
 }

@@ -11,13 +11,12 @@ import Synchronization
 ///   before this server first saw them are not in it;
 /// - `shardlog_stream_shards{stream,state}` (`open`, `closed`) and `shardlog_stream_retention_hours{stream}`.
 ///
-/// A shard is read again only when its stream's doorbell word for it moved since the last scrape (every append,
-/// by any process, rings it), and then only the batch headers published since (``ShardByteCursor``).
+/// Every series also carries the `account` and `region` of the stream's store. Per-shard totals come from the
+/// server's ``ShardTotals`` (shared with the console): a shard is read again only when its stream's doorbell word for
+/// it moved since the last look, and then only the batch headers published since.
 /// Thread-safety: ``collect(store:)`` is called under the scrape lock of ``ServerMetrics``; state is in a `Mutex`.
 final class StoreMetricsCollector: Sendable {
     private struct ShardState {
-        var cursor: ShardByteCursor?
-        var ticket: StreamDoorbell.Ticket?
         var countedRecords: UInt64 = 0
         var countedBytes: UInt64 = 0
         let records: Prometheus.Counter
@@ -26,6 +25,7 @@ final class StoreMetricsCollector: Sendable {
 
     private struct StreamState {
         let stream: DataStream
+        let scope: MetricLabels.Scope
         var shards: [String: ShardState] = [:]
         var shardCounts: [String: Prometheus.Gauge] = [:]
         let retention: Prometheus.Gauge
@@ -55,17 +55,17 @@ final class StoreMetricsCollector: Sendable {
     }
 
     private let registry: PrometheusCollectorRegistry
+    private let totals: ShardTotals
     private let streams = Mutex<[String: StreamState]>([:])
 
-    /// Creates a collector registering its series in `registry`.
-    init(registry: PrometheusCollectorRegistry) {
+    /// Creates a collector registering its series in `registry`, reading per-shard totals through `totals`.
+    init(registry: PrometheusCollectorRegistry, totals: ShardTotals) {
         self.registry = registry
+        self.totals = totals
     }
 
     /// Brings every series up to date with the stores (the data directory's and those of other accounts and
-    /// regions). A stream that cannot be read keeps its last values; a deleted stream's series are removed. Series
-    /// are labelled by stream and shard only: streams of one name in two regions share their series (listed in
-    /// docs/kinesis-compatibility.md).
+    /// regions). A stream that cannot be read keeps its last values; a deleted stream's series are removed.
     func collect(stores: [Store]) {
         var listed: [(key: String, name: String, store: Store)] = []
         for store in stores {
@@ -82,10 +82,11 @@ final class StoreMetricsCollector: Sendable {
                 state = known
             } else {
                 guard let stream = try? store.stream(named: name) else { continue }
+                let scope = MetricLabels.Scope(store)
                 state = StreamState(
-                    stream: stream,
+                    stream: stream, scope: scope,
                     retention: registry.makeGauge(
-                        descriptor: Self.retentionHours, labels: MetricLabels.stream(name)))
+                        descriptor: Self.retentionHours, labels: MetricLabels.stream(name, scope)))
             }
             do {
                 try update(&state)
@@ -95,6 +96,7 @@ final class StoreMetricsCollector: Sendable {
                 if let old = states.removeValue(forKey: key) { unregister(old) }
             }
         }
+        totals.retain(states.values.map(\.stream))
         streams.withLock { $0 = states }
     }
 
@@ -107,30 +109,22 @@ final class StoreMetricsCollector: Sendable {
             let gauge =
                 state.shardCounts[label]
                 ?? registry.makeGauge(
-                    descriptor: Self.streamShards, labels: MetricLabels.stream(stream.name) + [("state", label)])
+                    descriptor: Self.streamShards,
+                    labels: MetricLabels.stream(stream.name, state.scope) + [("state", label)])
             state.shardCounts[label] = gauge
             gauge.set(Int64(count))
         }
-        let doorbell = stream.doorbell
         for shard in description.shards {
             let id = shard.shardId
             var s =
                 state.shards[id]
                 ?? {
-                    let labels = MetricLabels.shard(stream: stream.name, shard: id)
+                    let labels = MetricLabels.shard(stream: stream.name, shard: id, state.scope)
                     return ShardState(
                         records: registry.makeCounter(descriptor: Self.incomingRecords, labels: labels),
                         bytes: registry.makeCounter(descriptor: Self.incomingBytes, labels: labels))
                 }()
-            let changed = s.cursor == nil || !doorbell.isWaking || s.ticket.map(doorbell.isRung) ?? true
-            guard changed, let index = try? ShardID.index(id) else {
-                state.shards[id] = s
-                continue
-            }
-            // Taken before reading: an append from now on moves the word again and is read next time.
-            s.ticket = doorbell.ticket(shardIndex: index)
-            if let cursor = try? stream.advance(s.cursor, shardId: id) {
-                s.cursor = cursor
+            if let cursor = totals.totals(stream, shardId: id) {
                 if cursor.records > s.countedRecords {
                     s.records.increment(by: Int64(clamping: cursor.records - s.countedRecords))
                     s.countedRecords = cursor.records
@@ -139,8 +133,6 @@ final class StoreMetricsCollector: Sendable {
                     s.bytes.increment(by: Int64(clamping: cursor.payloadBytes - s.countedBytes))
                     s.countedBytes = cursor.payloadBytes
                 }
-            } else {
-                s.ticket = nil  // try again at the next scrape
             }
             state.shards[id] = s
         }

@@ -122,6 +122,45 @@ struct ServerMetricsTests {
         }
     }
 
+    /// Streams of one name in two regions and two accounts have their own series, told apart by the `account` and
+    /// `region` labels; the data directory's stream is `000000000000`/`us-east-1`.
+    @Test func seriesCarryAccountAndRegion() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            _ = try store.createStream(named: "orders", shardCount: 2, retentionHours: 24)
+            try await withServer(directory: dir) { port in
+                // Unsigned-server requests still take their region from the credential scope of the header.
+                func scoped(_ region: String, _ operation: String, _ body: String) async throws -> KinesisReply {
+                    try await kinesisRequest(
+                        port: port, operation: operation, body: body,
+                        headers: [
+                            "Authorization":
+                                "AWS4-HMAC-SHA256 Credential=AKIDMETRICS/20261207/\(region)/kinesis/aws4_request, "
+                                + "SignedHeaders=host;x-amz-date, Signature=00"
+                        ])
+                }
+                #expect(
+                    try await scoped("eu-west-1", "CreateStream", #"{"StreamName":"orders","ShardCount":3}"#).status
+                        == 200)
+                let put = try await scoped(
+                    "eu-west-1", "PutRecord", #"{"StreamName":"orders","PartitionKey":"k","Data":"aGk="}"#)
+                #expect(put.status == 200, "\(put.body)")
+                let samples = try await Self.scrape(port)
+                let home = ["account": "000000000000", "region": "us-east-1", "stream": "orders"]
+                let away = ["account": "000000000000", "region": "eu-west-1", "stream": "orders"]
+                #expect(Self.sum(samples, "shardlog_stream_shards", home.merging(["state": "open"]) { $1 }) == 2)
+                #expect(Self.sum(samples, "shardlog_stream_shards", away.merging(["state": "open"]) { $1 }) == 3)
+                #expect(Self.sum(samples, "shardlog_stream_retention_hours", home) == 24)
+                #expect(Self.sum(samples, "shardlog_incoming_records_total", home) == 0)
+                #expect(Self.sum(samples, "shardlog_incoming_records_total", away) == 1)
+                // Every stream series names its account and region.
+                let streamSeries = samples.filter { $0.name.hasPrefix("shardlog_incoming_") }
+                #expect(!streamSeries.isEmpty)
+                #expect(streamSeries.allSatisfy { $0.labels["account"] != nil && $0.labels["region"] != nil })
+            }
+        }
+    }
+
     @Test func hostedMappingOverABacklogDrainsToZeroBehind() async throws {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir + "/data")
@@ -139,12 +178,16 @@ struct ServerMetricsTests {
             try await withServer(options, directory: dir + "/data") { port in
                 let samples = try await Self.scrape(port) { s in
                     Self.sum(s, "shardlog_mapping_records_behind", ["mapping": "billing"]) == 0
+                        && s.filter { $0.name == "shardlog_mapping_records_behind" }.count == 2
                         && (Self.sum(s, "shardlog_mapping_invocations_total", ["mapping": "billing"]) ?? 0) >= 12
                 }
                 #expect(Self.sum(samples, "shardlog_incoming_records_total", ["stream": "orders"]) == 300)
                 #expect(Self.sum(samples, "shardlog_mapping_records_behind", ["mapping": "billing"]) == 0)
-                // Both shards report their lag.
-                #expect(samples.filter { $0.name == "shardlog_mapping_records_behind" }.count == 2)
+                // Both shards report their lag, labelled with the data directory's account and region.
+                let behind = samples.filter { $0.name == "shardlog_mapping_records_behind" }
+                #expect(behind.count == 2)
+                #expect(
+                    behind.allSatisfy { $0.labels["account"] == "000000000000" && $0.labels["region"] == "us-east-1" })
                 let invocations = try #require(
                     Self.sum(samples, "shardlog_mapping_invocations_total", ["mapping": "billing"]))
                 // 300 records in batches of at most 25 take at least 12 invocations.

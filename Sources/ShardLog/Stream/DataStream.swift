@@ -10,7 +10,7 @@ public final class DataStream: Sendable {
     /// The stream's name.
     public let name: String
     /// Its directory.
-    let directory: String
+    package let directory: String
     let options: StoreOptions
     /// `stream.lock`: held exclusively around every read-modify-write of `stream.json`, shared around reloads.
     private let metadataLock: InterProcessLock
@@ -19,7 +19,7 @@ public final class DataStream: Sendable {
     private let flushFailure = Mutex<ShardLogError?>(nil)
     /// The identity (device and inode) of the stream's directory when opened: a stream deleted and created again
     /// under the same name is a different directory, and this object must not serve it.
-    let directoryIdentity: FileSystem.Identity?
+    package let directoryIdentity: FileSystem.Identity?
 
     struct State {
         var metadata: StreamMetadata

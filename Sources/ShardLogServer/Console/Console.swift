@@ -10,24 +10,26 @@ import Synchronization
 ///
 /// - `GET /console/api/overview`: every stream with its shards (hash ranges, lineage, records and bytes stored),
 ///   consumers and retention, and every mapping with its state, per-shard lag and counters. One request per second
-///   covers the whole page whatever the number of shards; per-shard counts come from resumable
-///   ``ShardByteCursor``s kept here, so a poll reads only the batch headers published since the previous one.
-/// - `GET /console/api/records?stream=S&shard=ID&type=TRIM_HORIZON|LATEST|AT_SEQUENCE_NUMBER|AFTER_SEQUENCE_NUMBER
-///   &sequenceNumber=N&limit=25`: records with their data decoded (JSON, UTF-8 text, else base64).
+///   covers the whole page whatever the number of shards; per-shard counts come from the server's ``ShardTotals``
+///   (shared with `/metrics`), so a poll reads only the batch headers published since, and nothing of idle shards.
+/// - `GET /console/api/records?stream=S&shard=ID&type=TRIM_HORIZON|LATEST|AT_SEQUENCE_NUMBER|AFTER_SEQUENCE_NUMBER|
+///   AT_TIMESTAMP&sequenceNumber=N&timestamp=EPOCH_SECONDS&limit=25`: records with their data decoded (JSON, UTF-8
+///   text, else base64); the type and its parameters follow GetShardIterator's rules and messages.
 /// - `GET /console/api/failures?limit=10`: the newest entries of every mapping's on-failure destination, with the
 ///   discarded records decoded.
 ///
 /// The console reads the default account's data directory (the one `shardlog put/get/map` use).
-/// Thread-safety: safe from any thread; the cursors are in a `Mutex`.
+/// Thread-safety: safe from any thread.
 final class Console: Sendable {
     let store: Store
     private let extras: StreamExtrasStore
-    private let cursors = Mutex<[String: ShardByteCursor]>([:])
+    private let totals: ShardTotals
 
-    /// Creates the console of `store`, whose consumers are in `extras`.
-    init(store: Store, extras: StreamExtrasStore) {
+    /// Creates the console of `store`, whose consumers are in `extras`, reading per-shard totals through `totals`.
+    init(store: Store, extras: StreamExtrasStore, totals: ShardTotals) {
         self.store = store
         self.extras = extras
+        self.totals = totals
     }
 
     /// Adds the page and its endpoints to `router`.
@@ -114,16 +116,11 @@ final class Console: Sendable {
 
     func overview() -> Overview {
         var streams: [StreamView] = []
-        var live = Set<String>()
         for name in (try? store.listStreams()) ?? [] {
             guard let stream = try? store.stream(named: name), let d = try? stream.describe() else { continue }
             var shards: [ShardView] = []
             for s in d.shards {
-                let key = name + "/" + s.shardId
-                live.insert(key)
-                let previous = cursors.withLock { $0[key] }
-                let cursor = try? stream.advance(previous, shardId: s.shardId)
-                if let cursor { cursors.withLock { $0[key] = cursor } }
+                let cursor = totals.totals(stream, shardId: s.shardId)
                 shards.append(
                     ShardView(
                         shardId: s.shardId, parentShardId: s.parentShardId,
@@ -137,7 +134,6 @@ final class Console: Sendable {
                     mode: d.streamModeDetails.streamMode.rawValue, retentionHours: d.retentionPeriodHours,
                     shards: shards, consumers: consumers(of: name)))
         }
-        cursors.withLock { $0 = $0.filter { live.contains($0.key) } }
         return Overview(
             time: JSONTimestamp.iso8601(Date(), milliseconds: true), dataDirectory: store.directory,
             streams: streams, mappings: mappings())
@@ -201,16 +197,20 @@ final class Console: Sendable {
             throw ConsoleRequestError("the parameter 'shard' is missing")
         }
         let limit = min(max(q["limit"].flatMap { Int($0) } ?? 25, 1), 1000)
-        let sequence = q["sequenceNumber"].map(String.init) ?? ""
+        let sequence = q["sequenceNumber"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        var timestamp: Date?
+        if let text = q["timestamp"].map(String.init), !text.isEmpty {
+            guard let seconds = Double(text) else {
+                throw ConsoleRequestError("the parameter 'timestamp' must be epoch seconds, not '\(text)'")
+            }
+            timestamp = Date(timeIntervalSince1970: seconds)
+        }
         let position: IteratorPosition
-        switch q["type"].map(String.init) ?? "TRIM_HORIZON" {
-        case "TRIM_HORIZON": position = .trimHorizon
-        case "LATEST": position = .latest
-        case "AT_SEQUENCE_NUMBER": position = .atSequenceNumber(sequence)
-        case "AFTER_SEQUENCE_NUMBER": position = .afterSequenceNumber(sequence)
-        case let other:
-            throw ConsoleRequestError(
-                "type '\(other)' is not one of TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER")
+        do {
+            position = try KinesisServer.position(
+                type: q["type"].map(String.init) ?? "TRIM_HORIZON", sequenceNumber: sequence, timestamp: timestamp)
+        } catch {
+            throw ConsoleRequestError(error.message)
         }
         var iterator = try store.stream(named: name).iterator(shardId: shard, position: position)
         let records = try iterator.next(limit: limit, maxBytes: 4 << 20)

@@ -555,9 +555,9 @@ def run(args):
     r = conn.getresponse()
     text = r.read().decode()
     conn.close()
-    check("metrics incoming", re.search(r'shardlog_incoming_records_total\{stream="s1",shard="shardId-000000000000"\}'
-                                        r' \d+', text) is not None, text[:300])
-    check("metrics outgoing", 'shardlog_api_outgoing_records_total{stream="s1"' in text, "")
+    check("metrics incoming", re.search(r'shardlog_incoming_records_total\{account="\d{12}",region="[a-z0-9-]+",stream="s1",'
+                                        r'shard="shardId-000000000000"\} \d+', text) is not None, text[:300])
+    check("metrics outgoing", re.search(r'shardlog_api_outgoing_records_total\{account="\d{12}",region="[a-z0-9-]+",stream="s1"', text) is not None, "")
 
     # --- DeleteStream ---------------------------------------------------------------------------------------------
     k.delete_stream(StreamName="s1", EnforceConsumerDeletion=True)
@@ -616,7 +616,7 @@ def run(args):
         conn.request("GET", "/metrics")
         mtext = conn.getresponse().read().decode()
         conn.close()
-        check("metrics throttles", re.search(r'shardlog_api_write_throttles_total\{stream="a1",shard="shardId-000000000000"'
+        check("metrics throttles", re.search(r'shardlog_api_write_throttles_total\{account="\d{12}",region="[a-z0-9-]+",stream="a1",shard="shardId-000000000000"'
                                              r'\} [1-9]', mtext) is not None, mtext[:500])
 
 
