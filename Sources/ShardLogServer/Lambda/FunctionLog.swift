@@ -61,6 +61,27 @@ final class FunctionLog: Sendable {
         write(lines.map { String(decoding: $0, as: UTF8.self) })
     }
 
+    /// Bytes captured for `slot`'s current invocation so far.
+    func capturedByteCount(slot: Int) -> Int {
+        state.withLock { $0.capture[slot]?.count ?? 0 }
+    }
+
+    /// Waits until `slot`'s output has been quiet for `quiet` (at most `limit`): a runtime writes its output before
+    /// it posts the response, but the pipe is read on another thread, so the last lines can arrive just after.
+    func settle(slot: Int, quiet: Duration = .milliseconds(20), limit: Duration = .milliseconds(250)) async {
+        let deadline = ContinuousClock.now + limit
+        var count = capturedByteCount(slot: slot)
+        var quietSince = ContinuousClock.now
+        while ContinuousClock.now < deadline, ContinuousClock.now - quietSince < quiet {
+            try? await Task.sleep(for: .milliseconds(2))
+            let now = capturedByteCount(slot: slot)
+            if now != count {
+                count = now
+                quietSince = ContinuousClock.now
+            }
+        }
+    }
+
     /// Starts capturing `slot`'s output for an invocation and logs `START`.
     func begin(slot: Int, requestId: String) {
         state.withLock { $0.capture[slot] = [] }

@@ -167,10 +167,11 @@ final class LambdaFunction: Sendable {
     ///   - batch: the mapping's batch, if any.
     ///   - requestId: the request id.
     ///   - wait: how long to wait for a free slot (`nil`: as long as it takes).
+    ///   - tail: the caller wants the log tail (`LogType: Tail`): the output is given a moment to arrive whole.
     /// - Throws: `TooManyRequestsException` when no slot became free within `wait`.
-    func invoke(event: [UInt8]?, batch: InvocationBatch? = nil, requestId: String, wait: Duration? = nil)
-        async throws(LambdaError) -> FunctionInvocationResult
-    {
+    func invoke(
+        event: [UInt8]?, batch: InvocationBatch? = nil, requestId: String, wait: Duration? = nil, tail: Bool = false
+    ) async throws(LambdaError) -> FunctionInvocationResult {
         guard !state.withLock({ $0.isShutDown }) else {
             throw LambdaError.functionNotFound(configuration.functionArn)
         }
@@ -234,10 +235,12 @@ final class LambdaFunction: Sendable {
                 "[ERROR] RequestId: \(requestId)\(batchInfo) errorType: Runtime.InvalidEntrypoint errorMessage: \(message)"
             )
         }
-        let tail = log.end(
+        if tail { await log.settle(slot: slot) }
+        let logTail = log.end(
             slot: slot, requestId: requestId, duration: duration, memorySize: configuration.memorySize,
             errorLines: errorLines)
-        return FunctionInvocationResult(payload: payload, functionError: functionError, logTail: tail, outcome: outcome)
+        return FunctionInvocationResult(
+            payload: payload, functionError: functionError, logTail: logTail, outcome: outcome)
     }
 
     private static func stackTrace(_ body: [UInt8]) -> String? {

@@ -376,7 +376,8 @@ extension KinesisServer {
             return Response(status: .accepted, headers: headers)
         case "RequestResponse":
             let result = try await function.invoke(
-                event: payload, requestId: request.requestID, wait: service.options.throttleWait)
+                event: payload, requestId: request.requestID, wait: service.options.throttleWait,
+                tail: logType == "Tail")
             headers[.contentType] = "application/json"
             if let error = result.functionError { headers[LambdaHeaders.functionError] = error }
             if logType == "Tail" {
