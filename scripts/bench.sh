@@ -97,6 +97,10 @@ step drain 300 "$RESULTS/drain.json" "$BIN" bench scaling --others-limit "$OTHER
     --handler-latency-ms 0 --batch-size 10000 --max-backlog 1000000 --duration "$DURATION" --repeats "$REPEATS" --json
 step put 300 "$RESULTS/put.json" bash scripts/bench_put.sh "$BIN" "$PUT_LINES"
 step server 300 "$RESULTS/server.json" python3 scripts/bench_server.py "$BIN" --seconds "$SERVER_SECONDS"
+# The Lambda API's Invoke of a Python function: warm p50/p99 (thin client and boto3), cold starts, boto3 clients.
+LAMBDA_INVOCATIONS=2000; [[ "${BENCH_QUICK:-0}" == 1 ]] && LAMBDA_INVOCATIONS=200
+step lambda 400 "$RESULTS/lambda.json" "$BIN" bench lambda --invocations "$LAMBDA_INVOCATIONS" --clients 1,4 \
+    --duration "$SERVER_SECONDS" --repeats "$REPEATS" --json
 step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards "$SHARDS" --parallelization-factors "$FACTORS" \
     --handler-latency-ms 10,0 --max-backlog "$BACKLOG" --duration "$DURATION" --repeats "$REPEATS" --json \
     --report "$LOGS/scaling"

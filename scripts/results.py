@@ -12,6 +12,7 @@ Inputs, all in --results (Benchmarks/results/ by default, committed with RESULTS
   ingest.json, ingest-explicit.json, read.json, idle.json, drain.json, scaling.json, runtime-api.json
                 `shardlog bench ... --json`
   put.json      scripts/bench_put.sh;  server.json  scripts/bench_server.py
+  lambda.json   `shardlog bench lambda --json` (the Lambda API's Invoke: warm latency, cold starts, invocations/s)
 Usage: results.py [--results DIR] [--out RESULTS.md] [--svg scaling.svg]
        results.py peers KEY-LINES-FILE OUT.json
 """
@@ -116,6 +117,44 @@ class Peers:
         return name, self.value(name)
 
 
+def lambda_point(document, measurement, client, **where):
+    return find((document or {}).get("points", []), measurement=measurement, client=client, **where)
+
+
+def lambda_goal(goal, document):
+    """The `lambda-warm-p50` goal: (value in ms, measured, reference) from lambda.json, or Nones."""
+    p = lambda_point(document, "warm-invoke", "thin")
+    if not p:
+        return None, "n/a", "n/a"
+    boto = lambda_point(document, "warm-invoke", "boto3")
+    value = p["p50Microseconds"]["median"] / 1000
+    reference = f"boto3 p50 {num(boto['p50Microseconds']['median'] / 1000, 2)} ms" if boto else "n/a"
+    return value, f"{num(value, 2)} ms (p99 {num(p['p99Microseconds']['median'] / 1000, 2)} ms)", reference
+
+
+def lambda_section(w, document):
+    """`shardlog bench lambda` (issue 11): warm Invoke latency, cold starts, invocations/s with boto3 clients."""
+    points = (document or {}).get("points", [])
+    if not points:
+        return
+    w("## Lambda API: Invoke of a Python function (`shardlog bench lambda`)")
+    w("")
+    w(f"Command: `{document['command']}`")
+    w("")
+    for note in document.get("notes", []):
+        w(f"- {note}")
+    w("")
+    w("| measurement | client | clients | p50 µs (min–max) | p99 µs (min–max) | cold start ms (min–max) | "
+      "invocations/s (min–max) | others CPU % |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for p in points:
+        what = p["measurement"] + (f" after {p['after']}" if p.get("after") else "")
+        w(f"| {what} | {p['client']} | {num(p['clients'])} | {spread(p.get('p50Microseconds'))} | "
+          f"{spread(p.get('p99Microseconds'))} | {spread(p.get('coldStartMilliseconds'), 1)} | "
+          f"{spread(p.get('invocationsPerSecond'))} | {num(p['othersCPUPercent']['median'])} |")
+    w("")
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "peers":
         peers_to_json(sys.argv[2], sys.argv[3])
@@ -133,6 +172,7 @@ def main():
     ingest, explicit, read = load(d, "ingest.json"), load(d, "ingest-explicit.json"), load(d, "read.json")
     idle, drain, scaling = load(d, "idle.json"), load(d, "drain.json"), load(d, "scaling.json")
     runtime, put, server = load(d, "runtime-api.json"), load(d, "put.json"), load(d, "server.json")
+    lambda_results = load(d, "lambda.json")
 
     out = []
     w = out.append
@@ -246,9 +286,14 @@ def main():
                 value = ratio(p["deliveryRecordsPerSecond"]["median"], raw["recordsPerSecond"]["median"]) * 100
                 measured = f"{num(p['deliveryRecordsPerSecond']['median'])} records/s delivered{flag(p)}"
                 reference = f"{num(raw['recordsPerSecond']['median'])} records/s raw read"
+        elif gid == "lambda-warm-p50":
+            value, measured, reference = lambda_goal(goal, lambda_results)
+            unit = " ms"
         else:
             continue
         shown = "n/a" if value is None else (rtext(value) if unit == "×" else f"{value:.0f}%")
+        if unit == " ms" and value is not None:
+            shown = f"{value:.2f} ms"
         if gid.startswith("idle-") and value is not None:
             shown = f"{value:.2f}%"
         w(f"| {goal['text']} | {measured} | {reference} | {shown} | {target_text(goal, unit)} | "
@@ -265,7 +310,8 @@ def main():
     w("")
     contended = []
     for name, document in (("ingest", ingest), ("ingest-explicit", explicit), ("read", read), ("idle", idle),
-                           ("drain", drain), ("scaling", scaling), ("runtime-api", runtime)):
+                           ("drain", drain), ("scaling", scaling), ("runtime-api", runtime),
+                           ("lambda", lambda_results)):
         points = (document or {}).get("points", [])
         if not points:
             continue
@@ -459,6 +505,8 @@ def main():
               f"{spread(p['invocationsPerSecond'])}{flag(p)} | {num(p['recordsPerSecond']['median'])} | "
               f"{num(p['cpuPercent']['median'])} | {num(p['othersCPUPercent']['median'])} |")
         w("")
+
+    lambda_section(w, lambda_results)
 
     w("## Steps of the run")
     w("")

@@ -6,7 +6,7 @@ import ShardLog
 package enum BenchWorkloads {
     /// `scaling`, `ingest`, `read`, `runtime-api`.
     package static var subcommands: [any ParsableCommand.Type] {
-        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self, BenchIdle.self]
+        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self, BenchIdle.self, BenchLambda.self]
     }
 }
 

@@ -164,8 +164,8 @@ struct BenchIdle: AsyncParsableCommand {
         return interrupted ? nil : kept
     }
 
-    /// Stops the mapping as Ctrl-C would, then with SIGTERM after 10 s.
-    private static func stop(_ process: Process) {
+    /// Stops a `shardlog` process (a mapping, a server) as Ctrl-C would, then with SIGTERM after 10 s.
+    static func stop(_ process: Process) {
         guard process.isRunning else { return }
         process.interrupt()
         let deadline = Date().addingTimeInterval(10)

@@ -64,6 +64,8 @@ package struct KinesisServerOptions: Sendable {
     package var mappingsFile: String?
     /// Failures to inject (`--inject-faults`), or `nil`.
     package var faults: FaultInjector?
+    /// How deployed functions run (`Lambda/LambdaOptions.swift`).
+    package var lambda = LambdaOptions()
 
     /// Default options.
     package init() {}

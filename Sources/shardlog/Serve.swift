@@ -72,6 +72,17 @@ struct Serve: AsyncParsableCommand {
     var injectFaults: String?
     @Option(help: "Seed of --inject-faults' random draws (same seed and request order: same failures).")
     var injectFaultsSeed: UInt64 = 1
+    @Option(
+        help: """
+            Concurrent invocations of each deployed function (its warm processes), as reserved concurrency bounds \
+            them at AWS; put-function-concurrency overrides it per function. A synchronous Invoke that finds every \
+            slot busy for a second gets TooManyRequestsException; Event invocations queue.
+            """)
+    var maxConcurrency = 10
+    @Option(help: "Seconds a deployed function's warm process may stay idle before it is stopped (next invoke: cold).")
+    var functionIdleTimeout: Double = 600
+    @Option(help: "Seconds before the first retry of a failed Event invocation (the second waits twice it; AWS: 60).")
+    var eventRetryDelay: Double = 60
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -93,6 +104,12 @@ struct Serve: AsyncParsableCommand {
         guard accountId.utf8.count == 12, accountId.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
             throw ValidationError("--account-id must be 12 digits, not '\(accountId)'")
         }
+        do {
+            try LambdaOptions.validate(
+                maxConcurrency: maxConcurrency, idleTimeout: functionIdleTimeout, retryDelay: eventRetryDelay)
+        } catch {
+            throw ValidationError(error.message)
+        }
         guard StreamARN.isRegion(region) else {
             throw ValidationError("--region must be a region name such as us-east-1 (a-z, 0-9, '-'), not '\(region)'")
         }
@@ -108,6 +125,8 @@ struct Serve: AsyncParsableCommand {
         options.maxBufferedByteCount = maxBufferedMib << 20
         options.idleTimeout = .seconds(idleTimeoutSeconds)
         options.requestBodyTimeout = .seconds(bodyTimeoutSeconds)
+        options.lambda = LambdaOptions(
+            maxConcurrency: maxConcurrency, idleTimeout: functionIdleTimeout, retryDelay: eventRetryDelay)
         if let injectFaults {
             do {
                 options.faults = try FaultInjector(spec: injectFaults, seed: injectFaultsSeed)

@@ -119,6 +119,10 @@ struct ResultsGeneratorTests {
             #expect(markdown.contains("| 171,234 msg/s | 24 | 3 | yes |"))
             #expect(markdown.contains("2.65% of a core over 1,000 shards (contended)"))
             #expect(!markdown.contains("/work/shared"))
+            // The Lambda API's Invoke (lambda.json): its goal and its section.
+            #expect(markdown.contains("| 1.71 ms (p99 2.95 ms) | boto3 p50 3.42 ms | 1.71 ms | ≤ 2 ms | **met** |"))
+            #expect(markdown.contains("## Lambda API: Invoke of a Python function"))
+            #expect(markdown.contains("| cold-start after idle-stop | thin | 1 | n/a | n/a | 171.3 (168.8–175.0) |"))
         }
     }
 

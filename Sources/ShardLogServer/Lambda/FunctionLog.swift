@@ -61,6 +61,27 @@ final class FunctionLog: Sendable {
         write(lines.map { String(decoding: $0, as: UTF8.self) })
     }
 
+    /// Bytes captured for `slot`'s current invocation so far.
+    func capturedByteCount(slot: Int) -> Int {
+        state.withLock { $0.capture[slot]?.count ?? 0 }
+    }
+
+    /// Waits until `slot`'s output has been quiet for `quiet` (at most `limit`): a runtime writes its output before
+    /// it posts the response, but the pipe is read on another thread, so the last lines can arrive just after.
+    func settle(slot: Int, quiet: Duration = .milliseconds(20), limit: Duration = .milliseconds(250)) async {
+        let deadline = ContinuousClock.now + limit
+        var count = capturedByteCount(slot: slot)
+        var quietSince = ContinuousClock.now
+        while ContinuousClock.now < deadline, ContinuousClock.now - quietSince < quiet {
+            try? await Task.sleep(for: .milliseconds(2))
+            let now = capturedByteCount(slot: slot)
+            if now != count {
+                count = now
+                quietSince = ContinuousClock.now
+            }
+        }
+    }
+
     /// Starts capturing `slot`'s output for an invocation and logs `START`.
     func begin(slot: Int, requestId: String) {
         state.withLock { $0.capture[slot] = [] }
@@ -101,53 +122,5 @@ final class FunctionLog: Sendable {
         handle.withLock { handle in
             try? handle?.write(contentsOf: data)
         }
-    }
-}
-
-/// A function's concurrency: slots `0..<limit`, the lowest free one first (so warm processes are reused), waiters
-/// served in order. Thread-safe.
-final class SlotPool: Sendable {
-    private struct State {
-        var free: [Int]
-        var waiters: [CheckedContinuation<Int, Never>] = []
-        var busy = 0
-    }
-    private let state: Mutex<State>
-
-    /// A pool of `limit` slots.
-    init(limit: Int) {
-        state = Mutex(State(free: Array(0..<max(1, limit))))
-    }
-
-    /// How many slots are in use.
-    var busy: Int { state.withLock { $0.busy } }
-
-    /// Waits for a free slot.
-    func acquire() async -> Int {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
-            let slot: Int? = state.withLock { state in
-                guard !state.free.isEmpty else {
-                    state.waiters.append(continuation)
-                    return nil
-                }
-                state.busy += 1
-                return state.free.removeFirst()
-            }
-            if let slot { continuation.resume(returning: slot) }
-        }
-    }
-
-    /// Gives `slot` back (to the first waiter, if any).
-    func release(_ slot: Int) {
-        let waiter: CheckedContinuation<Int, Never>? = state.withLock { state in
-            if !state.waiters.isEmpty {
-                return state.waiters.removeFirst()
-            }
-            state.busy -= 1
-            state.free.append(slot)
-            state.free.sort()
-            return nil
-        }
-        waiter?.resume(returning: slot)
     }
 }

@@ -12,12 +12,25 @@ struct LambdaError: Error, CustomStringConvertible, Sendable {
     var message: String
     /// The HTTP status.
     var status: HTTPResponse.Status
+    /// `Reason` of a `TooManyRequestsException` (a `ThrottleReason`), else `nil`.
+    var reason: String?
 
     /// Creates an error.
-    init(_ type: String, _ message: String, status: HTTPResponse.Status = .badRequest) {
+    init(_ type: String, _ message: String, status: HTTPResponse.Status = .badRequest, reason: String? = nil) {
         self.type = type
         self.message = message
         self.status = status
+        self.reason = reason
+    }
+
+    /// `TooManyRequestsException` (429) for an invocation that found every slot of its function busy: Lambda's
+    /// `Rate Exceeded.` with reason `ReservedFunctionConcurrentInvocationLimitExceeded` when the function has reserved
+    /// concurrency, `ConcurrentInvocationLimitExceeded` when `serve --max-concurrency` bounds it.
+    static func throttled(reserved: Bool) -> LambdaError {
+        LambdaError(
+            "TooManyRequestsException", "Rate Exceeded.", status: .tooManyRequests,
+            reason: reserved ? "ReservedFunctionConcurrentInvocationLimitExceeded" : "ConcurrentInvocationLimitExceeded"
+        )
     }
 
     var description: String { "\(type): \(message)" }
@@ -56,7 +69,9 @@ struct LambdaError: Error, CustomStringConvertible, Sendable {
         headers[.contentType] = "application/json"
         headers[.amznRequestID] = requestID
         headers[.amznErrorType] = type
-        let body = JSON.fields(["Type": .string("User"), "message": .string(message)]).bytes
+        let body = JSON.fields([
+            "Reason": reason.map { .string($0) }, "Type": .string("User"), "message": .string(message),
+        ]).bytes
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

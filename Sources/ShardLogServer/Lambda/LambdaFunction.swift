@@ -17,11 +17,14 @@ struct FunctionInvocationResult: Sendable {
 }
 
 /// A function deployed through the Lambda API: its configuration, its code directory, its warm runtime processes
-/// (a ``RuntimeAPIInvoker`` whose slots are handed out by a ``SlotPool`` of the function's concurrency) and its log.
+/// (one ``RuntimeAPIInvoker`` per concurrency slot, handed out by a ``SlotPool`` of the function's concurrency: its
+/// `ReservedConcurrentExecutions` or the server's `--max-concurrency`) and its log.
 ///
 /// Runtimes run without Docker: `python3.x` runs `python3 -m awslambdaric HANDLER` (the first `python3` on PATH;
 /// a warning is logged when its minor version differs), `nodejs*.x` runs `node` with ShardLog's own runtime client
-/// (``NodeRuntimeClient``), `provided*` runs the zip's `bootstrap`. Thread-safe.
+/// (``NodeRuntimeClient``), `provided*` runs the zip's `bootstrap`. A slot's process idle longer than
+/// ``LambdaOptions/functionIdleTimeout`` is stopped by ``stopIdleProcesses(idleFor:)`` (as Lambda reclaims idle
+/// execution environments); the slot's next invocation starts a new one. Thread-safe.
 final class LambdaFunction: Sendable {
     /// The function's name.
     let name: String
@@ -32,31 +35,57 @@ final class LambdaFunction: Sendable {
     private let pool: SlotPool
     private let runtimeDirectory: String
     private let logger: Logger
+    private let options: LambdaOptions
     private struct State {
         var configuration: FunctionConfiguration
-        var invoker: RuntimeAPIInvoker?
+        var settings: FunctionSettings
+        /// The warm process (and Runtime API listener) of each slot that has one.
+        var invokers: [Int: RuntimeAPIInvoker] = [:]
+        /// When each slot's last invocation ended.
+        var lastFinished: [Int: ContinuousClock.Instant] = [:]
         var warnedVersion = false
+        /// Set by ``shutdown()`` (the function was deleted or the server stops): no process starts again.
+        var isShutDown = false
     }
     private let state: Mutex<State>
     private let errorBodies = Mutex<[String: [UInt8]]>([:])
 
-    /// Creates the function's runtime side; no process starts until the first invocation.
+    /// Creates the function's runtime side (reading its saved settings); no process starts until the first
+    /// invocation.
     init(
-        configuration: FunctionConfiguration, directory: String, runtimeDirectory: String, concurrency: Int,
+        configuration: FunctionConfiguration, directory: String, runtimeDirectory: String, options: LambdaOptions,
         logger: Logger
     ) {
         self.name = configuration.functionName
         self.directory = directory
         self.runtimeDirectory = runtimeDirectory
         self.log = FunctionLog(path: directory + "/log")
-        self.pool = SlotPool(limit: concurrency)
+        self.options = options
+        let settings = FunctionSettings.load(directory: directory)
+        self.pool = SlotPool(limit: settings.reservedConcurrency ?? options.maxConcurrency)
         self.logger = logger
-        self.state = Mutex(State(configuration: configuration))
+        self.state = Mutex(State(configuration: configuration, settings: settings))
     }
 
     /// The current configuration.
     var configuration: FunctionConfiguration {
         state.withLock { $0.configuration }
+    }
+
+    /// The reserved concurrency and Event invocation settings.
+    var settings: FunctionSettings {
+        state.withLock { $0.settings }
+    }
+
+    /// Saves new settings; a changed reserved concurrency takes effect at once (waiting invocations start when it
+    /// grew; busy slots above a lowered one finish first).
+    func updateSettings(_ change: (inout FunctionSettings) -> Void) throws(LambdaError) -> FunctionSettings {
+        var settings = self.settings
+        change(&settings)
+        try settings.save(directory: directory)
+        state.withLock { $0.settings = settings }
+        pool.setLimit(settings.reservedConcurrency ?? options.maxConcurrency)
+        return settings
     }
 
     /// The code directory.
@@ -67,21 +96,69 @@ final class LambdaFunction: Sendable {
     func update(_ configuration: FunctionConfiguration) async {
         let old = state.withLock { state in
             state.configuration = configuration
-            defer { state.invoker = nil }
-            return state.invoker
+            defer { state.invokers = [:] }
+            return Array(state.invokers.values)
         }
-        await old?.shutdown()
+        await Self.stop(old)
     }
 
     /// Stops every process of the function and closes its log.
     func shutdown() async {
         let old = state.withLock { state in
-            defer { state.invoker = nil }
-            return state.invoker
+            state.isShutDown = true
+            defer { state.invokers = [:] }
+            return Array(state.invokers.values)
         }
-        await old?.shutdown()
+        await Self.stop(old)
         log.close()
     }
+
+    private static func stop(_ invokers: [RuntimeAPIInvoker]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for invoker in invokers { group.addTask { await invoker.shutdown() } }
+        }
+    }
+
+    /// Stops the processes of slots whose last invocation ended `idle` or longer ago (and that are not busy).
+    /// - Returns: the slots stopped.
+    @discardableResult
+    func stopIdleProcesses(idleFor idle: Duration) async -> [Int] {
+        let now = ContinuousClock.now
+        let candidates = state.withLock { state in
+            state.invokers.keys.filter { slot in state.lastFinished[slot].map { now - $0 >= idle } ?? true }
+        }
+        var stopped: [(Int, RuntimeAPIInvoker)] = []
+        for slot in candidates.sorted() where pool.claim(slot) {
+            let invoker: RuntimeAPIInvoker? = state.withLock { state in
+                // An invocation may have run in the slot since the candidates were chosen.
+                guard state.lastFinished[slot].map({ now - $0 >= idle }) ?? true else { return nil }
+                return state.invokers.removeValue(forKey: slot)
+            }
+            pool.release(slot)
+            if let invoker { stopped.append((slot, invoker)) }
+        }
+        for (slot, invoker) in stopped {
+            let pid = invoker.processIdentifier(slot: slot).map { " (pid \($0))" } ?? ""
+            await invoker.shutdown()
+            log.write([
+                "slot \(slot): runtime process\(pid) stopped after \(LambdaService.secondsText(idle)) idle (serve --function-idle-timeout)"
+            ])
+        }
+        return stopped.map(\.0)
+    }
+
+    /// The process id of each slot's warm runtime process.
+    var processIdentifiers: [Int: Int32] {
+        let invokers = state.withLock { $0.invokers }
+        var pids: [Int: Int32] = [:]
+        for (slot, invoker) in invokers {
+            if let pid = invoker.processIdentifier(slot: slot) { pids[slot] = pid }
+        }
+        return pids
+    }
+
+    /// Busy slots now.
+    var busySlots: Int { pool.busy }
 
     /// Runs one invocation with `event` (or a mapping's batch): waits for a free slot of the function's
     /// concurrency, runs it in that slot's warm process, logs it.
@@ -89,10 +166,23 @@ final class LambdaFunction: Sendable {
     ///   - event: the event payload (`nil` for a mapping batch, whose Kinesis event is built from its records).
     ///   - batch: the mapping's batch, if any.
     ///   - requestId: the request id.
-    func invoke(event: [UInt8]?, batch: InvocationBatch? = nil, requestId: String) async -> FunctionInvocationResult {
-        let slot = await pool.acquire()
-        defer { pool.release(slot) }
-        let (configuration, invoker) = currentInvoker()
+    ///   - wait: how long to wait for a free slot (`nil`: as long as it takes).
+    ///   - tail: the caller wants the log tail (`LogType: Tail`): the output is given a moment to arrive whole.
+    /// - Throws: `TooManyRequestsException` when no slot became free within `wait`.
+    func invoke(
+        event: [UInt8]?, batch: InvocationBatch? = nil, requestId: String, wait: Duration? = nil, tail: Bool = false
+    ) async throws(LambdaError) -> FunctionInvocationResult {
+        guard !state.withLock({ $0.isShutDown }) else {
+            throw LambdaError.functionNotFound(configuration.functionArn)
+        }
+        guard let slot = await pool.acquire(timeout: wait) else {
+            throw LambdaError.throttled(reserved: settings.reservedConcurrency != nil)
+        }
+        defer {
+            state.withLock { $0.lastFinished[slot] = ContinuousClock.now }
+            pool.release(slot)
+        }
+        let (configuration, invoker) = currentInvoker(slot: slot)
         var work =
             batch
             ?? InvocationBatch(
@@ -145,10 +235,12 @@ final class LambdaFunction: Sendable {
                 "[ERROR] RequestId: \(requestId)\(batchInfo) errorType: Runtime.InvalidEntrypoint errorMessage: \(message)"
             )
         }
-        let tail = log.end(
+        if tail { await log.settle(slot: slot) }
+        let logTail = log.end(
             slot: slot, requestId: requestId, duration: duration, memorySize: configuration.memorySize,
             errorLines: errorLines)
-        return FunctionInvocationResult(payload: payload, functionError: functionError, logTail: tail, outcome: outcome)
+        return FunctionInvocationResult(
+            payload: payload, functionError: functionError, logTail: logTail, outcome: outcome)
     }
 
     private static func stackTrace(_ body: [UInt8]) -> String? {
@@ -163,11 +255,11 @@ final class LambdaFunction: Sendable {
         }
     }
 
-    private func currentInvoker() -> (FunctionConfiguration, RuntimeAPIInvoker) {
+    private func currentInvoker(slot: Int) -> (FunctionConfiguration, RuntimeAPIInvoker) {
         let (configuration, existing, warn) = state.withLock { state in
             let warn = !state.warnedVersion
             state.warnedVersion = true
-            return (state.configuration, state.invoker, warn)
+            return (state.configuration, state.invokers[slot], warn)
         }
         if let existing { return (configuration, existing) }
         if warn { warnAboutRuntime(configuration) }
@@ -193,8 +285,8 @@ final class LambdaFunction: Sendable {
             command: command(for: configuration), directory: codeDirectory, functionName: name, logger: logger,
             function: options)
         let chosen = state.withLock { state in
-            if let racing = state.invoker { return racing }
-            state.invoker = created
+            if let racing = state.invokers[slot] { return racing }
+            state.invokers[slot] = created
             return created
         }
         return (configuration, chosen)
@@ -264,7 +356,11 @@ struct FunctionMappingInvoker: Invoker {
     let function: LambdaFunction
 
     func invoke(_ batch: InvocationBatch) async -> InvocationOutcome {
-        await function.invoke(event: nil, batch: batch, requestId: batch.requestId).outcome
+        do {
+            return try await function.invoke(event: nil, batch: batch, requestId: batch.requestId).outcome
+        } catch {
+            return .serviceError("\(error)")  // not reached: a mapping's batch waits for a slot
+        }
     }
 
     /// The function's processes belong to the function, not to the mapping.

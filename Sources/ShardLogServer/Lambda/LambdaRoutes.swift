@@ -38,53 +38,56 @@ extension KinesisServer {
     /// `/health` with a check of the hosted mappings, and returns the service hosting the functions and mappings (to run
     /// next to the HTTP server).
     func registerLambdaRoutes(_ router: Router<KinesisRequestContext>) -> LambdaService {
-        let service = LambdaService(store: store, logger: logger)
+        let service = LambdaService(store: store, logger: logger, options: options.lambda)
         // Registered before the server's `/health` route, so it sees `GET /health` first.
         router.add(middleware: LambdaHealthMiddleware(service: service))
         let functions = "/2015-03-31/functions"
         let mappings = "/2015-03-31/event-source-mappings"
         let small = 1 << 20
-        route(router, .post, functions, "CreateFunction", limit: 69_905_067) {
+        lambdaRoute(router, .post, functions, "CreateFunction", limit: 69_905_067) {
             try await self.createFunction($0, service)
         }
-        route(router, .get, functions, "ListFunctions", limit: small) { try await self.listFunctions($0, service) }
-        route(router, .get, functions + "/:name", "GetFunction", limit: small) {
+        lambdaRoute(router, .get, functions, "ListFunctions", limit: small) {
+            try await self.listFunctions($0, service)
+        }
+        lambdaRoute(router, .get, functions + "/:name", "GetFunction", limit: small) {
             try await self.getFunction($0, service)
         }
-        route(router, .delete, functions + "/:name", "DeleteFunction", limit: small) {
+        lambdaRoute(router, .delete, functions + "/:name", "DeleteFunction", limit: small) {
             try await self.deleteFunction($0, service)
         }
-        route(router, .get, functions + "/:name/configuration", "GetFunctionConfiguration", limit: small) {
+        lambdaRoute(router, .get, functions + "/:name/configuration", "GetFunctionConfiguration", limit: small) {
             self.configurationResponse(try KinesisServer.function($0, service).configuration, requestID: $0.requestID)
         }
-        route(router, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small) {
+        lambdaRoute(router, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small) {
             try await self.updateFunctionConfiguration($0, service)
         }
-        route(router, .put, functions + "/:name/code", "UpdateFunctionCode", limit: 69_905_067) {
+        lambdaRoute(router, .put, functions + "/:name/code", "UpdateFunctionCode", limit: 69_905_067) {
             try await self.updateFunctionCode($0, service)
         }
-        route(router, .post, functions + "/:name/invocations", "Invoke", limit: 6_291_456) {
+        lambdaRoute(router, .post, functions + "/:name/invocations", "Invoke", limit: 6_291_456) {
             try await self.invoke($0, service)
         }
-        route(router, .post, mappings, "CreateEventSourceMapping", limit: small) {
+        lambdaRoute(router, .post, mappings, "CreateEventSourceMapping", limit: small) {
             try await self.createEventSourceMapping($0, service)
         }
-        route(router, .get, mappings, "ListEventSourceMappings", limit: small) {
+        lambdaRoute(router, .get, mappings, "ListEventSourceMappings", limit: small) {
             try self.listEventSourceMappings($0, service)
         }
-        route(router, .get, mappings + "/:uuid", "GetEventSourceMapping", limit: small) {
+        lambdaRoute(router, .get, mappings + "/:uuid", "GetEventSourceMapping", limit: small) {
             self.mappingResponse(try KinesisServer.mapping($0, service), service, requestID: $0.requestID)
         }
-        route(router, .put, mappings + "/:uuid", "UpdateEventSourceMapping", limit: small) {
+        lambdaRoute(router, .put, mappings + "/:uuid", "UpdateEventSourceMapping", limit: small) {
             try await self.updateEventSourceMapping($0, service)
         }
-        route(router, .delete, mappings + "/:uuid", "DeleteEventSourceMapping", limit: small) {
+        lambdaRoute(router, .delete, mappings + "/:uuid", "DeleteEventSourceMapping", limit: small) {
             try await self.deleteEventSourceMapping($0, service)
         }
+        registerLambdaSettingsRoutes(router, service)
         return service
     }
 
-    private func route(
+    func lambdaRoute(
         _ router: Router<KinesisRequestContext>, _ method: HTTPRequest.Method, _ path: String,
         _ operation: String, limit: Int,
         _ handler: @escaping @Sendable (LambdaRequest) async throws -> Response
@@ -102,6 +105,8 @@ extension KinesisServer {
         let requestID = UUID().uuidString.lowercased()
         let arrived = ContinuousClock.now
         var bodyComplete = false
+        var reserved = 0
+        defer { budget.release(reserved) }
         do {
             let authorization = try options.credentials.map { credentials throws(KinesisError) in
                 try SignatureV4(credentials: credentials).authorize(
@@ -110,15 +115,28 @@ extension KinesisServer {
                         headers: [("host", request.head.authority ?? "")]
                             + request.headers.map { ($0.name.canonicalName, $0.value) }))
             }
+            let tooLarge = LambdaError(
+                "RequestEntityTooLargeException",
+                "Request must be smaller than \(limit) bytes for the \(operation == "Invoke" ? "InvokeFunction" : operation) "
+                    + "operation", status: .contentTooLarge)
+            // The body is held in memory: its declared length (a chunked body: the operation's cap) is reserved in
+            // the server-wide budget first, as for Kinesis requests.
+            let declared = request.headers[.contentLength].flatMap { Int($0) }
+            if let declared, declared > limit { throw tooLarge }
+            let charge = declared ?? limit
+            guard budget.reserve(charge) else { throw Self.lambdaBudgetExceeded(charge, budget) }
+            reserved = charge
             var body: [UInt8]
             do {
                 var buffer = try await request.body.collect(upTo: limit)
                 body = buffer.readBytes(length: buffer.readableBytes) ?? []
             } catch {
+                // Over the cap (only a chunked body can get here with that), or the body stopped arriving.
+                guard declared != nil else { throw tooLarge }
                 throw LambdaError(
-                    "RequestEntityTooLargeException",
-                    "Request must be smaller than \(limit) bytes for the \(operation) operation",
-                    status: .contentTooLarge)
+                    "InvalidRequestContentException",
+                    "the request body could not be read (\(error)): the connection closed or stalled before the "
+                        + "declared Content-Length of \(charge) bytes arrived")
             }
             bodyComplete = true
             try authorization?.verify(payloadSHA256: SignatureV4.hex(SHA256.hash(data: body)))
@@ -156,6 +174,16 @@ extension KinesisServer {
             guard !bodyComplete else { return response }
             return Self.closingConnection(response, channel: context.channel)
         }
+    }
+
+    /// `TooManyRequestsException` (429, which the AWS SDKs retry with back-off) for a body that does not fit the
+    /// server-wide budget of buffered request bodies (``BodyBudget``, `serve --max-buffered-mib`).
+    static func lambdaBudgetExceeded(_ byteCount: Int, _ budget: BodyBudget) -> LambdaError {
+        LambdaError(
+            "TooManyRequestsException",
+            "Rate Exceeded: the server is already buffering \(budget.usedByteCount) bytes of request bodies and "
+                + "\(byteCount) more would exceed its limit of \(budget.limit) bytes (serve --max-buffered-mib); retry "
+                + "later", status: .tooManyRequests, reason: "CallerRateLimitExceeded")
     }
 
     /// The region of a SigV4 `Authorization` header's credential scope, or `us-east-1`.
@@ -260,6 +288,10 @@ extension KinesisServer {
             contentsOf: JSON.fields([
                 "RepositoryType": .string("S3"), "Location": .string("file://" + function.codeDirectory),
             ]).bytes)
+        if let reserved = function.settings.reservedConcurrency {
+            out.append(contentsOf: Array(",\"Concurrency\":".utf8))
+            out.append(contentsOf: JSON.fields(["ReservedConcurrentExecutions": .integer(reserved)]).bytes)
+        }
         out.append(UInt8(ascii: "}"))
         return Self.jsonResponse(out, requestID: request.requestID)
     }
@@ -343,7 +375,9 @@ extension KinesisServer {
             try service.enqueueEvent(function, payload: payload, requestId: request.requestID)
             return Response(status: .accepted, headers: headers)
         case "RequestResponse":
-            let result = await function.invoke(event: payload, requestId: request.requestID)
+            let result = try await function.invoke(
+                event: payload, requestId: request.requestID, wait: service.options.throttleWait,
+                tail: logType == "Tail")
             headers[.contentType] = "application/json"
             if let error = result.functionError { headers[LambdaHeaders.functionError] = error }
             if logType == "Tail" {

@@ -19,8 +19,8 @@ final class LambdaService: Service, Sendable {
     let logger: Logger
     /// `<data>/functions`.
     let root: String
-    /// Concurrent invocations per function (its pool of warm processes).
-    let concurrency: Int
+    /// Concurrency, idle processes, Event retries.
+    let options: LambdaOptions
 
     private let functions = Mutex<[String: LambdaFunction]>([:])
     private let mappings = Mutex<[String: HostedMapping]>([:])
@@ -32,24 +32,35 @@ final class LambdaService: Service, Sendable {
     static let maximumQueuedEvents = 10_000
 
     /// Loads the deployed functions and the API's mappings of `store` (nothing runs until ``run()``).
-    init(store: Store, logger: Logger, concurrency: Int = 10) {
+    init(store: Store, logger: Logger, options: LambdaOptions = LambdaOptions()) {
         self.store = store
         self.logger = logger
         self.root = store.directory + "/functions"
-        self.concurrency = concurrency
+        self.options = options
         loadFunctions()
         loadMappings()
     }
 
     // MARK: Service
 
-    /// Starts the mappings and waits for the graceful shutdown, then stops everything.
+    /// Starts the mappings and the stopping of idle processes, waits for the graceful shutdown, then stops
+    /// everything.
     func run() async throws {
         running.withLock { $0 = true }
         for mapping in mappings.withLock({ Array($0.values) }) {
             mapping.start(service: self)
         }
+        let idle = options.functionIdleTimeout
+        let reaper = Task { [self] in
+            // Checked a few times per idle timeout (at most every 30 s): a process lives at most a quarter longer.
+            let tick = min(max(idle / 4, .milliseconds(50)), .seconds(30))
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
+                for function in allFunctions() { await function.stopIdleProcesses(idleFor: idle) }
+            }
+        }
         try? await gracefulShutdown()
+        reaper.cancel()
         running.withLock { $0 = false }
         await withTaskGroup(of: Void.self) { group in
             for mapping in mappings.withLock({ Array($0.values) }) {
@@ -85,7 +96,7 @@ final class LambdaService: Service, Sendable {
                 let configuration = try JSONDecoder().decode(FunctionConfiguration.self, from: data)
                 let function = LambdaFunction(
                     configuration: configuration, directory: directory, runtimeDirectory: root + "/.runtime",
-                    concurrency: concurrency, logger: logger)
+                    options: options, logger: logger)
                 functions.withLock { $0[configuration.functionName] = function }
             } catch {
                 logger.error("cannot load function \(name): \(directory)/function.json is damaged: \(error)")
@@ -119,7 +130,7 @@ final class LambdaService: Service, Sendable {
         }
         let function = LambdaFunction(
             configuration: configuration, directory: directory, runtimeDirectory: root + "/.runtime",
-            concurrency: concurrency, logger: logger)
+            options: options, logger: logger)
         functions.withLock { $0[name] = function }
         return function
     }
@@ -166,8 +177,12 @@ final class LambdaService: Service, Sendable {
         try? FileManager.default.removeItem(atPath: function.directory)
     }
 
-    /// Runs an Event invocation in the background.
-    /// - Throws: `TooManyRequestsException` when too many are queued.
+    /// Runs an Event invocation in the background: it waits for a free slot of the function (queued, not
+    /// throttled), and a function error is retried as Lambda retries it (`MaximumRetryAttempts`, default 2, after
+    /// ``LambdaOptions/eventRetryDelay`` and twice it); an attempt that would start after `MaximumEventAgeInSeconds`
+    /// is not made. Each failed attempt is in the function's log with its request id (as every failed invocation
+    /// is), and an event that ends in failure gets a line saying it was dropped.
+    /// - Throws: `TooManyRequestsException` when too many are queued on the server.
     func enqueueEvent(_ function: LambdaFunction, payload: [UInt8], requestId: String) throws(LambdaError) {
         let queued = pendingEvents.wrappingAdd(1, ordering: .relaxed).newValue
         guard queued <= Self.maximumQueuedEvents else {
@@ -175,12 +190,66 @@ final class LambdaService: Service, Sendable {
             throw LambdaError(
                 "TooManyRequestsException",
                 "Rate Exceeded: \(Self.maximumQueuedEvents) Event invocations are already queued on this server",
-                status: .tooManyRequests)
+                status: .tooManyRequests, reason: "CallerRateLimitExceeded")
         }
+        let delay = options.eventRetryDelay
         Task { [self] in
-            _ = await function.invoke(event: payload, requestId: requestId)
+            await Self.runEvent(function, payload: payload, requestId: requestId, retryDelay: delay)
             self.pendingEvents.wrappingSubtract(1, ordering: .relaxed)
         }
+    }
+
+    private static func runEvent(_ function: LambdaFunction, payload: [UInt8], requestId: String, retryDelay: Duration)
+        async
+    {
+        let config = function.settings.eventInvokeConfig
+        let retries = config?.retries ?? 2
+        let maximumAge = Duration.seconds(config?.maximumAge ?? 21_600)
+        let received = ContinuousClock.now
+        var last = ""
+        for attempt in 0...retries {
+            if attempt > 0 {
+                try? await Task.sleep(for: retryDelay * attempt)
+                guard ContinuousClock.now - received < maximumAge else {
+                    function.log.write([
+                        "[ERROR] Event invocation RequestId: \(requestId) dropped: older than MaximumEventAgeInSeconds "
+                            + "\(maximumAge.components.seconds) before retry \(attempt) (last error: \(last))"
+                    ])
+                    return
+                }
+            }
+            guard let result = try? await function.invoke(event: payload, requestId: requestId) else { continue }
+            guard result.functionError != nil else { return }
+            last = Self.errorSummary(result.payload)
+            if attempt < retries {
+                function.log.write([
+                    "Event invocation RequestId: \(requestId) attempt \(attempt + 1) of \(retries + 1) failed (\(last)); "
+                        + "retrying in \(Self.secondsText(retryDelay * (attempt + 1)))"
+                ])
+            }
+        }
+        function.log.write([
+            "[ERROR] Event invocation RequestId: \(requestId) failed after \(retries + 1) attempts "
+                + "(MaximumRetryAttempts \(retries)): \(last); the event is dropped (no destination)"
+        ])
+    }
+
+    /// `1.5 s`.
+    static func secondsText(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(format: "%g s", seconds)
+    }
+
+    /// `errorType: errorMessage` of an error payload.
+    private static func errorSummary(_ payload: [UInt8]) -> String {
+        guard case .object(let members)? = try? JSON(parsing: payload) else {
+            return String(decoding: payload.prefix(200), as: UTF8.self)
+        }
+        func text(_ key: String) -> String {
+            if case .string(let value)? = members[key] { return value }
+            return "?"
+        }
+        return "\(text("errorType")): \(text("errorMessage"))"
     }
 
     private static func save(_ configuration: FunctionConfiguration, directory: String) throws(LambdaError) {
