@@ -97,6 +97,7 @@ step drain 300 "$RESULTS/drain.json" "$BIN" bench scaling --others-limit "$OTHER
     --handler-latency-ms 0 --batch-size 10000 --max-backlog 1000000 --duration "$DURATION" --repeats "$REPEATS" --json
 step put 300 "$RESULTS/put.json" bash scripts/bench_put.sh "$BIN" "$PUT_LINES"
 step server 300 "$RESULTS/server.json" python3 scripts/bench_server.py "$BIN" --seconds "$SERVER_SECONDS"
+step remote-put 300 "$RESULTS/remote-put.json" python3 scripts/bench_remote_put.py "$BIN" --records "$(( PUT_LINES / 5 ))"
 step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards "$SHARDS" --parallelization-factors "$FACTORS" \
     --handler-latency-ms 10,0 --max-backlog "$BACKLOG" --duration "$DURATION" --repeats "$REPEATS" --json \
     --report "$LOGS/scaling"
