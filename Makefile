@@ -23,8 +23,8 @@ BUILD_APT_PACKAGES := liblz4-dev pkg-config
 APT_PACKAGES := $(BUILD_APT_PACKAGES) curl chromium
 # Only needed if pip has to build awslambdaric from source (there is a manylinux wheel for x86_64/aarch64 CPython).
 RIC_BUILD_PACKAGES := g++ make cmake autoconf automake libtool libcurl4-openssl-dev
-PIP_PACKAGES := boto3 awscli awslambdaric aws-lambda-powertools 'moto[server]' cbor2 h2 'httpx[http2]'
-PY_CHECK := import boto3, awslambdaric, aws_lambda_powertools, moto, moto.server, cbor2, h2, httpx
+PIP_PACKAGES := boto3 awscli awslambdaric aws-lambda-powertools 'moto[server]' cbor2 h2 'httpx[http2]' aws_kinesis_agg
+PY_CHECK := import boto3, awslambdaric, aws_lambda_powertools, moto, moto.server, cbor2, h2, httpx, aws_kinesis_agg
 VENV_EXECUTABLES := aws moto_server
 # `shardlog --version` reports this file's commit; it is generated (gitignored) and optional: without it, the
 # binary says "commit unknown".

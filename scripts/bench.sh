@@ -101,6 +101,7 @@ step server 300 "$RESULTS/server.json" python3 scripts/bench_server.py "$BIN" --
 LAMBDA_INVOCATIONS=2000; [[ "${BENCH_QUICK:-0}" == 1 ]] && LAMBDA_INVOCATIONS=200
 step lambda 400 "$RESULTS/lambda.json" "$BIN" bench lambda --invocations "$LAMBDA_INVOCATIONS" --clients 1,4 \
     --duration "$SERVER_SECONDS" --repeats "$REPEATS" --json
+step remote-put 300 "$RESULTS/remote-put.json" python3 scripts/bench_remote_put.py "$BIN" --records "$(( PUT_LINES / 5 ))"
 step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards "$SHARDS" --parallelization-factors "$FACTORS" \
     --handler-latency-ms 10,0 --max-backlog "$BACKLOG" --duration "$DURATION" --repeats "$REPEATS" --json \
     --report "$LOGS/scaling"

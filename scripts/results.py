@@ -13,6 +13,7 @@ Inputs, all in --results (Benchmarks/results/ by default, committed with RESULTS
                 `shardlog bench ... --json`
   put.json      scripts/bench_put.sh;  server.json  scripts/bench_server.py
   lambda.json   `shardlog bench lambda --json` (the Lambda API's Invoke: warm latency, cold starts, invocations/s)
+  remote-put.json  scripts/bench_remote_put.py (`put --endpoint-url` vs a boto3 put_records loop)
 Usage: results.py [--results DIR] [--out RESULTS.md] [--svg scaling.svg]
        results.py peers KEY-LINES-FILE OUT.json
 """
@@ -152,6 +153,31 @@ def lambda_section(w, document):
         w(f"| {what} | {p['client']} | {num(p['clients'])} | {spread(p.get('p50Microseconds'))} | "
           f"{spread(p.get('p99Microseconds'))} | {spread(p.get('coldStartMilliseconds'), 1)} | "
           f"{spread(p.get('invocationsPerSecond'))} | {num(p['othersCPUPercent']['median'])} |")
+def remote_put_goal(remote):
+    """(value, measured, reference) of the goal `remote-put-vs-boto3` from remote-put.json."""
+    if not remote:
+        return None, "n/a", "n/a"
+    cli, boto = remote["cli"]["recordsPerSecond"]["median"], remote["boto3"]["recordsPerSecond"]["median"]
+    return (ratio(cli, boto), f"{num(cli)} records/s (`put --endpoint-url`)",
+            f"{num(boto)} records/s (boto3 `put_records` loop)")
+
+
+def remote_put_section(w, remote):
+    """`shardlog put --endpoint-url` vs boto3, from remote-put.json."""
+    if not remote:
+        return
+    cli, boto = remote["cli"]["recordsPerSecond"], remote["boto3"]["recordsPerSecond"]
+    w("## `shardlog put --endpoint-url` vs a boto3 `put_records` loop (into `shardlog serve`)")
+    w("")
+    w(f"Command: `{remote['command']}`: {num(remote['records'])} records of {num(remote['recordBytes'])} bytes with "
+      f"random partition keys into {num(remote['shards'])} shards of one `shardlog serve`, by the CLI (standard "
+      f"input, wall time of the process) and by one boto3 loop of {num(remote['recordsPerCall'])}-record "
+      "PutRecords calls, taking turns.")
+    w("")
+    w(f"| client | records/s (min–max) | × boto3 ({num(boto['median'])} records/s) |")
+    w("| --- | --- | --- |")
+    w(f"| `shardlog put --endpoint-url` | {spread(cli)} | {rtext(ratio(cli['median'], boto['median']))} |")
+    w(f"| boto3 `put_records` loop | {spread(boto)} | |")
     w("")
 
 
@@ -173,6 +199,7 @@ def main():
     idle, drain, scaling = load(d, "idle.json"), load(d, "drain.json"), load(d, "scaling.json")
     runtime, put, server = load(d, "runtime-api.json"), load(d, "put.json"), load(d, "server.json")
     lambda_results = load(d, "lambda.json")
+    remote = load(d, "remote-put.json")
 
     out = []
     w = out.append
@@ -289,6 +316,8 @@ def main():
         elif gid == "lambda-warm-p50":
             value, measured, reference = lambda_goal(goal, lambda_results)
             unit = " ms"
+        elif gid == "remote-put-vs-boto3":
+            value, measured, reference = remote_put_goal(remote)
         else:
             continue
         shown = "n/a" if value is None else (rtext(value) if unit == "×" else f"{value:.0f}%")
@@ -470,6 +499,8 @@ def main():
             w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | {num(mb, 1)} | "
               f"{rtext(ratio(median, redis_best))} |")
         w("")
+
+    remote_put_section(w, remote)
 
     # Kinesis API server vs moto.
     if server and server.get("servers"):

@@ -10,6 +10,11 @@ public struct EventRecord: Sendable, Hashable {
     public var data: [UInt8]
     /// When the store accepted the record.
     public var approximateArrivalTimestamp: Date
+    /// For a user record unpacked from a KPL aggregated record (``KPLAggregation/expand(_:)``): its index in the
+    /// aggregate, written as `subSequenceNumber` (the Kinesis Client Library's numbering); `nil` otherwise.
+    public var subSequenceNumber: Int? = nil
+    /// For a user record unpacked from a KPL aggregated record: its explicit hash key, if it had one.
+    public var explicitHashKey: String? = nil
 
     /// Creates a record.
     /// - Parameters:
@@ -186,7 +191,13 @@ public struct KinesisEventEncoder: Sendable {
         bytes.appendJSONString(record.partitionKey)
         bytes.append(contentsOf: sequenceNumberPrefix)
         bytes.appendJSONStringContents(record.sequenceNumber)
-        bytes.append(contentsOf: dataPrefix)
+        if record.subSequenceNumber != nil {
+            bytes.append(UInt8(ascii: "\""))
+            appendUserRecordFields(record, to: &bytes)
+            bytes.append(contentsOf: dataPrefix.dropFirst())
+        } else {
+            bytes.append(contentsOf: dataPrefix)
+        }
         bytes.appendBase64(record.data)
         bytes.append(contentsOf: timestampPrefix)
         JSONTimestamp.appendEpochSeconds(record.approximateArrivalTimestamp, to: &bytes)
@@ -201,10 +212,13 @@ public struct KinesisEventEncoder: Sendable {
     /// - Parameter record: The record.
     /// - Returns: The number of bytes ``appendRecord(_:to:)`` writes.
     public func encodedByteCount(of record: EventRecord) -> Int {
-        encodedByteCount(
-            partitionKey: record.partitionKey,
-            sequenceNumberByteCount: [UInt8].jsonEscapedByteCount(record.sequenceNumber),
-            dataByteCount: record.data.count, arrival: record.approximateArrivalTimestamp)
+        var extra: [UInt8] = []
+        if record.subSequenceNumber != nil { appendUserRecordFields(record, to: &extra) }
+        return extra.count
+            + encodedByteCount(
+                partitionKey: record.partitionKey,
+                sequenceNumberByteCount: [UInt8].jsonEscapedByteCount(record.sequenceNumber),
+                dataByteCount: record.data.count, arrival: record.approximateArrivalTimestamp)
     }
 
     /// The size of one record's entry from its parts, without building an ``EventRecord`` (the delivery engine sizes
@@ -236,6 +250,18 @@ public struct KinesisEventEncoder: Sendable {
             count += fields.count
         }
         return count
+    }
+
+    /// The fields `aws-kinesis-agg` gives a de-aggregated user record: `"subSequenceNumber":N,"aggregated":true`
+    /// and `"explicitHashKey":"…"` when the user record has one.
+    private func appendUserRecordFields(_ record: EventRecord, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #","subSequenceNumber":"#.utf8)
+        bytes.append(contentsOf: String(record.subSequenceNumber ?? 0).utf8)
+        bytes.append(contentsOf: #","aggregated":true"#.utf8)
+        if let key = record.explicitHashKey {
+            bytes.append(contentsOf: #","explicitHashKey":"#.utf8)
+            bytes.appendJSONString(key)
+        }
     }
 
     private func appendWindowFields(_ window: TumblingWindow, to bytes: inout [UInt8]) {

@@ -86,6 +86,9 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     public var functionName: String?
     /// `EventSourceArn` as given when the mapping was created, or `nil`.
     public var eventSourceArn: String?
+    /// ShardLog's extension `Deaggregate` (default off; not a Lambda parameter): KPL aggregated records are
+    /// delivered as their user records (``KPLAggregation/expand(_:)``) in the events of out-of-process handlers.
+    public var deaggregate = false
 
     /// Creates a configuration; every parameter but the starting position defaults to Lambda's default.
     /// - Parameters:
@@ -148,6 +151,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         case enabled = "Enabled"
         case functionName = "FunctionName"
         case eventSourceArn = "EventSourceArn"
+        case deaggregate = "Deaggregate"
     }
 
     /// Decodes a configuration, filling Lambda's defaults for missing keys (unknown keys are left to
@@ -183,6 +187,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
         functionName = try container.decodeIfPresent(String.self, forKey: .functionName)
         eventSourceArn = try container.decodeIfPresent(String.self, forKey: .eventSourceArn)
+        deaggregate = try container.decodeIfPresent(Bool.self, forKey: .deaggregate) ?? false
     }
 
     /// Encodes every field with AWS's keys; absent optional fields are left out.
@@ -208,6 +213,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         try container.encode(enabled, forKey: .enabled)
         try container.encodeIfPresent(functionName, forKey: .functionName)
         try container.encodeIfPresent(eventSourceArn, forKey: .eventSourceArn)
+        if deaggregate { try container.encode(true, forKey: .deaggregate) }
     }
 
     /// Decodes and validates a configuration file or request body.
@@ -323,8 +329,10 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     ])
 
     /// The keys of Lambda's `CreateEventSourceMapping` request for a Kinesis source that ShardLog takes (no ShardLog
-    /// extensions such as `Handler` or `StreamName`).
-    public static let lambdaKeys: Set<String> = Set(CodingKeys.allCases.map(\.rawValue))
+    /// extensions such as `Handler`, `StreamName` or `Deaggregate`).
+    public static let lambdaKeys: Set<String> = Set(CodingKeys.allCases.map(\.rawValue)).subtracting([
+        CodingKeys.deaggregate.rawValue
+    ])
 
     /// The keys `UpdateEventSourceMapping` may change (not `StartingPosition`, `StartingPositionTimestamp` or
     /// `EventSourceArn`).

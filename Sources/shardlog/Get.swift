@@ -8,6 +8,7 @@ struct Get: AsyncParsableCommand {
         abstract: "Print records as JSON lines (Kinesis field names, data in base64; --decode: as JSON or text).")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var remote: RemoteOptions
     @Argument var name: String
     @Option(help: "Read only this shard (default: every shard, parents before children).") var shard: String?
     @Option(help: "trim-horizon | latest | at:SEQ | after:SEQ | timestamp:ISO8601") var from: String = "trim-horizon"
@@ -45,6 +46,9 @@ struct Get: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let client = try remote.client() {
+            return try await RemoteStreamCommands.run(client) { try await runRemote(client) }
+        }
         let stream = try global.open().stream(named: name)
         let start = try position()
         var remaining = limit ?? Int.max
@@ -55,14 +59,8 @@ struct Get: AsyncParsableCommand {
             // Taken before looking: an append from now on (any process) ends the wait below at once.
             let ticket = stream.doorbell.streamTicket()
             let shards = try stream.describe().shards
-            let ids = Set(shards.map(\.shardId))
-            // Parents before children: start a child only once its parents are drained.
-            for s in shards where iterators[s.shardId] == nil && !finished.contains(s.shardId) {
-                if let only = shard, only != s.shardId { continue }
-                let parents = [s.parentShardId, s.adjacentParentShardId].compactMap { $0 }.filter(ids.contains)
-                if shard == nil && !parents.allSatisfy(finished.contains) { continue }
-                let isChild = shard == nil && !parents.isEmpty
-                iterators[s.shardId] = try stream.iterator(shardId: s.shardId, position: isChild ? .trimHorizon : start)
+            for (id, isChild) in Self.shardsToStart(shards, started: iterators, finished: finished, only: shard) {
+                iterators[id] = try stream.iterator(shardId: id, position: isChild ? .trimHorizon : start)
             }
             var progressed = false
             for id in iterators.keys.sorted() {
@@ -87,6 +85,23 @@ struct Get: AsyncParsableCommand {
             if !follow { break }
             await stream.doorbell.wait(for: ticket, timeout: StreamDoorbell.safetyNet)
         }
+    }
+
+    /// The shards to start reading now, parents before children: with `only`, that shard; otherwise each shard
+    /// not started or finished whose parents (those still in `shards`) are finished. A child starts at its trim
+    /// horizon (`isChild`), the others at `--from`.
+    static func shardsToStart<Reader>(
+        _ shards: [ShardDescription], started: [String: Reader], finished: Set<String>, only: String?
+    ) -> [(shardId: String, isChild: Bool)] {
+        let ids = Set(shards.map(\.shardId))
+        var out: [(shardId: String, isChild: Bool)] = []
+        for s in shards where started[s.shardId] == nil && !finished.contains(s.shardId) {
+            if let only, only != s.shardId { continue }
+            let parents = [s.parentShardId, s.adjacentParentShardId].compactMap { $0 }.filter(ids.contains)
+            if only == nil && !parents.allSatisfy(finished.contains) { continue }
+            out.append((s.shardId, only == nil && !parents.isEmpty))
+        }
+        return out
     }
 
     /// One record as a JSON line; with `decode`, `data` is the record's JSON value (a JSON document, compacted) or

@@ -43,6 +43,10 @@ struct Map: AsyncParsableCommand {
     @Option(help: #"DestinationConfig JSON: {"OnFailure":{"Destination":"stream:NAME"}}."#)
     var destinationConfig: String?
     @Option(help: "On-failure destination: stream:NAME | file:PATH.") var onFailure: String?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Deliver KPL aggregated records as their user records, with subSequenceNumber (default off).")
+    var deaggregate: Bool?
     @Option(help: "The mapping's name (default: the stream name).") var mappingName: String?
     @Option(
         help: ArgumentHelp(
@@ -146,6 +150,7 @@ struct Map: AsyncParsableCommand {
             }
         }
         if let tumblingWindowInSeconds { c.tumblingWindowInSeconds = tumblingWindowInSeconds }
+        if let deaggregate { c.deaggregate = deaggregate }
         if let destinationConfig {
             do {
                 c.destinationConfig = try JSONDecoder().decode(

@@ -34,14 +34,14 @@ struct Put: AsyncParsableCommand {
     @Option(help: "none | interval | always.") var durability: String = "none"
     @Option(help: "stop | skip: what to do with a rejected line.") var onError: OnError = .stop
     @Flag(help: "Print the summary as JSON on standard output.") var json = false
-    @Option(
+    @OptionGroup(title: "Kinesis endpoint (PutRecords; failed entries are retried, each key's records in order)")
+    var remote: RemoteOptions
+    @Flag(
         help: """
-            Send to the stream of this Kinesis endpoint (another shardlog serve, moto, Amazon Kinesis) with \
-            PutRecords instead of the data directory; SigV4 from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
-            AWS_SESSION_TOKEN and AWS_REGION. Failed entries are retried with back-off; records of one partition \
-            key keep their order.
+            With --endpoint-url: pack records into KPL aggregated records (up to 1 MiB each, per shard, partition \
+            key "a" and the first record's hash key, as the Kinesis Producer Library does).
             """)
-    var endpointUrl: String?
+    var aggregate = false
 
     func validate() throws {
         guard Durability(rawValue: durability) != nil else {
@@ -57,13 +57,14 @@ struct Put: AsyncParsableCommand {
             throw ValidationError("--key-field '\(keyField)' is not a dotted path like user or order.id")
         }
         if let key { try DataStream.validate(partitionKey: key, dataByteCount: 0) }
+        if aggregate && remote.endpointUrl == nil { throw ValidationError("--aggregate needs --endpoint-url") }
     }
 
     func run() async throws {
-        if let endpointUrl {
+        if let client = try remote.client() {
             return try await RemotePut(
-                client: try RemoteClient(endpoint: endpointUrl), streamName: name, jsonl: jsonl,
-                keySource: keySource, stopOnError: onError == .stop, json: json
+                client: client, streamName: name, jsonl: jsonl, keySource: keySource, stopOnError: onError == .stop,
+                json: json, aggregate: aggregate
             ).run()
         }
         var options = StoreOptions()

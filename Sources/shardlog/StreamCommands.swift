@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import ShardLog
 
-struct CreateStream: ParsableCommand {
+struct CreateStream: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-stream", abstract: "Create a stream with N shards (hash-key space split evenly).")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var remote: RemoteOptions
     @Argument(help: "DataStream name: 1-128 of [A-Za-z0-9_.-].") var name: String
     @Option(help: "Number of shards.") var shards: Int = 1
     @Option(help: "Retention period in hours (24-8760).") var retentionHours: Int = 24
@@ -23,9 +24,18 @@ struct CreateStream: ParsableCommand {
                 "--segment-mib \(segmentMib) is out of range: a segment must be 1 to 4096 MiB"
                     + " (every shard preallocates one file of this size)")
         }
+        if segmentMib != nil && remote.endpointUrl != nil {
+            throw ValidationError("--segment-mib applies to a data directory, not to --endpoint-url")
+        }
     }
 
-    func run() throws {
+    func run() async throws {
+        if let client = try remote.client() {
+            return try await RemoteStreamCommands.run(client) {
+                try await RemoteStreamCommands.create(
+                    client, name: name, shards: shards, retentionHours: retentionHours, json: json)
+            }
+        }
         let description = try global.open().createStream(
             named: name, shardCount: shards, retentionHours: retentionHours,
             segmentByteCount: segmentMib.map { $0 << 20 })
@@ -37,13 +47,23 @@ struct CreateStream: ParsableCommand {
     }
 }
 
-struct ListStreams: ParsableCommand {
+struct ListStreams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list-streams", abstract: "List the streams.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var remote: RemoteOptions
     @Flag(help: "Print the Kinesis ListStreams JSON.") var json = false
 
-    func run() throws {
-        let names = try global.open().listStreams()
+    func run() async throws {
+        if let client = try remote.client() {
+            return try await RemoteStreamCommands.run(client) {
+                try show(try await RemoteStreamCommands.listStreams(client))
+            }
+        }
+        try show(try global.open().listStreams())
+    }
+
+    /// The names one per line, or the ListStreams JSON.
+    func show(_ names: [String]) throws {
         if json {
             print(try kinesisJSON(ListStreamsOutput(streamNames: names)))
         } else {
@@ -61,14 +81,20 @@ struct ListStreams: ParsableCommand {
     }
 }
 
-struct DescribeStream: ParsableCommand {
+struct DescribeStream: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe-stream", abstract: "Show a stream's shards, ranges and lineage.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var remote: RemoteOptions
     @Argument var name: String
     @Flag(help: "Print the Kinesis DescribeStream JSON.") var json = false
 
-    func run() throws {
+    func run() async throws {
+        if let client = try remote.client() {
+            return try await RemoteStreamCommands.run(client) {
+                try await RemoteStreamCommands.describeStream(client, name: name, json: json)
+            }
+        }
         let store = try global.open()
         let stream = try store.stream(named: name)
         let d = try stream.describe()
@@ -76,11 +102,16 @@ struct DescribeStream: ParsableCommand {
             print(try kinesisJSON(["StreamDescription": d]))
             return
         }
-        print(
-            "stream \(d.streamName)  status \(d.streamStatus)  retention \(d.retentionPeriodHours) h  "
-                + "\(d.openShards.count) open / \(d.shards.count) shards")
+        Self.printTable(
+            name: d.streamName, status: d.streamStatus, retentionHours: d.retentionPeriodHours, shards: d.shards)
+    }
+
+    /// The stream line and the shard table.
+    static func printTable(name: String, status: String, retentionHours: Int, shards: [ShardDescription]) {
+        let open = shards.filter(\.isOpen).count
+        print("stream \(name)  status \(status)  retention \(retentionHours) h  \(open) open / \(shards.count) shards")
         print("shard                 state   parent(s)                                  hash keys from")
-        for s in d.shards {
+        for s in shards {
             let parents = [s.parentShardId, s.adjacentParentShardId].compactMap { $0 }.joined(separator: ",")
             let state = s.isOpen ? "OPEN  " : "CLOSED"
             print(

@@ -118,6 +118,8 @@ struct ResultsGeneratorTests {
             #expect(markdown.contains("Intel(R) Xeon(R) Processor"))
             #expect(markdown.contains("| 171,234 msg/s | 24 | 3 | yes |"))
             #expect(markdown.contains("2.65% of a core over 1,000 shards (contended)"))
+            #expect(markdown.contains("| `shardlog put --endpoint-url` | 131,377 (118,530–139,804) | 3.27× |"))
+            #expect(markdown.contains("boto3 `put_records` loop) | 3.27× | ≥ 3× | **met** |"))
             #expect(!markdown.contains("/work/shared"))
             // The Lambda API's Invoke (lambda.json): its goal and its section.
             #expect(markdown.contains("| 1.71 ms (p99 2.95 ms) | boto3 p50 3.42 ms | 1.71 ms | ≤ 2 ms | **met** |"))

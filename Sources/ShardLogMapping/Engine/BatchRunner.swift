@@ -288,6 +288,7 @@ struct BatchRunner: Sendable {
         let batch = InvocationBatch(
             records: records, shardId: shardId, streamName: context.streamName, streamARN: context.streamARN,
             requestId: requestId, deadline: Date().addingTimeInterval(seconds), slot: slot,
+            deaggregate: configuration.deaggregate,
             window: window.map { current in
                 var fields = current
                 fields.isFinalInvokeForWindow = current.isFinalInvokeForWindow && isLast

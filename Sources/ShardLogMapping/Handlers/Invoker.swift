@@ -24,12 +24,15 @@ public struct InvocationBatch: Sendable {
     /// An event to deliver as is instead of the Kinesis event built from ``records`` (a direct `Invoke` of a
     /// function), or `nil`.
     public var rawEvent: [UInt8]?
+    /// Whether the event delivers KPL aggregated records as their user records (the mapping's `Deaggregate`).
+    public var deaggregate: Bool
 
     /// Creates a batch.
     public init(
         records: [Record], shardId: String, streamName: String, streamARN: String, requestId: String,
-        deadline: Date, slot: Int, window: TumblingWindow? = nil
+        deadline: Date, slot: Int, deaggregate: Bool = false, window: TumblingWindow? = nil
     ) {
+        self.deaggregate = deaggregate
         self.records = records
         self.shardId = shardId
         self.streamName = streamName

@@ -174,17 +174,16 @@ extension InvocationBatch {
             source.invokeIdentityArn = "arn:aws:iam::\(parts[4]):role/shardlog"
         }
         let encoder = KinesisEventEncoder(source: source)
-        return encoder.encode(
-            records.lazy.map {
-                EventRecord(
-                    partitionKey: $0.partitionKey,
-                    sequenceNumber: $0.sequenceNumber,
-                    data: $0.data,
-                    approximateArrivalTimestamp: $0.approximateArrivalTimestamp
-                )
-            },
-            window: window
-        )
+        let events = records.lazy.map {
+            EventRecord(
+                partitionKey: $0.partitionKey,
+                sequenceNumber: $0.sequenceNumber,
+                data: $0.data,
+                approximateArrivalTimestamp: $0.approximateArrivalTimestamp
+            )
+        }
+        return deaggregate
+            ? encoder.encode(KPLAggregation.expand(events), window: window) : encoder.encode(events, window: window)
     }
 
     /// The sequence numbers of the batch, for response checks.

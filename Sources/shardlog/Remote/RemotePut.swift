@@ -32,6 +32,8 @@ struct RemotePut {
     let keySource: RecordScanner.KeySource
     let stopOnError: Bool
     let json: Bool
+    /// Pack records into KPL aggregated records (``RemotePut/aggregated(_:shards:)``).
+    var aggregate = false
 
     /// Counts of stored records, shared by the senders.
     final class Tally: Sendable {
@@ -50,6 +52,22 @@ struct RemotePut {
     /// summary. Throws `ExitCode(1)` when a line was refused or sending failed.
     func run() async throws {
         let tally = Tally()
+        var shards = ShardRouter(starts: [])
+        if aggregate {
+            do {
+                shards = try await ShardRouter(client, streamName: streamName)
+            } catch {
+                printError("error: \(error) (DescribeStream of \(streamName) at \(client.endpoint.absoluteString))")
+                throw ExitCode(1)
+            }
+        }
+        func send(_ pending: RecordBuffer, tally: Tally) async throws {
+            if aggregate {
+                try await self.send(aggregated(pending, shards: shards), tally: tally)
+            } else {
+                try await self.send(pending, tally: tally)
+            }
+        }
         var scanner = RecordScanner(jsonl: jsonl, keySource: keySource, maxRecordByteCount: 1 << 20)
         var pending = RecordBuffer(records: 4096, keyBytes: 64 << 10, dataBytes: 2 << 20)
         var lineNumber = 0
@@ -101,13 +119,14 @@ struct RemotePut {
         if rejected > 0 || outcome != .complete { throw ExitCode(1) }
     }
 
-    /// Sends every record of `buffer`, each partition key's records in order.
-    func send(_ buffer: RecordBuffer, tally: Tally) async throws {
-        guard !buffer.isEmpty else { return }
+    /// Sends every entry of `buffer`, the entries of each order key (a partition key; a shard for aggregates) in
+    /// order.
+    func send(_ buffer: some PutEntries, tally: Tally) async throws {
+        guard buffer.count > 0 else { return }
         var slots = [[Int]](repeating: [], count: Self.slotCount)
         for i in 0..<buffer.count {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in buffer.keyBytes[buffer.keyRange(i)] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            for byte in buffer.orderKey(i) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             slots[Int(hash % UInt64(Self.slotCount))].append(i)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -119,7 +138,7 @@ struct RemotePut {
     }
 
     /// One sender: `queue` (indices into `buffer`) in order, one request at a time, failed entries first again.
-    private func sendInOrder(_ buffer: RecordBuffer, _ queue: [Int], tally: Tally) async throws {
+    private func sendInOrder(_ buffer: some PutEntries, _ queue: [Int], tally: Tally) async throws {
         var queue = queue
         var backoff = Backoff()
         var withoutProgress = 0
@@ -132,8 +151,8 @@ struct RemotePut {
                 if taken.count == Self.maxBatchRecords || position - (taken.last ?? 0) > 4 * Self.maxBatchRecords {
                     break
                 }
-                let key = buffer.keyBytes[buffer.keyRange(i)]
-                let size = key.count + buffer.dataRange(i).count
+                let key = buffer.orderKey(i)
+                let size = buffer.byteCount(i)
                 if bytes + size > Self.maxBatchBytes { break }
                 guard keys.insert(key).inserted else { continue }
                 taken.append(position)
@@ -141,11 +160,8 @@ struct RemotePut {
             }
             var body = Data("{\"StreamName\":\(jsonString(streamName)),\"Records\":[".utf8)
             for (n, position) in taken.enumerated() {
-                let i = queue[position]
                 if n > 0 { body.append(UInt8(ascii: ",")) }
-                body.append(contentsOf: "{\"Data\":\"".utf8)
-                body.append(Data(buffer.data(i)).base64EncodedData())
-                body.append(contentsOf: "\",\"PartitionKey\":\(jsonString(buffer.partitionKey(i)))}".utf8)
+                buffer.appendEntry(queue[position], to: &body)
             }
             body.append(contentsOf: "]}".utf8)
             let answer = try await client.call("PutRecords", body: body)
@@ -153,15 +169,17 @@ struct RemotePut {
                 throw CLIError("PutRecords answered \(taken.count) records with an unexpected body")
             }
             var stored = Set<Int>()
-            var (storedBytes, shards) = (0, [Int: Int]())
+            var (storedRecords, storedBytes, shards) = (0, 0, [Int: Int]())
             for (position, result) in zip(taken, results) where result["ErrorCode"] == nil {
                 stored.insert(position)
-                storedBytes += buffer.dataRange(queue[position]).count
+                let records = buffer.userRecordCount(queue[position])
+                storedRecords += records
+                storedBytes += buffer.userByteCount(queue[position])
                 if let id = result["ShardId"] as? String, let n = Int(id.split(separator: "-").last ?? "") {
-                    shards[n, default: 0] += 1
+                    shards[n, default: 0] += records
                 }
             }
-            tally.add(records: stored.count, bytes: storedBytes, shards: shards)
+            tally.add(records: storedRecords, bytes: storedBytes, shards: shards)
             if stored.count < taken.count {
                 // Back off further only while nothing gets through; after partial progress, wait one short step.
                 withoutProgress = stored.isEmpty ? withoutProgress + 1 : 0
@@ -180,4 +198,33 @@ struct RemotePut {
             queue = queue.enumerated().filter { !stored.contains($0.offset) }.map(\.element)
         }
     }
+}
+
+/// The entries of PutRecords requests a sender takes in order. A request holds at most one entry per order key, so
+/// a failed entry is retried before any later entry of its key is sent.
+protocol PutEntries: Sendable {
+    /// Entries.
+    var count: Int { get }
+    /// The key whose entries must be stored in order: the partition key, or the shard of an aggregated record.
+    func orderKey(_ i: Int) -> ArraySlice<UInt8>
+    /// The bytes the entry counts toward the 5 MiB limit of a request (partition key and data).
+    func byteCount(_ i: Int) -> Int
+    /// Appends the entry's JSON object (`{"Data":…,"PartitionKey":…}`).
+    func appendEntry(_ i: Int, to body: inout Data)
+    /// The user records the entry stores.
+    func userRecordCount(_ i: Int) -> Int
+    /// The user data bytes the entry stores.
+    func userByteCount(_ i: Int) -> Int
+}
+
+extension RecordBuffer: PutEntries {
+    func orderKey(_ i: Int) -> ArraySlice<UInt8> { keyBytes[keyRange(i)] }
+    func byteCount(_ i: Int) -> Int { keyRange(i).count + dataRange(i).count }
+    func appendEntry(_ i: Int, to body: inout Data) {
+        body.append(contentsOf: "{\"Data\":\"".utf8)
+        body.append(Data(data(i)).base64EncodedData())
+        body.append(contentsOf: "\",\"PartitionKey\":\(jsonString(partitionKey(i)))}".utf8)
+    }
+    func userRecordCount(_ i: Int) -> Int { 1 }
+    func userByteCount(_ i: Int) -> Int { dataRange(i).count }
 }

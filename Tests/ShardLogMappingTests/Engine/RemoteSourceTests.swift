@@ -158,55 +158,18 @@ struct RemoteSourceTests {
     }
 
     @Test func readsMotoKinesis() async throws {
-        let script = """
-            import boto3, os, signal, socket, subprocess, sys, time, urllib.request
-            s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-            moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            try:
-                for _ in range(200):
-                    try:
-                        urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/"); break
-                    except Exception:
-                        time.sleep(0.1)
-                k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                                 aws_access_key_id="x", aws_secret_access_key="x")
-                k.create_stream(StreamName="moto", ShardCount=2)
-                k.get_waiter("stream_exists").wait(StreamName="moto", WaiterConfig={"Delay": 0.1})
-                for i in range(50):
-                    k.put_record(StreamName="moto", PartitionKey=f"k{i % 5}",
-                                 Data=('{"key":"k%d","i":%d}' % (i % 5, i)).encode())
-                print(port, flush=True)
-                sys.stdin.read()
-            finally:
-                os.killpg(moto.pid, signal.SIGTERM)
-                try:
-                    moto.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    os.killpg(moto.pid, signal.SIGKILL); moto.wait()
+        try await withMoto { port in try await readsMoto(port: port) }
+    }
+
+    private func readsMoto(port: Int) async throws {
+        _ = try await runBoto3(
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-        let line = await Task.detached { () -> String in
-            var bytes: [UInt8] = []
-            while let chunk = try? output.fileHandleForReading.read(upToCount: 1), let byte = chunk.first,
-                byte != UInt8(ascii: "\n")
-            {
-                bytes.append(byte)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
-        let port = try #require(Int(line), "moto did not start: \(line)")
+            create("moto", 2)
+            for i in range(50):
+                k.put_record(StreamName="moto", PartitionKey=f"k{i % 5}",
+                             Data=('{"key":"k%d","i":%d}' % (i % 5, i)).encode())
+            print("{}")
+            """, port: port)
         try await withTemporaryDirectory { local in
             let store = try Store(directory: local)
             let source = try KinesisSource(

@@ -96,55 +96,26 @@ struct RemotePutTests {
 
     /// Against moto: a stream created with boto3 receives every line, each key's records in order.
     @Test func putIntoMotoWorks() async throws {
-        let script = """
-            import boto3, json, os, signal, socket, subprocess, sys, time, urllib.request
-            s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-            moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            try:
-                for _ in range(200):
-                    try:
-                        urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/"); break
-                    except Exception:
-                        time.sleep(0.1)
-                k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                                 aws_access_key_id="x", aws_secret_access_key="x")
-                k.create_stream(StreamName="moto", ShardCount=2)
-                k.get_waiter("stream_exists").wait(StreamName="moto", WaiterConfig={"Delay": 0.1})
-                lines = "".join('{"user":"u%d","n":%d}\\n' % (i % 7, i) for i in range(600))
-                put = subprocess.run([sys.argv[1], "put", "moto", "--endpoint-url", f"http://127.0.0.1:{port}",
-                                      "--key-field", "user"], input=lines.encode(), capture_output=True, timeout=120,
-                                     env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x"))
-                rows = []
-                for shard in k.list_shards(StreamName="moto")["Shards"]:
-                    it = k.get_shard_iterator(StreamName="moto", ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-                    while it:
-                        r = k.get_records(ShardIterator=it, Limit=10000)
-                        rows += [json.loads(x["Data"]) for x in r["Records"]]
-                        if not r["Records"]: break
-                        it = r.get("NextShardIterator")
-                print(json.dumps({"status": put.returncode, "stderr": put.stderr.decode(), "rows": rows}))
-            finally:
-                os.killpg(moto.pid, signal.SIGTERM)
-                try:
-                    moto.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    os.killpg(moto.pid, signal.SIGKILL); moto.wait()
-            """
-        let r = try await runProcess(projectPython, ["-c", script, shardlogBinary], timeout: .seconds(150))
-        let result = try #require(
-            try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout) \(r.stderr)")
-        #expect(result["status"] as? Int == 0, "\(result["stderr"] ?? "")")
-        let rows = try #require(result["rows"] as? [[String: Any]])
-        let numbers = rows.compactMap { $0["n"] as? Int }
-        #expect(numbers.count == 600)
-        #expect(Set(numbers) == Set(0..<600))
-        var last: [String: Int] = [:]
-        for row in rows {
-            let (user, n) = (try #require(row["user"] as? String), try #require(row["n"] as? Int))
-            #expect((last[user] ?? -1) < n)
-            last[user] = n
+        try await withMoto { port in
+            _ = try await runBoto3("create('moto', 2); print('{}')", port: port)
+            let lines = Data((0..<600).map { "{\"user\":\"u\($0 % 7)\",\"n\":\($0)}\n" }.joined().utf8)
+            let put = try await runShardlog(
+                ["put", "moto", "--endpoint-url", "http://127.0.0.1:\(port)", "--key-field", "user"], input: lines,
+                timeout: .seconds(120))
+            #expect(put.status == 0, "\(put.stderr)")
+            let rows = try #require(
+                try await runBoto3(
+                    "print(json.dumps([json.loads(r['Data']) for r in read_all('moto')]))", port: port)
+                    as? [[String: Any]])
+            let numbers = rows.compactMap { $0["n"] as? Int }
+            #expect(numbers.count == 600)
+            #expect(Set(numbers) == Set(0..<600))
+            var last: [String: Int] = [:]
+            for row in rows {
+                let (user, n) = (try #require(row["user"] as? String), try #require(row["n"] as? Int))
+                #expect((last[user] ?? -1) < n)
+                last[user] = n
+            }
         }
     }
 }
