@@ -7,15 +7,12 @@ package struct DecodedData: Sendable, Equatable {
     /// The JSON text of the value printed for `data`.
     package let json: String
 
-    /// Decodes `bytes`: a JSON document (object, array, string, number, `true`, `false`, `null`) is kept as its
-    /// value, written compactly; other valid UTF-8 becomes a JSON string; anything else base64.
+    /// Decodes `bytes`: a JSON document (object, array, string, number, `true`, `false`, `null`) is kept as it was
+    /// written (key order, number forms, escapes) without its insignificant whitespace; other valid UTF-8 becomes a
+    /// JSON string; anything else base64.
     package init(_ bytes: [UInt8]) {
-        let data = Data(bytes)
-        if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
-            let compact = try? JSONSerialization.data(
-                withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])
-        {
-            self.init(encoding: "json", json: String(decoding: compact, as: UTF8.self))
+        if (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+            self.init(encoding: "json", json: String(decoding: Self.compact(bytes), as: UTF8.self))
         } else if let text = String(validating: bytes, as: UTF8.self),
             let quoted = try? JSONEncoder().encode(text)
         {
@@ -23,6 +20,32 @@ package struct DecodedData: Sendable, Equatable {
         } else {
             self.init(base64: bytes)
         }
+    }
+
+    /// Valid JSON text without the whitespace between its tokens (strings are copied as they are).
+    static func compact(_ json: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(json.count)
+        var inString = false
+        var escaped = false
+        for byte in json {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                out.append(byte)
+            } else if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+                continue
+            } else {
+                if byte == UInt8(ascii: "\"") { inString = true }
+                out.append(byte)
+            }
+        }
+        return out
     }
 
     private init(encoding: String, json: String) {
