@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "ShardLog", targets: ["ShardLog"]),
+        .library(name: "ShardLogWire", targets: ["ShardLogWire"]),
         .library(name: "ShardLogMapping", targets: ["ShardLogMapping"]),
         .library(name: "ShardLogServer", targets: ["ShardLogServer"]),
         .library(name: "ShardLogBench", targets: ["ShardLogBench"]),
@@ -59,10 +60,17 @@ let package = Package(
             dependencies: ["ShardLog"],
             swiftSettings: strict
         ),
+        // JSON (value, parser, writer), CBOR and SigV4 (signing and verifying), shared by server, mapping and CLI.
+        .target(
+            name: "ShardLogWire",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .target(
             name: "ShardLogMapping",
             dependencies: [
                 "ShardLog",
+                "ShardLogWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -78,6 +86,7 @@ let package = Package(
             dependencies: [
                 "ShardLog",
                 "ShardLogMapping",
+                "ShardLogWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -121,6 +130,7 @@ let package = Package(
                 "ShardLogMapping",
                 "ShardLogServer",
                 "ShardLogBench",
+                "ShardLogWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -147,6 +157,11 @@ let package = Package(
         .testTarget(
             name: "ShardLogIngestTests",
             dependencies: ["ShardLogIngest", "ShardLog", "ShardLogTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogWireTests",
+            dependencies: ["ShardLogWire", "ShardLogTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(

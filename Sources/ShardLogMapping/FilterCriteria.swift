@@ -97,11 +97,11 @@ struct RecordFilter: Sendable {
         guard !entries.isEmpty else {
             return true
         }
-        var data: JSONValue?
+        var data: JSON?
         if needsData {
-            data = try? JSONValue(parsing: record.data)
+            data = try? JSON(parsing: record.data)
         }
-        var event: [String: JSONValue] = [
+        var event: [String: JSON] = [
             "partitionKey": .string(record.partitionKey),
             "sequenceNumber": .string(record.sequenceNumber),
             "approximateArrivalTimestamp": .number(

@@ -23,9 +23,9 @@ struct FilterPattern: Sendable {
     /// - Parameter text: The pattern's JSON text.
     /// - Throws: ``FilterPatternError`` naming the problem and where it is.
     init(parsing text: String) throws(FilterPatternError) {
-        let value: JSONValue
+        let value: JSON
         do {
-            value = try JSONValue(parsing: text)
+            value = try JSON(parsing: text)
         } catch {
             throw FilterPatternError(reason: "the pattern is not valid JSON (\(error))")
         }
@@ -43,7 +43,7 @@ struct FilterPattern: Sendable {
     }
 
     /// Whether `event` matches the pattern.
-    func matches(_ event: [String: JSONValue]) -> Bool {
+    func matches(_ event: [String: JSON]) -> Bool {
         root.matches(event)
     }
 }
@@ -62,7 +62,7 @@ struct ObjectPattern: Sendable {
     var fields: [FieldPattern]
     var alternatives: [[ObjectPattern]]
 
-    init(parsing members: [String: JSONValue], path: [String]) throws(FilterPatternError) {
+    init(parsing members: [String: JSON], path: [String]) throws(FilterPatternError) {
         guard !members.isEmpty else {
             throw FilterPatternError(reason: "\(Self.describe(path)) is an empty object; name at least one field")
         }
@@ -105,7 +105,7 @@ struct ObjectPattern: Sendable {
                 throw FilterPatternError(
                     reason: "\(Self.describe(fieldPath)) must be an array of match values, such as "
                         + #"["a", "b"], or a nested pattern object; got "#
-                        + String(decoding: value.jsonBytes, as: UTF8.self)
+                        + String(decoding: value.bytes, as: UTF8.self)
                 )
             }
         }
@@ -119,7 +119,7 @@ struct ObjectPattern: Sendable {
         fields.contains { $0.key == key } || alternatives.contains { group in group.contains { $0.references(key) } }
     }
 
-    func matches(_ object: [String: JSONValue]) -> Bool {
+    func matches(_ object: [String: JSON]) -> Bool {
         for field in fields where !field.matches(object) {
             return false
         }
@@ -144,7 +144,7 @@ enum FieldPattern: Sendable {
         }
     }
 
-    func matches(_ object: [String: JSONValue]) -> Bool {
+    func matches(_ object: [String: JSON]) -> Bool {
         switch self {
         case .values(let key, let matchers):
             let value = object[key]
@@ -158,9 +158,9 @@ enum FieldPattern: Sendable {
 
     /// Whether `predicate` holds for an object in `value` (itself or inside arrays).
     private static func anyObject(
-        in value: JSONValue?,
+        in value: JSON?,
         sawObject: inout Bool,
-        where predicate: ([String: JSONValue]) -> Bool
+        where predicate: ([String: JSON]) -> Bool
     ) -> Bool {
         switch value {
         case .object(let members):
@@ -197,12 +197,12 @@ struct NumericRange: Sendable, Equatable {
 
 /// One element of a match-value array.
 enum ValueMatcher: Sendable {
-    case equals(JSONValue)
+    case equals(JSON)
     case prefix(String)
     case suffix(String)
     case equalsIgnoreCase(String)
     case exists(Bool)
-    case anythingBut([JSONValue])
+    case anythingBut([JSON])
     case anythingButPrefix(String)
     case anythingButSuffix(String)
     case anythingButEqualsIgnoreCase([String])
@@ -210,7 +210,7 @@ enum ValueMatcher: Sendable {
 
     static let operatorNames = "prefix, suffix, equals-ignore-case, exists, anything-but, numeric"
 
-    init(parsing element: JSONValue, path: String) throws(FilterPatternError) {
+    init(parsing element: JSON, path: String) throws(FilterPatternError) {
         switch element {
         case .string, .number, .bool, .null:
             self = .equals(element)
@@ -224,10 +224,13 @@ enum ValueMatcher: Sendable {
                 )
             }
             self = try Self.parseOperator(name, operand, path: path)
+        case .integer, .epochMilliseconds, .fields, .blob, .encoded:
+            // Output-only forms of the shared JSON value; a pattern parsed from JSON text never holds them.
+            throw FilterPatternError(reason: "\(path) holds a \(element.typeName) that JSON text cannot express")
         }
     }
 
-    private static func string(_ operand: JSONValue, of name: String, path: String) throws(FilterPatternError)
+    private static func string(_ operand: JSON, of name: String, path: String) throws(FilterPatternError)
         -> String
     {
         guard case .string(let text) = operand else {
@@ -236,7 +239,7 @@ enum ValueMatcher: Sendable {
         return text
     }
 
-    private static func parseOperator(_ name: String, _ operand: JSONValue, path: String) throws(FilterPatternError)
+    private static func parseOperator(_ name: String, _ operand: JSON, path: String) throws(FilterPatternError)
         -> ValueMatcher
     {
         switch name {
@@ -262,7 +265,7 @@ enum ValueMatcher: Sendable {
         }
     }
 
-    private static func parseAnythingBut(_ operand: JSONValue, path: String) throws(FilterPatternError)
+    private static func parseAnythingBut(_ operand: JSON, path: String) throws(FilterPatternError)
         -> ValueMatcher
     {
         let usage =
@@ -312,7 +315,7 @@ enum ValueMatcher: Sendable {
         }
     }
 
-    private static func parseNumeric(_ operand: JSONValue, path: String) throws(FilterPatternError) -> NumericRange {
+    private static func parseNumeric(_ operand: JSON, path: String) throws(FilterPatternError) -> NumericRange {
         let usage = #"\#(path): "numeric" takes ["=", 5], ["<", 5] or a range such as [">", 0, "<=", 5]"#
         guard case .array(let items) = operand, items.count == 2 || items.count == 4 else {
             throw FilterPatternError(reason: usage)
@@ -354,7 +357,7 @@ enum ValueMatcher: Sendable {
     }
 
     /// Whether a field's value (`nil` when absent) matches.
-    func matches(_ value: JSONValue?) -> Bool {
+    func matches(_ value: JSON?) -> Bool {
         if case .exists(let exists) = self {
             return Self.anyLeaf(in: value) { _ in true } == exists
         }
@@ -362,7 +365,7 @@ enum ValueMatcher: Sendable {
     }
 
     /// Whether `predicate` holds for a leaf (non-object, non-array value) in `value` or its arrays.
-    private static func anyLeaf(in value: JSONValue?, where predicate: (JSONValue) -> Bool) -> Bool {
+    private static func anyLeaf(in value: JSON?, where predicate: (JSON) -> Bool) -> Bool {
         switch value {
         case nil, .object:
             return false
@@ -376,7 +379,7 @@ enum ValueMatcher: Sendable {
         }
     }
 
-    private static func exactlyEqual(_ leaf: JSONValue, _ expected: JSONValue) -> Bool {
+    private static func exactlyEqual(_ leaf: JSON, _ expected: JSON) -> Bool {
         switch (leaf, expected) {
         case (.string(let lhs), .string(let rhs)):
             lhs.utf8.elementsEqual(rhs.utf8)
@@ -385,7 +388,7 @@ enum ValueMatcher: Sendable {
         }
     }
 
-    private func matchesLeaf(_ leaf: JSONValue) -> Bool {
+    private func matchesLeaf(_ leaf: JSON) -> Bool {
         switch self {
         case .equals(let expected):
             return Self.exactlyEqual(leaf, expected)

@@ -35,12 +35,12 @@ public enum HandlerResponse: Sendable, Hashable {
     }
 
     /// Parses a response body; empty or blank means `null`.
-    static func parseBody(_ body: [UInt8]) -> Result<JSONValue, ResponseParseFailure> {
+    static func parseBody(_ body: [UInt8]) -> Result<JSON, ResponseParseFailure> {
         guard body.contains(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) else {
             return .success(.null)
         }
         do {
-            return .success(try JSONValue(parsing: body))
+            return .success(try JSON(parsing: body))
         } catch {
             return .failure(
                 ResponseParseFailure(
@@ -66,7 +66,7 @@ public enum HandlerResponse: Sendable, Hashable {
     }
 
     /// Applies the batch-item-failure rules to a parsed response.
-    static func interpret(_ value: JSONValue, batchSequenceNumbers: Set<String>) -> HandlerResponse {
+    static func interpret(_ value: JSON, batchSequenceNumbers: Set<String>) -> HandlerResponse {
         guard case .object(let members) = value, let failures = members["batchItemFailures"], failures != .null
         else {
             return .success
@@ -138,7 +138,7 @@ public struct TumblingWindowResponse: Sendable, Hashable {
     ///   - batchSequenceNumbers: The sequence numbers of the invoked batch.
     ///   - reportBatchItemFailures: Whether the mapping's `FunctionResponseTypes` has `ReportBatchItemFailures`.
     public init(parsing body: [UInt8], batchSequenceNumbers: Set<String>, reportBatchItemFailures: Bool) {
-        let value: JSONValue
+        let value: JSON
         switch HandlerResponse.parseBody(body) {
         case .failure(let failure):
             self.init(outcome: .fullFailure(reason: failure.reason), state: nil)
@@ -158,7 +158,7 @@ public struct TumblingWindowResponse: Sendable, Hashable {
             reportBatchItemFailures
             ? HandlerResponse.interpret(value, batchSequenceNumbers: batchSequenceNumbers)
             : .success
-        self.init(outcome: outcome, state: JSONValue.object(stateMembers).jsonBytes)
+        self.init(outcome: outcome, state: JSON.object(stateMembers).bytes)
     }
 }
 

@@ -241,9 +241,9 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     /// Reports what `JSONDecoder` describes poorly: malformed JSON (with its byte offset) and fractional numbers in
     /// integer fields.
     private static func precheck(_ json: [UInt8]) throws(MappingError) {
-        let value: JSONValue
+        let value: JSON
         do {
-            value = try JSONValue(parsing: json)
+            value = try JSON(parsing: json)
         } catch {
             throw MappingError(
                 code: .invalidParameter,
@@ -267,7 +267,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
                 throw MappingError(
                     code: .invalidParameter,
                     message:
-                        "\(key) must be a number of seconds greater than 0 and at most 900; got \(String(decoding: member.jsonBytes, as: UTF8.self))"
+                        "\(key) must be a number of seconds greater than 0 and at most 900; got \(String(decoding: member.bytes, as: UTF8.self))"
                 )
             }
         }
@@ -281,7 +281,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
                 throw MappingError(
                     code: .invalidParameter,
                     message:
-                        "\(key) has the wrong type: expected a string; got \(String(decoding: member.jsonBytes, as: UTF8.self))"
+                        "\(key) has the wrong type: expected a string; got \(String(decoding: member.bytes, as: UTF8.self))"
                 )
             }
         }

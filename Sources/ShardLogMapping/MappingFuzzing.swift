@@ -9,10 +9,10 @@ package enum MappingFuzzing {
     /// the same text.
     /// - Parameter bytes: arbitrary bytes.
     package static func jsonValue(_ bytes: [UInt8]) {
-        guard let value = try? JSONValue(parsing: bytes) else { return }
-        let text = value.jsonBytes
-        let again = try? JSONValue(parsing: text)
-        precondition(again?.jsonBytes == text, "JSONValue did not read back its own output")
+        guard let value = try? JSON(parsing: bytes) else { return }
+        let text = value.bytes
+        let again = try? JSON(parsing: text)
+        precondition(again?.bytes == text, "JSON did not read back its own output")
     }
 
     /// Splits `bytes` at the first newline into a filter pattern and a record's data, compiles the pattern (directly

@@ -62,6 +62,8 @@ package struct KinesisError: Error, CustomStringConvertible, Sendable, Equatable
         switch error {
         case let e as KinesisError:
             self = e
+        case let e as WireError:
+            self.init(e)
         case let e as ShardLogError:
             switch e.code {
             case .invalidArgument, .resourceNotFound, .resourceInUse, .limitExceeded, .expiredIterator:

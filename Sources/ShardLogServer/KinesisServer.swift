@@ -198,7 +198,7 @@ package final class KinesisServer: Sendable {
         var bodyComplete = false
         defer { budget.release(reserved) }
         do {
-            let authorization = try options.credentials.map { credentials throws(KinesisError) in
+            let authorization = try options.credentials.map { credentials throws(WireError) in
                 try SignatureV4(credentials: credentials).authorize(
                     SignatureV4.Head(
                         method: request.method.rawValue, path: request.uri.path, query: request.uri.query,

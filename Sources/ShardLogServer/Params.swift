@@ -19,7 +19,7 @@ struct Params {
                 self.init([:])
                 return
             }
-            guard case .object(let members) = try JSON(parsing: body) else {
+            guard case .object(let members) = try WireFormat.json.decodeRequest(body) else {
                 throw KinesisError(.serialization, "the request body must be a JSON object")
             }
             self.init(members)
@@ -28,7 +28,7 @@ struct Params {
                 self.init([:])
                 return
             }
-            let value = try CBOR.decode(body)
+            let value = try WireFormat.cbor.decodeRequest(body)
             guard case .object(let members) = value else {
                 throw KinesisError(.serialization, "the request body must be a CBOR map, not a \(value.typeName)")
             }

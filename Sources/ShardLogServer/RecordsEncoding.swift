@@ -80,7 +80,7 @@ enum RecordsEncoding {
         out.append(contentsOf: jsonSequenceNumber)
         appendSequenceNumber(r, to: &out)
         out.append(contentsOf: jsonArrival)
-        appendEpochSeconds(r.arrivalMilliseconds, to: &out)
+        JSONTimestamp.appendEpochSeconds(milliseconds: r.arrivalMilliseconds, to: &out)
         out.append(contentsOf: jsonData)
         Base64Text.append(r.data, to: &out)
         out.append(contentsOf: jsonPartitionKey)
@@ -236,21 +236,5 @@ enum RecordsEncoding {
             v /= 10
             i -= 1
         }
-    }
-
-    /// `1721900000.123` for 1721900000123 ms (``JSON/epochSecondsText(_:)`` without the string).
-    static func appendEpochSeconds(_ ms: Int64, to out: inout [UInt8]) {
-        if ms < 0 { out.append(UInt8(ascii: "-")) }
-        let magnitude = ms.magnitude
-        let seconds = magnitude / 1000
-        var width = 1
-        var power: UInt64 = 10
-        while width < 20 && seconds >= power {
-            width += 1
-            power = power &* 10
-        }
-        appendDigits(seconds, width: width, to: &out)
-        out.append(UInt8(ascii: "."))
-        appendDigits(magnitude % 1000, width: 3, to: &out)
     }
 }

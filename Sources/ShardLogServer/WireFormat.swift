@@ -1,55 +1,11 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+// The server's JSON, CBOR and SigV4 live in ShardLogWire (shared with the mapping and the CLI). Re-exported so that
+// every server file, and every module that imports the server, sees them without an import of its own.
+@_exported import ShardLogWire
 
-/// The wire format of a request, and so of its answer: JSON 1.1 (`application/x-amz-json-1.1`) or CBOR
-/// (`application/x-amz-cbor-1.1`, what the AWS SDK for Java and the KCL send unless `AWS_CBOR_DISABLE` is set).
-///
-/// Both formats decode into the same ``JSON`` value, so validation and operations are shared; a response value is
-/// written in the format of its request.
-enum WireFormat: Sendable, Equatable {
-    case json
-    case cbor
-
-    /// `application/x-amz-cbor-1.1`.
-    static let cborContentType = "application/x-amz-cbor-1.1"
-
-    /// The format a request's `Content-Type` names: CBOR for `application/x-amz-cbor-*` (and `application/cbor`),
-    /// JSON for anything else (boto3 and the CLI send `application/x-amz-json-1.1`, some clients nothing).
-    init(contentType: String?) {
-        let type = (contentType ?? "").lowercased()
-        self = type.hasPrefix("application/x-amz-cbor") || type.hasPrefix("application/cbor") ? .cbor : .json
-    }
-
-    /// The format of the request being handled (set by `KinesisServer.handle` around the operation and around
-    /// the writing of a streamed response body).
-    @TaskLocal static var current: WireFormat = .json
-
-    /// The `Content-Type` of a response (and of an event-stream payload) in this format.
-    var contentType: String {
-        switch self {
-        case .json: KinesisServer.jsonContentType
-        case .cbor: Self.cborContentType
-        }
-    }
-
-    /// The `:content-type` of an event-stream payload in this format.
-    var eventPayloadContentType: String {
-        switch self {
-        case .json: "application/json"
-        case .cbor: Self.cborContentType
-        }
-    }
-
-    /// `value` encoded in this format.
-    func encode(_ value: JSON) -> [UInt8] {
-        if case .encoded(let format, let bytes) = value, format == self { return bytes }
-        switch self {
-        case .json: return value.bytes
-        case .cbor: return CBOR.encode(value)
-        }
-    }
-
+extension WireFormat {
     /// Runs `operation` with this as ``current``; the body of the response it returns is written with this as
     /// ``current`` too (a streamed body, such as `SubscribeToShard`'s events, is written after `operation` returns).
     func run(_ operation: () async throws -> Response) async throws -> Response {
@@ -60,6 +16,16 @@ enum WireFormat: Sendable, Equatable {
             try await Self.$current.withValue(self) { try await body.write(writer) }
         }
         return response
+    }
+
+    /// Decodes a request body in this format (``decode(_:)``).
+    /// - Throws: ``KinesisError`` `SerializationException` naming the problem and its byte offset.
+    func decodeRequest(_ body: [UInt8]) throws(KinesisError) -> JSON {
+        do {
+            return try decode(body)
+        } catch {
+            throw KinesisError(error)
+        }
     }
 }
 
@@ -78,5 +44,19 @@ extension KinesisError {
     func body(in format: WireFormat) -> [UInt8] {
         format.encode(
             .fields([.init(key: "__type", value: .string(code.name)), .init(key: messageKey, value: .string(message))]))
+    }
+
+    /// The Kinesis error for a ``WireError``: `SerializationException` (`malformed JSON request body: …` /
+    /// `malformed CBOR request body: …`, with the byte offset) for a body that does not decode, the error of the same
+    /// name for a refused signature.
+    init(_ error: WireError) {
+        switch error.code {
+        case .malformedJSON: self.init(.serialization, "malformed JSON request body: \(error.description)")
+        case .malformedCBOR: self.init(.serialization, "malformed CBOR request body: \(error.description)")
+        case .missingAuthenticationToken: self.init(.missingAuthenticationToken, error.message)
+        case .incompleteSignature: self.init(.incompleteSignature, error.message)
+        case .invalidSignature: self.init(.invalidSignature, error.message)
+        case .unrecognizedClient: self.init(.unrecognizedClient, error.message)
+        }
     }
 }

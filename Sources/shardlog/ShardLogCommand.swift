@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogWire
 
 /// `shardlog`: the command-line tool. Parsing, progress and output only; the work happens in the libraries.
 @main
@@ -69,7 +70,7 @@ func kinesisJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String
     let encoder = JSONEncoder()
     encoder.dateEncodingStrategy = .custom { date, enc in
         var c = enc.singleValueContainer()
-        try c.encode(Decimal(string: String(format: "%.3f", date.timeIntervalSince1970)) ?? 0)
+        try c.encode(Decimal(string: JSON.epochSecondsText(Int64(JSONTimestamp.epochMilliseconds(date)))) ?? 0)
     }
     encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys]
     return String(decoding: try encoder.encode(value), as: UTF8.self)

@@ -64,7 +64,7 @@ private let pythonScript = pythonScriptPath("kinesis_boto3_test.py")
 
     @Test func malformedJSONIsASerializationException() {
         for text in ["{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated"] {
-            #expect(throws: KinesisError.self) { try JSON(parsing: Array(text.utf8)) }
+            #expect(throws: KinesisError.self) { try Params(body: Array(text.utf8)) }
         }
         #expect((try? JSON(parsing: Array("{\"a\":[1,2.5,\"\\u00e9\"]}".utf8))) != nil)
     }

@@ -102,7 +102,7 @@ private func records(seed: UInt64) -> [Record] {
     @Test(arguments: [Int64(0), 5, 1_000, 1_721_900_000_123, -1_500, 253_402_300_799_999])
     func epochSecondsMatchTheTextFormatter(ms: Int64) {
         var out: [UInt8] = []
-        RecordsEncoding.appendEpochSeconds(ms, to: &out)
+        JSONTimestamp.appendEpochSeconds(milliseconds: ms, to: &out)
         #expect(String(decoding: out, as: UTF8.self) == JSON.epochSecondsText(ms))
     }
 }

@@ -84,7 +84,7 @@ package struct KinesisSource: StreamSource {
     /// - Throws: ``MappingError`` when the endpoint fails.
     package func shards() async throws -> [ShardDescription] {
         var shards: [ShardDescription] = []
-        var body: [String: JSONValue] = [streamKey.0: .string(stream)]
+        var body: [String: JSON] = [streamKey.0: .string(stream)]
         while true {
             let data = try await client.callData("ListShards", .object(body))
             let page = try JSONDecoder().decode(ListShardsPage.self, from: data)
@@ -184,7 +184,7 @@ final class KinesisShardSource: ShardSource {
 
     /// Gets a new iterator: after the last record read, or at the starting position.
     func renewIterator() async throws {
-        var body: [String: JSONValue] = [streamKey.0: .string(streamKey.1), "ShardId": .string(shardId)]
+        var body: [String: JSON] = [streamKey.0: .string(streamKey.1), "ShardId": .string(shardId)]
         let start: IteratorPosition = lastSequenceNumber.map { .afterSequenceNumber($0) } ?? position
         switch start {
         case .trimHorizon:
@@ -285,17 +285,17 @@ struct KinesisClient: Sendable {
     }
 
     /// Calls an operation and returns its JSON object.
-    func call(_ operation: String, _ body: [String: JSONValue]) async throws -> [String: JSONValue] {
+    func call(_ operation: String, _ body: [String: JSON]) async throws -> [String: JSON] {
         let data = try await callData(operation, .object(body))
-        guard case .object(let object) = try JSONValue(parsing: Array(data)) else { return [:] }
+        guard case .object(let object) = try JSON(parsing: Array(data)) else { return [:] }
         return object
     }
 
     /// Calls an operation and returns the response body.
     /// - Throws: ``KinesisServiceError`` for an error response, after retries for throttling and server errors;
     ///   ``MappingError/Code/io`` when the endpoint cannot be reached.
-    func callData(_ operation: String, _ body: JSONValue) async throws -> Data {
-        let payload = Data(body.jsonBytes)
+    func callData(_ operation: String, _ body: JSON) async throws -> Data {
+        let payload = Data(body.bytes)
         var delay = Duration.milliseconds(100)
         var attempt = 0
         while true {
@@ -339,7 +339,7 @@ struct KinesisClient: Sendable {
     private static func serviceError(data: Data, status: Int) -> KinesisServiceError {
         var type = "HTTP\(status)"
         var message = String(decoding: data.prefix(500), as: UTF8.self)
-        if case .object(let object)? = try? JSONValue(parsing: Array(data)) {
+        if case .object(let object)? = try? JSON(parsing: Array(data)) {
             if case .string(let t) = object["__type"] {
                 type = String(t.split(separator: "#").last ?? Substring(t))
             }
@@ -348,64 +348,5 @@ struct KinesisClient: Sendable {
             }
         }
         return KinesisServiceError(type: type, message: message, status: status)
-    }
-}
-
-/// Signs requests with AWS Signature Version 4 (header form, signed payload). Thread-safety: immutable.
-package struct SigV4Signer: Sendable {
-    let accessKeyId: String
-    let secretAccessKey: String
-    let sessionToken: String?
-    let region: String
-    let service: String
-
-    /// Creates a signer for these credentials, region and service (e.g. `kinesis`).
-    package init(accessKeyId: String, secretAccessKey: String, sessionToken: String?, region: String, service: String) {
-        self.accessKeyId = accessKeyId
-        self.secretAccessKey = secretAccessKey
-        self.sessionToken = sessionToken
-        self.region = region
-        self.service = service
-    }
-
-    /// The headers to send: `headers` plus `X-Amz-Date`, `X-Amz-Security-Token` and `Authorization`.
-    package func sign(url: URL, headers: [String: String], body: Data, date: Date) -> [String: String] {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = formatter.string(from: date)
-        let day = String(amzDate.prefix(8))
-        var all = headers
-        all["X-Amz-Date"] = amzDate
-        if let sessionToken { all["X-Amz-Security-Token"] = sessionToken }
-        var host = url.host ?? ""
-        if let port = url.port { host += ":\(port)" }
-        var canonical = all.map { ($0.key.lowercased(), $0.value.trimmingCharacters(in: .whitespaces)) }
-        canonical.append(("host", host))
-        canonical.sort { $0.0 < $1.0 }
-        let signedHeaders = canonical.map(\.0).joined(separator: ";")
-        let path = url.path.isEmpty ? "/" : url.path
-        let request = [
-            "POST", path, url.query ?? "",
-            canonical.map { "\($0.0):\($0.1)\n" }.joined(), signedHeaders, Self.hex(SHA256.hash(data: body)),
-        ].joined(separator: "\n")
-        let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = [
-            "AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(request.utf8))),
-        ].joined(separator: "\n")
-        var key = SymmetricKey(data: Data("AWS4\(secretAccessKey)".utf8))
-        for part in [day, region, service, "aws4_request"] {
-            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
-        }
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
-        all["Authorization"] =
-            "AWS4-HMAC-SHA256 Credential=\(accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), "
-            + "Signature=\(signature)"
-        return all
-    }
-
-    private static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
     }
 }

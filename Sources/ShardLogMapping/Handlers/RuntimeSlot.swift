@@ -339,7 +339,7 @@ final class RuntimeSlot: Sendable {
 
     /// The `stackTrace` of an error body (an array of lines or frames, or a string), one frame per line.
     static func stackTrace(_ body: [UInt8]) -> String? {
-        switch (try? JSONValue(parsing: body))?["stackTrace"] {
+        switch (try? JSON(parsing: body))?["stackTrace"] {
         case .string(let text)?:
             return text.isEmpty ? nil : text
         case .array(let frames)?:
@@ -402,7 +402,7 @@ final class RuntimeSlot: Sendable {
 
     /// `errorType` and `errorMessage` of an error body (`{"errorMessage":…,"errorType":…,"stackTrace":[…]}`).
     static func parseError(_ body: [UInt8], headerType: String?) -> (type: String, message: String) {
-        let value = try? JSONValue(parsing: body)
+        let value = try? JSON(parsing: body)
         var type = headerType.flatMap { $0.isEmpty ? nil : $0 } ?? "Unhandled"
         if case .string(let bodyType) = value?["errorType"], !bodyType.isEmpty {
             type = bodyType

@@ -108,7 +108,7 @@ extension KinesisServer {
         var reserved = 0
         defer { budget.release(reserved) }
         do {
-            let authorization = try options.credentials.map { credentials throws(KinesisError) in
+            let authorization = try options.credentials.map { credentials throws(WireError) in
                 try SignatureV4(credentials: credentials).authorize(
                     SignatureV4.Head(
                         method: request.method.rawValue, path: request.uri.path, query: request.uri.query,
@@ -156,7 +156,7 @@ extension KinesisServer {
             return response
         } catch {
             let lambdaError: LambdaError
-            switch error {
+            switch (error as? WireError).map(KinesisError.init) ?? error {
             case let e as LambdaError: lambdaError = e
             case let e as KinesisError:
                 lambdaError = LambdaError(

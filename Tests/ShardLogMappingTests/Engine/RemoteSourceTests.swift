@@ -38,7 +38,7 @@ private func client(_ url: URL) -> KinesisClient {
 
 /// Puts records `start..<start+count` with keys `k0…k(keys-1)` through `PutRecords`.
 private func putRemote(_ client: KinesisClient, stream: String, count: Int, keys: Int, start: Int = 0) async throws {
-    let entries: [JSONValue] = (start..<(start + count)).map { i in
+    let entries: [JSON] = (start..<(start + count)).map { i in
         .object([
             "PartitionKey": .string("k\(i % keys)"),
             "Data": .string(Data(payload(key: "k\(i % keys)", index: i)).base64EncodedString()),

@@ -1,9 +1,10 @@
 import Foundation
 
-/// Hand-rolled JSON output into a byte buffer, for the hot event-encoding path.
+/// Hand-rolled JSON output into a byte buffer: the pieces ``JSON/write(to:)`` and the hot encoding paths (Lambda
+/// events, GetRecords responses) write with.
 extension Array where Element == UInt8 {
     /// Appends `string` as a quoted JSON string.
-    mutating func appendJSONString(_ string: String) {
+    package mutating func appendJSONString(_ string: String) {
         append(UInt8(ascii: "\""))
         appendJSONStringContents(string)
         append(UInt8(ascii: "\""))
@@ -11,7 +12,7 @@ extension Array where Element == UInt8 {
 
     /// Appends `string` JSON-escaped, without quotes. Non-ASCII text is written as raw UTF-8, as AWS does;
     /// `"`, `\` and control characters are escaped.
-    mutating func appendJSONStringContents(_ string: String) {
+    package mutating func appendJSONStringContents(_ string: String) {
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""):
@@ -46,7 +47,7 @@ extension Array where Element == UInt8 {
     }
 
     /// The number of bytes ``appendJSONStringContents(_:)`` writes for `string`.
-    static func jsonEscapedByteCount(_ string: String) -> Int {
+    package static func jsonEscapedByteCount(_ string: String) -> Int {
         var count = 0
         for byte in string.utf8 {
             switch byte {
@@ -62,21 +63,30 @@ extension Array where Element == UInt8 {
     }
 
     /// Appends a decimal integer.
-    mutating func appendDecimal(_ value: Int) {
+    package mutating func appendDecimal(_ value: Int) {
         if value < 0 {
             append(UInt8(ascii: "-"))
         }
-        var magnitude = value.magnitude
-        var digits: [UInt8] = []
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        append(contentsOf: digits.reversed())
+        let magnitude = UInt64(value.magnitude)
+        appendDigits(magnitude, width: Self.decimalByteCount(Int(clamping: magnitude)))
+    }
+
+    /// Appends `value` in exactly `width` decimal digits (zero-padded; the lowest `width` digits if longer), without
+    /// allocating.
+    package mutating func appendDigits(_ value: UInt64, width: Int) {
+        let start = count
+        append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        var remaining = value
+        var index = start + width - 1
+        while remaining > 0 && index >= start {
+            self[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+            index -= 1
+        }
     }
 
     /// The number of bytes ``appendDecimal(_:)`` writes for `value`.
-    static func decimalByteCount(_ value: Int) -> Int {
+    package static func decimalByteCount(_ value: Int) -> Int {
         var count = value < 0 ? 2 : 1
         var magnitude = value.magnitude
         while magnitude >= 10 {
@@ -87,7 +97,7 @@ extension Array where Element == UInt8 {
     }
 
     /// Appends a JSON number: integral values below 10^15 without a fraction, others in Swift's shortest form.
-    mutating func appendJSONNumber(_ value: Double) {
+    package mutating func appendJSONNumber(_ value: Double) {
         if value.isFinite, value == value.rounded(), Swift.abs(value) < 1e15 {
             appendDecimal(Int(value))
         } else if value.isFinite {
@@ -97,45 +107,18 @@ extension Array where Element == UInt8 {
         }
     }
 
-    /// Appends the standard (RFC 4648, padded) base64 encoding of `data`.
-    mutating func appendBase64(_ data: [UInt8]) {
-        reserveCapacity(count + Self.base64ByteCount(data.count))
-        var index = 0
-        let fullEnd = data.count - data.count % 3
-        while index < fullEnd {
-            let chunk = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2])
-            append(base64Alphabet[Int(chunk >> 18 & 0x3F)])
-            append(base64Alphabet[Int(chunk >> 12 & 0x3F)])
-            append(base64Alphabet[Int(chunk >> 6 & 0x3F)])
-            append(base64Alphabet[Int(chunk & 0x3F)])
-            index += 3
-        }
-        switch data.count - fullEnd {
-        case 1:
-            let chunk = UInt32(data[index]) << 16
-            append(base64Alphabet[Int(chunk >> 18 & 0x3F)])
-            append(base64Alphabet[Int(chunk >> 12 & 0x3F)])
-            append(UInt8(ascii: "="))
-            append(UInt8(ascii: "="))
-        case 2:
-            let chunk = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8
-            append(base64Alphabet[Int(chunk >> 18 & 0x3F)])
-            append(base64Alphabet[Int(chunk >> 12 & 0x3F)])
-            append(base64Alphabet[Int(chunk >> 6 & 0x3F)])
-            append(UInt8(ascii: "="))
-        default:
-            break
-        }
+    /// Appends the standard (RFC 4648, padded) base64 encoding of `data` (``Base64Text/append(_:to:)``).
+    package mutating func appendBase64(_ data: [UInt8]) {
+        Base64Text.append(data, to: &self)
     }
 
     /// The length of the padded base64 encoding of `byteCount` bytes.
-    static func base64ByteCount(_ byteCount: Int) -> Int {
-        (byteCount + 2) / 3 * 4
+    package static func base64ByteCount(_ byteCount: Int) -> Int {
+        Base64Text.encodedCount(byteCount)
     }
 }
 
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-private let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
 /// The timestamp forms of Lambda's JSON: epoch seconds with exactly three decimals, and ISO 8601 UTC strings.
 package enum JSONTimestamp {
@@ -149,22 +132,24 @@ package enum JSONTimestamp {
     }
 
     /// Appends epoch seconds with exactly three decimals, such as `1545084650.987`.
-    static func appendEpochSeconds(_ date: Date, to bytes: inout [UInt8]) {
-        var milliseconds = epochMilliseconds(date)
+    package static func appendEpochSeconds(_ date: Date, to bytes: inout [UInt8]) {
+        appendEpochSeconds(milliseconds: Int64(epochMilliseconds(date)), to: &bytes)
+    }
+
+    /// Appends `milliseconds` since 1970 as epoch seconds with exactly three decimals (`1545084650.987`, never in
+    /// exponent notation, as the AWS SDKs read timestamps): the one epoch-seconds formatter of server, mapping and CLI.
+    package static func appendEpochSeconds(milliseconds: Int64, to bytes: inout [UInt8]) {
         if milliseconds < 0 {
             bytes.append(UInt8(ascii: "-"))
-            milliseconds = -milliseconds
         }
-        bytes.appendDecimal(milliseconds / 1000)
+        let magnitude = milliseconds.magnitude
+        bytes.appendDigits(magnitude / 1000, width: [UInt8].decimalByteCount(Int(clamping: magnitude / 1000)))
         bytes.append(UInt8(ascii: "."))
-        let fraction = milliseconds % 1000
-        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))
-        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
-        bytes.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+        bytes.appendDigits(magnitude % 1000, width: 3)
     }
 
     /// The number of bytes ``appendEpochSeconds(_:to:)`` writes for `date`.
-    static func epochSecondsByteCount(_ date: Date) -> Int {
+    package static func epochSecondsByteCount(_ date: Date) -> Int {
         let milliseconds = epochMilliseconds(date)
         let sign = milliseconds < 0 ? 1 : 0
         return sign + [UInt8].decimalByteCount(Swift.abs(milliseconds) / 1000) + 4
@@ -197,7 +182,7 @@ package enum JSONTimestamp {
     }
 
     /// Converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-    static func civilDate(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+    package static func civilDate(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
         let shifted = days + 719_468
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
         let dayOfEra = shifted - era * 146_097

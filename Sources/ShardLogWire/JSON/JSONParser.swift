@@ -1,104 +1,46 @@
-/// A parsed JSON document: the representation used for filter patterns, record data and handler responses.
+/// The JSON parser: strict RFC 8259, recursive descent over UTF-8 bytes, for server requests, mapping files, filter
+/// patterns, record data and handler responses.
 ///
-/// Numbers are `Double`s (integers up to 2^53 are exact). Objects are unordered; ``jsonBytes`` writes their keys
-/// sorted, so serialization is deterministic.
-enum JSONValue: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+/// Strings must be valid UTF-8 and escapes well-formed (surrogates paired); numbers follow the grammar (no leading
+/// zeros, no `NaN`) and must fit a `Double`. Nesting deeper than the limit given is refused rather than risking the
+/// stack. Every error is a ``WireError`` with code ``WireError/Code/malformedJSON``, naming the problem and the byte
+/// offset where it was found. Sizes are bounded by the caller (the server reads a body only up to its operation's
+/// cap); the parser allocates nothing beyond the values it returns.
+package struct JSONParser {
+    /// The nesting limit of ``JSON/init(parsing:maximumDepth:outOfRange:)`` unless another is given.
+    package static let defaultMaximumDepth = 512
 
-    /// Parses one JSON document (RFC 8259; surrounding whitespace allowed, nothing else).
-    /// - Parameter bytes: UTF-8 JSON text.
-    /// - Throws: ``JSONParseError`` naming the problem and its byte offset.
-    init(parsing bytes: [UInt8]) throws(JSONParseError) {
-        var parser = JSONParser(bytes)
-        self = try parser.parseDocument()
+    /// What a number too large for a `Double` (such as `1e400`) becomes.
+    package enum OutOfRangeNumbers: Sendable {
+        /// A ``WireError/Code/malformedJSON`` error (`number out of range`): files, patterns, handler responses.
+        case rejected
+        /// `±infinity`, for the caller to refuse with its own error (the server's `InvalidArgumentException`).
+        case infinite
     }
-
-    /// Parses one JSON document from a string.
-    init(parsing text: String) throws(JSONParseError) {
-        try self.init(parsing: Array(text.utf8))
-    }
-
-    /// The member named `key` if this is an object.
-    subscript(key: String) -> JSONValue? {
-        if case .object(let members) = self {
-            return members[key]
-        }
-        return nil
-    }
-
-    /// The compact JSON text of this value, object keys sorted.
-    var jsonBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        write(to: &bytes)
-        return bytes
-    }
-
-    /// Appends the compact JSON text of this value, object keys sorted.
-    func write(to bytes: inout [UInt8]) {
-        switch self {
-        case .null:
-            bytes.append(contentsOf: "null".utf8)
-        case .bool(let value):
-            bytes.append(contentsOf: (value ? "true" : "false").utf8)
-        case .number(let value):
-            bytes.appendJSONNumber(value)
-        case .string(let value):
-            bytes.appendJSONString(value)
-        case .array(let elements):
-            bytes.append(UInt8(ascii: "["))
-            for (offset, element) in elements.enumerated() {
-                if offset > 0 {
-                    bytes.append(UInt8(ascii: ","))
-                }
-                element.write(to: &bytes)
-            }
-            bytes.append(UInt8(ascii: "]"))
-        case .object(let members):
-            bytes.append(UInt8(ascii: "{"))
-            for (offset, key) in members.keys.sorted().enumerated() {
-                if offset > 0 {
-                    bytes.append(UInt8(ascii: ","))
-                }
-                bytes.appendJSONString(key)
-                bytes.append(UInt8(ascii: ":"))
-                members[key]?.write(to: &bytes)
-            }
-            bytes.append(UInt8(ascii: "}"))
-        }
-    }
-}
-
-/// Why a JSON text could not be parsed.
-struct JSONParseError: Error, CustomStringConvertible, Equatable {
-    /// What is wrong.
-    var reason: String
-    /// The byte offset of the problem.
-    var offset: Int
-
-    var description: String {
-        "\(reason) at byte \(offset)"
-    }
-}
-
-/// A recursive-descent JSON parser over UTF-8 bytes.
-struct JSONParser {
-    /// Deeper documents are refused rather than risking the stack.
-    static let maximumDepth = 512
 
     private let bytes: [UInt8]
+    private let maximumDepth: Int
+    private let outOfRange: OutOfRangeNumbers
     private var index = 0
     private var depth = 0
 
-    init(_ bytes: [UInt8]) {
+    /// Creates a parser over `bytes`.
+    /// - Parameters:
+    ///   - bytes: UTF-8 JSON text.
+    ///   - maximumDepth: the deepest nesting of arrays and objects accepted.
+    ///   - outOfRange: what a number too large for a `Double` becomes.
+    package init(
+        _ bytes: [UInt8], maximumDepth: Int = JSONParser.defaultMaximumDepth,
+        outOfRange: OutOfRangeNumbers = .rejected
+    ) {
         self.bytes = bytes
+        self.maximumDepth = maximumDepth
+        self.outOfRange = outOfRange
     }
 
-    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+    /// Parses the whole input as one JSON value.
+    /// - Throws: ``WireError/Code/malformedJSON`` naming the problem and its byte offset.
+    package mutating func parseDocument() throws(WireError) -> JSON {
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -108,8 +50,8 @@ struct JSONParser {
         return value
     }
 
-    private func failure(_ reason: String) -> JSONParseError {
-        JSONParseError(reason: reason, offset: index)
+    private func failure(_ reason: String) -> WireError {
+        WireError(.malformedJSON, reason, offset: index)
     }
 
     private mutating func skipWhitespace() {
@@ -123,7 +65,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+    private mutating func parseValue() throws(WireError) -> JSON {
         guard index < bytes.count else {
             throw failure("unexpected end of input")
         }
@@ -150,28 +92,28 @@ struct JSONParser {
         }
     }
 
-    private mutating func expectLiteral(_ literal: String) throws(JSONParseError) {
+    private mutating func expectLiteral(_ literal: String) throws(WireError) {
         let start = index
         for expected in literal.utf8 {
             guard index < bytes.count, bytes[index] == expected else {
-                throw JSONParseError(reason: "invalid literal", offset: start)
+                throw WireError(.malformedJSON, "invalid literal", offset: start)
             }
             index += 1
         }
     }
 
-    private mutating func enter() throws(JSONParseError) {
+    private mutating func enter() throws(WireError) {
         depth += 1
-        guard depth <= Self.maximumDepth else {
-            throw failure("nesting deeper than \(Self.maximumDepth) levels")
+        guard depth <= maximumDepth else {
+            throw failure("nesting deeper than \(maximumDepth) levels")
         }
     }
 
-    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+    private mutating func parseObject() throws(WireError) -> JSON {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members: [String: JSON] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -206,11 +148,11 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+    private mutating func parseArray() throws(WireError) -> JSON {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var elements: [JSONValue] = []
+        var elements: [JSON] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
@@ -235,14 +177,14 @@ struct JSONParser {
         }
     }
 
-    private func makeString(_ utf8: ArraySlice<UInt8>, at offset: Int) throws(JSONParseError) -> String {
+    private func makeString(_ utf8: ArraySlice<UInt8>, at offset: Int) throws(WireError) -> String {
         guard let string = String(validating: utf8, as: UTF8.self) else {
-            throw JSONParseError(reason: "string is not valid UTF-8", offset: offset)
+            throw WireError(.malformedJSON, "string is not valid UTF-8", offset: offset)
         }
         return string
     }
 
-    private mutating func parseString() throws(JSONParseError) -> String {
+    private mutating func parseString() throws(WireError) -> String {
         let opening = index
         index += 1
         let start = index
@@ -261,10 +203,10 @@ struct JSONParser {
             }
             index += 1
         }
-        throw JSONParseError(reason: "unterminated string", offset: opening)
+        throw WireError(.malformedJSON, "unterminated string", offset: opening)
     }
 
-    private mutating func parseEscapedString(opening: Int, start: Int) throws(JSONParseError) -> String {
+    private mutating func parseEscapedString(opening: Int, start: Int) throws(WireError) -> String {
         var buffer = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
@@ -306,10 +248,10 @@ struct JSONParser {
                 index += 1
             }
         }
-        throw JSONParseError(reason: "unterminated string", offset: opening)
+        throw WireError(.malformedJSON, "unterminated string", offset: opening)
     }
 
-    private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+    private mutating func parseHex4() throws(WireError) -> UInt32 {
         guard index + 4 <= bytes.count else {
             throw failure("incomplete \\u escape")
         }
@@ -333,7 +275,7 @@ struct JSONParser {
         return value
     }
 
-    private mutating func parseUnicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+    private mutating func parseUnicodeEscape() throws(WireError) -> Unicode.Scalar {
         let first = try parseHex4()
         var value = first
         if (0xD800..<0xDC00).contains(first) {
@@ -358,7 +300,7 @@ struct JSONParser {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
-    private mutating func skipDigits() throws(JSONParseError) {
+    private mutating func skipDigits() throws(WireError) {
         guard index < bytes.count, Self.isDigit(bytes[index]) else {
             throw failure("invalid number")
         }
@@ -367,7 +309,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws(JSONParseError) -> Double {
+    private mutating func parseNumber() throws(WireError) -> Double {
         let start = index
         var negative = false
         if bytes[index] == UInt8(ascii: "-") {
@@ -402,8 +344,8 @@ struct JSONParser {
             return negative ? -Double(value) : Double(value)
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text), value.isFinite else {
-            throw JSONParseError(reason: "number out of range", offset: start)
+        guard let value = Double(text), value.isFinite || outOfRange == .infinite else {
+            throw WireError(.malformedJSON, "number out of range", offset: start)
         }
         return value
     }

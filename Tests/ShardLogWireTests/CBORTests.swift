@@ -2,7 +2,7 @@ import Foundation
 import ShardLogTestSupport
 import Testing
 
-@testable import ShardLogServer
+@testable import ShardLogWire
 
 private func bytes(_ hex: String) -> [UInt8] {
     var out: [UInt8] = []
@@ -119,7 +119,7 @@ private func decoded(_ value: JSON) -> JSON {
         }
     }
 
-    /// Hostile and broken bodies: each a `SerializationException` naming the problem, never a crash.
+    /// Hostile and broken bodies: each a `WireError` naming the problem and its offset, never a crash.
     @Test(arguments: [
         ("", "unexpected end of input"), ("18", "unexpected end of input"), ("1c", "reserved additional information"),
         ("1f", "indefinite length on an integer"), ("ff", "unexpected break"), ("f8", "unsupported simple value"),
@@ -137,51 +137,19 @@ private func decoded(_ value: JSON) -> JSON {
             let value = try CBOR.decode(bytes(hex))
             Issue.record("decoded \(value) from \(hex)")
         } catch {
-            #expect(error.code == .serialization)
+            #expect(error.code == .malformedCBOR)
             #expect(error.message.contains(reason), "\(error.message)")
-            #expect(error.message.contains("CBOR"))
+            #expect(error.offset != nil)
         }
     }
 
     @Test func nestingIsLimited() throws {
         let deep = [UInt8](repeating: 0x81, count: 100_000) + [0x00]
-        #expect(throws: KinesisError.self) { try CBOR.decode(deep) }
+        #expect(throws: WireError.self) { try CBOR.decode(deep) }
         let tags = [UInt8](repeating: 0xC2, count: 1000) + [0x00]
-        #expect(throws: KinesisError.self) { try CBOR.decode(tags) }
+        #expect(throws: WireError.self) { try CBOR.decode(tags) }
         let ok = [UInt8](repeating: 0x81, count: CBOR.maxDepth) + [0x00]
         #expect(try CBOR.decode(ok) != .null)
-    }
-
-    @Test func bodiesBecomeParams() throws {
-        let body = CBOR.encode(
-            .fields([
-                "StreamName": .string("s"), "Limit": .integer(5), "Data": .blob([0, 255]),
-                "Timestamp": .epochMilliseconds(1_700_000_000_123),
-            ]))
-        let p = try Params(body: body, format: .cbor)
-        #expect(try p.string("StreamName") == "s")
-        #expect(try p.int("Limit") == 5)
-        #expect(try p.blob("Data") == [0, 255])
-        #expect(try p.timestamp("Timestamp") == Date(timeIntervalSince1970: 1_700_000_000.123))
-        #expect(try Params(body: [], format: .cbor).members.isEmpty)
-        #expect(throws: KinesisError(.serialization, "the request body must be a CBOR map, not a list")) {
-            try Params(body: [0x80], format: .cbor)
-        }
-    }
-
-    @Test func validatorMeasuresByteStrings() throws {
-        let members: [String: JSON] = [
-            "StreamName": .string("s"), "PartitionKey": .string("k"), "Data": .blob([UInt8](repeating: 0, count: 3)),
-        ]
-        try RequestValidator.validate(operation: "PutRecord", members: members)
-        var big = members
-        big["Data"] = .blob([UInt8](repeating: 0, count: (10 << 20) + 1))
-        do {
-            try RequestValidator.validate(operation: "PutRecord", members: big)
-            Issue.record("a blob over the model's maximum passed")
-        } catch {
-            #expect(error.message.contains("java.nio.HeapByteBuffer[pos=0 lim=10485761 cap=10485761]"), "\(error)")
-        }
     }
 
     @Test func wireFormatFromContentType() {
@@ -189,17 +157,6 @@ private func decoded(_ value: JSON) -> JSON {
         #expect(WireFormat(contentType: "application/x-amz-json-1.1") == .json)
         #expect(WireFormat(contentType: nil) == .json)
         #expect(WireFormat.cbor.contentType == "application/x-amz-cbor-1.1")
-    }
-
-    @Test func errorBodiesInCBOR() throws {
-        let e = KinesisError(.resourceNotFound, "Stream x under account 000000000000 not found.")
-        #expect(
-            try CBOR.decode(e.body(in: .cbor))
-                == .object(["__type": .string("ResourceNotFoundException"), "message": .string(e.message)]))
-        #expect(e.body(in: .json) == e.body)
-        let s = KinesisError(.serialization, "bad")
-        #expect(
-            try CBOR.decode(s.body(in: .cbor)) == .object(["__type": .string(s.code.name), "Message": .string("bad")]))
     }
 
     @Test func base64MatchesFoundation() {
@@ -215,24 +172,5 @@ private func decoded(_ value: JSON) -> JSON {
             #expect(Base64Text.decode(bad) == nil, "\(bad)")
         }
         #expect(Base64Text.decode("") == [])
-    }
-}
-
-@Suite struct CBORServerTests {
-    /// Every operation the boto3 script covers, in CBOR, from Python `cbor2` requests built as the Java SDK builds
-    /// them (byte-string blobs, tag-1 millisecond timestamps), against a live server.
-    @Test(.timeLimit(.minutes(2)))
-    func cborEndToEnd() async throws {
-        var options = KinesisServerOptions()
-        options.maxSubscriptionDuration = .seconds(3)
-        let result = try await withServer(options) { port in
-            try await runProcess(
-                [
-                    "python3", pythonScriptPath("kinesis_cbor_test.py"), "--endpoint", "http://127.0.0.1:\(port)",
-                    "--subscription-seconds", "3",
-                ],
-                environment: [:], timeout: .seconds(100))
-        }
-        #expect(result.status == 0, "kinesis_cbor_test.py failed:\n\(result.output)")
     }
 }

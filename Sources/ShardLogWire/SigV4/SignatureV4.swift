@@ -1,6 +1,10 @@
 import Crypto
 import Foundation
 
+/// AWS Signature Version 4: verification here, signing in ``SigV4Signer``, both built on the same canonical request,
+/// string to sign and signing-key derivation (``canonicalRequest(method:path:query:headers:signedHeaders:payloadSHA256:)``,
+/// ``stringToSign(amzDate:scope:canonicalRequest:)``, ``signingKey(secret:scope:)``).
+///
 /// Verifies AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 …` header form, or a presigned URL's
 /// `X-Amz-Algorithm`/`X-Amz-Credential`/`X-Amz-Signature`… query string) against known key pairs.
 ///
@@ -13,50 +17,68 @@ import Foundation
 /// before the body is read, and ``Authorization/verify(payloadSHA256:)`` checks the signature against the SHA-256 of
 /// the body actually received. A client's `X-Amz-Content-Sha256` header is never used as the payload hash: a request
 /// replayed with another body but the original body's hash fails the signature check.
-struct SignatureV4 {
+package struct SignatureV4: Sendable {
     /// The request parts the signature covers, except the body.
-    struct Head {
-        var method: String
+    package struct Head {
+        /// The HTTP method.
+        package var method: String
         /// The path as sent (already percent-encoded).
-        var path: String
+        package var path: String
         /// The raw query string, if any.
-        var query: String?
+        package var query: String?
         /// Header name (any case) → values.
-        var headers: [(name: String, value: String)]
+        package var headers: [(name: String, value: String)]
+
+        /// Creates a request head.
+        package init(method: String, path: String, query: String?, headers: [(name: String, value: String)]) {
+            (self.method, self.path, self.query, self.headers) = (method, path, query, headers)
+        }
     }
 
     /// The request parts the signature covers.
-    struct Request {
-        var method: String
+    package struct Request {
+        /// The HTTP method.
+        package var method: String
         /// The path as sent (already percent-encoded).
-        var path: String
+        package var path: String
         /// The raw query string, if any.
-        var query: String?
+        package var query: String?
         /// Header name (any case) → values.
-        var headers: [(name: String, value: String)]
-        var body: [UInt8]
+        package var headers: [(name: String, value: String)]
+        /// The body.
+        package var body: [UInt8]
+
+        /// Creates a request.
+        package init(
+            method: String, path: String, query: String?, headers: [(name: String, value: String)], body: [UInt8]
+        ) {
+            (self.method, self.path, self.query, self.headers, self.body) = (method, path, query, headers, body)
+        }
     }
 
     /// A request whose headers passed ``authorize(_:now:)``; its signature is checked once the body's hash is known.
-    struct Authorization: Sendable {
+    package struct Authorization: Sendable {
         /// The canonical request without its last line (the payload hash), newline-terminated.
         let canonicalRequestPrefix: String
         let amzDate: String
-        let scope: String
+        /// The credential scope: `date/region/service/aws4_request`.
+        package let scope: String
         let signingKey: [UInt8]
         let signature: String
 
+        /// The region of the credential scope (the second of its four parts).
+        package var region: String {
+            scope.split(separator: "/", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
+        }
+
         /// Checks the signature with the SHA-256 (lowercase hex) of the body received.
-        /// - Throws: `InvalidSignatureException` when the signature does not match.
-        func verify(payloadSHA256: String) throws(KinesisError) {
-            let canonicalRequest = canonicalRequestPrefix + payloadSHA256
-            let stringToSign = [
-                "AWS4-HMAC-SHA256", amzDate, scope, SignatureV4.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
-            ].joined(separator: "\n")
-            let expected = SignatureV4.hex(
-                HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: signingKey)))
+        /// - Throws: ``WireError/Code/invalidSignature`` when the signature does not match.
+        package func verify(payloadSHA256: String) throws(WireError) {
+            let stringToSign = SignatureV4.stringToSign(
+                amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequestPrefix + payloadSHA256)
+            let expected = SignatureV4.signature(of: stringToSign, key: signingKey)
             guard SignatureV4.constantTimeEqual(expected, signature.lowercased()) else {
-                throw KinesisError(
+                throw WireError(
                     .invalidSignature,
                     "The request signature we calculated does not match the signature you provided. Check your AWS"
                         + " Secret Access Key and signing method. Consult the service documentation for details.")
@@ -65,14 +87,23 @@ struct SignatureV4 {
     }
 
     /// Access key id → secret access key.
-    let credentials: [String: String]
+    package let credentials: [String: String]
 
     /// The service name a credential scope must name.
-    static let service = "kinesis"
+    package let service: String
+
+    /// Creates a verifier.
+    /// - Parameters:
+    ///   - credentials: access key id → secret access key.
+    ///   - service: the service a credential scope must name.
+    package init(credentials: [String: String], service: String = "kinesis") {
+        self.credentials = credentials
+        self.service = service
+    }
 
     /// Checks the signature of a whole request (headers, then the body's hash).
     /// - Throws: as ``authorize(_:now:)`` and ``Authorization/verify(payloadSHA256:)``.
-    func verify(_ request: Request, now: Date = Date()) throws(KinesisError) {
+    package func verify(_ request: Request, now: Date = Date()) throws(WireError) {
         let authorization = try authorize(
             Head(method: request.method, path: request.path, query: request.query, headers: request.headers), now: now)
         try authorization.verify(payloadSHA256: Self.hex(SHA256.hash(data: request.body)))
@@ -95,10 +126,10 @@ struct SignatureV4 {
     /// service `kinesis`, `aws4_request`) and a request time within 15 minutes of `now` (for a presigned URL: not
     /// past `X-Amz-Expires`).
     /// - Returns: what ``Authorization/verify(payloadSHA256:)`` needs once the body has been hashed.
-    /// - Throws: with AWS's codes and texts: `MissingAuthenticationTokenException` (no signature at all),
+    /// - Throws: ``WireError`` with AWS's codes and texts: `MissingAuthenticationTokenException` (no signature at all),
     ///   `IncompleteSignatureException` (signature parts missing, each named), `UnrecognizedClientException`
     ///   (unknown access key), `InvalidSignatureException` (bad scope, clock skew, both header and query signed).
-    func authorize(_ request: Head, now: Date = Date()) throws(KinesisError) -> Authorization {
+    package func authorize(_ request: Head, now: Date = Date()) throws(WireError) -> Authorization {
         let signed = try Self.signatureParts(request)
         let credential = signed.credential
         let signedHeaders = signed.signedHeaders
@@ -106,23 +137,23 @@ struct SignatureV4 {
         let amzDate = signed.amzDate
         let scopeParts = credential.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard scopeParts.count == 5, scopeParts[4] == "aws4_request" else {
-            throw KinesisError(
+            throw WireError(
                 .incompleteSignature,
                 "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term,"
                     + " got '\(credential)'")
         }
         guard let secret = credentials[scopeParts[0]] else {
-            throw KinesisError(.unrecognizedClient, "The security token included in the request is invalid.")
+            throw WireError(.unrecognizedClient, "The security token included in the request is invalid.")
         }
         guard let signedAt = Self.parseAmzDate(amzDate) else {
-            throw KinesisError(
+            throw WireError(
                 .incompleteSignature,
                 "Date must be in ISO-8601 'basic format'. Got '\(amzDate)'. See"
                     + " http://en.wikipedia.org/wiki/ISO_8601")
         }
         if let expires = signed.expires {
             if now.timeIntervalSince(signedAt) > TimeInterval(expires) {
-                throw KinesisError(
+                throw WireError(
                     .invalidSignature,
                     "Signature expired: \(amzDate) is now earlier than"
                         + " \(Self.amzDate(now - TimeInterval(expires))) (\(Self.amzDate(now)) - \(expires) sec.)")
@@ -130,48 +161,81 @@ struct SignatureV4 {
         } else {
             let skew: TimeInterval = 15 * 60
             if signedAt.timeIntervalSince(now) < -skew {
-                throw KinesisError(
+                throw WireError(
                     .invalidSignature,
                     "Signature expired: \(amzDate) is now earlier than \(Self.amzDate(now - skew))"
                         + " (\(Self.amzDate(now)) - 15 min.)")
             }
         }
         if signedAt.timeIntervalSince(now) > 15 * 60 {
-            throw KinesisError(
+            throw WireError(
                 .invalidSignature,
                 "Signature not yet current: \(amzDate) is still later than \(Self.amzDate(now + 15 * 60))"
                     + " (\(Self.amzDate(now)) + 15 min.)")
         }
         guard amzDate.hasPrefix(scopeParts[1]) else {
-            throw KinesisError(
+            throw WireError(
                 .invalidSignature,
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP:"
                     + " '\(scopeParts[1])' != '\(amzDate.prefix(8))', from '\(amzDate)'.")
         }
-        guard scopeParts[3] == Self.service else {
-            throw KinesisError(.invalidSignature, "Credential should be scoped to correct service: '\(Self.service)'. ")
+        guard scopeParts[3] == service else {
+            throw WireError(.invalidSignature, "Credential should be scoped to correct service: '\(service)'. ")
         }
-        let names = signedHeaders.split(separator: ";").map { $0.lowercased() }
+        let scope = scopeParts[1...4].joined(separator: "/")
+        let prefix = Self.canonicalRequest(
+            method: request.method, path: request.path, query: signed.query, headers: request.headers,
+            signedHeaders: signedHeaders.split(separator: ";").map { $0.lowercased() }, payloadSHA256: "")
+        return Authorization(
+            canonicalRequestPrefix: prefix, amzDate: amzDate, scope: scope,
+            signingKey: Self.signingKey(secret: secret, scope: scope), signature: signature)
+    }
+
+    /// The canonical request of SigV4: method, canonical URI (each path segment decoded once and encoded again),
+    /// canonical query (sorted, encoded), the signed headers (lowercase names, values trimmed and inner spaces
+    /// collapsed, several values joined by commas), the signed header names and the payload hash.
+    /// - Parameters:
+    ///   - method: the HTTP method.
+    ///   - path: the path as sent.
+    ///   - query: the raw query string, if any (a presigned URL's without `X-Amz-Signature`).
+    ///   - headers: the request's headers, names in any case.
+    ///   - signedHeaders: the lowercase names of the headers signed, in order.
+    ///   - payloadSHA256: the lowercase hex SHA-256 of the body (empty for the prefix the verifier keeps).
+    /// - Returns: the canonical request text.
+    package static func canonicalRequest(
+        method: String, path: String, query: String?, headers: [(name: String, value: String)],
+        signedHeaders: [String], payloadSHA256: String
+    ) -> String {
         var canonicalHeaders = ""
-        for name in names {
-            let values = request.headers.filter { $0.name.lowercased() == name }.map { Self.trimValue($0.value) }
+        for name in signedHeaders {
+            let values = headers.filter { $0.name.lowercased() == name }.map { trimValue($0.value) }
             canonicalHeaders += name + ":" + values.joined(separator: ",") + "\n"
         }
-        let prefix = [
-            request.method,
-            Self.canonicalURI(request.path),
-            Self.canonicalQuery(signed.query),
-            canonicalHeaders,
-            names.joined(separator: ";"),
-            "",
+        return [
+            method, canonicalURI(path), canonicalQuery(query), canonicalHeaders, signedHeaders.joined(separator: ";"),
+            payloadSHA256,
         ].joined(separator: "\n")
+    }
+
+    /// The string to sign: the algorithm, the request time, the credential scope and the canonical request's hash.
+    package static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
+        ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.hash(data: Array(canonicalRequest.utf8)))]
+            .joined(separator: "\n")
+    }
+
+    /// The signing key: HMAC-SHA256 chained from `AWS4` + the secret over each part of the credential scope
+    /// (`date/region/service/aws4_request`).
+    package static func signingKey(secret: String, scope: String) -> [UInt8] {
         var key = Array(("AWS4" + secret).utf8)
-        for part in scopeParts[1...4] {
+        for part in scope.split(separator: "/", omittingEmptySubsequences: false) {
             key = Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: SymmetricKey(data: key)))
         }
-        return Authorization(
-            canonicalRequestPrefix: prefix, amzDate: amzDate, scope: scopeParts[1...4].joined(separator: "/"),
-            signingKey: key, signature: signature)
+        return key
+    }
+
+    /// The signature: lowercase hex HMAC-SHA256 of the string to sign under the signing key.
+    package static func signature(of stringToSign: String, key: [UInt8]) -> String {
+        hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: key)))
     }
 
     private static func header(_ name: String, in request: Head) -> String? {
@@ -191,12 +255,12 @@ struct SignatureV4 {
 
     /// Finds the signature in the `Authorization` header or the presigned query string, naming every missing part
     /// as AWS does.
-    private static func signatureParts(_ request: Head) throws(KinesisError) -> Signed {
+    private static func signatureParts(_ request: Head) throws(WireError) -> Signed {
         let query = queryItems(request.query)
         let authorization = header("authorization", in: request)
         let presigned = query.contains { $0.name == "X-Amz-Algorithm" }
         if authorization != nil && presigned {
-            throw KinesisError(
+            throw WireError(
                 .invalidSignature,
                 "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.")
         }
@@ -218,10 +282,10 @@ struct SignatureV4 {
             guard missing.isEmpty, let credential = parts["Credential"], let signedHeaders = parts["SignedHeaders"],
                 let signature = parts["Signature"], let date
             else {
-                throw KinesisError(.incompleteSignature, missing + "Authorization=" + authorization)
+                throw WireError(.incompleteSignature, missing + "Authorization=" + authorization)
             }
             guard authorization.hasPrefix("AWS4-HMAC-SHA256 ") else {
-                throw KinesisError(
+                throw WireError(
                     .incompleteSignature, "Unsupported AWS 'algorithm': '\(authorization.prefix { $0 != " " })'")
             }
             return Signed(
@@ -229,7 +293,7 @@ struct SignatureV4 {
                 query: request.query, expires: nil)
         }
         guard presigned else {
-            throw KinesisError(.missingAuthenticationToken, "Missing Authentication Token")
+            throw WireError(.missingAuthenticationToken, "Missing Authentication Token")
         }
         func value(_ name: String) -> String? {
             query.first { $0.name == name }.map(\.value).flatMap { $0.isEmpty ? nil : $0 }
@@ -243,15 +307,15 @@ struct SignatureV4 {
             let signature = value("X-Amz-Signature"), let signedHeaders = value("X-Amz-SignedHeaders"),
             let date = value("X-Amz-Date")
         else {
-            throw KinesisError(.incompleteSignature, missing + "Re-examine the query-string parameters.")
+            throw WireError(.incompleteSignature, missing + "Re-examine the query-string parameters.")
         }
         guard algorithm == "AWS4-HMAC-SHA256" else {
-            throw KinesisError(.incompleteSignature, "Unsupported AWS 'algorithm': '\(algorithm)'")
+            throw WireError(.incompleteSignature, "Unsupported AWS 'algorithm': '\(algorithm)'")
         }
         var expires: Int?
         if let text = value("X-Amz-Expires") {
             guard let seconds = Int(text), (1...604_800).contains(seconds) else {
-                throw KinesisError(
+                throw WireError(
                     .incompleteSignature,
                     "X-Amz-Expires must be a number of seconds between 1 and 604800 (7 days), not '\(text)'")
             }
@@ -264,11 +328,13 @@ struct SignatureV4 {
             query: unsignedQuery, expires: expires)
     }
 
-    private static func trimValue(_ value: String) -> String {
+    /// A header value trimmed, runs of spaces and tabs inside collapsed to one space.
+    package static func trimValue(_ value: String) -> String {
         value.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    /// Lowercase hex of `bytes`.
+    package static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for b in bytes {
@@ -278,7 +344,8 @@ struct SignatureV4 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    /// Whether `a` equals `b`, in time that depends only on their lengths.
+    package static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8)
         let y = Array(b.utf8)
         guard x.count == y.count else { return false }
@@ -288,7 +355,7 @@ struct SignatureV4 {
     }
 
     /// RFC 3986 encoding of everything but unreserved characters.
-    private static func encode(_ s: String) -> String {
+    package static func encode(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {
             switch b {
@@ -301,15 +368,16 @@ struct SignatureV4 {
         return out
     }
 
-    /// Each path segment decoded once and encoded again (non-S3 services).
-    private static func canonicalURI(_ path: String) -> String {
+    /// The canonical URI: each path segment decoded once and encoded again (non-S3 services).
+    package static func canonicalURI(_ path: String) -> String {
         guard !path.isEmpty else { return "/" }
         return path.split(separator: "/", omittingEmptySubsequences: false)
             .map { encode(String($0).removingPercentEncoding ?? String($0)) }
             .joined(separator: "/")
     }
 
-    private static func canonicalQuery(_ query: String?) -> String {
+    /// The canonical query: parameters decoded once and encoded again, sorted by name and value.
+    package static func canonicalQuery(_ query: String?) -> String {
         guard let query, !query.isEmpty else { return "" }
         let pairs = query.split(separator: "&").map { item -> (String, String) in
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
@@ -321,7 +389,7 @@ struct SignatureV4 {
     }
 
     /// Formats `date` as `20240101T120000Z` (UTC).
-    static func amzDate(_ date: Date) -> String {
+    package static func amzDate(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
@@ -330,7 +398,7 @@ struct SignatureV4 {
     }
 
     /// Parses `20240101T120000Z`.
-    static func parseAmzDate(_ text: String) -> Date? {
+    package static func parseAmzDate(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count == 16, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "Z") else { return nil }
         func number(_ r: Range<Int>) -> Int? { Int(String(decoding: b[r], as: UTF8.self)) }

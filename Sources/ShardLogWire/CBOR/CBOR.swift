@@ -4,16 +4,20 @@
 ///
 /// Decoding produces the ``JSON`` value the JSON parser would: integers and floats become `number`, byte strings
 /// `blob`, tag 1 `epochMilliseconds`, other tags their content (as Jackson, which AWS's SDKs use, ignores them),
-/// `undefined` becomes `null`. A hostile body gets a `SerializationException`, never a crash or a large allocation:
+/// `undefined` becomes `null`. A hostile body gets a ``WireError`` (the server's `SerializationException`), never a
+/// crash or a large allocation:
 /// nesting is limited to ``maxDepth``, and every declared length or count is checked against the bytes that remain
 /// before anything is reserved.
-enum CBOR {
-    /// The deepest nesting of arrays, maps and tags accepted (the JSON parser's limit).
-    static let maxDepth = 64
+package enum CBOR {
+    /// The deepest nesting of arrays, maps and tags accepted (the server's limit for JSON request bodies too).
+    package static let maxDepth = 64
+
+    /// The timestamps tag 1 may hold: years 1 to 9999, in epoch milliseconds (as the server accepts JSON timestamps).
+    package static let timestampMilliseconds: ClosedRange<Double> = -62_135_596_800_000...253_402_300_799_999
 
     /// Decodes one CBOR data item that spans all of `bytes`.
-    /// - Throws: ``KinesisError`` `SerializationException` naming the problem and its byte offset.
-    static func decode(_ bytes: [UInt8]) throws(KinesisError) -> JSON {
+    /// - Throws: ``WireError/Code/malformedCBOR`` naming the problem and its byte offset.
+    package static func decode(_ bytes: [UInt8]) throws(WireError) -> JSON {
         var decoder = CBORDecoder(bytes: bytes)
         let value = try decoder.item()
         guard decoder.index == bytes.count else {
@@ -23,7 +27,7 @@ enum CBOR {
     }
 
     /// `value` as CBOR.
-    static func encode(_ value: JSON) -> [UInt8] {
+    package static func encode(_ value: JSON) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(value, to: &out)
@@ -33,7 +37,7 @@ enum CBOR {
     /// Appends `value` as CBOR: integers (and integral numbers below 2^53) as major types 0/1, other numbers as
     /// doubles, timestamps as tag 1 with epoch milliseconds, objects as maps (keys sorted, or in the given order for
     /// `fields`), blobs as byte strings.
-    static func write(_ value: JSON, to out: inout [UInt8]) {
+    package static func write(_ value: JSON, to out: inout [UInt8]) {
         switch value {
         case .null: out.append(0xF6)
         case .bool(let b): out.append(b ? 0xF5 : 0xF4)
@@ -75,7 +79,7 @@ enum CBOR {
     }
 
     /// Appends the head of a data item: the major type and its argument in the shortest form.
-    static func writeHead(major: UInt8, _ argument: UInt64, to out: inout [UInt8]) {
+    package static func writeHead(major: UInt8, _ argument: UInt64, to out: inout [UInt8]) {
         let m = major << 5
         switch argument {
         case 0..<24:
@@ -97,12 +101,12 @@ enum CBOR {
     }
 
     /// ``writeHead(major:_:to:)`` for a count.
-    static func writeHead(major: UInt8, _ count: Int, to out: inout [UInt8]) {
+    package static func writeHead(major: UInt8, _ count: Int, to out: inout [UInt8]) {
         writeHead(major: major, UInt64(count), to: &out)
     }
 
     /// Appends an integer: major type 0 for `i ≥ 0`, major type 1 (`-1 - n`) below.
-    static func writeInteger(_ i: Int64, to out: inout [UInt8]) {
+    package static func writeInteger(_ i: Int64, to out: inout [UInt8]) {
         if i >= 0 {
             writeHead(major: 0, UInt64(i), to: &out)
         } else {
@@ -111,14 +115,14 @@ enum CBOR {
     }
 
     /// Appends a double (major type 7, additional information 27).
-    static func writeDouble(_ d: Double, to out: inout [UInt8]) {
+    package static func writeDouble(_ d: Double, to out: inout [UInt8]) {
         out.append(0xFB)
         let bits = d.bitPattern
         for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((bits >> UInt64(shift)) & 0xFF)) }
     }
 
     /// Appends a text string (major type 3).
-    static func writeText(_ s: String, to out: inout [UInt8]) {
+    package static func writeText(_ s: String, to out: inout [UInt8]) {
         var s = s
         s.withUTF8 { utf8 in
             writeHead(major: 3, utf8.count, to: &out)
@@ -127,7 +131,7 @@ enum CBOR {
     }
 
     /// Appends a byte string (major type 2).
-    static func writeBytes(_ b: [UInt8], to out: inout [UInt8]) {
+    package static func writeBytes(_ b: [UInt8], to out: inout [UInt8]) {
         writeHead(major: 2, b.count, to: &out)
         out.append(contentsOf: b)
     }
@@ -142,20 +146,20 @@ struct CBORDecoder {
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// A `SerializationException` for the item at the cursor.
-    func fail(_ reason: String) -> KinesisError {
-        KinesisError(.serialization, "malformed CBOR request body: \(reason) at byte \(index)")
+    func fail(_ reason: String) -> WireError {
+        WireError(.malformedCBOR, reason, offset: index)
     }
 
     private var remaining: Int { bytes.count - index }
 
-    private mutating func byte() throws(KinesisError) -> UInt8 {
+    private mutating func byte() throws(WireError) -> UInt8 {
         guard index < bytes.count else { throw fail("unexpected end of input") }
         defer { index += 1 }
         return bytes[index]
     }
 
     /// A big-endian unsigned integer of `count` bytes.
-    private mutating func uint(_ count: Int) throws(KinesisError) -> UInt64 {
+    private mutating func uint(_ count: Int) throws(WireError) -> UInt64 {
         guard remaining >= count else { throw fail("unexpected end of input") }
         var v: UInt64 = 0
         for i in 0..<count { v = v << 8 | UInt64(bytes[index + i]) }
@@ -164,7 +168,7 @@ struct CBORDecoder {
     }
 
     /// The argument of a head with additional information `info` (`nil` for 31, an indefinite length).
-    private mutating func argument(_ info: UInt8) throws(KinesisError) -> UInt64? {
+    private mutating func argument(_ info: UInt8) throws(WireError) -> UInt64? {
         switch info {
         case 0..<24: return UInt64(info)
         case 24: return try uint(1)
@@ -177,7 +181,7 @@ struct CBORDecoder {
     }
 
     /// A definite length that the remaining input can hold (at least `unit` bytes per `noun`).
-    private func length(_ n: UInt64, unit: Int, what: String, noun: String = "bytes") throws(KinesisError) -> Int {
+    private func length(_ n: UInt64, unit: Int, what: String, noun: String = "bytes") throws(WireError) -> Int {
         guard n <= UInt64(remaining / unit) else {
             throw fail("\(what) declares \(n) \(noun) but only \(remaining) bytes remain")
         }
@@ -185,7 +189,7 @@ struct CBORDecoder {
     }
 
     /// Reads one data item.
-    mutating func item() throws(KinesisError) -> JSON {
+    mutating func item() throws(WireError) -> JSON {
         let start = index
         let initial = try byte()
         let major = initial >> 5
@@ -207,12 +211,12 @@ struct CBORDecoder {
             }
             return .string(text)
         case 4:
-            return .array(try nested { (d: inout CBORDecoder) throws(KinesisError) in try d.array(info) })
+            return .array(try nested { (d: inout CBORDecoder) throws(WireError) in try d.array(info) })
         case 5:
-            return .object(try nested { (d: inout CBORDecoder) throws(KinesisError) in try d.map(info) })
+            return .object(try nested { (d: inout CBORDecoder) throws(WireError) in try d.map(info) })
         case 6:
             guard let tag = try argument(info) else { throw fail("indefinite length on a tag") }
-            let content = try nested { (d: inout CBORDecoder) throws(KinesisError) in try d.item() }
+            let content = try nested { (d: inout CBORDecoder) throws(WireError) in try d.item() }
             guard tag == 1 else { return content }
             return try timestamp(content, at: start)
         default:
@@ -221,7 +225,7 @@ struct CBORDecoder {
     }
 
     /// Runs `body` one nesting level deeper.
-    private mutating func nested<T>(_ body: (inout CBORDecoder) throws(KinesisError) -> T) throws(KinesisError) -> T {
+    private mutating func nested<T>(_ body: (inout CBORDecoder) throws(WireError) -> T) throws(WireError) -> T {
         depth += 1
         defer { depth -= 1 }
         guard depth <= CBOR.maxDepth else { throw fail("nesting deeper than \(CBOR.maxDepth) levels") }
@@ -229,25 +233,21 @@ struct CBORDecoder {
     }
 
     /// Tag 1: epoch milliseconds (an integer or a float), as the AWS SDKs for Java write timestamps.
-    private func timestamp(_ content: JSON, at start: Int) throws(KinesisError) -> JSON {
-        // Years 1 to 9999, as Params accepts for JSON timestamps.
-        let range = Params.timestampSeconds.lowerBound * 1000...Params.timestampSeconds.upperBound * 1000
+    private func timestamp(_ content: JSON, at start: Int) throws(WireError) -> JSON {
         guard case .number(let ms) = content else {
-            throw KinesisError(
-                .serialization,
-                "malformed CBOR request body: a timestamp (tag 1) must hold a number of epoch milliseconds, not a"
-                    + " \(content.typeName), at byte \(start)")
+            throw WireError(
+                .malformedCBOR,
+                "a timestamp (tag 1) must hold a number of epoch milliseconds, not a \(content.typeName),",
+                offset: start)
         }
-        guard ms.isFinite, range.contains(ms) else {
-            throw KinesisError(
-                .serialization,
-                "malformed CBOR request body: timestamp (tag 1) \(ms) ms is outside years 1 to 9999 at byte \(start)")
+        guard ms.isFinite, CBOR.timestampMilliseconds.contains(ms) else {
+            throw WireError(.malformedCBOR, "timestamp (tag 1) \(ms) ms is outside years 1 to 9999", offset: start)
         }
         return .epochMilliseconds(Int64(ms.rounded(.down)))
     }
 
     /// Major type 7: false, true, null, undefined and floats.
-    private mutating func simple(_ info: UInt8) throws(KinesisError) -> JSON {
+    private mutating func simple(_ info: UInt8) throws(WireError) -> JSON {
         switch info {
         case 20: return .bool(false)
         case 21: return .bool(true)
@@ -281,7 +281,7 @@ struct CBORDecoder {
 
     /// The bytes of a byte or text string; an indefinite one is the concatenation of its definite chunks of the
     /// same major type.
-    private mutating func string(major: UInt8, info: UInt8) throws(KinesisError) -> [UInt8] {
+    private mutating func string(major: UInt8, info: UInt8) throws(WireError) -> [UInt8] {
         let what = major == 2 ? "byte string" : "text string"
         if let n = try argument(info) {
             let count = try length(n, unit: 1, what: what)
@@ -302,7 +302,7 @@ struct CBORDecoder {
         }
     }
 
-    private mutating func array(_ info: UInt8) throws(KinesisError) -> [JSON] {
+    private mutating func array(_ info: UInt8) throws(WireError) -> [JSON] {
         var items: [JSON] = []
         if let n = try argument(info) {
             let count = try length(n, unit: 1, what: "array", noun: "entries")
@@ -320,7 +320,7 @@ struct CBORDecoder {
         }
     }
 
-    private mutating func map(_ info: UInt8) throws(KinesisError) -> [String: JSON] {
+    private mutating func map(_ info: UInt8) throws(WireError) -> [String: JSON] {
         var members: [String: JSON] = [:]
         if let n = try argument(info) {
             let count = try length(n, unit: 2, what: "map", noun: "entries")
@@ -339,7 +339,7 @@ struct CBORDecoder {
     }
 
     /// One key (a text string, as a JSON member name) and its value.
-    private mutating func entry(into members: inout [String: JSON]) throws(KinesisError) {
+    private mutating func entry(into members: inout [String: JSON]) throws(WireError) {
         let start = index
         guard case .string(let key) = try item() else {
             index = start
