@@ -9,7 +9,8 @@ import ShardLog
 struct ReceivedBody {
     /// The body.
     var bytes: [UInt8]
-    /// Lowercase hex SHA-256 of ``bytes``.
+    /// Lowercase hex SHA-256 of ``bytes``; empty when the server checks no signatures (no `--credentials`), which is
+    /// the only use of it.
     var sha256: String
 }
 
@@ -19,20 +20,22 @@ extension Operation {
         (dataByteCount + 2) / 3 * 4 + overhead
     }
 
-    /// The largest request body accepted for this operation: a PutRecord of one maximal record (its data in base64,
-    /// a partition key of 256 characters escaped as `\uXXXX` pairs, hash key, stream name), a PutRecords of 500
-    /// records totalling the PutRecords limit, and 1 MiB for every other operation (their largest legitimate body,
-    /// CreateStream with 50 tags, is about 250 KiB even with every character escaped).
+    /// The largest request body accepted for this operation: a PutRecord of one maximal record (10 MiB, the most
+    /// `UpdateMaxRecordSize` allows: its data in base64, a partition key of 256 characters escaped as `\uXXXX`
+    /// pairs, hash key, stream name; about 13.4 MiB of JSON), a PutRecords of 500 records totalling the larger of
+    /// the PutRecords limit and one maximal record (about 15.4 MiB), and 1 MiB for every other operation (their
+    /// largest legitimate body, CreateStream with 50 tags, is about 250 KiB even with every character escaped).
+    /// Whether a record fits its stream's own limit is checked after the body is read.
     var maxBodyByteCount: Int { Self.maxBodyByteCount(self) }
 
     /// ``maxBodyByteCount`` of an operation, or of an unknown one (`nil`).
     static func maxBodyByteCount(_ operation: Operation?) -> Int {
         switch operation {
         case .putRecord?:
-            return jsonByteCount(dataByteCount: Limits.recordByteCount, overhead: 64 << 10)
+            return jsonByteCount(dataByteCount: maxRecordByteCount, overhead: 64 << 10)
         case .putRecords?:
             return jsonByteCount(
-                dataByteCount: max(putRecordsByteCount, Limits.recordByteCount), overhead: 500 * (4 << 10) + (64 << 10))
+                dataByteCount: max(putRecordsByteCount, maxRecordByteCount), overhead: 500 * (4 << 10) + (64 << 10))
         default:
             return 1 << 20
         }
@@ -40,10 +43,12 @@ extension Operation {
 
     /// Data and partition keys of one PutRecords request: 5 MiB, as AWS.
     static let putRecordsByteCount = 5 << 20
+    /// The largest record any stream takes: 10 MiB (`MaxRecordSizeInKiB` 10240).
+    static let maxRecordByteCount = Limits.maxRecordSizeInKiB.upperBound << 10
 }
 
 extension KinesisServer {
-    /// Reads the body of `request` for `operation`, hashing it as it streams in.
+    /// Reads the body of `request` for `operation`, hashing it as it streams in when signatures are checked.
     ///
     /// The declared `Content-Length` is checked against the operation's cap and reserved in the server-wide
     /// ``BodyBudget`` before any byte is buffered; a chunked body is charged the whole cap, and a chunked body that
@@ -92,6 +97,7 @@ extension KinesisServer {
         bytes.reserveCapacity(reserved)
         var count = 0
         var hasher = SHA256()
+        let hashing = options.credentials != nil
         var iterator = request.body.makeAsyncIterator()
         while true {
             let next: ByteBuffer?
@@ -111,7 +117,7 @@ extension KinesisServer {
             }
             let start = bytes.count
             bytes.append(contentsOf: chunk.readableBytesView)
-            hasher.update(data: bytes[start...])
+            if hashing { hasher.update(data: bytes[start...]) }
             count += n
             guard ContinuousClock.now < deadline else {
                 throw KinesisError(
@@ -121,7 +127,7 @@ extension KinesisServer {
             }
         }
         complete = true
-        return ReceivedBody(bytes: bytes, sha256: SignatureV4.hex(hasher.finalize()))
+        return ReceivedBody(bytes: bytes, sha256: hashing ? SignatureV4.hex(hasher.finalize()) : "")
     }
 
     /// `response` with `Connection: close`, closing the connection once it is written: for answers given before the

@@ -198,7 +198,7 @@ extension KinesisServer {
         var name: String
         var start = ""
         if let token = try p.string("NextToken") {
-            guard let (fields, issued) = OpaqueToken.decode(kind: "co", fieldCount: 2, token) else {
+            guard let (fields, issued) = OpaqueToken.decode(kind: "co", scope: p.scope, fieldCount: 2, token) else {
                 throw KinesisError(.invalidArgument, "NextToken is not valid")
             }
             guard nowMilliseconds() - issued <= nextTokenValidityMilliseconds else {
@@ -216,7 +216,8 @@ extension KinesisServer {
         var token: JSON?
         if all.count > page.count, let last = page.last {
             token = .string(
-                OpaqueToken.encode(kind: "co", fields: [name, last.name], issuedMilliseconds: nowMilliseconds()))
+                OpaqueToken.encode(
+                    kind: "co", scope: p.scope, fields: [name, last.name], issuedMilliseconds: nowMilliseconds()))
         }
         return .fields(["Consumers": .array(page.map { Self.consumerJSON($0) }), "NextToken": token])
     }

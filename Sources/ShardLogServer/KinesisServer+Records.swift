@@ -7,15 +7,13 @@ let iteratorValidityMilliseconds: Int64 = 300_000
 extension KinesisServer {
     // MARK: - Put
 
-    /// One validated record of a put request.
-    private struct Entry {
-        var entry: PutRecordsEntry
-        var byteCount: Int { entry.data.count + entry.partitionKey.utf8.count }
-    }
+    /// The member path of entry `index` of a `PutRecords` request (`records.3.member.`), or `""` for `PutRecord`:
+    /// built only for an error message.
+    private static func entryPath(_ index: Int?) -> String { index.map { "records.\($0 + 1).member." } ?? "" }
 
-    private static func entry(_ p: Params, index: Int?) throws -> Entry {
-        // The member path is only needed for an error message: not built for every record.
-        func at() -> String { index.map { "records.\($0 + 1).member." } ?? "" }
+    /// Appends one entry of a request read into a value tree (a `PutRecord`, or a `PutRecords` entry the plain
+    /// reader left to the general path) to `records`, checking what the model does not.
+    private static func appendEntry(_ p: Params, index: Int?, to body: inout PutRecordsBody) throws {
         let data = try p.blob("Data")
         let key = try p.requiredString("PartitionKey")
         let keyLength = key.utf16.count
@@ -26,108 +24,141 @@ extension KinesisServer {
                 : "less than or equal to \(Limits.partitionKeyLength.upperBound)"
             throw KinesisError(
                 .validation,
-                "1 validation error detected: Value '\(key)' at '\(at())partitionKey' failed to satisfy constraint:"
-                    + " Member must have length \(bound)")
+                "1 validation error detected: Value '\(key)' at '\(entryPath(index))partitionKey' failed to satisfy"
+                    + " constraint: Member must have length \(bound)")
         }
-        // The model allows 10 MiB (UpdateMaxRecordSize); a stream takes 1 MiB, refused in AWS's pre-2025 words.
-        guard data.count <= Limits.recordByteCount else {
-            throw KinesisError(
-                .validation,
-                "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=\(data.count) cap=\(data.count)]'"
-                    + " at '\(at())data' failed to satisfy constraint: Member must have length less than or equal to"
-                    + " \(Limits.recordByteCount)")
-        }
-        try DataStream.validate(partitionKey: key, dataByteCount: data.count)
         var explicit: UInt128?
         if let text = try p.string("ExplicitHashKey") { explicit = try HashKey.parse(text) }
         if let ordering = try p.string("SequenceNumberForOrdering") { _ = try SequenceNumber(parsing: ordering) }
-        return Entry(entry: PutRecordsEntry(partitionKey: key, data: data, explicitHashKey: explicit))
+        if let explicit { body.explicitHashKeys[body.records.count] = explicit }
+        try body.records.append(partitionKey: key, data: data, explicitHashKey: explicit)
     }
 
-    /// Whether the shard the entry routes to has write capacity left (always true without `--enforce-shard-limits`).
-    private func admit(_ e: Entry, _ stream: DataStream) -> Bool {
+    /// Refuses the first record larger than the stream takes (its `MaxRecordSizeInKiB`, 1 MiB unless raised by
+    /// `UpdateMaxRecordSize`, up to 10 MiB): data alone over the limit in AWS's validation form, data plus key over
+    /// it in the store's words.
+    private static func checkSizes(_ records: RecordBuffer, _ stream: DataStream, single: Bool) throws {
+        var limit = stream.maxRecordByteCount
+        for i in 0..<records.count {
+            let dataCount = records.dataRange(i).count
+            let total = dataCount + records.keyRange(i).count
+            guard total > limit else { continue }
+            // Another process may have raised the limit since this one read the stream's metadata.
+            if limit == stream.maxRecordByteCount, let reloaded = try? stream.describe().maxRecordSizeInKiB {
+                limit = reloaded << 10
+                if total <= limit { continue }
+            }
+            if dataCount > limit {
+                throw KinesisError(
+                    .validation,
+                    "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=\(dataCount) cap=\(dataCount)]'"
+                        + " at '\(entryPath(single ? nil : i))data' failed to satisfy constraint: Member must have"
+                        + " length less than or equal to \(limit)")
+            }
+            throw DataStream.tooLarge(total, limit: limit, record: single ? nil : i)
+        }
+    }
+
+    /// Whether record `i` has write capacity left on its shard (always true without `--enforce-shard-limits`).
+    private func admit(_ body: PutRecordsBody, _ i: Int, _ stream: DataStream) -> Bool {
         guard options.enforceShardLimits else { return true }
-        let shard = stream.shardId(forPartitionKey: e.entry.partitionKey, explicitHashKey: e.entry.explicitHashKey)
-        let key = ShardKey(stream: stream.name, shard: shard)
-        if limiter.admitWrite(key, byteCount: e.byteCount) { return true }
+        let key = ShardKey(stream: stream, shard: Self.shardId(body, i, stream))
+        let byteCount = body.records.dataRange(i).count + body.records.keyRange(i).count
+        if limiter.admitWrite(key, byteCount: byteCount) { return true }
         metrics.recordThrottle(key, write: true)
         return false
     }
 
-    private static func throttled(_ stream: DataStream, _ e: Entry) -> KinesisError {
-        let shard = stream.shardId(forPartitionKey: e.entry.partitionKey, explicitHashKey: e.entry.explicitHashKey)
-        return KinesisError(
+    private static func shardId(_ body: PutRecordsBody, _ i: Int, _ stream: DataStream) -> String {
+        stream.shardId(forPartitionKey: body.records.partitionKey(i), explicitHashKey: body.explicitHashKeys[i])
+    }
+
+    private static func throttled(_ stream: DataStream, _ body: PutRecordsBody, _ i: Int) -> KinesisError {
+        KinesisError(
             .provisionedThroughputExceeded,
-            "Rate exceeded for shard \(shard) in stream \(stream.name) under account \(stream.arn.account).")
+            "Rate exceeded for shard \(shardId(body, i, stream)) in stream \(stream.name) under account"
+                + " \(stream.arn.account).")
     }
 
     func putRecord(_ p: Params) throws -> JSON {
         let stream = try openStream(p)
-        let e = try Self.entry(p, index: nil)
-        guard admit(e, stream) else { throw Self.throttled(stream, e) }
-        guard let result = try stream.putRecords([e.entry]).first else {
+        var body = PutRecordsBody(records: RecordBuffer(records: 1))
+        try Self.appendEntry(p, index: nil, to: &body)
+        try Self.checkSizes(body.records, stream, single: true)
+        guard admit(body, 0, stream) else { throw Self.throttled(stream, body, 0) }
+        var results: [SequenceNumber] = []
+        try stream.putRecords(body.records, into: &results)
+        guard let result = results.first else {
             throw KinesisError(.internalFailure, "the store acknowledged no record for PutRecord on \(stream.name)")
         }
-        metrics.recordIncoming(
-            ShardKey(stream: stream.name, shard: result.shardId), records: 1, bytes: e.byteCount)
         return .fields([
-            "ShardId": .string(result.shardId),
-            "SequenceNumber": .string(result.sequenceNumber),
+            "ShardId": .string(ShardID.name(result.shardIndex)),
+            "SequenceNumber": .string(result.description),
             "EncryptionType": .string(stream.cachedKMSKeyId == nil ? "NONE" : "KMS"),
         ])
     }
 
+    /// `PutRecords`: the records as ``PutRecordsBody`` read them from the request bytes (or, for a body in another
+    /// form or CBOR, from the value tree) go to the store in one ``ShardLog/RecordBuffer``, and the answer is
+    /// written straight into the response bytes.
     func putRecords(_ p: Params) throws -> JSON {
         let stream = try openStream(p)
-        guard let items = try p.array("Records") else { throw Params.missing("records") }
-        guard (1...500).contains(items.count) else {
-            throw KinesisError(
-                .validation,
-                "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length"
-                    + " between 1 and 500 (it has \(items.count))")
-        }
-        var entries: [Entry] = []
-        entries.reserveCapacity(items.count)
-        for (i, item) in items.enumerated() {
-            guard case .object(let members) = item else {
-                throw Params.wrongType("Records", item, expected: "list of structures")
+        var body: PutRecordsBody
+        if let scanned = p.putRecords {
+            body = scanned
+        } else {
+            guard let items = try p.array("Records") else { throw Params.missing("records") }
+            guard (1...500).contains(items.count) else {
+                throw KinesisError(
+                    .validation,
+                    "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have"
+                        + " length between 1 and 500 (it has \(items.count))")
             }
-            entries.append(try Self.entry(Params(members), index: i))
+            body = PutRecordsBody(records: RecordBuffer(records: items.count))
+            for (i, item) in items.enumerated() {
+                guard case .object(let members) = item else {
+                    throw Params.wrongType("Records", item, expected: "list of structures")
+                }
+                try Self.appendEntry(Params(members), index: i, to: &body)
+            }
         }
-        let injected = options.faults?.entryFaults(
-            count: entries.count, stream: stream.name, account: stream.arn.account)
-        let admitted = entries.indices.map { injected?[$0] == nil && admit(entries[$0], stream) }
-        let accepted = entries.indices.filter { admitted[$0] }
-        let results = accepted.isEmpty ? [] : try stream.putRecords(accepted.map { entries[$0].entry })
+        try Self.checkSizes(body.records, stream, single: false)
+        let count = body.records.count
+        var failures: [KinesisError?]?
+        if options.faults != nil || options.enforceShardLimits {
+            let injected = options.faults?.entryFaults(count: count, stream: stream.name, account: stream.arn.account)
+            var refused: [KinesisError?] = []
+            refused.reserveCapacity(count)
+            for i in 0..<count {
+                if let fault = injected?[i] {
+                    refused.append(fault)
+                } else {
+                    refused.append(admit(body, i, stream) ? nil : Self.throttled(stream, body, i))
+                }
+            }
+            if refused.contains(where: { $0 != nil }) { failures = refused }
+        }
+        var accepted = body.records
+        if let failures {
+            accepted = RecordBuffer(records: count)
+            for i in 0..<count where failures[i] == nil {
+                try accepted.append(
+                    key: body.records.keyBytes, body.records.keyRange(i), data: body.records.dataBytes,
+                    body.records.dataRange(i), explicitHashKey: body.explicitHashKeys[i])
+            }
+        }
+        var results: [SequenceNumber] = []
+        if !accepted.isEmpty { try stream.putRecords(accepted, into: &results) }
         guard results.count == accepted.count else {
             throw KinesisError(
                 .internalFailure,
                 "the store acknowledged \(results.count) of \(accepted.count) records for PutRecords on \(stream.name)")
         }
-        var out: [RecordsEncoding.PutOutcome] = []
-        out.reserveCapacity(entries.count)
-        var perShard: [Int: (records: Int, bytes: Int)] = [:]
-        var k = 0
-        for i in entries.indices {
-            guard admitted[i] else {
-                out.append(.failed(injected?[i] ?? Self.throttled(stream, entries[i])))
-                continue
-            }
-            let sequence = results[k].sequence
-            k += 1
-            out.append(.stored(sequence))
-            perShard[sequence.shardIndex, default: (0, 0)].records += 1
-            perShard[sequence.shardIndex, default: (0, 0)].bytes += entries[i].byteCount
-        }
-        for (shard, n) in perShard {
-            metrics.recordIncoming(
-                ShardKey(stream: stream.name, shard: ShardID.name(shard)), records: n.records, bytes: n.bytes)
-        }
-        // The per-record answers go straight into the response bytes.
+        // (Incoming records and bytes are counted from the store itself: see StoreMetricsCollector.)
         let format = WireFormat.current
         return .fields([
-            "FailedRecordCount": .integer(entries.count - accepted.count),
-            "Records": .encoded(format, RecordsEncoding.putResults(format, out)),
+            "FailedRecordCount": .integer(count - accepted.count),
+            "Records": .encoded(format, RecordsEncoding.putResults(format, results, failures: failures)),
             "EncryptionType": .string(stream.cachedKMSKeyId == nil ? "NONE" : "KMS"),
         ])
     }
@@ -208,9 +239,12 @@ extension KinesisServer {
         }
     }
 
-    static func iteratorToken(stream: String, shardIndex: Int, offset: UInt64, now: Int64) -> String {
+    /// A shard iterator: the stream, shard and offset, for requests in `scope` (its account and region) only.
+    static func iteratorToken(scope: RequestScope, stream: String, shardIndex: Int, offset: UInt64, now: Int64)
+        -> String
+    {
         OpaqueToken.encode(
-            kind: "it", fields: [stream, String(shardIndex), String(offset)], issuedMilliseconds: now)
+            kind: "it", scope: scope, fields: [stream, String(shardIndex), String(offset)], issuedMilliseconds: now)
     }
 
     func getShardIterator(_ p: Params) throws -> JSON {
@@ -223,7 +257,8 @@ extension KinesisServer {
         return .fields([
             "ShardIterator": .string(
                 Self.iteratorToken(
-                    stream: stream.name, shardIndex: it.shardIndex, offset: it.offset, now: nowMilliseconds()))
+                    scope: p.scope, stream: stream.name, shardIndex: it.shardIndex, offset: it.offset,
+                    now: nowMilliseconds()))
         ])
     }
 
@@ -238,7 +273,8 @@ extension KinesisServer {
     func getRecords(_ p: Params) throws -> JSON {
         let token = try p.requiredString("ShardIterator")
         let limit = try p.int("Limit", in: 1...10_000) ?? 10_000
-        guard let (fields, issued) = OpaqueToken.decode(kind: "it", fieldCount: 3, token),
+        // An iterator issued in another account or region is refused as a made-up one (AWS: InvalidArgumentException).
+        guard let (fields, issued) = OpaqueToken.decode(kind: "it", scope: p.scope, fieldCount: 3, token),
             let index = Int(fields[1]), (0...999_999_999_999).contains(index), let offset = UInt64(fields[2])
         else {
             throw KinesisError(.invalidArgument, "Invalid ShardIterator: it was not issued by this service.")
@@ -253,7 +289,7 @@ extension KinesisServer {
         }
         let stream = try regional(p).store.stream(named: fields[0])
         let shardId = ShardID.name(index)
-        let key = ShardKey(stream: stream.name, shard: shardId)
+        let key = ShardKey(stream: stream, shard: shardId)
         if options.enforceShardLimits && !limiter.admitRead(key) {
             metrics.recordThrottle(key, write: false)
             throw KinesisError(
@@ -274,7 +310,9 @@ extension KinesisServer {
         let rest = JSON.fields([
             "NextShardIterator": atEnd
                 ? nil
-                : .string(Self.iteratorToken(stream: stream.name, shardIndex: index, offset: it.offset, now: now)),
+                : .string(
+                    Self.iteratorToken(
+                        scope: p.scope, stream: stream.name, shardIndex: index, offset: it.offset, now: now)),
             "MillisBehindLatest": .integer(Int(behind)),
             "ChildShards": atEnd ? Self.childShardsJSON(of: shardId, in: try stream.describe()) : nil,
         ])

@@ -312,7 +312,7 @@ extension KinesisServer {
         let limit = try p.int("Limit", in: 1...10_000) ?? 100
         var start = try p.string("ExclusiveStartStreamName")
         if let token = try p.string("NextToken") {
-            guard let (fields, issued) = OpaqueToken.decode(kind: "ls", fieldCount: 1, token) else {
+            guard let (fields, issued) = OpaqueToken.decode(kind: "ls", scope: p.scope, fieldCount: 1, token) else {
                 throw KinesisError(.invalidArgument, "NextToken is not valid")
             }
             guard nowMilliseconds() - issued <= nextTokenValidityMilliseconds else {
@@ -343,7 +343,8 @@ extension KinesisServer {
             "NextToken": more && !page.isEmpty
                 ? .string(
                     OpaqueToken.encode(
-                        kind: "ls", fields: [page[page.count - 1]], issuedMilliseconds: nowMilliseconds()))
+                        kind: "ls", scope: p.scope, fields: [page[page.count - 1]],
+                        issuedMilliseconds: nowMilliseconds()))
                 : nil,
             "StreamSummaries": .array(summaries),
         ])
@@ -367,7 +368,7 @@ extension KinesisServer {
                 throw KinesisError(
                     .invalidArgument, "NextToken cannot be combined with ExclusiveStartShardId or ShardFilter.")
             }
-            guard let (fields, issued) = OpaqueToken.decode(kind: "sh", fieldCount: 5, token) else {
+            guard let (fields, issued) = OpaqueToken.decode(kind: "sh", scope: p.scope, fieldCount: 5, token) else {
                 throw KinesisError(.invalidArgument, "NextToken is not valid")
             }
             guard nowMilliseconds() - issued <= nextTokenValidityMilliseconds else {
@@ -405,7 +406,7 @@ extension KinesisServer {
         if more, let last = page.last {
             token = .string(
                 OpaqueToken.encode(
-                    kind: "sh",
+                    kind: "sh", scope: p.scope,
                     fields: [
                         name, last.shardId, filterType ?? "", filterShard ?? "",
                         filterTime.map { String(Self.milliseconds($0)) } ?? "",

@@ -163,7 +163,7 @@ actor Subscription {
                     var bytes = 0
                     for r in records { bytes += r.data.count + r.partitionKey.utf8.count }
                     server.metrics.recordOutgoing(
-                        ShardKey(stream: stream.name, shard: iterator.shardId), records: records.count, bytes: bytes)
+                        ShardKey(stream: stream, shard: iterator.shardId), records: records.count, bytes: bytes)
                 }
                 return .event("SubscribeToShardEvent", payload)
             }

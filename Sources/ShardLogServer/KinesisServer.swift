@@ -44,7 +44,7 @@ package struct KinesisServerOptions: Sendable {
     package var maxSubscriptionDuration = Duration.seconds(300)
     /// The most request-body bytes buffered at once across all connections (256 MiB); a request that would go over
     /// is refused with HTTP 503 `LimitExceededException` (see ``BodyBudget``). Each operation also has its own cap
-    /// (about 1.4 MiB of JSON for PutRecord, 7.7 MiB for PutRecords, 1 MiB for the rest), over which it gets 413.
+    /// (about 13.4 MiB of JSON for PutRecord, 15.4 MiB for PutRecords: a 10 MiB record; 1 MiB for the rest), over which it gets 413.
     package var maxBufferedByteCount = 256 << 20
     /// A connection with no request in progress, or whose request headers or body stop arriving, is closed after
     /// this long (30 s). Request headers must therefore arrive whole within this time of the connection opening or
@@ -212,9 +212,10 @@ package final class KinesisServer: Sendable {
                 throw KinesisError(
                     .unknownOperation, "unknown operation '\(target)': expected X-Amz-Target Kinesis_20131202.<Op>")
             }
-            var params = try Params(body: body.bytes, format: format)
+            var params = try Params(body: body.bytes, format: format, operation: operation)
             params.scope = try requestScope(request, operation: operationName)
-            try RequestValidator.validate(operation: operationName, members: params.members)
+            try RequestValidator.validate(
+                operation: operationName, members: params.members, skipping: params.putRecords == nil ? nil : "Records")
             if let fault = options.faults?.requestFault(operation: operationName) { throw fault }
             let response = try await format.run { try await perform(operation, params, requestID: requestID) }
             metrics.recordRequest(operation: operationName, code: "OK", duration: ContinuousClock.now - arrived)

@@ -7,12 +7,21 @@ struct Params {
     let members: [String: JSON]
     /// The account and region the request acts in (set by `KinesisServer.handle` after authorization).
     var scope = RequestScope.default
+    /// A `PutRecords` body's records, read straight from the request bytes (``PutRecordsBody``); `members` then
+    /// holds only the other members, and `Records` is not in it.
+    var putRecords: PutRecordsBody?
 
     init(_ members: [String: JSON]) { self.members = members }
 
-    /// Parses a request body in `format`: empty means `{}` (for JSON, also only whitespace); anything but an object
-    /// (a CBOR map) is a `SerializationException`.
-    init(body: [UInt8], format: WireFormat = .json) throws(KinesisError) {
+    /// Parses a request body of `operation` in `format`: empty means `{}` (for JSON, also only whitespace); anything
+    /// but an object (a CBOR map) is a `SerializationException`. A `PutRecords` JSON body in the plain form every SDK
+    /// sends is read into ``records`` without a value per record (see ``PutRecordsBody``).
+    init(body: [UInt8], format: WireFormat = .json, operation: Operation? = nil) throws(KinesisError) {
+        if operation == .putRecords, format == .json, let scanned = PutRecordsBody.scan(body) {
+            self.init(scanned.members)
+            putRecords = scanned
+            return
+        }
         switch format {
         case .json:
             if body.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) {

@@ -114,56 +114,68 @@ enum RecordsEncoding {
         }
     }
 
-    /// What became of one entry of a `PutRecords` request.
-    enum PutOutcome {
-        /// Stored at this sequence number.
-        case stored(SequenceNumber)
-        /// Refused (throttled) with this error.
-        case failed(KinesisError)
-    }
-
     private static let shardIdKey = Array("ShardId".utf8)
+    private static let shardIdPrefix = Array("shardId-".utf8)
     private static let jsonStoredShardId = Array(#"","ShardId":"shardId-"#.utf8)
+    private static let jsonStoredEnd = Array(#""}"#.utf8)
 
     /// The `Records` array of a `PutRecords` answer, in `format`: `{"SequenceNumber":…,"ShardId":…}` per stored
     /// entry, `{"ErrorCode":…,"ErrorMessage":…}` per refused one, in request order.
-    static func putResults(_ format: WireFormat, _ outcomes: [PutOutcome]) -> [UInt8] {
+    /// - Parameters:
+    ///   - stored: where the stored entries landed, in order.
+    ///   - failures: per entry, the error that refused it or `nil`; `nil` when every entry was stored.
+    static func putResults(_ format: WireFormat, _ stored: [SequenceNumber], failures: [KinesisError?]?) -> [UInt8] {
+        let count = failures?.count ?? stored.count
         var out: [UInt8] = []
-        out.reserveCapacity(outcomes.count * 110 + 16)
+        out.reserveCapacity(count * 110 + 16)
+        // The parts that depend on the shard alone (`49` and its 12 digits; the shard id's digits), formatted once
+        // per run of entries in one shard.
+        var shard = -1
+        var shardDigits: [UInt8] = []
+        var k = 0
+        func nextStored() -> SequenceNumber {
+            let sequence = stored[k]
+            k += 1
+            if sequence.shardIndex != shard {
+                shard = sequence.shardIndex
+                shardDigits.removeAll(keepingCapacity: true)
+                appendShardDigits(shard, to: &shardDigits)
+            }
+            return sequence
+        }
         switch format {
         case .json:
             out.append(UInt8(ascii: "["))
-            for (i, outcome) in outcomes.enumerated() {
+            for i in 0..<count {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                switch outcome {
-                case .stored(let sequence):
-                    out.append(contentsOf: jsonSequenceNumber)
-                    appendSequenceNumber(sequence, to: &out)
-                    out.append(contentsOf: jsonStoredShardId)
-                    appendShardDigits(sequence.shardIndex, to: &out)
-                    out.append(contentsOf: Array(#""}"#.utf8))
-                case .failed(let e):
-                    failure(e).write(to: &out)
+                if let failure = failures?[i] {
+                    Self.failure(failure).write(to: &out)
+                    continue
                 }
+                let sequence = nextStored()
+                out.append(contentsOf: jsonSequenceNumber)
+                appendSequenceNumber(sequence, to: &out)
+                out.append(contentsOf: jsonStoredShardId)
+                out.append(contentsOf: shardDigits)
+                out.append(contentsOf: jsonStoredEnd)
             }
             out.append(UInt8(ascii: "]"))
         case .cbor:
-            CBOR.writeHead(major: 4, outcomes.count, to: &out)
-            for outcome in outcomes {
-                switch outcome {
-                case .stored(let sequence):
-                    out.append(0xA2)
-                    appendKey(sequenceNumberKey, to: &out)
-                    CBOR.writeHead(major: 3, 56, to: &out)
-                    appendSequenceNumber(sequence, to: &out)
-                    appendKey(shardIdKey, to: &out)
-                    let digits = max(12, decimalWidth(UInt64(max(0, sequence.shardIndex))))
-                    CBOR.writeHead(major: 3, 8 + digits, to: &out)
-                    out.append(contentsOf: Array("shardId-".utf8))
-                    appendShardDigits(sequence.shardIndex, to: &out)
-                case .failed(let e):
-                    CBOR.write(failure(e), to: &out)
+            CBOR.writeHead(major: 4, count, to: &out)
+            for i in 0..<count {
+                if let failure = failures?[i] {
+                    CBOR.write(Self.failure(failure), to: &out)
+                    continue
                 }
+                let sequence = nextStored()
+                out.append(0xA2)
+                appendKey(sequenceNumberKey, to: &out)
+                CBOR.writeHead(major: 3, 56, to: &out)
+                appendSequenceNumber(sequence, to: &out)
+                appendKey(shardIdKey, to: &out)
+                CBOR.writeHead(major: 3, shardIdPrefix.count + shardDigits.count, to: &out)
+                out.append(contentsOf: shardIdPrefix)
+                out.append(contentsOf: shardDigits)
             }
         }
         return out
@@ -229,11 +241,13 @@ enum RecordsEncoding {
     private static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: repeatElement(UInt8(48), count: width))
+        var digits = out.mutableSpan
         var v = value
         var i = start + width - 1
         while v > 0 && i >= start {
-            out[i] = 48 + UInt8(v % 10)
-            v /= 10
+            let (q, r) = v.quotientAndRemainder(dividingBy: 10)
+            digits[i] = 48 &+ UInt8(truncatingIfNeeded: r)
+            v = q
             i -= 1
         }
     }

@@ -15,6 +15,8 @@ struct ModelShape: Sendable {
         let name: String
         /// The name of the member's shape.
         let shape: String
+        /// The name in AWS's member paths (`streamName`).
+        let pathName: String
     }
 
     let kind: Kind
@@ -45,7 +47,9 @@ struct ModelShape: Sendable {
         self.max = max
         self.pattern = pattern
         self.enumValues = enumValues
-        self.members = members.map { Member(name: $0.0, shape: $0.1) }
+        self.members = members.map {
+            Member(name: $0.0, shape: $0.1, pathName: RequestValidator.lowerFirst($0.0))
+        }
         self.required = required
         self.element = element
         self.key = key
@@ -67,12 +71,14 @@ struct RequestValidator {
     /// Validates the body of `operation`; operations missing from the model are not checked.
     /// - Throws: `SerializationException` for the first member of the wrong JSON type or undecodable base64,
     ///   `ValidationException` listing every broken constraint.
-    static func validate(operation: String, members: [String: JSON]) throws(KinesisError) {
+    /// - Parameter skipping: members already checked against the model elsewhere (a `PutRecords` body's `Records`
+    ///   read by ``PutRecordsBody``, which accepts only values that satisfy every constraint).
+    static func validate(operation: String, members: [String: JSON], skipping: String? = nil) throws(KinesisError) {
         guard let inputName = ModelShape.operationInputs[operation], let input = ModelShape.all[inputName] else {
             return
         }
         var validator = RequestValidator()
-        try validator.checkStructure(members, input, prefix: "")
+        try validator.checkStructure(members, input, prefix: { "" }, skipping: skipping)
         let found = validator.violations
         guard !found.isEmpty else { return }
         let reported = found.prefix(maxReported)
@@ -91,16 +97,17 @@ struct RequestValidator {
         KinesisError(.serialization, message)
     }
 
-    private mutating func violation(_ value: String?, _ path: String, _ constraint: String) {
+    /// Member paths are passed as closures and built only for a violation: a valid request builds none.
+    private mutating func violation(_ value: String?, _ path: () -> String, _ constraint: String) {
         let shown = value.map { "'\($0)'" } ?? "null"
-        violations.append("Value \(shown) at '\(path)' failed to satisfy constraint: \(constraint)")
+        violations.append("Value \(shown) at '\(path())' failed to satisfy constraint: \(constraint)")
     }
 
     private mutating func checkStructure(
-        _ object: [String: JSON], _ shape: ModelShape, prefix: String
+        _ object: [String: JSON], _ shape: ModelShape, prefix: () -> String, skipping: String? = nil
     ) throws(KinesisError) {
-        for member in shape.members {
-            let path = prefix + Self.lowerFirst(member.name)
+        for member in shape.members where member.name != skipping {
+            func path() -> String { prefix() + member.pathName }
             guard let value = object[member.name], value != .null else {
                 if shape.required.contains(member.name) { violation(nil, path, "Member must not be null") }
                 continue
@@ -109,12 +116,12 @@ struct RequestValidator {
         }
     }
 
-    private mutating func check(_ value: JSON, shapeNamed name: String, path: String) throws(KinesisError) {
+    private mutating func check(_ value: JSON, shapeNamed name: String, path: () -> String) throws(KinesisError) {
         guard let shape = ModelShape.all[name] else { return }
         switch shape.kind {
         case .structure:
             switch value {
-            case .object(let members): try checkStructure(members, shape, prefix: path + ".")
+            case .object(let members): try checkStructure(members, shape, prefix: { path() + "." })
             case .array: throw Self.serialization("Start of list found where not expected")
             default: throw Self.serialization("Expected null")
             }
@@ -129,7 +136,7 @@ struct RequestValidator {
             guard let elementName = shape.element, let element = ModelShape.all[elementName] else { return }
             if element.kind == .structure {
                 for (i, item) in items.enumerated() where item != .null {
-                    try check(item, shapeNamed: elementName, path: "\(path).\(i + 1).member")
+                    try check(item, shapeNamed: elementName, path: { "\(path()).\(i + 1).member" })
                 }
             } else {
                 var broken = false
@@ -177,7 +184,7 @@ struct RequestValidator {
     }
 
     /// Checks the entry count of a list or map (`value`, printed only when it breaks a bound).
-    private mutating func checkCount(_ count: Int, _ shape: ModelShape, value: JSON, path: String) {
+    private mutating func checkCount(_ count: Int, _ shape: ModelShape, value: JSON, path: () -> String) {
         if let min = shape.min, count < min {
             violation(Self.shown(value), path, "Member must have length greater than or equal to \(min)")
         }
@@ -213,7 +220,12 @@ struct RequestValidator {
             if let pattern = shape.pattern, !matches(s, pattern) {
                 broken.append("Member must satisfy regular expression pattern: \(pattern)")
             }
-            broken += Self.lengthConstraints(Int64(s.utf16.count), shape)
+            if shape.min != nil || shape.max != nil {
+                // UTF-16 units, as Java counts; ASCII (every hot string) is one per byte.
+                let utf8 = s.utf8.count
+                let units = s.utf8.allSatisfy { $0 < 0x80 } ? utf8 : s.utf16.count
+                broken += Self.lengthConstraints(Int64(units), shape)
+            }
         case .blob:
             let text: String
             switch value {
@@ -292,16 +304,18 @@ struct RequestValidator {
 
     /// The decoded length of a base64 blob, or AWS's `SerializationException` text for text that is not base64.
     static func blobLength(_ text: String) throws(KinesisError) -> Int {
-        let bytes = text.utf8
+        let bytes = text.utf8.span
         let count = bytes.count
         guard count % 4 == 0 else {
             throw serialization(
                 "'\(text)' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes"
                     + " but found: \(count)")
         }
+        guard count > 0 else { return 0 }
         let pad = UInt8(ascii: "=")
-        let endsWithPad = bytes.last == pad
-        for (i, b) in bytes.enumerated() {
+        let endsWithPad = bytes[count - 1] == pad
+        for i in 0..<count {
+            let b = bytes[i]
             let ok: Bool
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
@@ -319,7 +333,7 @@ struct RequestValidator {
             }
         }
         // The length from the text alone: the handler decodes the blob once, later.
-        return count / 4 * 3 - (endsWithPad ? (bytes.dropLast().last == pad ? 2 : 1) : 0)
+        return count / 4 * 3 - (endsWithPad ? (bytes[count - 2] == pad ? 2 : 1) : 0)
     }
 
     /// A value as AWS prints it in a violation (strings bare, lists `[a, b]`, maps `{k=v}`).

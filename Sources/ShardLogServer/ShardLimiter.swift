@@ -1,3 +1,4 @@
+import ShardLog
 import Synchronization
 
 /// Kinesis' provisioned per-shard limits, enforced with token buckets when `--enforce-shard-limits` is on: writes
@@ -60,10 +61,31 @@ final class ShardLimiter: Sendable {
     }
 }
 
-/// A stream and shard, as a dictionary key.
+/// A shard of a stream of an account and region, as a dictionary key: streams of one name in two regions or
+/// accounts are different streams, with their own limits.
 struct ShardKey: Hashable, Sendable, Comparable {
+    var account: String
+    var region: String
     var stream: String
     var shard: String
 
-    static func < (a: ShardKey, b: ShardKey) -> Bool { (a.stream, a.shard) < (b.stream, b.shard) }
+    /// The key of shard `shard` of `stream` (its account and region from its ARN).
+    init(stream: DataStream, shard: String) {
+        self.account = stream.arn.account
+        self.region = stream.arn.region
+        self.stream = stream.name
+        self.shard = shard
+    }
+
+    /// A key from its parts.
+    init(account: String, region: String, stream: String, shard: String) {
+        self.account = account
+        self.region = region
+        self.stream = stream
+        self.shard = shard
+    }
+
+    static func < (a: ShardKey, b: ShardKey) -> Bool {
+        (a.account, a.region, a.stream, a.shard) < (b.account, b.region, b.stream, b.shard)
+    }
 }

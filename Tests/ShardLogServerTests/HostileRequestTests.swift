@@ -53,7 +53,7 @@ private func attack(_ command: String, port: Int?, _ extra: [String] = [], timeo
         _ = try await withServer(options) { port in try await attack("early", port: port, ["--within", "5"]) }
     }
 
-    /// Without credentials, bodies declared over their operation's cap (9.5 MiB PutRecords, 2 MiB PutRecord and
+    /// Without credentials, bodies declared over their operation's cap (16 MiB PutRecords, 14 MiB PutRecord, 2 MiB
     /// ListStreams, 100 MiB for an unknown operation) get 413 from the headers alone.
     @Test(.timeLimit(.minutes(1)))
     func oversizeBodiesAreRefusedFromTheirHeaders() async throws {
@@ -83,7 +83,7 @@ private func attack(_ command: String, port: Int?, _ extra: [String] = [], timeo
         _ = try await withServer { port in try await attack("framing", port: port) }
     }
 
-    /// 200 unfinished 8.5 MiB PutRecords bodies (the largest its cap admits; 9.5 MiB is refused with 413 from the
+    /// 200 unfinished 8.5 MiB PutRecords bodies (a body over its cap is refused with 413 from the
     /// headers) against a spawned `shardlog serve` without credentials, the worst case since nothing refuses them
     /// before the body: VmRSS stays under 400 MiB and falls back to within 100 MiB of where it started once they
     /// close. Declared lengths are reserved whole; chunked bodies are reserved as they arrive.

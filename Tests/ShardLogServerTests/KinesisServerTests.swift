@@ -70,12 +70,20 @@ private let pythonScript = pythonScriptPath("kinesis_boto3_test.py")
     }
 
     @Test func tokensRoundTripAndRejectTampering() throws {
-        let token = OpaqueToken.encode(kind: "it", fields: ["s", "1", "42"], issuedMilliseconds: 7)
-        let decoded = try #require(OpaqueToken.decode(kind: "it", fieldCount: 3, token))
+        let scope = RequestScope.default
+        let token = OpaqueToken.encode(kind: "it", scope: scope, fields: ["s", "1", "42"], issuedMilliseconds: 7)
+        let decoded = try #require(OpaqueToken.decode(kind: "it", scope: scope, fieldCount: 3, token))
         #expect(decoded.fields == ["s", "1", "42"] && decoded.issued == 7)
-        #expect(OpaqueToken.decode(kind: "sh", fieldCount: 3, token) == nil)
-        #expect(OpaqueToken.decode(kind: "it", fieldCount: 3, "AAAA" + token.dropFirst(4)) == nil)
-        #expect(OpaqueToken.decode(kind: "it", fieldCount: 3, "not base64!") == nil)
+        #expect(OpaqueToken.decode(kind: "sh", scope: scope, fieldCount: 3, token) == nil)
+        #expect(OpaqueToken.decode(kind: "it", scope: scope, fieldCount: 3, "AAAA" + token.dropFirst(4)) == nil)
+        #expect(OpaqueToken.decode(kind: "it", scope: scope, fieldCount: 3, "not base64!") == nil)
+        // Another region or account: refused like a made-up token.
+        var west = scope
+        west.region = "us-west-2"
+        #expect(OpaqueToken.decode(kind: "it", scope: west, fieldCount: 3, token) == nil)
+        var other = scope
+        other.account = "123456789012"
+        #expect(OpaqueToken.decode(kind: "it", scope: other, fieldCount: 3, token) == nil)
     }
 
     @Test func storeErrorsMapToKinesisCodes() {

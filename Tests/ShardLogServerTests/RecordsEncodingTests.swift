@@ -70,21 +70,18 @@ private func records(seed: UInt64) -> [Record] {
             SequenceNumber(shardIndex: 0, offset: 0), SequenceNumber(shardIndex: 1, offset: 41),
             SequenceNumber(shardIndex: 1_234_567_890_123, offset: UInt64.max),
         ]
-        let outcomes: [RecordsEncoding.PutOutcome] = [
-            .stored(sequences[0]), .failed(throttled), .stored(sequences[1]), .stored(sequences[2]),
-        ]
-        let tree = JSON.array(
-            outcomes.map { outcome in
-                switch outcome {
-                case .stored(let s):
-                    return .fields([
-                        "SequenceNumber": .string(s.description), "ShardId": .string(ShardID.name(s.shardIndex)),
-                    ])
-                case .failed(let e):
-                    return .fields(["ErrorCode": .string(e.code.name), "ErrorMessage": .string(e.message)])
-                }
-            })
-        #expect(RecordsEncoding.putResults(format, outcomes) == format.encode(tree))
+        func stored(_ s: SequenceNumber) -> JSON {
+            .fields(["SequenceNumber": .string(s.description), "ShardId": .string(ShardID.name(s.shardIndex))])
+        }
+        let failed = JSON.fields([
+            "ErrorCode": .string(throttled.code.name), "ErrorMessage": .string(throttled.message),
+        ])
+        let failures: [KinesisError?] = [nil, throttled, nil, nil]
+        let tree = JSON.array([stored(sequences[0]), failed, stored(sequences[1]), stored(sequences[2])])
+        #expect(RecordsEncoding.putResults(format, sequences, failures: failures) == format.encode(tree))
+        // Every entry stored (no failures array), shards changing and repeating.
+        let all = sequences + [SequenceNumber(shardIndex: 1, offset: 42), SequenceNumber(shardIndex: 0, offset: 1)]
+        #expect(RecordsEncoding.putResults(format, all, failures: nil) == format.encode(.array(all.map(stored))))
     }
 
     @Test func encodedValuesAreWrittenAsIs() throws {

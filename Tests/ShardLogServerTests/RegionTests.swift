@@ -8,7 +8,7 @@ import Testing
 
 /// Sends one request signed with SigV4 for `region` (as an SDK configured for that region does), through the real
 /// HTTP server on `port`.
-private func signed(
+func signed(
     _ port: Int, _ region: String, _ operation: String, _ body: String, key: String = "AKIDREGIONTEST",
     secret: String = "region-secret"
 ) async throws -> KinesisReply {
@@ -23,7 +23,7 @@ private func signed(
 }
 
 /// The stream names `ListStreams` answers, in order.
-private func streamNames(_ reply: KinesisReply) throws -> [String] {
+func streamNames(_ reply: KinesisReply) throws -> [String] {
     let text = try #require(reply.body["StreamNames"])
     return text.trimmingCharacters(in: CharacterSet(charactersIn: "[]()\n "))
         .split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\n \"")) }

@@ -273,14 +273,18 @@ private let arnPrefix = "arn:aws:kinesis:us-east-1:000000000000:stream/"
             let warm = s["WarmThroughput"] as? [String: Any]
             #expect(warm?["TargetMiBps"] as? Int == 10)
             #expect(warm?["CurrentMiBps"] as? Int == 10)
-            // Records stay limited to 1 MiB (a known difference).
-            let big = Data(repeating: 0x61, count: (1 << 20) + 1).base64EncodedString()
+            // Records up to the stream's 2048 KiB are taken; one byte more of data is refused.
+            let fits = Data(repeating: 0x61, count: (1 << 20) + 1).base64EncodedString()
+            let stored = try await call(
+                port, "PutRecords", #"{"StreamName":"sz","Records":[{"Data":"\#(fits)","PartitionKey":"k"}]}"#)
+            #expect(stored.status == 200)
+            let big = Data(repeating: 0x61, count: (2 << 20) + 1).base64EncodedString()
             let reply = try await call(
                 port, "PutRecords", #"{"StreamName":"sz","Records":[{"Data":"\#(big)","PartitionKey":"k"}]}"#)
             #expect(reply.status == 400)
             #expect(reply.json["__type"] as? String == "ValidationException")
             #expect(
-                (reply.json["message"] as? String)?.hasSuffix("Member must have length less than or equal to 1048576")
+                (reply.json["message"] as? String)?.hasSuffix("Member must have length less than or equal to 2097152")
                     == true)
         }
     }

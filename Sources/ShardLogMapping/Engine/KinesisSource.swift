@@ -54,10 +54,12 @@ package struct KinesisSource: StreamSource {
         self.client = KinesisClient(endpoint: url, signer: signer)
     }
 
-    /// The stream's name (the part after `stream/` of an ARN).
+    /// The stream's name (that of a stream's or a consumer's ARN).
     package var streamName: String {
-        guard stream.hasPrefix("arn:"), let range = stream.range(of: ":stream/") else { return stream }
-        return String(stream[range.upperBound...].prefix { $0 != "/" })
+        guard stream.hasPrefix("arn:") else { return stream }
+        if let arn = try? StreamARN(parsing: stream) { return arn.streamName }
+        if let consumer = try? ConsumerARN(parsing: stream) { return consumer.stream.streamName }
+        return stream
     }
 
     /// Starting positions are applied when a shard is opened.

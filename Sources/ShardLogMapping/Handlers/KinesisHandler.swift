@@ -167,11 +167,10 @@ extension InvocationBatch {
             return rawEvent
         }
         var source = KinesisEventSource(streamName: streamName, shardId: shardId)
-        let parts = streamARN.split(separator: ":", omittingEmptySubsequences: false)
-        if parts.count == 6, parts[0] == "arn", parts[2] == "kinesis", !parts[3].isEmpty, !parts[4].isEmpty {
-            source.region = String(parts[3])
-            source.accountId = String(parts[4])
-            source.invokeIdentityArn = "arn:aws:iam::\(parts[4]):role/shardlog"
+        if let arn = try? StreamARN(parsing: streamARN) {
+            source.region = arn.region
+            source.accountId = arn.account
+            source.invokeIdentityArn = "arn:\(arn.partition):iam::\(arn.account):role/shardlog"
         }
         let encoder = KinesisEventEncoder(source: source)
         let events = records.lazy.map {

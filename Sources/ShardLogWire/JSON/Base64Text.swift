@@ -52,15 +52,21 @@ package enum Base64Text {
     /// Reads the text's UTF-8 through a `Span` four digits at a time (in a release micro-benchmark of 100 bytes, twice as
     /// fast as Foundation's `Data(base64Encoded:)` and 3.7 times as fast as iterating `utf8`).
     package static func decode(_ text: String) -> [UInt8]? {
-        let span = text.utf8.span
+        var out: [UInt8] = []
+        guard decode(text.utf8.span, appendingTo: &out) else { return nil }
+        return out
+    }
+
+    /// Decodes padded base64 `text` (as ``decode(_:)``), appending the bytes to `out`.
+    /// - Returns: `false` (with `out` holding a partial result past its old end) when `text` is not base64.
+    package static func decode(_ span: Span<UInt8>, appendingTo out: inout [UInt8]) -> Bool {
         let count = span.count
-        guard count % 4 == 0 else { return nil }
-        guard count > 0 else { return [] }
+        guard count % 4 == 0 else { return false }
+        guard count > 0 else { return true }
         let table = values.span
         var padding = 0
         if span[count - 1] == UInt8(ascii: "=") { padding = span[count - 2] == UInt8(ascii: "=") ? 2 : 1 }
-        var out: [UInt8] = []
-        out.reserveCapacity(count / 4 * 3)
+        out.reserveCapacity(out.count + count / 4 * 3)
         // Values 64 (`=`) and 255 (not base64) have bit 6 or 7 set: one test for the whole text.
         var invalid: UInt8 = 0
         var i = 0
@@ -82,11 +88,11 @@ package enum Base64Text {
         var d = table[Int(span[i + 3])]
         if padding >= 1 { d = 0 }
         if padding == 2 { c = 0 }
-        guard invalid == 0, (a | b | c | d) & 0xC0 == 0 else { return nil }
+        guard invalid == 0, (a | b | c | d) & 0xC0 == 0 else { return false }
         let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
         out.append(UInt8(truncatingIfNeeded: v >> 16))
         if padding < 2 { out.append(UInt8(truncatingIfNeeded: v >> 8)) }
         if padding < 1 { out.append(UInt8(truncatingIfNeeded: v)) }
-        return out
+        return true
     }
 }

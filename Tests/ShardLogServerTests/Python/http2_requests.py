@@ -231,8 +231,8 @@ def subscribe(args):
 
 def early_answer(args):
     h2client = H2Client(args.endpoint, args.cafile)
-    # Declares 3,000,000 bytes (over PutRecord's cap) and sends only a little: the server answers at once.
-    stream_id = h2client.start("PutRecord", b'{"StreamName": "', end_stream=False, content_length=3_000_000)
+    # Declares 15,000,000 bytes (over PutRecord's cap, about 13.4 MiB) and sends only a little: the server answers at once.
+    stream_id = h2client.start("PutRecord", b'{"StreamName": "', end_stream=False, content_length=15_000_000)
     status, data, reset, ended = None, b"", None, False
     for event in h2client.events(time.monotonic() + 20):
         if event is None or getattr(event, "stream_id", None) != stream_id:

@@ -517,13 +517,15 @@ def run(args):
     status, headers, body = raw_post(args.endpoint, None, b"{}")
     check("missing target", status == 400 and json.loads(body)["__type"] == "UnknownOperationException",
           (status, body))
-    big = b'{"StreamName":"s1","Data":"' + b"A" * (11 * 1024 * 1024) + b'","PartitionKey":"k"}'
+    # Over PutRecord's cap (a 10 MiB record in base64 and room for the other members, about 13.4 MiB).
+    big = b'{"StreamName":"s1","Data":"' + b"A" * (14 * 1024 * 1024) + b'","PartitionKey":"k"}'
     status, headers, body = raw_post(args.endpoint, "Kinesis_20131202.PutRecord", big)
     check("oversize body (raw)", status == 413 and json.loads(body)["__type"] == "ValidationException",
           (status, body[:200]))
     e = None
     try:
-        k.put_records(StreamName="s1", Records=[{"Data": b"x" * 1000000, "PartitionKey": "k"}] * 9)
+        # Over PutRecords' cap (about 15.4 MiB of JSON).
+        k.put_records(StreamName="s1", Records=[{"Data": b"x" * 1000000, "PartitionKey": "k"}] * 13)
     except ClientError as err:
         e = err
     check("oversize body (boto3)", e is not None and e.response["ResponseMetadata"]["HTTPStatusCode"] == 413,
