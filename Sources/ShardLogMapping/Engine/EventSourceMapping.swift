@@ -332,9 +332,12 @@ public final class EventSourceMapping: Sendable {
                     await checkpoints.dirtied.wait(timeout: nil, scheduler: scheduler)
                     await scheduler.sleep(for: .milliseconds(20))
                     if stopSignal.isSet { break }  // `run` writes the final checkpoints.
-                    do {
+                    // The write fsyncs: on the I/O thread, so no thread of the cooperative pool (which runs every
+                    // lane) waits for the disk.
+                    let written = await BlockingIO.run { () throws(MappingError) in
                         try Self.flush(checkpoints, windows)
-                    } catch {
+                    }
+                    if case .failure(let error) = written {
                         logger.error("cannot write checkpoints: \(error)")
                     }
                 }
@@ -345,7 +348,7 @@ public final class EventSourceMapping: Sendable {
                 // while idle.
                 while !stopSignal.isSet {
                     await health.changed.wait(timeout: .seconds(1), scheduler: scheduler)
-                    writeStatus()
+                    _ = await BlockingIO.run { [self] in writeStatus() }
                     await scheduler.sleep(for: .milliseconds(200))
                 }
             }
@@ -494,5 +497,27 @@ public final class EventSourceMapping: Sendable {
         logger.error("mapping failed: \(error)")
         failure.withLock { if $0 == nil { $0 = error } }
         stopSignal.set()
+    }
+}
+
+/// Runs file writes that wait for the disk (checkpoints and status files, which fsync) on one serial thread of
+/// their own, so that no thread of the cooperative pool — which runs every lane, and has as many threads as cores —
+/// blocks in `fsync` while other lanes' handlers are ready to continue.
+enum BlockingIO {
+    private static let queue = DispatchQueue(label: "shardlog-mapping-io")
+
+    /// Runs `body` on the I/O thread and returns its result.
+    static func run<T: Sendable>(
+        _ body: @escaping @Sendable () throws(MappingError) -> T
+    ) async -> Result<T, MappingError> {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(MappingError) {
+                    continuation.resume(returning: .success(try body()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
     }
 }

@@ -72,6 +72,18 @@ struct TimerHeap<Payload> {
         return due
     }
 
+    /// Removes the timers whose payload matches `shouldRemove`; the others stay pending with their handles.
+    /// - Returns: the removed payloads, earliest first.
+    mutating func removeAll(where shouldRemove: (Payload) -> Bool) -> [Payload] {
+        let removed = entries.sorted { $0.precedes($1) }.compactMap { entry -> Payload? in
+            guard let payload = payloads[entry.id], shouldRemove(payload) else { return nil }
+            payloads[entry.id] = nil
+            return payload
+        }
+        if !removed.isEmpty { rebuild() }
+        return removed
+    }
+
     /// Removes every timer.
     /// - Returns: their payloads, earliest first.
     mutating func removeAll() -> [Payload] {
@@ -134,14 +146,24 @@ struct TimerHeap<Payload> {
 /// A wait costs a heap entry and a continuation — no task group, no sleeping task. A timer either resumes a
 /// sleeping task (``sleep(until:)``) or runs a short closure on the scheduler's thread (``schedule(at:_:)``, e.g.
 /// ringing a ``Doorbell``); the closure must not block. ``stop()`` (the mapping stops) ends every sleep at once and
-/// makes later sleeps return immediately, so a 60 s back-off never delays Ctrl-C. With no timer pending the thread
-/// sleeps until one is added (re-checking once every ``idleRecheck``), so an idle mapping costs nothing here.
+/// makes later sleeps return immediately, so a 60 s back-off never delays Ctrl-C. Deadlines
+/// (``scheduleDeadline(at:_:)``: invocation timeouts, bounded waits for a child process) are the exception: they
+/// keep their time across a stop, because a batch still running while the mapping stops must still time out. With
+/// no timer pending the thread sleeps until one is added, and ends after one ``idleRecheck`` without a timer (the
+/// next timer starts it again), so an idle mapping costs nothing here.
 ///
 /// Thread-safety: every method may be called from any thread.
 final class MappingScheduler: Sendable {
     enum Action {
         case resume(CheckedContinuation<Void, Never>)
         case run(@Sendable () -> Void)
+        /// Runs at its deadline even after ``stop()``.
+        case deadline(@Sendable () -> Void)
+
+        var survivesStop: Bool {
+            if case .deadline = self { return true }
+            return false
+        }
     }
 
     private struct State {
@@ -176,6 +198,9 @@ final class MappingScheduler: Sendable {
     /// How many timers are pending.
     var pendingCount: Int { state.withLock { $0.timers.count } }
 
+    /// Whether the scheduler's thread exists (it ends after an idle re-check without timers).
+    var isThreadRunning: Bool { state.withLock { $0.threadRunning } }
+
     /// Runs `action` on the scheduler's thread at `deadline`, or when ``stop()`` is called before. Keep it short:
     /// it delays every later timer.
     /// - Returns: a handle for ``cancel(_:)``; `nil` when the scheduler is stopped (the action does not run).
@@ -183,6 +208,23 @@ final class MappingScheduler: Sendable {
     func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> TimerID? {
         add(deadline, .run(action))
     }
+
+    /// Runs `action` on the scheduler's thread at `deadline`, whether or not ``stop()`` is called before (an
+    /// invocation's timeout: a batch that still runs while the mapping stops must still end). Keep it short.
+    /// - Returns: a handle for ``cancel(_:)``.
+    @discardableResult
+    func scheduleDeadline(
+        at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void
+    ) -> TimerID? {
+        add(deadline, .deadline(action))
+    }
+
+    /// The scheduler of the mapping whose invocation runs in this task (``current``), or ``shared`` outside a
+    /// mapping (a direct `Invoke`, a test).
+    static var currentOrShared: MappingScheduler { current ?? shared }
+
+    /// The scheduler for waits outside any mapping; never stopped. Its thread exists only while it has timers.
+    static let shared = MappingScheduler(name: "shardlog-timers-shared")
 
     /// Cancels a timer that has not fired; a sleep cancelled this way returns at once.
     func cancel(_ id: TimerID?) {
@@ -213,12 +255,12 @@ final class MappingScheduler: Sendable {
         await sleep(until: .now + duration)
     }
 
-    /// Ends every sleep and runs every pending action now; later sleeps return at once and later actions run at
-    /// once. Idempotent.
+    /// Ends every sleep and runs every pending action now, except deadlines (``scheduleDeadline(at:_:)``), which
+    /// keep their time; later sleeps return at once and later ``schedule(at:_:)`` calls are refused. Idempotent.
     func stop() {
         let all = state.withLock { s -> [Action] in
             s.stopped = true
-            return s.timers.removeAll()
+            return s.timers.removeAll { !$0.survivesStop }
         }
         for action in all { Self.perform(action) }
         poke()
@@ -230,14 +272,14 @@ final class MappingScheduler: Sendable {
     private static func perform(_ action: Action) {
         switch action {
         case .resume(let continuation): continuation.resume()
-        case .run(let body): body()
+        case .run(let body), .deadline(let body): body()
         }
     }
 
     /// Adds a timer and makes sure the thread will serve it; `nil` when stopped.
     private func add(_ deadline: ContinuousClock.Instant, _ action: Action) -> TimerID? {
         let (id, start, wake) = state.withLock { s -> (TimerID?, Bool, Bool) in
-            guard !s.stopped else { return (nil, false, false) }
+            guard !s.stopped || action.survivesStop else { return (nil, false, false) }
             let id = s.timers.insert(deadline: deadline, action)
             if !s.threadRunning {
                 s.threadRunning = true
@@ -263,27 +305,31 @@ final class MappingScheduler: Sendable {
         condition.unlock()
     }
 
-    /// The thread: fires due timers, then sleeps until the next deadline or a poke; ends when stopped.
+    /// The thread: fires due timers, then sleeps until the next deadline or a poke; ends when stopped (and no
+    /// deadline is left) or after a whole ``idleRecheck`` without a timer.
     private func run() {
+        var idle = false
         while true {
             let now = ContinuousClock.now
-            let (due, next, stopped) = state.withLock { s -> ([Action], ContinuousClock.Instant?, Bool) in
+            let (due, next, ended) = state.withLock { s -> ([Action], ContinuousClock.Instant?, Bool) in
                 let due = s.timers.popExpired(now: now)
                 s.fired += due.count
                 let next = s.timers.nextDeadline
                 s.sleepingUntil = next
-                if s.stopped { s.threadRunning = false }
-                return (due, next, s.stopped)
+                let ended = next == nil && due.isEmpty && (s.stopped || idle)
+                if ended { s.threadRunning = false }
+                return (due, next, ended)
             }
             for action in due { Self.perform(action) }
-            if stopped { return }
+            if ended { return }
+            idle = false
             if !due.isEmpty { continue }
             let pause = min(next.map { $0 - ContinuousClock.now } ?? idleRecheck, idleRecheck)
             guard pause > .zero else { continue }
             let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
             condition.lock()
             if !poked.load(ordering: .acquiring) {
-                _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+                idle = !condition.wait(until: Date(timeIntervalSinceNow: seconds)) && next == nil
             }
             poked.store(false, ordering: .releasing)
             condition.unlock()

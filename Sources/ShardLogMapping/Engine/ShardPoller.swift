@@ -26,10 +26,12 @@ final class LaneInbox: Sendable {
     /// Rung by ``post(_:)``, so a waiting reader starts the lane's next batch at once.
     let doorbell = Doorbell()
 
-    func post(_ event: Event) {
+    /// Queues `event`; with `ring`, wakes the reader. Progress does not ring: the lane's next step (taking its
+    /// next batch, or ending) rings, and the reader applies every queued event then — one wake-up per batch.
+    func post(_ event: Event, ring: Bool = true) {
         events.withLock { $0.append(event) }
         pending.store(true, ordering: .releasing)
-        doorbell.ring()
+        if ring { doorbell.ring() }
     }
 
     /// Whether events are waiting (cheap; no lock).
@@ -173,6 +175,8 @@ final class ShardPoller {
 
     private var configuration: MappingConfiguration { context.configuration }
     private var laneCount: Int { lanes.count }
+    /// How often the records behind are reported while the reader is awake.
+    static let backlogInterval = Duration.milliseconds(500)
     /// The longest pause between polls of an idle shard: new records are seen within about this long.
     static let idlePause = Duration.milliseconds(4)
     private var bufferLimit: Int {
@@ -215,7 +219,7 @@ final class ShardPoller {
             // wakes it with records, so an idle wake-up (the doorbell's safety net) does not look again.
             var reportedIdle = false
             while true {
-                if !(reportedIdle && status.isIdle), clock.now - lastBacklog >= .milliseconds(500) {
+                if !(reportedIdle && status.isIdle), clock.now - lastBacklog >= Self.backlogInterval {
                     lastBacklog = clock.now
                     reportedIdle = status.isIdle
                     reportBacklog(stopped: false)
@@ -228,7 +232,9 @@ final class ShardPoller {
                 let stopping = context.stop.isSet
                 let buffered = lanes.reduce(0) { $0 + $1.waiting.count }
                 var caughtUp = atEnd
-                if !stopping && !atEnd && buffered < bufferLimit {
+                // Reads refill the buffer once it is half empty, so each read takes many records (a read decodes
+                // whole stored batches) rather than one lane batch's worth at a time.
+                if !stopping && !atEnd && buffered <= bufferLimit / 2 {
                     switch try await source.read(limit: min(10_000, bufferLimit - buffered)) {
                     case .records(let records):
                         dispatch(records, now: clock.now)
@@ -313,13 +319,20 @@ final class ShardPoller {
                     continue
                 }
                 var sleep = pause
+                var windowDeadline = Self.backlogInterval
                 if let deadline = nextWindowDeadline() {
+                    windowDeadline = max(.zero, min(windowDeadline, deadline - clock.now))
                     sleep = max(.zero, min(sleep, deadline - clock.now))
                 }
                 if busy {
-                    // A finishing batch rings the doorbell, so its lane's next batch starts at once.
+                    // A finishing batch rings the doorbell, so its lane's next batch starts at once. With the buffer
+                    // full (or the shard ended) there is nothing to read: only a lane's progress, its end or a
+                    // batching-window deadline can change anything, so the shard is not polled (the backlog is
+                    // still reported every ``backlogInterval``).
                     try Task.checkCancellation()
-                    await inbox.doorbell.wait(timeout: sleep, scheduler: context.scheduler)
+                    let full = atEnd || lanes.reduce(0) { $0 + $1.waiting.count } > bufferLimit / 2
+                    let timeout = full ? windowDeadline : sleep
+                    await inbox.doorbell.wait(timeout: timeout, scheduler: context.scheduler)
                 } else if caughtUp, !atEnd, !windowOpen,
                     await source.waitForRecords(timeout: idleTimeout(now: clock.now))
                 {
@@ -429,7 +442,7 @@ final class ShardPoller {
         let stop = context.stop
         let runner = BatchRunner(
             context: context, shardId: shardId, slot: ordinal * laneCount + lane,
-            progress: { inbox.post(.progress(lane: lane, through: $0)) })
+            progress: { inbox.post(.progress(lane: lane, through: $0), ring: false) })
         group.addTask {
             var next = batch
             while true {

@@ -49,11 +49,36 @@ final class Completion<Value: Sendable>: Sendable {
     /// Waits for the value.
     /// - Returns: The value, or `nil` if the waiting task was cancelled first.
     func wait() async -> Value? {
-        let id = state.withLock { state in
+        await wait(id: newWaiter())
+    }
+
+    /// Waits for the value, at most until `deadline`: a timer on `scheduler` (by default the running mapping's,
+    /// ``MappingScheduler/currentOrShared``) ends the wait — no task group, no sleeping task.
+    /// - Parameters:
+    ///   - deadline: When to stop waiting.
+    ///   - scheduler: Where the deadline's timer goes.
+    /// - Returns: The value, or `nil` if the deadline passed or the task was cancelled first.
+    @discardableResult
+    func wait(
+        until deadline: ContinuousClock.Instant, on scheduler: MappingScheduler = .currentOrShared
+    ) async -> Value? {
+        if let value { return value }
+        let id = newWaiter()
+        let timer = scheduler.scheduleDeadline(at: deadline) { [self] in dropWaiter(id) }
+        let value = await wait(id: id)
+        scheduler.cancel(timer)
+        return value
+    }
+
+    private func newWaiter() -> UInt64 {
+        state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
         }
-        return await withTaskCancellationHandler {
+    }
+
+    private func wait(id: UInt64) async -> Value? {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
                 let immediate: Value?? = state.withLock { state in
                     if let value = state.value {
@@ -70,35 +95,22 @@ final class Completion<Value: Sendable>: Sendable {
                 }
             }
         } onCancel: {
-            let continuation: CheckedContinuation<Value?, Never>? = state.withLock { state in
-                if let waiting = state.waiters.removeValue(forKey: id) {
-                    return waiting
-                }
-                if state.value == nil {
-                    state.cancelledWaiters.insert(id)
-                }
-                return nil
-            }
-            continuation?.resume(returning: nil)
+            dropWaiter(id)
         }
     }
 
-    /// Waits for the value, at most until `deadline`.
-    /// - Parameter deadline: When to stop waiting.
-    /// - Returns: The value, or `nil` if the deadline passed or the task was cancelled first.
-    @discardableResult
-    func wait(until deadline: ContinuousClock.Instant) async -> Value? {
-        await withTaskGroup(of: Value?.self) { group in
-            group.addTask {
-                await self.wait()
+    /// Ends waiter `id`'s wait with `nil` (its task was cancelled, or its deadline passed); a waiter that has not
+    /// started waiting yet returns `nil` at once when it does.
+    private func dropWaiter(_ id: UInt64) {
+        let continuation: CheckedContinuation<Value?, Never>? = state.withLock { state in
+            if let waiting = state.waiters.removeValue(forKey: id) {
+                return waiting
             }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return nil
+            if state.value == nil {
+                state.cancelledWaiters.insert(id)
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            return nil
         }
+        continuation?.resume(returning: nil)
     }
 }

@@ -4,10 +4,11 @@ import ShardLog
 
 /// Runs a Swift ``KinesisHandler`` in this process.
 ///
-/// Each invocation runs the handler in its own task and races it against the batch's deadline: a handler that
-/// returns first produces a `.response` with Lambda's partial-batch-response JSON (so the engine reads every handler
-/// kind the same way); a thrown error is a `.functionError` with the error's type name and description; a handler
-/// still running at the deadline is cancelled and abandoned, and the outcome is `.timedOut`. Thread-safe.
+/// Each invocation runs the handler in its own task and waits for it at most until the batch's deadline (a timer on
+/// the mapping's ``MappingScheduler``): a handler that returns first produces a `.response` with Lambda's
+/// partial-batch-response JSON (so the engine reads every handler kind the same way); a thrown error is a
+/// `.functionError` with the error's type name and description; a handler still running at the deadline is cancelled
+/// and abandoned, and the outcome is `.timedOut`. Thread-safe.
 public struct InProcessInvoker: Invoker {
     /// The handler.
     public let handler: any KinesisHandler
@@ -62,28 +63,19 @@ public struct InProcessInvoker: Invoker {
                 )
             }
         }
-        let deadline = HandlerClock.instant(for: batch.deadline)
-        let outcome = await withTaskGroup(of: InvocationOutcome?.self) { group in
-            group.addTask {
-                await finished.wait()
-            }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return Task.isCancelled ? nil : .timedOut
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        // The deadline is a timer on the mapping's scheduler (``MappingScheduler/current``), not a sleeping task.
+        if let outcome = await finished.wait(until: HandlerClock.instant(for: batch.deadline)) {
+            return outcome
         }
-        guard let outcome else {
-            work.cancel()
+        if let outcome = finished.value {
+            return outcome
+        }
+        work.cancel()
+        if Task.isCancelled {
             return .serviceError("the invocation was cancelled before the handler finished")
         }
-        if outcome == .timedOut {
-            work.cancel()
-            logger.warning("in-process handler timed out; it was cancelled and abandoned")
-        }
-        return outcome
+        logger.warning("in-process handler timed out; it was cancelled and abandoned")
+        return .timedOut
     }
 
     /// Nothing to stop: in-process handlers own no processes.

@@ -46,8 +46,8 @@ final class RuntimeSlot: Sendable {
         /// The process generation running it.
         var generation: UInt64
         var result: Completion<InvocationOutcome>
-        /// Set when a runtime takes the event; wakes the deadline timer, whose deadline then moves.
-        var delivered = Completion<Void>()
+        /// Times the invocation out at ``effectiveDeadline``; moved when a runtime takes the event.
+        var timer: DeadlineTimer
     }
 
     private struct RunningProcess {
@@ -104,6 +104,7 @@ final class RuntimeSlot: Sendable {
         }
         let result = Completion<InvocationOutcome>()
         let now = ContinuousClock.now
+        let timer = DeadlineTimer(scheduler: .currentOrShared)
         let invocation = Invocation(
             requestId: batch.requestId,
             event: batch.eventBytes,
@@ -111,7 +112,8 @@ final class RuntimeSlot: Sendable {
             registeredAt: now,
             effectiveDeadline: batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration)),
             generation: 0,
-            result: result
+            result: result,
+            timer: timer
         )
         enum Start {
             case refused(String)
@@ -127,6 +129,8 @@ final class RuntimeSlot: Sendable {
             var invocation = invocation
             invocation.generation = state.process?.generation ?? 0
             state.invocation = invocation
+            // Until a runtime takes the event, the deadline includes the init allowance; delivery moves it earlier.
+            armTimer(timer, requestId: batch.requestId, at: invocation.effectiveDeadline)
             return .ready(needsProcess: state.process == nil)
         }
         switch start {
@@ -138,9 +142,6 @@ final class RuntimeSlot: Sendable {
             }
         }
         deliverToPoller()
-        let timer = Task {
-            await self.enforceDeadline(requestId: batch.requestId)
-        }
         let outcome = await result.wait()
         timer.cancel()
         guard let outcome else {
@@ -164,33 +165,9 @@ final class RuntimeSlot: Sendable {
         return invocation != nil
     }
 
-    /// Times the invocation out if it is still running at its deadline: until a runtime takes the event, the deadline
-    /// plus the init allowance; after that, the deadline plus the time delivery took (at most the allowance).
-    private func enforceDeadline(requestId: String) async {
-        func current() -> Invocation? {
-            state.withLock { state in
-                state.invocation?.requestId == requestId ? state.invocation : nil
-            }
-        }
-        // Until a runtime takes the event, the deadline includes the init allowance; delivery moves it earlier.
-        guard let waiting = current() else {
-            return
-        }
-        if await waiting.delivered.wait(until: HandlerClock.instant(for: waiting.effectiveDeadline)) == nil {
-            if !Task.isCancelled {
-                timeOut(requestId: requestId)
-            }
-            return
-        }
-        guard let running = current() else {
-            return
-        }
-        do {
-            try await Task.sleep(until: HandlerClock.instant(for: running.effectiveDeadline), clock: .continuous)
-        } catch {
-            return
-        }
-        timeOut(requestId: requestId)
+    /// Sets the invocation's timeout to `deadline` (replacing the one set before), on the mapping's scheduler.
+    private func armTimer(_ timer: DeadlineTimer, requestId: String, at deadline: Date) {
+        timer.arm(at: HandlerClock.instant(for: deadline)) { [self] in timeOut(requestId: requestId) }
     }
 
     private func timeOut(requestId: String) {
@@ -297,7 +274,7 @@ final class RuntimeSlot: Sendable {
         invocation.deliveredAt = now
         invocation.effectiveDeadline = invocation.deadline.addingTimeInterval(Self.seconds(initDuration))
         state.invocation = invocation
-        invocation.delivered.complete(())
+        armTimer(invocation.timer, requestId: invocation.requestId, at: invocation.effectiveDeadline)
         return NextInvocation(
             requestId: invocation.requestId,
             event: invocation.event,
@@ -602,5 +579,35 @@ final class RuntimeSlot: Sendable {
         let root = hex.prefix(24)
         let parent = hex.dropFirst(24).prefix(16)
         return "Root=1-\(epoch)-\(root);Parent=\(parent);Sampled=0"
+    }
+}
+
+/// An invocation's timeout: one timer on a ``MappingScheduler`` that can be moved (``arm(at:_:)`` replaces the
+/// previous deadline) and cancelled. Thread-safety: a `Mutex`; the action runs on the scheduler's thread.
+final class DeadlineTimer: Sendable {
+    private let scheduler: MappingScheduler
+    private let state = Mutex<(id: TimerID?, cancelled: Bool)>((nil, false))
+
+    /// A timer on `scheduler`, not yet armed.
+    init(scheduler: MappingScheduler) {
+        self.scheduler = scheduler
+    }
+
+    /// Runs `action` at `deadline` instead of at the deadline set before; nothing once cancelled.
+    func arm(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            guard !state.cancelled else { return }
+            scheduler.cancel(state.id)
+            state.id = scheduler.scheduleDeadline(at: deadline, action)
+        }
+    }
+
+    /// Cancels the timer for good.
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            scheduler.cancel(state.id)
+            state.id = nil
+        }
     }
 }

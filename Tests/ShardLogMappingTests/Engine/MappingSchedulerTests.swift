@@ -156,6 +156,32 @@ struct MappingSchedulerTests {
         #expect(scheduler.schedule(at: .now) {} == nil)
     }
 
+    @Test func aDeadlineKeepsItsTimeAcrossStopAndCanBeAddedAfterIt() async {
+        let scheduler = MappingScheduler()
+        let fired = Mutex<[String]>([])
+        let start = ContinuousClock.now
+        scheduler.scheduleDeadline(at: start + .milliseconds(200)) { fired.withLock { $0.append("before") } }
+        scheduler.schedule(at: start + .seconds(600)) { fired.withLock { $0.append("action") } }
+        scheduler.stop()
+        #expect(fired.withLock { $0 } == ["action"], "stop runs actions at once, not deadlines")
+        scheduler.scheduleDeadline(at: .now + .milliseconds(50)) { fired.withLock { $0.append("after") } }
+        #expect(await eventually { fired.withLock { $0.count } == 3 })
+        #expect(fired.withLock { $0 } == ["action", "after", "before"])
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+    }
+
+    @Test func theThreadEndsWhenIdleAndTheNextTimerStartsIt() async {
+        let scheduler = MappingScheduler(idleRecheck: .milliseconds(20))
+        defer { scheduler.stop() }
+        await scheduler.sleep(for: .milliseconds(5))
+        #expect(await eventually { !scheduler.isThreadRunning }, "no timer for an idle re-check: the thread ends")
+        await scheduler.sleep(for: .milliseconds(5))
+        let fired = Mutex(false)
+        scheduler.schedule(at: .now + .milliseconds(5)) { fired.withLock { $0 = true } }
+        #expect(await eventually { fired.withLock { $0 } })
+        #expect(scheduler.firedCount == 3)
+    }
+
     @Test func cancellingTheTaskEndsItsSleep() async {
         let scheduler = MappingScheduler()
         defer { scheduler.stop() }

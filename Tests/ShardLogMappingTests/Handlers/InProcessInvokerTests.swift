@@ -102,6 +102,41 @@ struct InProcessInvokerTests {
         // Well before the handler would finish (30 s, or 6 s ignoring cancellation), with slack for a loaded machine.
         #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3), "returned after \(elapsed)")
     }
+
+    @Test func theTimeoutIsATimerOnTheMappingsSchedulerCancelledWhenTheHandlerAnswers() async throws {
+        let scheduler = MappingScheduler()
+        defer { scheduler.stop() }
+        try await F.withInvoker(.inProcess(Sleeping(honoursCancellation: true))) { invoker in
+            let outcome = await MappingScheduler.$current.withValue(scheduler) {
+                await invoker.invoke(F.batch(F.records(1), timeout: .milliseconds(200)))
+            }
+            #expect(outcome == .timedOut)
+            #expect(scheduler.firedCount == 1, "the deadline fired on the mapping's scheduler")
+        }
+        try await F.withInvoker(.inProcess(PoisonDetector())) { invoker in
+            let outcome = await MappingScheduler.$current.withValue(scheduler) {
+                await invoker.invoke(F.batch(F.records(2), timeout: .seconds(60)))
+            }
+            #expect(F.responseText(outcome) == #"{"batchItemFailures":[]}"#)
+            #expect(scheduler.pendingCount == 0, "the timer is cancelled when the handler answers")
+            #expect(scheduler.firedCount == 1)
+        }
+    }
+
+    @Test func aTimeoutStillFiresWhileTheMappingStops() async throws {
+        // A batch that runs while the mapping stops must still end at its deadline.
+        let scheduler = MappingScheduler()
+        scheduler.stop()
+        let start = ContinuousClock.now
+        let outcome = try await F.withInvoker(.inProcess(Sleeping(honoursCancellation: false))) { invoker in
+            await MappingScheduler.$current.withValue(scheduler) {
+                await invoker.invoke(F.batch(F.records(1), timeout: .milliseconds(300)))
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(outcome == .timedOut)
+        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3), "returned after \(elapsed)")
+    }
 }
 
 /// `--handler KIND:COMMAND` parsing and the invoker factory.

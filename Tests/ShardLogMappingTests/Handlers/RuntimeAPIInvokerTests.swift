@@ -112,9 +112,15 @@ struct RuntimeAPIInvokerTests {
             #expect(F.responseObject(await invoker.invoke(F.batch(F.records(1), timeout: .seconds(4)))) != nil)
             let slow = try #require(runtime.processIdentifier(slot: 0))
             let start = clock.now
-            let outcome = await invoker.invoke(F.batch(F.records(1), timeout: .seconds(1)))
+            // The deadline is a timer on the mapping's scheduler (moved when the runtime takes the event).
+            let scheduler = MappingScheduler()
+            defer { scheduler.stop() }
+            let outcome = await MappingScheduler.$current.withValue(scheduler) {
+                await invoker.invoke(F.batch(F.records(1), timeout: .seconds(1)))
+            }
             let elapsed = clock.now - start
             #expect(outcome == .timedOut)
+            #expect(scheduler.firedCount == 1 && scheduler.pendingCount == 0)
             #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(3), "timed out after \(elapsed)")
             #expect(await F.waitUntilGone(slow), "the timed-out runtime process is killed")
             let recovered = await invoker.invoke(F.batch(F.records(1), timeout: .seconds(8)))
