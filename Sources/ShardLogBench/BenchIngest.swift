@@ -10,8 +10,9 @@ struct BenchIngest: AsyncParsableCommand {
         commandName: "ingest",
         abstract: "Ingest throughput through the library API (putRecords) with N producer threads.",
         discussion: """
-            Each producer is a thread calling putRecords with --batch-records records per call, for --duration \
-            seconds, on a fresh stream. With --keys affine (the default) producer p writes to the shards s with \
+            Each producer is a thread calling the batch API putRecords(_:into:) with --batch-records records per \
+            call (packed in a reused RecordBuffer, results into a reused array; the store hashes every partition \
+            key unless --hash-keys explicit), for --duration seconds, on a fresh stream. With --keys affine (the default) producer p writes to the shards s with \
             s mod producers = p, so producers do not share a shard when there are enough shards.
             """)
 
@@ -53,6 +54,14 @@ struct BenchIngest: AsyncParsableCommand {
     /// md5: the store hashes each partition key; explicit: producers pass precomputed ExplicitHashKeys.
     @Option(help: "md5: the store hashes each partition key; explicit: producers pass precomputed ExplicitHashKeys.")
     var hashKeys = HashKeyMode.md5
+
+    /// The peers' figures of the same `make bench` run, drawn on the chart as reference lines.
+    @Option(
+        help: """
+            peers.json of the same run (Benchmarks/peers/run_all.sh): the best Redis XADD and the JetStream async \
+            acked figures are drawn on the chart as reference lines.
+            """)
+    var peers: String?
 
     /// How records are routed.
     enum HashKeyMode: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -176,8 +185,10 @@ struct BenchIngest: AsyncParsableCommand {
                     + "\(options.repeats) runs, taken in rounds (every point once per round).",
                 "MB/s counts record data only (10^6 bytes/s). CPU% is percent of one core.",
             ])
+        let references = try peers.map { try PeerFigures(contentsOf: $0) }
         try options.emit(
-            document, table: Self.table(points), charts: Self.charts(points), title: "ShardLog ingest benchmark")
+            document, table: Self.table(points), charts: Self.charts(points, peers: references),
+            title: "ShardLog ingest benchmark")
     }
 
     /// One run of one point.
@@ -205,7 +216,7 @@ struct BenchIngest: AsyncParsableCommand {
         let batchRecords = self.batchRecords
         let explicit = hashKeys == .explicit
         let tallies = try await onThreads(producers) { index in
-            try Producer(
+            try BufferProducer(
                 stream: stream, keys: keyLists[index], payloads: payloads, batchRecords: batchRecords,
                 explicitHashKeys: explicit
             ).run(until: deadline)
@@ -234,8 +245,9 @@ struct BenchIngest: AsyncParsableCommand {
             })
     }
 
-    /// Throughput vs shards, one line per producer count and durability.
-    static func charts(_ points: [Point]) -> [NamedChart] {
+    /// Throughput vs shards, one line per producer count and durability, with the spread of the runs as error bars
+    /// and the peers of the same run (when given) as dashed reference lines.
+    static func charts(_ points: [Point], peers: PeerFigures? = nil) -> [NamedChart] {
         var series: [LineChart.Series] = []
         var groups: [String] = []
         for point in points where !groups.contains("\(point.producers) \(point.durability)") {
@@ -247,8 +259,20 @@ struct BenchIngest: AsyncParsableCommand {
             series.append(
                 LineChart.Series(
                     name: "\(first.producers) producer\(first.producers == 1 ? "" : "s"), \(first.durability)",
-                    points: members.map { LineChart.Point(x: Double($0.shards), y: $0.recordsPerSecond.median) },
+                    points: members.map {
+                        LineChart.Point(
+                            x: Double($0.shards), y: $0.recordsPerSecond.median,
+                            spread: $0.recordsPerSecond.min...$0.recordsPerSecond.max)
+                    },
                     colorIndex: index))
+        }
+        let shardCounts = points.map { Double($0.shards) }
+        for (offset, reference) in (peers?.references ?? []).enumerated() {
+            if let line = LineChart.reference(
+                name: reference.name, value: reference.value, across: shardCounts, colorIndex: groups.count + offset)
+            {
+                series.append(line)
+            }
         }
         return [
             NamedChart(
@@ -256,5 +280,105 @@ struct BenchIngest: AsyncParsableCommand {
                 chart: LineChart(
                     title: "Ingest throughput vs shards", xLabel: "shards", yLabel: "records/s", series: series))
         ]
+    }
+}
+
+/// The peer figures of one `make bench` run (`peers.json` of Benchmarks/peers/run_all.sh: `{"keys": {"redis_xadd_…":
+/// {"value": …, "unit": "ops/s"}, …}}`), for reference lines on the charts.
+struct PeerFigures: Sendable, Equatable {
+    /// One reference: its legend text and records (operations, messages) per second.
+    struct Reference: Sendable, Equatable {
+        /// Legend text, with the figure.
+        var name: String
+        /// Per second.
+        var value: Double
+    }
+
+    /// Every `redis_xadd_*` and `nats_js_*` rate, by key.
+    var rates: [String: Double]
+
+    /// Reads a peers.json file.
+    /// - Throws: A `ValidationError` naming the file when it cannot be read or has no `keys` object.
+    init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("--peers: cannot read \(path)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let keys = object["keys"] as? [String: Any]
+        else { throw ValidationError("--peers: \(path) is not a peers.json (no \"keys\" object)") }
+        var rates: [String: Double] = [:]
+        for (key, entry) in keys where key.hasPrefix("redis_xadd_") || key.hasPrefix("nats_js_") {
+            guard let entry = entry as? [String: Any], let unit = entry["unit"] as? String,
+                unit.hasSuffix("/s"), let value = (entry["value"] as? NSNumber)?.doubleValue
+            else { continue }
+            rates[key] = value
+        }
+        self.rates = rates
+    }
+
+    /// Figures given directly (tests).
+    init(rates: [String: Double]) { self.rates = rates }
+
+    /// The best Redis XADD figure and the best JetStream async acked publish, as RESULTS.md's goals use them.
+    var references: [Reference] {
+        var out: [Reference] = []
+        if let best = rates.filter({ $0.key.hasPrefix("redis_xadd_") }).max(by: { $0.value < $1.value }) {
+            out.append(Reference(name: "best Redis XADD \(NumberText.compact(best.value))/s", value: best.value))
+        }
+        if let best = rates.filter({ $0.key.hasPrefix("nats_js_") && $0.key.contains("async") })
+            .max(by: { $0.value < $1.value })
+        {
+            out.append(Reference(name: "JetStream async \(NumberText.compact(best.value))/s", value: best.value))
+        }
+        return out
+    }
+}
+
+/// A producer thread of `bench ingest`: puts prebuilt ``RecordBuffer`` batches through the batch API
+/// `putRecords(_:into:)` with one reused result array, as a high-rate producer does. The buffers are never hashed
+/// here, so the store computes each record's MD5 on every put (unless they carry explicit hash keys).
+struct BufferProducer: Sendable {
+    /// The stream.
+    var stream: DataStream
+    /// Keys to cycle through.
+    var keys: [String]
+    /// Payloads to cycle through.
+    var payloads: [[UInt8]]
+    /// Records per `putRecords` call.
+    var batchRecords: Int
+    /// Give each record its key's hash key as an explicit hash key (computed once here).
+    var explicitHashKeys = false
+
+    /// Puts full batches until `deadline` passes.
+    /// - Returns: What was written.
+    /// - Throws: The store's errors.
+    func run(until deadline: ContinuousClock.Instant) throws -> Tally {
+        let ringCount = max(1, min(8, (keys.count + batchRecords - 1) / batchRecords))
+        let ring = try (0..<ringCount).map { try makeBuffer(offset: $0 * batchRecords) }
+        var results: [SequenceNumber] = []
+        results.reserveCapacity(batchRecords)
+        var tally = Tally()
+        var next = 0
+        while ContinuousClock.now < deadline {
+            let buffer = ring[next % ring.count]
+            next += 1
+            try stream.putRecords(buffer, into: &results)
+            tally.records += buffer.count
+            tally.bytes += buffer.dataByteCount
+        }
+        return tally
+    }
+
+    private func makeBuffer(offset: Int) throws -> RecordBuffer {
+        let dataBytes = (0..<batchRecords).reduce(0) { $0 + payloads[(offset + $1) % payloads.count].count }
+        var buffer = RecordBuffer(records: batchRecords, keyBytes: batchRecords * 16, dataBytes: dataBytes)
+        for index in 0..<batchRecords {
+            let n = offset + index
+            let key = keys[n % keys.count]
+            try buffer.append(
+                partitionKey: key, data: payloads[n % payloads.count],
+                explicitHashKey: explicitHashKeys ? HashKey.of(partitionKey: key) : nil)
+        }
+        return buffer
     }
 }

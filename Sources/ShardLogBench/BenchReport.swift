@@ -1,4 +1,22 @@
 import Foundation
+import Synchronization
+
+/// What the report says about the binary that measured: its build configuration and git commit. The `shardlog`
+/// executable, which knows its commit (`BuildInfo`), sets ``commit`` before running a benchmark.
+package enum BenchBuild {
+    private static let stored = Mutex<String?>(nil)
+
+    /// The git commit the binary was built from (`make` records it; `nil`: not told).
+    package static var commit: String? {
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
+    }
+
+    /// `release build of commit 5942fc4df696`, or `… of an unknown commit` when the binary was not told.
+    static var description: String {
+        "\(HTMLReport.buildConfiguration) build of \(commit.map { "commit \($0)" } ?? "an unknown commit")"
+    }
+}
 
 /// A chart with the file name it is also written to (`<name>.svg` next to `report.html`).
 struct NamedChart: Sendable, Equatable {
@@ -62,7 +80,7 @@ struct HTMLReport: Sendable {
             <p><code>\(escape(command))</code></p>
             <p>Started \(escape(startedAt)) on \(escape(machine.hostName)): \(machine.cores) cores, \
             \(escape(machine.cpuModel)), \(NumberText.fixed(machine.memoryGiB, 1)) GiB, \
-            \(escape(machine.operatingSystem)); \(Self.buildConfiguration) build.</p>
+            \(escape(machine.operatingSystem)); \(escape(BenchBuild.description)).</p>
 
             """
         for note in notes {

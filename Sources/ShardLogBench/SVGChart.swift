@@ -1,7 +1,8 @@
 import Foundation
 
 /// A line chart rendered by our own code as standalone SVG (no scripts, fonts or fetches): axes with ticks, one
-/// polyline per series (dashed for reference lines such as the ideal line), markers and a legend.
+/// polyline per series (dashed for reference lines such as the ideal line or a peer's figure), markers, error bars
+/// for the spread of repeated runs, and a legend.
 ///
 /// A value type. Non-positive values are left out on a logarithmic axis.
 struct LineChart: Sendable, Equatable {
@@ -19,6 +20,8 @@ struct LineChart: Sendable, Equatable {
         var x: Double
         /// Vertical value.
         var y: Double
+        /// The spread of the runs behind `y` (their minimum and maximum), drawn as an error bar.
+        var spread: ClosedRange<Double>? = nil
     }
 
     /// One line.
@@ -60,7 +63,9 @@ struct LineChart: Sendable, Equatable {
     /// The chart as an SVG document (`<svg xmlns=…>…</svg>`), usable inline in HTML or as a `.svg` file.
     func svg() -> String {
         let xs = visible(series.flatMap { $0.points.map(\.x) }, xScale)
-        let ys = visible(series.flatMap { $0.points.map(\.y) }, yScale)
+        let ys = visible(
+            series.flatMap { $0.points.flatMap { [$0.y] + ($0.spread.map { [$0.lowerBound, $0.upperBound] } ?? []) } },
+            yScale)
         let xRange = Self.range(xs, xScale, padLinear: false)
         let yRange = Self.range(ys, yScale, padLinear: true)
         let box = plot
@@ -111,6 +116,21 @@ struct LineChart: Sendable, Equatable {
                     <polyline points="\(path)" fill="none" stroke="\(color)" stroke-width="2"\(dash)/>
 
                     """
+                for point in points where !line.dashed {
+                    guard let spread = point.spread, Self.isVisible(spread.lowerBound, yScale),
+                        Self.isVisible(spread.upperBound, yScale), spread.upperBound > spread.lowerBound
+                    else { continue }
+                    let x = px(point.x)
+                    let (low, high) = (py(spread.lowerBound), py(spread.upperBound))
+                    out += """
+                        <g class="error-bar" stroke="\(color)" stroke-width="1.5"><title>\(escape(line.name)): \
+                        \(NumberText.compact(spread.lowerBound))–\(NumberText.compact(spread.upperBound)) \
+                        (min–max of runs)</title>
+                        \(self.line(x, low, x, high, stroke: color))\(self.line(x - 4, low, x + 4, low, stroke: color))\
+                        \(self.line(x - 4, high, x + 4, high, stroke: color))</g>
+
+                        """
+                }
                 if !line.dashed {
                     for point in points {
                         out += """
@@ -219,6 +239,15 @@ struct LineChart: Sendable, Equatable {
             return step * magnitude
         }
         return 10 * magnitude
+    }
+
+    /// A horizontal dashed reference line at `value` across the x values `xs` (a peer's figure measured in the
+    /// same run, like the best Redis XADD rate), for ``series``.
+    static func reference(name: String, value: Double, across xs: [Double], colorIndex: Int) -> Series? {
+        guard let low = xs.min(), let high = xs.max(), value.isFinite, value > 0 else { return nil }
+        return Series(
+            name: name, points: [Point(x: low, y: value), Point(x: high, y: value)], colorIndex: colorIndex,
+            dashed: true)
     }
 
     private func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String) -> String {

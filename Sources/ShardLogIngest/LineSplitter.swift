@@ -1,3 +1,5 @@
+import ShardLog
+
 /// Splits a byte stream into lines (`\n`, with a trailing `\r` removed), carrying partial lines across chunks.
 package struct LineSplitter {
     private var carry: [UInt8] = []
@@ -6,24 +8,22 @@ package struct LineSplitter {
     package init() {}
 
     /// Calls `body` with each complete line in `chunk` (as a buffer and the line's range in it).
-    /// - Complexity: O(chunk size) plus copying a line that spans chunks.
+    /// - Complexity: O(chunk size) (newlines found with `memchr`) plus copying a line that spans chunks.
     package mutating func feed(_ chunk: [UInt8], _ body: ([UInt8], Range<Int>) throws -> Void) rethrows {
         var start = 0
-        var k = 0
         let n = chunk.count
-        while k < n {
-            if chunk[k] == 10 {
-                if carry.isEmpty {
-                    try body(chunk, start..<Self.trim(chunk, start, k))
-                } else {
-                    carry.append(contentsOf: chunk[start..<k])
-                    let line = carry
-                    carry.removeAll(keepingCapacity: true)
-                    try body(line, 0..<Self.trim(line, 0, line.count))
-                }
-                start = k + 1
+        while start < n {
+            let k = InputScan.firstIndex(of: 10, in: chunk, start..<n)
+            guard k < n else { break }
+            if carry.isEmpty {
+                try body(chunk, start..<Self.trim(chunk, start, k))
+            } else {
+                carry.append(contentsOf: chunk[start..<k])
+                let line = carry
+                carry.removeAll(keepingCapacity: true)
+                try body(line, 0..<Self.trim(line, 0, line.count))
             }
-            k += 1
+            start = k + 1
         }
         if start < n { carry.append(contentsOf: chunk[start..<n]) }
     }

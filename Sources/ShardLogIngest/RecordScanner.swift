@@ -26,6 +26,8 @@ package struct RecordScanner {
     private let keySource: KeySource
     private let keyName: String
     private let fixedKey: [UInt8]
+    /// A one-name path's name as bytes: the C scanner finds such a key itself (the common case).
+    private let topLevelName: [UInt8]?
     /// The largest record (key plus data) accepted.
     package var maxRecordByteCount: Int
     private var random = SystemRandomNumberGenerator()
@@ -42,6 +44,11 @@ package struct RecordScanner {
         self.maxRecordByteCount = maxRecordByteCount
         if case .field(let path) = keySource { keyName = path.joined(separator: ".") } else { keyName = "" }
         if case .fixed(let key) = keySource { fixedKey = Array(key.utf8) } else { fixedKey = [] }
+        if case .field(let path) = keySource, path.count == 1 {
+            topLevelName = Array(path[0].utf8)
+        } else {
+            topLevelName = nil
+        }
         scratch.reserveCapacity(16)
     }
 
@@ -50,6 +57,17 @@ package struct RecordScanner {
     package mutating func scan(_ line: [UInt8], _ range: Range<Int>, into buffer: inout RecordBuffer) -> Refusal? {
         switch keySource {
         case .field(let path):
+            // The quick path: the C scan validates the line and finds a plain top-level key; anything else (an
+            // invalid line, an escaped, nested, missing or non-string key) goes through JSONLine for its message.
+            if let name = topLevelName {
+                switch InputScan.json(line, range, name: name) {
+                case .key(let key):
+                    if key.isEmpty { return emptyKey() }
+                    return append(key: line, key, line, range, into: &buffer, keyFromLine: true)
+                case .tooDeep(let position): return tooDeep(at: position - range.lowerBound)
+                case .valid, .invalid: break
+                }
+            }
             let found: JSONLine.Key
             do throws(JSONLine.Problem) {
                 found = try JSONLine.key(line, range, path: path)
@@ -88,6 +106,11 @@ package struct RecordScanner {
 
     private func validateJSON(_ line: [UInt8], _ range: Range<Int>) -> Refusal? {
         guard jsonl else { return nil }
+        switch InputScan.json(line, range, name: nil) {
+        case .valid, .key: return nil
+        case .tooDeep(let position): return tooDeep(at: position - range.lowerBound)
+        case .invalid: break
+        }
         do throws(JSONLine.Problem) {
             try JSONLine.validate(line, range)
             return nil
@@ -107,7 +130,7 @@ package struct RecordScanner {
             guard total <= maxRecordByteCount else {
                 return Refusal(description: DataStream.tooLarge(total, limit: maxRecordByteCount, record: nil).message)
             }
-            try buffer.append(key: key, keyRange, data: line, range)
+            buffer.append(checkedKey: key, keyRange, data: line, range)
             return nil
         } catch {
             // A plain string copied from the line unchecked that is not valid UTF-8.
@@ -116,6 +139,12 @@ package struct RecordScanner {
             }
             return Refusal(description: error.message)
         }
+    }
+
+    private func tooDeep(at position: Int) -> Refusal {
+        Refusal(
+            description: "not valid JSON: arrays and objects nested deeper than \(InputScan.maximumDepth) levels at "
+                + "byte \(position + 1)")
     }
 
     private func emptyKey() -> Refusal {

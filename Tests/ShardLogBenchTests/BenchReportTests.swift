@@ -161,6 +161,46 @@ import Testing
             let decoded = try JSONDecoder().decode(BenchDocument<BenchScaling.Point>.self, from: written)
             #expect(decoded.points == points)
             #expect(FileManager.default.fileExists(atPath: directory + "/report/delivery-10ms.svg"))
+            #expect(html.contains(" build of "), "the build configuration and commit are on the page")
+        }
+    }
+
+    @Test func ingestChartDrawsTheSpreadAndThePeersOfTheRun() async throws {
+        try await withTemporaryDirectory { directory in
+            // A peers.json as Benchmarks/peers/run_all.sh writes it: rates, and per-point flags in other units.
+            let peersFile = directory + "/peers.json"
+            try Data(
+                #"""
+                {"header": ["test"], "keys": {
+                  "redis_xadd_nopersist_p64_c4": {"unit": "ops/s", "value": 773694},
+                  "redis_xadd_nopersist_p64_c4_attempts": {"unit": "count", "value": 1},
+                  "redis_xadd_aof_no_p1_c1": {"unit": "ops/s", "value": 11527},
+                  "redis_ping_p1_c1": {"unit": "ops/s", "value": 14981},
+                  "nats_js_file_async_w256": {"unit": "msg/s", "value": 116207},
+                  "nats_js_file_sync": {"unit": "msg/s", "value": 8339},
+                  "memcpy_1gib_64mib_chunks": {"unit": "GB/s", "value": 11.8}}}
+                """#.utf8
+            ).write(to: URL(fileURLWithPath: peersFile))
+            let peers = try PeerFigures(contentsOf: peersFile)
+            #expect(peers.references.map(\.value) == [773_694, 116_207])
+            #expect(throws: (any Error).self) { try PeerFigures(contentsOf: directory + "/missing.json") }
+
+            let points = [1, 2, 4].map { shards in
+                BenchIngest.Point(
+                    shards: shards, producers: 2, durability: "none", compression: true, recordByteCount: 100,
+                    batchRecords: 1000, hashKeys: "md5", recordsPerSecond: Spread([4e6, 4.5e6, 5e6]),
+                    megabytesPerSecond: Spread([450]), cpuPercent: Spread([195]), othersCPUPercent: Spread([1]))
+            }
+            let chart = try #require(BenchIngest.charts(points, peers: peers).first).chart
+            let svg = chart.svg()
+            #expect(Self.isWellFormedXML(svg))
+            // One error bar (min–max of the runs) per measured point; none on the reference lines.
+            #expect(svg.components(separatedBy: #"class="error-bar""#).count - 1 == points.count)
+            #expect(svg.contains("best Redis XADD") && svg.contains("JetStream async"))
+            let dashed = chart.series.filter(\.dashed)
+            #expect(dashed.map { $0.points.map(\.y) } == [[773_694, 773_694], [116_207, 116_207]])
+            #expect(dashed.allSatisfy { $0.points.map(\.x) == [1, 4] })
+            #expect(svg.contains("records/s (log scale)") && svg.contains("shards (log scale)"))
         }
     }
 

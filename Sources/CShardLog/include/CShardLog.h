@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "shardlog_md5.h"
+#include "shardlog_json.h"
 
 /// CRC-32C (Castagnoli) of `length` bytes at `data`, continuing from `crc` (start with 0).
 /// Uses SSE4.2 when the CPU has it, a slice-by-8 table otherwise.

@@ -3,6 +3,8 @@
 /// Not thread-safe: each shard appender owns one, under its lock.
 struct BatchEncoder {
     private var payload: [UInt8] = []
+    /// The last finished batch's bytes, kept so the next batch reuses the allocation.
+    private var output: [UInt8] = []
     private var firstTimestamp: Int64 = 0
     private var lastTimestamp: Int64 = 0
     private(set) var recordCount = 0
@@ -65,20 +67,24 @@ struct BatchEncoder {
     /// - Parameters:
     ///   - firstOffset: the shard offset of the first record.
     ///   - minimumTimestamp: arrival times are shifted up to at least this (ms), keeping a shard's times monotonic.
-    func finish(firstOffset: UInt64, minimumTimestamp: Int64 = 0) -> [UInt8] {
+    mutating func finish(firstOffset: UInt64, minimumTimestamp: Int64 = 0) -> [UInt8] {
         let shift = max(0, minimumTimestamp - firstTimestamp)
         precondition(recordCount > 0, "empty batch")
+        // Header and body go into one buffer, reused from the previous batch once its caller has let it go.
+        var out = output
+        output = []
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: repeatElement(0, count: RecordBatch.headerByteCount))
         var flags: UInt8 = 0
-        var body = payload
         if payload.count >= compressionThreshold,
-            let packed = LZ4.compress(payload, 0..<payload.count, limit: payload.count - payload.count / 8)
+            LZ4.compress(payload, 0..<payload.count, appendingTo: &out, limit: payload.count - payload.count / 8)
+                != nil
         {
-            body = packed
             flags |= RecordBatch.lz4Flag
+        } else {
+            out.append(contentsOf: payload)
         }
-        var out = [UInt8](repeating: 0, count: RecordBatch.headerByteCount)
-        out.reserveCapacity(RecordBatch.headerByteCount + body.count)
-        out.putU32(UInt32(RecordBatch.headerByteCount + body.count), at: 0)
+        out.putU32(UInt32(out.count), at: 0)
         out[8] = RecordBatch.version
         out[9] = flags
         out.putU32(UInt32(recordCount), at: 12)
@@ -86,8 +92,8 @@ struct BatchEncoder {
         out.putU64(UInt64(bitPattern: firstTimestamp + shift), at: 24)
         out.putU64(UInt64(bitPattern: lastTimestamp + shift), at: 32)
         out.putU32(UInt32(payload.count), at: 40)
-        out.append(contentsOf: body)
         out.putU32(Checksum.crc32c(out, 8..<out.count), at: 4)
+        output = out
         return out
     }
 

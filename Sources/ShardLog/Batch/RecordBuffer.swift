@@ -68,6 +68,16 @@ public struct RecordBuffer: Sendable {
         finishAppend(data: data[dataRange], explicitHashKey: explicitHashKey)
     }
 
+    /// Appends a record whose key `key[keyRange]` the caller has already passed through ``checkKey(_:_:)`` (the
+    /// `put` scanner checks it before the size check, to report in Kinesis' order): copies without checking again.
+    /// - Complexity: O(key + data bytes).
+    package mutating func append(
+        checkedKey key: [UInt8], _ keyRange: Range<Int>, data: [UInt8], _ dataRange: Range<Int>
+    ) {
+        keyBytes.append(contentsOf: key[keyRange])
+        finishAppend(data: data[dataRange], explicitHashKey: nil)
+    }
+
     private mutating func finishAppend(data: some Collection<UInt8>, explicitHashKey: UInt128?) {
         dataBytes.append(contentsOf: data)
         keyOffsets.append(keyBytes.count)

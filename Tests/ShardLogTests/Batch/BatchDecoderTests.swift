@@ -30,6 +30,33 @@ import Testing
         #expect(entries.map(\.data) == [[1, 2, 3], []])
     }
 
+    /// The encoder reuses one output buffer: a batch handed out earlier stays intact while the next one is built,
+    /// compressed or not.
+    @Test func batchesHandedOutStayIntactWhenTheEncoderIsReused() throws {
+        var encoder = BatchEncoder(compressionThreshold: 1024)
+        encoder.reset(timestamp: 1_700_000_000_000)
+        for i in 0..<200 {
+            encoder.append(
+                key: "k\(i % 3)", data: Array(repeating: UInt8(i % 7), count: 50), timestamp: 1_700_000_000_000)
+        }
+        let first = encoder.finish(firstOffset: 0)
+        let kept = Array(first)
+        encoder.reset(timestamp: 1_700_000_000_001)
+        encoder.append(key: "x", data: [1, 2, 3], timestamp: 1_700_000_000_001)
+        let second = encoder.finish(firstOffset: 200)
+        #expect(first == kept)
+        #expect(BatchDecoder.verify(first) != nil && BatchDecoder.verify(second) != nil)
+        #expect(try #require(RecordBatch.header(first)).isCompressed)
+        #expect(try #require(RecordBatch.header(second)).isCompressed == false)
+        let entries = try Self.decode(first)
+        #expect(entries.count == 200 && entries[199].key == "k1" && entries[199].data == Array(repeating: 3, count: 50))
+        #expect(try Self.decode(second).map(\.data) == [[1, 2, 3]])
+        // Once the caller lets a batch go, the next one is built in the same allocation and is still exact.
+        encoder.reset(timestamp: 1_700_000_000_002)
+        encoder.append(key: "y", data: [4], timestamp: 1_700_000_000_002)
+        #expect(try Self.decode(encoder.finish(firstOffset: 201)).map(\.key) == ["y"])
+    }
+
     @Test(arguments: [
         // Key length varint of 2^63 (would trap converting to Int or adding to the index).
         [0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01] as [UInt8],
