@@ -237,7 +237,7 @@ extension KinesisServer {
         try Self.validateTags(tags, stream: name, account: p.scope.account)
         let r = try regional(p)
         try r.store.createStream(named: name, shardCount: count, mode: mode)
-        metrics.removeStream(name)
+        metrics.removeStream(name, MetricLabels.Scope(account: p.scope.account, region: p.scope.region))
         if !tags.isEmpty { try r.extras.update(name) { $0.tags = tags } }
         return .fields([:])
     }
@@ -255,7 +255,7 @@ extension KinesisServer {
                     + " deregister them or pass EnforceConsumerDeletion=true")
         }
         try r.store.deleteStream(named: name)
-        metrics.removeStream(name)
+        metrics.removeStream(name, MetricLabels.Scope(account: p.scope.account, region: p.scope.region))
         return .fields([:])
     }
 

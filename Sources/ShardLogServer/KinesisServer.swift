@@ -95,7 +95,7 @@ package final class KinesisServer: Sendable {
     /// The stores of every account and region (``RegionalStores``); the root is ``store``.
     let regions: RegionalStores
     let limiter = ShardLimiter()
-    let metrics: ServerMetrics
+    let metrics = ServerMetrics()
     let subscriptions = SubscriptionRegistry()
     let budget: BodyBudget
     private let group = Mutex<ServiceGroup?>(nil)
@@ -115,7 +115,6 @@ package final class KinesisServer: Sendable {
                 l.logLevel = .warning
                 return l
             }()
-        self.metrics = ServerMetrics(scope: MetricLabels.Scope(store))
         self.regions = RegionalStores(root: store)
         self.budget = BodyBudget(limit: options.maxBufferedByteCount)
     }

@@ -27,8 +27,6 @@ final class ServerMetrics: Sendable {
     private let mappingCollector: MappingMetricsCollector
     /// Per-shard totals of every store, shared with the console.
     let shardTotals = ShardTotals()
-    /// The account and region of the API's per-shard series.
-    private let scope: MetricLabels.Scope
     /// Serializes scrapes: the collectors turn on-disk totals into counter increments and must not count twice.
     private let scrapeGate = Mutex<Void>(())
     private let handles = Mutex(Handles())
@@ -36,17 +34,15 @@ final class ServerMetrics: Sendable {
     private struct Handles {
         var requests: [String: CoreMetrics.Counter] = [:]
         var durations: [String: CoreMetrics.Timer] = [:]
-        /// The API's per-shard counters, by stream (to remove them with the stream).
+        /// The API's per-shard counters, by account, region and stream (to remove them with the stream).
         var shardCounters: [String: [Prometheus.Counter]] = [:]
     }
 
     static let requestsName = "shardlog_api_requests_total"
     static let requestDurationName = "shardlog_api_request_duration_seconds"
 
-    /// Creates empty metrics; the API's per-shard series are labelled with `scope` (the served store's account and
-    /// region) and mappings' series with their store's.
-    init(scope: MetricLabels.Scope) {
-        self.scope = scope
+    /// Creates empty metrics.
+    init() {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[Self.requestDurationName] = [
@@ -109,21 +105,29 @@ final class ServerMetrics: Sendable {
 
     /// Forgets the API's series of a stream deleted (or created again) through the API; the store's series of a
     /// deleted stream go at the next scrape.
-    func removeStream(_ stream: String) {
-        let counters = handles.withLock { $0.shardCounters.removeValue(forKey: stream) ?? [] }
+    func removeStream(_ stream: String, _ scope: MetricLabels.Scope) {
+        let key = Self.streamKey(stream, scope)
+        let counters = handles.withLock { $0.shardCounters.removeValue(forKey: key) ?? [] }
         for counter in counters { registry.unregisterCounter(counter) }
     }
 
     /// The API counter `descriptor` of a shard (the registry returns the existing one after the first call).
     private func shardCounter(_ descriptor: MetricNameDescriptor, _ key: ShardKey) -> Prometheus.Counter {
-        handles.withLock { h in
+        let scope = MetricLabels.Scope(account: key.account, region: key.region)
+        let stream = Self.streamKey(key.stream, scope)
+        return handles.withLock { h in
             let counter = registry.makeCounter(
                 descriptor: descriptor, labels: MetricLabels.shard(stream: key.stream, shard: key.shard, scope))
-            if !(h.shardCounters[key.stream]?.contains { $0 === counter } ?? false) {
-                h.shardCounters[key.stream, default: []].append(counter)
+            if !(h.shardCounters[stream]?.contains { $0 === counter } ?? false) {
+                h.shardCounters[stream, default: []].append(counter)
             }
             return counter
         }
+    }
+
+    /// The key of a stream's API counters in ``Handles/shardCounters``.
+    private static func streamKey(_ stream: String, _ scope: MetricLabels.Scope) -> String {
+        scope.account + "/" + scope.region + "/" + stream
     }
 
     static var outgoingRecords: MetricNameDescriptor {
