@@ -83,8 +83,9 @@ else
     "$PYTHON" scripts/results.py peers "$LOGS/peers.txt" "$RESULTS/peers.json"
 fi
 
+INGEST_PEERS=(); [[ -f "$RESULTS/peers.json" ]] && INGEST_PEERS=(--peers "$RESULTS/peers.json")
 step ingest 300 "$RESULTS/ingest.json" "$BIN" bench ingest --others-limit "$OTHERS_LIMIT" --shards 1,2,4 --producers 1,2 --durability none,always \
-    --duration "$DURATION" --repeats "$REPEATS" --json
+    --duration "$DURATION" --repeats "$REPEATS" --json --report "$LOGS/ingest" "${INGEST_PEERS[@]}"
 step ingest-explicit 300 "$RESULTS/ingest-explicit.json" "$BIN" bench ingest --others-limit "$OTHERS_LIMIT" --shards 1,4 --producers 2 \
     --hash-keys explicit --duration "$DURATION" --repeats "$REPEATS" --json
 step read 300 "$RESULTS/read.json" "$BIN" bench read --shards 1,4 --readers 1,2 --records "$READ_RECORDS" \

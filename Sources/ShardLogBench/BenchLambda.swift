@@ -241,10 +241,13 @@ struct BenchLambda: AsyncParsableCommand {
         guard try await BenchInterrupt.sleep(.milliseconds(Int64(idleTimeout * 1500) + 500)) else { return points }
         var idleCold: [Double] = []
         var idleOthers: [Double] = []
+        // A new connection: the first one may have idled past the server's keep-alive timeout meanwhile.
+        let fresh = try await ThinHTTPConnection.connect(port: server.port, group: .singleton)
+        defer { fresh.close() }
         for name in names {
             let before = TreeCPU.sample()
             let start = ContinuousClock.now
-            let response = try await connection.send(Self.invokeRequest(name: name))
+            let response = try await fresh.send(Self.invokeRequest(name: name))
             let elapsed = ContinuousClock.now - start
             try Self.check(response)
             guard !warmPids.contains(response.text) else {

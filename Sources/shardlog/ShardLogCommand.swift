@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogBench
 import ShardLogWire
 
 /// `shardlog`: the command-line tool. Parsing, progress and output only; the work happens in the libraries.
@@ -22,6 +23,8 @@ struct ShardLogCommand: AsyncParsableCommand {
     /// Parses and runs a command as ArgumentParser does, but turns start-up failures it would print as a raw
     /// dump (a busy port) into a sentence naming the problem and the remedy.
     static func main() async {
+        // Benchmark reports name the commit they measured.
+        BenchBuild.commit = BuildInfo.commit == "unknown" ? nil : BuildInfo.commit
         var parsed: (any ParsableCommand)?
         do {
             var command = try parseAsRoot()
