@@ -140,10 +140,10 @@ package final class KinesisServer: Sendable {
             Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
-        router.get("/metrics") { [metrics, store, regions] _, _ in
+        router.get("/metrics") { [metrics, regions] _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape(stores: regions.allStores(), mappings: store)))
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape(stores: regions.allStores())))
             )
         }
         router.post("/") { [self] request, context in

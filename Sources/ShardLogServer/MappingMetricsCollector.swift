@@ -18,7 +18,7 @@ import Synchronization
 /// counts and sums are rebuilt exactly from the per-bucket counts and sums of the file (each new duration of a
 /// bucket is recorded as the bucket's mean of the new ones, which lies in the bucket), at most
 /// ``maxObservationsPerScrape`` per bucket and scrape; the rest follows at the next scrapes.
-/// Thread-safety: ``collect(store:)`` is called under the scrape lock of ``ServerMetrics``; state is in a `Mutex`.
+/// Thread-safety: ``collect(stores:)`` is called under the scrape lock of ``ServerMetrics``; state is in a `Mutex`.
 final class MappingMetricsCollector: Sendable {
     /// The most durations one scrape records into one bucket.
     static let maxObservationsPerScrape = 100_000
@@ -86,22 +86,26 @@ final class MappingMetricsCollector: Sendable {
         self.registry = registry
     }
 
-    /// Brings every mapping's series up to date with its `status.json`; a mapping whose file is missing or
-    /// unreadable keeps its last values; a mapping whose directory is gone loses its series.
-    func collect(store: Store) {
-        let names = MappingCatalog.names(store: store)
+    /// Brings every mapping's series up to date with its `status.json`, over the mappings of every store (each
+    /// account and region); a mapping whose file is missing or unreadable keeps its last values; a mapping whose
+    /// directory is gone loses its series.
+    func collect(stores: [Store]) {
         var states = mappings.withLock { $0 }
-        for gone in Set(states.keys).subtracting(names) {
-            if let state = states.removeValue(forKey: gone) { unregister(state) }
-        }
-        for name in names {
-            guard let file = try? MappingStatusFile.read(store: store, name: name), let status = file.metrics else {
-                continue
-            }
+        var seen: Set<String> = []
+        for store in stores {
             let scope = MetricLabels.Scope(store)
-            var state = states[name] ?? makeState(name, scope)
-            update(&state, labels: MetricLabels.mapping(name, scope), status: status)
-            states[name] = state
+            for name in MappingCatalog.names(store: store) {
+                let key = scope.account + "/" + scope.region + "/" + name
+                seen.insert(key)
+                guard let file = try? MappingStatusFile.read(store: store, name: name), let status = file.metrics
+                else { continue }
+                var state = states[key] ?? makeState(name, scope)
+                update(&state, labels: MetricLabels.mapping(name, scope), status: status)
+                states[key] = state
+            }
+        }
+        for gone in Set(states.keys).subtracting(seen) {
+            if let state = states.removeValue(forKey: gone) { unregister(state) }
         }
         mappings.withLock { $0 = states }
     }

@@ -151,18 +151,18 @@ final class ServerMetrics: Sendable {
             helpText: "GetRecords calls refused by the per-shard read limit.")
     }
 
-    /// Reads `stores` (every account's and region's) and the mappings' status files of `store`, then writes every
-    /// series (Prometheus text format 0.0.4).
+    /// Reads `stores` (every account's and region's) and their mappings' status files, then writes every series
+    /// (Prometheus text format 0.0.4).
     ///
     /// Cost of one scrape: one listing of `streams/` and one read of each stream's `stream.json`; per shard, one
     /// atomic load of the stream's doorbell word, and, only for shards written to since the previous scrape (or
     /// never seen), one read of each new batch header of their newest segments (mapped through the process's
     /// segment cache); one listing of `mappings/` and one read of each mapping's `status.json`; then the text of
     /// every series. An idle store of 1,000 shards thus costs no segment access and no per-shard file open.
-    func scrape(stores: [Store], mappings store: Store) -> [UInt8] {
+    func scrape(stores: [Store]) -> [UInt8] {
         scrapeGate.withLock { _ in
             storeCollector.collect(stores: stores)
-            mappingCollector.collect(store: store)
+            mappingCollector.collect(stores: stores)
             return registry.emitToBuffer()
         }
     }

@@ -43,18 +43,28 @@ enum EventSourceMappingRequest {
         }
     }
 
-    /// The stream named by a Kinesis stream ARN.
-    static func streamName(_ arn: String) throws(LambdaError) -> String {
+    /// The stream named by a Kinesis stream ARN of `service`'s account and region (a mapping reads streams of its own
+    /// account and region, as at AWS).
+    static func streamName(_ arn: String, _ service: LambdaService) throws(LambdaError) -> String {
         guard arn.hasPrefix("arn:aws:kinesis:") else {
             throw LambdaError.invalidParameter(
                 "EventSourceArn '\(arn)' is not a Kinesis stream: ShardLog hosts event source mappings of its own "
-                    + "Kinesis streams only (arn:aws:kinesis:REGION:000000000000:stream/NAME)")
+                    + "Kinesis streams only (arn:aws:kinesis:\(service.region):\(service.account):stream/NAME)")
         }
+        let parsed: StreamARN
         do {
-            return try KinesisServer.streamName(fromARN: arn)
+            parsed = try StreamARN(parsing: arn)
         } catch {
             throw LambdaError.invalidParameter(error.message)
         }
+        guard parsed.account == service.account, parsed.region == service.region else {
+            throw LambdaError.invalidParameter(
+                "Cannot access stream \(arn). Please ensure the role can perform the GetRecords, GetShardIterator, "
+                    + "DescribeStream, and ListStreams Actions on your stream. (The stream is in account "
+                    + "\(parsed.account), region \(parsed.region); this request acts in account \(service.account), "
+                    + "region \(service.region), and a mapping reads streams of its own account and region.)")
+        }
+        return parsed.streamName
     }
 }
 
@@ -69,14 +79,15 @@ extension KinesisServer {
 
     /// Checks a configuration's function, stream and destination against this server.
     private func resolve(
-        _ configuration: MappingConfiguration, _ service: LambdaService, region: String
+        _ configuration: MappingConfiguration, _ service: LambdaService
     ) throws(LambdaError) -> (LambdaFunction, String) {
+        let store = service.store
         let name = try FunctionName.parse(configuration.functionName ?? "")
         guard let function = service.function(named: name) else {
-            throw LambdaError.functionNotFound(FunctionName.arn(name, region: region))
+            throw LambdaError.functionNotFound(service.functionArn(name))
         }
         let arn = configuration.eventSourceArn ?? ""
-        let streamName = try EventSourceMappingRequest.streamName(arn)
+        let streamName = try EventSourceMappingRequest.streamName(arn, service)
         guard (try? store.stream(named: streamName)) != nil else {
             throw LambdaError.invalidParameter(
                 "Cannot access stream \(arn). Please ensure the role can perform the GetRecords, GetShardIterator, "
@@ -116,7 +127,7 @@ extension KinesisServer {
         } catch {
             throw EventSourceMappingRequest.lambdaError(error)
         }
-        let (function, streamName) = try resolve(configuration, service, region: request.region)
+        let (function, streamName) = try resolve(configuration, service)
         configuration.functionName = function.name
         if let destination = configuration.onFailureDestination {
             logger.warning(
@@ -131,7 +142,7 @@ extension KinesisServer {
             try EventSourceMappingRequest.failureDestination($0).description
         }
         do {
-            try MappingCatalog.save(definition, store: store, name: uuid)
+            try MappingCatalog.save(definition, store: service.store, name: uuid)
         } catch {
             throw LambdaError.service(error.message)
         }
@@ -165,7 +176,7 @@ extension KinesisServer {
         } catch {
             throw EventSourceMappingRequest.lambdaError(error)
         }
-        let (function, _) = try resolve(definition.configuration, service, region: request.region)
+        let (function, _) = try resolve(definition.configuration, service)
         definition.configuration.functionName = function.name
         definition.timeoutSeconds = Double(function.configuration.timeout)
         definition.onFailure = try definition.configuration.onFailureDestination.map {
@@ -173,7 +184,7 @@ extension KinesisServer {
         }
         await mapping.stop()
         do {
-            try MappingCatalog.save(definition, store: store, name: mapping.uuid)
+            try MappingCatalog.save(definition, store: service.store, name: mapping.uuid)
         } catch {
             throw LambdaError.service(error.message)
         }
@@ -217,7 +228,7 @@ extension KinesisServer {
         let next = all.count > maxItems ? all[maxItems].uuid : nil
         return Self.listResponse(
             "EventSourceMappings",
-            page.map { mappingJSON($0, service, region: request.region).bytes }, next: next,
+            page.map { mappingJSON($0, service).bytes }, next: next,
             requestID: request.requestID)
     }
 
@@ -226,22 +237,21 @@ extension KinesisServer {
         state: String? = nil
     ) -> Response {
         Self.jsonResponse(
-            mappingJSON(mapping, service, region: "us-east-1", state: state).bytes, status: status,
+            mappingJSON(mapping, service, state: state).bytes, status: status,
             requestID: requestID)
     }
 
     /// The `EventSourceMappingConfiguration` Lambda returns.
-    func mappingJSON(_ mapping: HostedMapping, _ service: LambdaService, region: String, state: String? = nil)
-        -> JSON
-    {
+    func mappingJSON(_ mapping: HostedMapping, _ service: LambdaService, state: String? = nil) -> JSON {
+        let (account, region) = (service.account, service.region)
         let definition = mapping.definition
         let c = definition.configuration
         let functionName = c.functionName ?? ""
         let functionArn =
             service.function(named: functionName)?.configuration.functionArn
-            ?? FunctionName.arn(functionName, region: region)
+            ?? service.functionArn(functionName)
         let streamArn =
-            c.eventSourceArn ?? "arn:aws:kinesis:\(region):\(FunctionName.account):stream/\(definition.streamName)"
+            c.eventSourceArn ?? StreamARN(region: region, account: account, streamName: definition.streamName).description
         var filter: JSON?
         if let criteria = c.filterCriteria, let bytes = try? JSONEncoder().encode(criteria) {
             filter = try? JSON(parsing: [UInt8](bytes))
@@ -261,7 +271,7 @@ extension KinesisServer {
             "FilterCriteria": filter,
             "FunctionArn": .string(functionArn),
             "LastModified": .epochMilliseconds(lastModified),
-            "LastProcessingResult": .string(mapping.lastProcessingResult(store: store)),
+            "LastProcessingResult": .string(mapping.lastProcessingResult(store: service.store)),
             "State": .string(state ?? mapping.lambdaState),
             "StateTransitionReason": .string(mapping.stateTransitionReason),
             "DestinationConfig": .fields(["OnFailure": destination]),
@@ -271,7 +281,7 @@ extension KinesisServer {
             "TumblingWindowInSeconds": .integer(c.tumblingWindowInSeconds),
             "FunctionResponseTypes": .array(c.functionResponseTypes.map(JSON.string)),
             "EventSourceMappingArn": .string(
-                "arn:aws:lambda:\(region):\(FunctionName.account):event-source-mapping:\(mapping.uuid)"),
+                "arn:aws:lambda:\(region):\(account):event-source-mapping:\(mapping.uuid)"),
         ])
     }
 }

@@ -133,11 +133,8 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
 /// Function names and ARNs as Lambda accepts them in a path: `NAME`, `ACCOUNT:function:NAME` or
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME` (with an optional `:$LATEST` qualifier).
 enum FunctionName {
-    /// The account of every ARN this server makes.
-    static let account = "000000000000"
-
-    /// `arn:aws:lambda:<region>:000000000000:function:<name>`.
-    static func arn(_ name: String, region: String) -> String {
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
+    static func arn(_ name: String, account: String, region: String) -> String {
         "arn:aws:lambda:\(region):\(account):function:\(name)"
     }
 

@@ -5,10 +5,10 @@ import Hummingbird
 /// function's slots instead of `serve --max-concurrency`) and `Put`/`Update`/`Get`/`DeleteFunctionEventInvokeConfig`
 /// (retries and maximum age of Event invocations), with Lambda's paths and shapes.
 extension KinesisServer {
-    func registerLambdaSettingsRoutes(_ router: Router<KinesisRequestContext>, _ service: LambdaService) {
+    func registerLambdaSettingsRoutes(_ router: Router<KinesisRequestContext>, _ host: LambdaHost) {
         let small = 1 << 20
         let concurrency = "/functions/:name/concurrency"
-        lambdaRoute(router, .put, "/2017-10-31" + concurrency, "PutFunctionConcurrency", limit: small) { request in
+        lambdaRoute(router, host, .put, "/2017-10-31" + concurrency, "PutFunctionConcurrency", limit: small) { request, service in
             let function = try KinesisServer.function(request, service)
             let p = try request.params()
             guard let value = try Self.int(p, "ReservedConcurrentExecutions") else {
@@ -27,34 +27,34 @@ extension KinesisServer {
             return Self.jsonResponse(
                 JSON.fields(["ReservedConcurrentExecutions": .integer(value)]).bytes, requestID: request.requestID)
         }
-        lambdaRoute(router, .get, "/2019-09-30" + concurrency, "GetFunctionConcurrency", limit: small) { request in
+        lambdaRoute(router, host, .get, "/2019-09-30" + concurrency, "GetFunctionConcurrency", limit: small) { request, service in
             let function = try KinesisServer.function(request, service)
             let value = function.settings.reservedConcurrency
             return Self.jsonResponse(
                 JSON.fields(["ReservedConcurrentExecutions": value.map { .integer($0) }]).bytes,
                 requestID: request.requestID)
         }
-        lambdaRoute(router, .delete, "/2017-10-31" + concurrency, "DeleteFunctionConcurrency", limit: small) {
-            request in
+        lambdaRoute(router, host, .delete, "/2017-10-31" + concurrency, "DeleteFunctionConcurrency", limit: small) {
+            request, service in
             let function = try KinesisServer.function(request, service)
             _ = try function.updateSettings { $0.reservedConcurrency = nil }
             return Response(status: .noContent, headers: [.amznRequestID: request.requestID])
         }
         let config = "/2019-09-25/functions/:name/event-invoke-config"
-        lambdaRoute(router, .put, config, "PutFunctionEventInvokeConfig", limit: small) { request in
+        lambdaRoute(router, host, .put, config, "PutFunctionEventInvokeConfig", limit: small) { request, service in
             try Self.putEventInvokeConfig(request, service, merge: false)
         }
-        lambdaRoute(router, .post, config, "UpdateFunctionEventInvokeConfig", limit: small) { request in
+        lambdaRoute(router, host, .post, config, "UpdateFunctionEventInvokeConfig", limit: small) { request, service in
             try Self.putEventInvokeConfig(request, service, merge: true)
         }
-        lambdaRoute(router, .get, config, "GetFunctionEventInvokeConfig", limit: small) { request in
+        lambdaRoute(router, host, .get, config, "GetFunctionEventInvokeConfig", limit: small) { request, service in
             let function = try KinesisServer.function(request, service)
             guard let current = function.settings.eventInvokeConfig else {
                 throw Self.noEventInvokeConfig(function)
             }
             return Self.eventInvokeConfigResponse(current, function, requestID: request.requestID)
         }
-        lambdaRoute(router, .delete, config, "DeleteFunctionEventInvokeConfig", limit: small) { request in
+        lambdaRoute(router, host, .delete, config, "DeleteFunctionEventInvokeConfig", limit: small) { request, service in
             let function = try KinesisServer.function(request, service)
             guard function.settings.eventInvokeConfig != nil else { throw Self.noEventInvokeConfig(function) }
             _ = try function.updateSettings { $0.eventInvokeConfig = nil }

@@ -13,8 +13,8 @@ struct LambdaRequest: Sendable {
     var parameters: [String: String]
     var query: [String: String]
     var headers: HTTPFields
-    /// The SigV4 region of the request, or `us-east-1`.
-    var region: String
+    /// The account and region the request acts in (its SigV4 credential's, as for Kinesis requests).
+    var scope: RequestScope
     var requestID: String
 
     /// A path parameter, percent-decoded.
@@ -35,72 +35,74 @@ struct LambdaRequest: Sendable {
 
 extension KinesisServer {
     /// Registers the Lambda API (2015-03-31 REST-JSON paths, as boto3 and the AWS CLI send them) on `router`, and
-    /// `/health` with a check of the hosted mappings, and returns the service hosting the functions and mappings (to run
-    /// next to the HTTP server).
-    func registerLambdaRoutes(_ router: Router<KinesisRequestContext>) -> LambdaService {
-        let service = LambdaService(store: store, logger: logger, options: options.lambda)
+    /// `/health` with a check of the hosted mappings, and returns the host of the functions and mappings of every
+    /// account and region (to run next to the HTTP server).
+    func registerLambdaRoutes(_ router: Router<KinesisRequestContext>) -> LambdaHost {
+        let host = LambdaHost(regions: regions, logger: logger, options: options.lambda)
         // Registered before the server's `/health` route, so it sees `GET /health` first.
-        router.add(middleware: LambdaHealthMiddleware(service: service))
+        router.add(middleware: LambdaHealthMiddleware(host: host))
         let functions = "/2015-03-31/functions"
         let mappings = "/2015-03-31/event-source-mappings"
         let small = 1 << 20
-        lambdaRoute(router, .post, functions, "CreateFunction", limit: 69_905_067) {
-            try await self.createFunction($0, service)
+        lambdaRoute(router, host, .post, functions, "CreateFunction", limit: 69_905_067) {
+            try await self.createFunction($0, $1)
         }
-        lambdaRoute(router, .get, functions, "ListFunctions", limit: small) {
-            try await self.listFunctions($0, service)
+        lambdaRoute(router, host, .get, functions, "ListFunctions", limit: small) {
+            try await self.listFunctions($0, $1)
         }
-        lambdaRoute(router, .get, functions + "/:name", "GetFunction", limit: small) {
-            try await self.getFunction($0, service)
+        lambdaRoute(router, host, .get, functions + "/:name", "GetFunction", limit: small) {
+            try await self.getFunction($0, $1)
         }
-        lambdaRoute(router, .delete, functions + "/:name", "DeleteFunction", limit: small) {
-            try await self.deleteFunction($0, service)
+        lambdaRoute(router, host, .delete, functions + "/:name", "DeleteFunction", limit: small) {
+            try await self.deleteFunction($0, $1)
         }
-        lambdaRoute(router, .get, functions + "/:name/configuration", "GetFunctionConfiguration", limit: small) {
-            self.configurationResponse(try KinesisServer.function($0, service).configuration, requestID: $0.requestID)
+        lambdaRoute(router, host, .get, functions + "/:name/configuration", "GetFunctionConfiguration", limit: small) {
+            self.configurationResponse(try KinesisServer.function($0, $1).configuration, requestID: $0.requestID)
         }
-        lambdaRoute(router, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small) {
-            try await self.updateFunctionConfiguration($0, service)
+        lambdaRoute(router, host, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small) {
+            try await self.updateFunctionConfiguration($0, $1)
         }
-        lambdaRoute(router, .put, functions + "/:name/code", "UpdateFunctionCode", limit: 69_905_067) {
-            try await self.updateFunctionCode($0, service)
+        lambdaRoute(router, host, .put, functions + "/:name/code", "UpdateFunctionCode", limit: 69_905_067) {
+            try await self.updateFunctionCode($0, $1)
         }
-        lambdaRoute(router, .post, functions + "/:name/invocations", "Invoke", limit: 6_291_456) {
-            try await self.invoke($0, service)
+        lambdaRoute(router, host, .post, functions + "/:name/invocations", "Invoke", limit: 6_291_456) {
+            try await self.invoke($0, $1)
         }
-        lambdaRoute(router, .post, mappings, "CreateEventSourceMapping", limit: small) {
-            try await self.createEventSourceMapping($0, service)
+        lambdaRoute(router, host, .post, mappings, "CreateEventSourceMapping", limit: small) {
+            try await self.createEventSourceMapping($0, $1)
         }
-        lambdaRoute(router, .get, mappings, "ListEventSourceMappings", limit: small) {
-            try self.listEventSourceMappings($0, service)
+        lambdaRoute(router, host, .get, mappings, "ListEventSourceMappings", limit: small) {
+            try self.listEventSourceMappings($0, $1)
         }
-        lambdaRoute(router, .get, mappings + "/:uuid", "GetEventSourceMapping", limit: small) {
-            self.mappingResponse(try KinesisServer.mapping($0, service), service, requestID: $0.requestID)
+        lambdaRoute(router, host, .get, mappings + "/:uuid", "GetEventSourceMapping", limit: small) {
+            self.mappingResponse(try KinesisServer.mapping($0, $1), $1, requestID: $0.requestID)
         }
-        lambdaRoute(router, .put, mappings + "/:uuid", "UpdateEventSourceMapping", limit: small) {
-            try await self.updateEventSourceMapping($0, service)
+        lambdaRoute(router, host, .put, mappings + "/:uuid", "UpdateEventSourceMapping", limit: small) {
+            try await self.updateEventSourceMapping($0, $1)
         }
-        lambdaRoute(router, .delete, mappings + "/:uuid", "DeleteEventSourceMapping", limit: small) {
-            try await self.deleteEventSourceMapping($0, service)
+        lambdaRoute(router, host, .delete, mappings + "/:uuid", "DeleteEventSourceMapping", limit: small) {
+            try await self.deleteEventSourceMapping($0, $1)
         }
-        registerLambdaSettingsRoutes(router, service)
-        return service
+        registerLambdaSettingsRoutes(router, host)
+        return host
     }
 
+    /// Registers one Lambda operation: `handler` gets the request, read and checked, and the service of its account
+    /// and region.
     func lambdaRoute(
-        _ router: Router<KinesisRequestContext>, _ method: HTTPRequest.Method, _ path: String,
+        _ router: Router<KinesisRequestContext>, _ host: LambdaHost, _ method: HTTPRequest.Method, _ path: String,
         _ operation: String, limit: Int,
-        _ handler: @escaping @Sendable (LambdaRequest) async throws -> Response
+        _ handler: @escaping @Sendable (LambdaRequest, LambdaService) async throws -> Response
     ) {
         router.on(RouterPath(path), method: method) { [self] request, context in
             await self.handleLambda(
-                request, context: context, operation: operation, limit: limit, handler: handler)
+                request, context: context, host: host, operation: operation, limit: limit, handler: handler)
         }
     }
 
     private func handleLambda(
-        _ request: Request, context: KinesisRequestContext, operation: String, limit: Int,
-        handler: @Sendable (LambdaRequest) async throws -> Response
+        _ request: Request, context: KinesisRequestContext, host: LambdaHost, operation: String, limit: Int,
+        handler: @Sendable (LambdaRequest, LambdaService) async throws -> Response
     ) async -> Response {
         let requestID = UUID().uuidString.lowercased()
         let arrived = ContinuousClock.now
@@ -148,10 +150,11 @@ extension KinesisServer {
             for (key, value) in request.uri.queryParameters {
                 query[String(key)] = String(value).removingPercentEncoding ?? String(value)
             }
+            let scope = try requestScope(request, operation: operation)
             let lambdaRequest = LambdaRequest(
-                body: body, parameters: parameters, query: query, headers: request.headers,
-                region: Self.region(request.headers[.authorization]), requestID: requestID)
-            let response = try await handler(lambdaRequest)
+                body: body, parameters: parameters, query: query, headers: request.headers, scope: scope,
+                requestID: requestID)
+            let response = try await handler(lambdaRequest, try host.service(for: scope))
             metrics.recordRequest(operation: "lambda." + operation, code: "OK", duration: ContinuousClock.now - arrived)
             return response
         } catch {
@@ -186,14 +189,6 @@ extension KinesisServer {
                 + "later", status: .tooManyRequests, reason: "CallerRateLimitExceeded")
     }
 
-    /// The region of a SigV4 `Authorization` header's credential scope, or `us-east-1`.
-    static func region(_ authorization: String?) -> String {
-        guard let authorization, let range = authorization.range(of: "Credential=") else { return "us-east-1" }
-        let scope = authorization[range.upperBound...].prefix { $0 != "," && $0 != " " }
-        let parts = scope.split(separator: "/")
-        return parts.count >= 3 && !parts[2].isEmpty ? String(parts[2]) : "us-east-1"
-    }
-
     // MARK: Responses
 
     static func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, requestID: String) -> Response {
@@ -212,7 +207,7 @@ extension KinesisServer {
     static func function(_ request: LambdaRequest, _ service: LambdaService) throws(LambdaError) -> LambdaFunction {
         let name = try FunctionName.parse(request.parameter("name"))
         guard let function = service.function(named: name) else {
-            throw LambdaError.functionNotFound(FunctionName.arn(name, region: request.region))
+            throw LambdaError.functionNotFound(service.functionArn(name))
         }
         return function
     }
@@ -230,7 +225,7 @@ extension KinesisServer {
         let zip = try Self.zip(p)
         let environment = try Self.environment(p)
         let configuration = FunctionConfiguration(
-            functionName: name, functionArn: FunctionName.arn(name, region: request.region),
+            functionName: name, functionArn: service.functionArn(name),
             runtime: try Self.required(p, "Runtime"), role: try Self.required(p, "Role"),
             handler: try Self.required(p, "Handler"), codeSize: zip.count,
             description: try Self.string(p, "Description") ?? "", timeout: try Self.int(p, "Timeout") ?? 3,
@@ -460,13 +455,13 @@ extension KinesisServer {
 /// `serve --mappings`) cannot start its handler; otherwise passes the request on.
 struct LambdaHealthMiddleware: RouterMiddleware {
     typealias Context = KinesisRequestContext
-    let service: LambdaService
+    let host: LambdaHost
 
     func handle(
         _ request: Request, context: KinesisRequestContext,
         next: (Request, KinesisRequestContext) async throws -> Response
     ) async throws -> Response {
-        guard request.method == .get, request.uri.path == "/health", let problem = service.unhealthyMapping else {
+        guard request.method == .get, request.uri.path == "/health", let problem = host.unhealthyMapping else {
             return try await next(request, context)
         }
         return Response(

@@ -11,11 +11,15 @@ import Synchronization
 /// `aws lambda create-event-source-mapping` (kept under `<data>/mappings/<UUID>/` like every other mapping). Both are
 /// loaded again when the server starts; mappings resume from their checkpoints.
 ///
-/// Runs as one service next to the HTTP server: on a graceful shutdown every mapping stops (checkpoints written)
-/// and every runtime process is stopped. Thread-safe.
-final class LambdaService: Service, Sendable {
-    /// The data directory.
+/// One per account and region (``LambdaHost``): functions, mappings and ARNs of one account's region, kept in that
+/// account and region's store. Started and stopped by the host; thread-safe.
+final class LambdaService: Sendable {
+    /// The store of the account and region (the data directory itself, or `regions/ACCOUNT/REGION/`).
     let store: Store
+    /// The account whose functions and mappings these are.
+    let account: String
+    /// Their region.
+    let region: String
     let logger: Logger
     /// `<data>/functions`.
     let root: String
@@ -25,15 +29,18 @@ final class LambdaService: Service, Sendable {
     private let functions = Mutex<[String: LambdaFunction]>([:])
     private let mappings = Mutex<[String: HostedMapping]>([:])
     private let running = Mutex(false)
+    private let reaper = Mutex<Task<Void, Never>?>(nil)
     /// Event (asynchronous) invocations not finished yet.
     private let pendingEvents = Atomic<Int>(0)
 
     /// The most Event invocations queued at once; more are refused with `TooManyRequestsException`.
     static let maximumQueuedEvents = 10_000
 
-    /// Loads the deployed functions and the API's mappings of `store` (nothing runs until ``run()``).
+    /// Loads the deployed functions and the API's mappings of `store` (nothing runs until ``start()``).
     init(store: Store, logger: Logger, options: LambdaOptions = LambdaOptions()) {
         self.store = store
+        self.account = store.options.accountId
+        self.region = store.options.region
         self.logger = logger
         self.root = store.directory + "/functions"
         self.options = options
@@ -41,12 +48,15 @@ final class LambdaService: Service, Sendable {
         loadMappings()
     }
 
-    // MARK: Service
+    // MARK: Running
 
-    /// Starts the mappings and the stopping of idle processes, waits for the graceful shutdown, then stops
-    /// everything.
-    func run() async throws {
-        running.withLock { $0 = true }
+    /// Starts the mappings and the stopping of idle processes (see ``stop()``).
+    func start() {
+        let wasRunning = running.withLock { running in
+            defer { running = true }
+            return running
+        }
+        guard !wasRunning else { return }
         for mapping in mappings.withLock({ Array($0.values) }) {
             mapping.start(service: self)
         }
@@ -59,9 +69,13 @@ final class LambdaService: Service, Sendable {
                 for function in allFunctions() { await function.stopIdleProcesses(idleFor: idle) }
             }
         }
-        try? await gracefulShutdown()
-        reaper.cancel()
+        self.reaper.withLock { $0 = reaper }
+    }
+
+    /// Stops every mapping (checkpoints written) and every runtime process.
+    func stop() async {
         running.withLock { $0 = false }
+        reaper.withLock { $0 }?.cancel()
         await withTaskGroup(of: Void.self) { group in
             for mapping in mappings.withLock({ Array($0.values) }) {
                 group.addTask { await mapping.stop() }
@@ -72,8 +86,11 @@ final class LambdaService: Service, Sendable {
         }
     }
 
-    /// Whether ``run()`` is running (mappings made now start at once).
+    /// Whether the service runs (mappings made now start at once).
     var isRunning: Bool { running.withLock { $0 } }
+
+    /// The ARN of function `name` in this service's account and region.
+    func functionArn(_ name: String) -> String { FunctionName.arn(name, account: account, region: region) }
 
     // MARK: Functions
 
@@ -386,7 +403,7 @@ final class HostedMapping: Sendable {
             state.withLock { state in
                 state.state = "Enabled"
                 state.failure =
-                    "Function not found: \(FunctionName.arn(functionName, region: "us-east-1")) "
+                    "Function not found: \(service.functionArn(functionName)) "
                     + "(deploy it with aws lambda create-function; the mapping starts with the next restart)"
             }
             return

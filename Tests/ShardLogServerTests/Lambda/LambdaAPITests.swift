@@ -103,4 +103,100 @@ struct LambdaAPITests {
             }
         }
     }
+
+    @Test("functions and mappings live per account and region, on disk under regions/, and survive a restart")
+    func perRegion() async throws {
+        try await withTemporaryDirectory { work in
+            let data = work + "/data"
+            let script = """
+                import boto3, io, zipfile, sys, time
+                phase = sys.argv[2]
+                def clients(region):
+                    s = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name=region)
+                    return s.client("lambda", endpoint_url=sys.argv[1]), s.client("kinesis", endpoint_url=sys.argv[1])
+                west, west_kin = clients("us-west-2")
+                eu, _ = clients("eu-west-1")
+                east, east_kin = clients("us-east-1")
+                def code(text):
+                    buf = io.BytesIO()
+                    with zipfile.ZipFile(buf, "w") as z:
+                        z.writestr("handler.py", text)
+                    return buf.getvalue()
+                def missing(call):
+                    try:
+                        call()
+                    except Exception as e:
+                        return e.response["Error"]["Code"]
+                    return "found"
+                if phase == "create":
+                    handler = "def handle(event, context):\\n"
+                    handler += "    for r in event.get('Records', []):\\n"
+                    handler += "        print('seen', r['kinesis']['sequenceNumber'], r['awsRegion'])\\n"
+                    handler += "    return {'region': context.invoked_function_arn.split(':')[3]}\\n"
+                    arn = west.create_function(FunctionName="f", Runtime="python3.12", Handler="handler.handle",
+                        Role="r", Code={"ZipFile": code(handler)})["FunctionArn"]
+                    assert arn == "arn:aws:lambda:us-west-2:000000000000:function:f", arn
+                    out = west.invoke(FunctionName="f", Payload=b"{}")["Payload"].read()
+                    assert b'"us-west-2"' in out, out
+                    assert missing(lambda: eu.get_function(FunctionName="f")) == "ResourceNotFoundException"
+                    assert missing(lambda: east.get_function(FunctionName="f")) == "ResourceNotFoundException"
+                    # The same name in another region is another function.
+                    eu.create_function(FunctionName="f", Runtime="python3.12", Handler="handler.handle", Role="r",
+                        Code={"ZipFile": code(handler)})
+                    assert [f["FunctionName"] for f in east.list_functions()["Functions"]] == []
+                    west_kin.create_stream(StreamName="s", ShardCount=1)
+                    east_kin.create_stream(StreamName="s", ShardCount=1)
+                    # A mapping reads streams of its own account and region.
+                    other = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+                    code_of = missing(lambda: west.create_event_source_mapping(FunctionName="f",
+                        EventSourceArn=other, StartingPosition="TRIM_HORIZON"))
+                    assert code_of == "InvalidParameterValueException", code_of
+                    m = west.create_event_source_mapping(FunctionName="f", StartingPosition="TRIM_HORIZON",
+                        EventSourceArn="arn:aws:kinesis:us-west-2:000000000000:stream/s", BatchSize=10)
+                    assert m["EventSourceMappingArn"].startswith("arn:aws:lambda:us-west-2:000000000000:"), m
+                    assert m["FunctionArn"] == arn, m
+                    assert eu.list_event_source_mappings()["EventSourceMappings"] == []
+                    open(sys.argv[3], "w").write(m["UUID"])
+                else:
+                    uuid = open(sys.argv[3]).read()
+                    assert west.get_function(FunctionName="f")["Configuration"]["FunctionArn"].endswith(":f")
+                    assert missing(lambda: east.get_event_source_mapping(UUID=uuid)) == "ResourceNotFoundException"
+                    assert west.get_event_source_mapping(UUID=uuid)["State"] in ("Enabled", "Creating")
+                    for i in range(5):
+                        west_kin.put_record(StreamName="s", Data=b"x", PartitionKey=str(i))
+                print("PASS", phase)
+                """
+            let path = work + "/regions.py"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            for phase in ["create", "restart"] {
+                try await withServer(directory: data) { port in
+                    let result = try await runProcess(
+                        [projectPython, path, "http://127.0.0.1:\(port)", phase, work + "/uuid"], environment: [:],
+                        timeout: .seconds(120))
+                    #expect(result.status == 0 && result.output.contains("PASS \(phase)"), "\(result.output)")
+                    guard phase == "restart" else { return }
+                    // The us-west-2 mapping delivers the us-west-2 stream's records to the us-west-2 function.
+                    let log = data + "/regions/000000000000/us-west-2/functions/f/log"
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    var seen = false
+                    while !seen, ContinuousClock.now < deadline {
+                        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                        seen = text.components(separatedBy: "seen ").count - 1 >= 5 && text.contains("us-west-2")
+                        if !seen { try await Task.sleep(for: .milliseconds(100)) }
+                    }
+                    #expect(seen, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "no log at \(log)")")
+                    // Its series carry its region (mappings of every account and region are scraped).
+                    let uuid = try String(contentsOfFile: work + "/uuid", encoding: .utf8)
+                    let labels = ["mapping": uuid, "region": "us-west-2", "account": "000000000000"]
+                    let samples = try await ServerMetricsTests.scrape(port) { samples in
+                        (ServerMetricsTests.sum(samples, "shardlog_mapping_invocations_total", labels) ?? 0) >= 1
+                    }
+                    #expect(
+                        (ServerMetricsTests.sum(samples, "shardlog_mapping_invocations_total", labels) ?? 0) >= 1)
+                }
+            }
+            #expect(FileManager.default.fileExists(atPath: data + "/regions/000000000000/eu-west-1/functions/f"))
+            #expect(!FileManager.default.fileExists(atPath: data + "/functions/f"))
+        }
+    }
 }
