@@ -251,7 +251,8 @@ extension KinesisServer {
             service.function(named: functionName)?.configuration.functionArn
             ?? service.functionArn(functionName)
         let streamArn =
-            c.eventSourceArn ?? StreamARN(region: region, account: account, streamName: definition.streamName).description
+            c.eventSourceArn
+            ?? StreamARN(region: region, account: account, streamName: definition.streamName).description
         var filter: JSON?
         if let criteria = c.filterCriteria, let bytes = try? JSONEncoder().encode(criteria) {
             filter = try? JSON(parsing: [UInt8](bytes))

@@ -8,7 +8,8 @@ extension KinesisServer {
     func registerLambdaSettingsRoutes(_ router: Router<KinesisRequestContext>, _ host: LambdaHost) {
         let small = 1 << 20
         let concurrency = "/functions/:name/concurrency"
-        lambdaRoute(router, host, .put, "/2017-10-31" + concurrency, "PutFunctionConcurrency", limit: small) { request, service in
+        lambdaRoute(router, host, .put, "/2017-10-31" + concurrency, "PutFunctionConcurrency", limit: small) {
+            request, service in
             let function = try KinesisServer.function(request, service)
             let p = try request.params()
             guard let value = try Self.int(p, "ReservedConcurrentExecutions") else {
@@ -27,7 +28,8 @@ extension KinesisServer {
             return Self.jsonResponse(
                 JSON.fields(["ReservedConcurrentExecutions": .integer(value)]).bytes, requestID: request.requestID)
         }
-        lambdaRoute(router, host, .get, "/2019-09-30" + concurrency, "GetFunctionConcurrency", limit: small) { request, service in
+        lambdaRoute(router, host, .get, "/2019-09-30" + concurrency, "GetFunctionConcurrency", limit: small) {
+            request, service in
             let function = try KinesisServer.function(request, service)
             let value = function.settings.reservedConcurrency
             return Self.jsonResponse(
@@ -54,7 +56,8 @@ extension KinesisServer {
             }
             return Self.eventInvokeConfigResponse(current, function, requestID: request.requestID)
         }
-        lambdaRoute(router, host, .delete, config, "DeleteFunctionEventInvokeConfig", limit: small) { request, service in
+        lambdaRoute(router, host, .delete, config, "DeleteFunctionEventInvokeConfig", limit: small) {
+            request, service in
             let function = try KinesisServer.function(request, service)
             guard function.settings.eventInvokeConfig != nil else { throw Self.noEventInvokeConfig(function) }
             _ = try function.updateSettings { $0.eventInvokeConfig = nil }

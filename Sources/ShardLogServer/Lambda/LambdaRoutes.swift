@@ -59,7 +59,8 @@ extension KinesisServer {
         lambdaRoute(router, host, .get, functions + "/:name/configuration", "GetFunctionConfiguration", limit: small) {
             self.configurationResponse(try KinesisServer.function($0, $1).configuration, requestID: $0.requestID)
         }
-        lambdaRoute(router, host, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small) {
+        lambdaRoute(router, host, .put, functions + "/:name/configuration", "UpdateFunctionConfiguration", limit: small)
+        {
             try await self.updateFunctionConfiguration($0, $1)
         }
         lambdaRoute(router, host, .put, functions + "/:name/code", "UpdateFunctionCode", limit: 69_905_067) {
