@@ -290,31 +290,30 @@ final class Console: Sendable {
         }
     }
 
+    /// The view of one on-failure record (Lambda's invocation record, as ``ShardLogMapping/InvocationRecord`` writes
+    /// it), or `nil` when `document` is not one.
     static func failureView(_ document: [UInt8], mapping: String) -> FailureView? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(document)) as? [String: Any],
-            let info = object["KinesisBatchInfo"] as? [String: Any]
+        guard let object = try? JSON(parsing: document), let info = object["KinesisBatchInfo"], info["shardId"] != nil
         else { return nil }
-        let context = object["requestContext"] as? [String: Any]
-        let lastError = (object["lastError"] as? [String: Any]).map {
-            LastErrorView(
-                errorType: $0["errorType"] as? String ?? "", errorMessage: $0["errorMessage"] as? String ?? "")
+        func text(_ value: JSON?) -> String { value?.stringValue ?? "" }
+        let lastError = object["lastError"].map {
+            LastErrorView(errorType: text($0["errorType"]), errorMessage: text($0["errorMessage"]))
         }
-        let records = (object["records"] as? [[String: Any]] ?? []).compactMap { element -> RecordView? in
-            guard let k = element["kinesis"] as? [String: Any] else { return nil }
-            let data = (k["data"] as? String).flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? []
-            let arrival = (k["approximateArrivalTimestamp"] as? Double).map {
+        let records = (object["records"]?.arrayValue ?? []).compactMap { element -> RecordView? in
+            guard let k = element["kinesis"] else { return nil }
+            let data = k["data"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? []
+            let arrival = k["approximateArrivalTimestamp"]?.doubleValue.map {
                 JSONTimestamp.iso8601(Date(timeIntervalSince1970: $0), milliseconds: true)
             }
             return RecordView(
-                sequenceNumber: k["sequenceNumber"] as? String ?? "", partitionKey: k["partitionKey"] as? String ?? "",
+                sequenceNumber: text(k["sequenceNumber"]), partitionKey: text(k["partitionKey"]),
                 arrival: arrival ?? "", bytes: data)
         }
         return FailureView(
-            mapping: mapping, timestamp: object["timestamp"] as? String ?? "",
-            condition: context?["condition"] as? String ?? "", shardId: info["shardId"] as? String ?? "",
-            startSequenceNumber: info["startSequenceNumber"] as? String ?? "",
-            endSequenceNumber: info["endSequenceNumber"] as? String ?? "",
-            batchSize: info["batchSize"] as? Int ?? records.count, lastError: lastError, records: records)
+            mapping: mapping, timestamp: text(object["timestamp"]),
+            condition: text(object["requestContext"]?["condition"]), shardId: text(info["shardId"]),
+            startSequenceNumber: text(info["startSequenceNumber"]), endSequenceNumber: text(info["endSequenceNumber"]),
+            batchSize: info["batchSize"]?.intValue ?? records.count, lastError: lastError, records: records)
     }
 
     // MARK: - Encoding

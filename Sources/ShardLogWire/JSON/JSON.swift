@@ -80,6 +80,36 @@ package enum JSON: Sendable, Equatable {
         }
     }
 
+    /// The text if this is a string.
+    package var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// The number if this is one (an integer, or a number with an integral value within `Int`'s range).
+    package var intValue: Int? {
+        switch self {
+        case .integer(let value): value
+        case .number(let value): Int(exactly: value)
+        default: nil
+        }
+    }
+
+    /// The number if this is one.
+    package var doubleValue: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .number(let value): value
+        default: nil
+        }
+    }
+
+    /// The elements if this is an array.
+    package var arrayValue: [JSON]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     /// The compact JSON text of this value, `object` keys sorted.
     package var bytes: [UInt8] {
         var out: [UInt8] = []
