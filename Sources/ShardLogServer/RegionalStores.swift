@@ -73,7 +73,7 @@ struct RegionalResources: Sendable {
 /// `<data>/regions/<account>/<region>/`, a complete data directory of its own (`streams/`, `server-account.json`, …).
 ///
 /// Thread-safety: safe from any thread.
-final class RegionalStores: Sendable {
+package final class RegionalStores: Sendable {
     /// The store of the data directory itself.
     let root: RegionalResources
     private let opened = Mutex<[String: RegionalResources]>([:])
@@ -113,19 +113,32 @@ final class RegionalStores: Sendable {
     /// A directory there that names no account or region is skipped.
     func allStores() -> [Store] {
         var stores = [root.store]
-        let fm = FileManager.default
         let options = root.store.options
-        for account in ((try? fm.contentsOfDirectory(atPath: regionsDirectory)) ?? []).sorted()
-        where Self.isAccount(account) {
-            let regions = (try? fm.contentsOfDirectory(atPath: regionsDirectory + "/" + account)) ?? []
-            for region in regions.sorted() where StreamARN.isRegion(region) {
-                if account == options.accountId && region == options.region { continue }
-                if let r = try? resources(for: RequestScope(account: account, region: region)) {
-                    stores.append(r.store)
-                }
+        for (account, region, _) in Self.regionalDirectories(of: root.store.directory) {
+            if account == options.accountId && region == options.region { continue }
+            if let r = try? resources(for: RequestScope(account: account, region: region)) {
+                stores.append(r.store)
             }
         }
         return stores
+    }
+
+    /// The account and region directories under `<data>/regions/` (those naming an account and a region), sorted:
+    /// the layout every reader of a data directory's other accounts and regions goes through.
+    package static func regionalDirectories(of dataDirectory: String) -> [(
+        account: String, region: String, directory: String
+    )] {
+        let fm = FileManager.default
+        let regionsDirectory = dataDirectory + "/regions"
+        var found: [(account: String, region: String, directory: String)] = []
+        for account in ((try? fm.contentsOfDirectory(atPath: regionsDirectory)) ?? []).sorted()
+        where isAccount(account) {
+            let regions = (try? fm.contentsOfDirectory(atPath: regionsDirectory + "/" + account)) ?? []
+            for region in regions.sorted() where StreamARN.isRegion(region) {
+                found.append((account, region, regionsDirectory + "/" + account + "/" + region))
+            }
+        }
+        return found
     }
 
     /// Whether `text` is an account id: 12 digits.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardLogServer
 
 /// `shardlog logs FUNCTION [--follow] [--since 10m]`: prints a deployed function's log, as `aws logs tail` would.
 struct Logs: AsyncParsableCommand {
@@ -13,6 +14,8 @@ struct Logs: AsyncParsableCommand {
     var follow = false
     @Option(help: "Only lines from this long ago on: 30s, 10m, 2h, 1d (default: everything).")
     var since: String?
+    @Option(help: "The function's region, when functions of that name exist in several (default: the one there is).")
+    var region: String?
 
     func validate() throws {
         if let since, Self.seconds(since) == nil {
@@ -21,9 +24,7 @@ struct Logs: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let path = global.directory + "/functions/" + function + "/log"
-        guard !function.contains("/"), !function.hasPrefix("."), let handle = FileHandle(forReadingAtPath: path)
-        else {
+        guard !function.contains("/"), !function.hasPrefix("."), let handle = try logFile() else {
             throw ValidationError(
                 "function \(function) has no log in \(global.directory)/functions: deploy it with "
                     + "`aws lambda create-function` against `shardlog serve --data-dir \(global.directory)`")
@@ -55,6 +56,25 @@ struct Logs: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(250))
             emit(handle.readDataToEndOfFile())
         }
+    }
+
+    /// The function's log: in the data directory's `functions/` (the server's own account in `us-east-1`), else in
+    /// the one account and region under `regions/` that has the function (`--region` chooses among several).
+    private func logFile() throws -> FileHandle? {
+        var found: [(scope: String, path: String)] = [("", global.directory + "/functions/" + function + "/log")]
+        for (account, region, directory) in RegionalStores.regionalDirectories(of: global.directory) {
+            found.append((account + "/" + region, directory + "/functions/" + function + "/log"))
+        }
+        found = found.filter { FileManager.default.fileExists(atPath: $0.path) }
+        if let region {
+            found = found.filter { $0.scope.hasSuffix("/" + region) || ($0.scope.isEmpty && region == "us-east-1") }
+        }
+        guard found.count <= 1 else {
+            throw ValidationError(
+                "function \(function) exists in several regions (\(found.map { $0.scope.isEmpty ? "us-east-1" : $0.scope }.joined(separator: ", "))): "
+                    + "choose one with --region")
+        }
+        return found.first.flatMap { FileHandle(forReadingAtPath: $0.path) }
     }
 
     /// Seconds in `30s`, `10m`, `2h`, `1d` (a bare number is seconds).

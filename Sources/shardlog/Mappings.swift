@@ -23,7 +23,10 @@ struct Mappings: AsyncParsableCommand {
             var finishedShards: Int
             var state: String
             var lastProcessingResult: String
+            /// `ACCOUNT/REGION` of a mapping made through the Lambda API in another account or region.
+            var scope: String?
             enum CodingKeys: String, CodingKey {
+                case scope = "AccountAndRegion"
                 case mappingName = "MappingName"
                 case streamName = "StreamName"
                 case handler = "Handler"
@@ -35,7 +38,23 @@ struct Mappings: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try global.open()
+            var rows: [Row] = []
+            for (scope, store) in try global.openAll() {
+                rows += Self.rows(store, scope: scope)
+            }
+            if json {
+                print(try kinesisJSON(["Mappings": rows]))
+                return
+            }
+            for row in rows {
+                print(
+                    ([row.mappingName, row.streamName, "shards=\(row.shards)", row.handler]
+                        + (row.scope.map { [$0] } ?? []))
+                        .joined(separator: "\t"))
+            }
+        }
+
+        static func rows(_ store: Store, scope: String?) -> [Row] {
             var rows: [Row] = []
             for name in MappingCatalog.names(store: store) {
                 let definition = try? MappingCatalog.definition(store: store, name: name)
@@ -48,15 +67,9 @@ struct Mappings: AsyncParsableCommand {
                         mappingName: name, streamName: view.streamName ?? "?", handler: definition?.handler ?? "",
                         shards: shards.count, finishedShards: shards.values.filter(\.finished).count,
                         state: view.state,
-                        lastProcessingResult: status?.lastProcessingResult ?? "No records processed"))
+                        lastProcessingResult: status?.lastProcessingResult ?? "No records processed", scope: scope))
             }
-            if json {
-                print(try kinesisJSON(["Mappings": rows]))
-                return
-            }
-            for row in rows {
-                print([row.mappingName, row.streamName, "shards=\(row.shards)", row.handler].joined(separator: "\t"))
-            }
+            return rows
         }
     }
 
@@ -87,7 +100,7 @@ struct Mappings: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try global.open()
+            let store = try global.store(ofMapping: name)
             try MappingCatalog.validate(name: name)
             let definition = try MappingCatalog.definition(store: store, name: name)
             let checkpoints = try MappingCatalog.checkpoints(store: store, name: name)
@@ -138,7 +151,7 @@ struct Mappings: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            let store = try global.open()
+            let store = try global.store(ofMapping: name)
             if try MappingCatalog.reset(store: store, name: name) {
                 printError("mapping \(name): checkpoints deleted; the next run starts from its StartingPosition")
             } else {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import ShardLog
 import ShardLogBench
+import ShardLogMapping
+import ShardLogServer
 import ShardLogWire
 
 /// `shardlog`: the command-line tool. Parsing, progress and output only; the work happens in the libraries.
@@ -57,6 +59,28 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the store.
     func open(_ options: StoreOptions = StoreOptions()) throws -> Store {
         try Store(directory: directory, options: options)
+    }
+
+    /// The data directory's store (`scope` nil) and those of the other accounts and regions `shardlog serve` keeps
+    /// under `regions/ACCOUNT/REGION/` (`scope` `ACCOUNT/REGION`), in that order.
+    func openAll() throws -> [(scope: String?, store: Store)] {
+        var stores: [(scope: String?, store: Store)] = [(nil, try open())]
+        for (account, region, path) in RegionalStores.regionalDirectories(of: directory) {
+            var options = StoreOptions()
+            options.accountId = account
+            options.region = region
+            stores.append((account + "/" + region, try Store(directory: path, options: options)))
+        }
+        return stores
+    }
+
+    /// The store holding mapping `name`: the data directory's, else the account and region's whose `mappings/` has
+    /// it (a mapping made through the Lambda API in another region); the data directory's when none has it (so the
+    /// caller's "does not exist" names it).
+    func store(ofMapping name: String) throws -> Store {
+        let all = try openAll()
+        for (_, store) in all where MappingCatalog.names(store: store).contains(name) { return store }
+        return all[0].store
     }
 }
 

@@ -197,6 +197,17 @@ struct LambdaAPITests {
             }
             #expect(FileManager.default.fileExists(atPath: data + "/regions/000000000000/eu-west-1/functions/f"))
             #expect(!FileManager.default.fileExists(atPath: data + "/functions/f"))
+            // The CLI finds them there: mappings list/describe, logs (with --region among several).
+            let uuid = try String(contentsOfFile: work + "/uuid", encoding: .utf8)
+            let list = try await runShardlog(["mappings", "list", "--json", "--data-dir", data])
+            #expect(list.status == 0 && list.stdout.contains(uuid), "\(list.stdout)\(list.stderr)")
+            #expect(list.stdout.contains("000000000000/us-west-2"))
+            let describe = try await runShardlog(["mappings", "describe", uuid, "--data-dir", data])
+            #expect(describe.status == 0 && describe.stdout.contains("\"StreamName\" : \"s\""), "\(describe.stderr)")
+            let ambiguous = try await runShardlog(["logs", "f", "--data-dir", data])
+            #expect(ambiguous.status != 0 && ambiguous.stderr.contains("several regions"), "\(ambiguous.stderr)")
+            let logs = try await runShardlog(["logs", "f", "--region", "us-west-2", "--data-dir", data])
+            #expect(logs.status == 0 && logs.stdout.contains("seen "), "\(logs.stderr)")
         }
     }
 }
