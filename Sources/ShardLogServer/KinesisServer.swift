@@ -150,7 +150,7 @@ package final class KinesisServer: Sendable {
             await self.handle(request, channel: context.channel)
         }
         // The live console at `/` (Console/).
-        Console(store: store, extras: regions.root.extras, totals: metrics.shardTotals).register(on: router)
+        Console(regions: regions, totals: metrics.shardTotals).register(on: router)
         let host = options.host
         let app = Application(
             router: router,

@@ -18,18 +18,48 @@ import Synchronization
 /// - `GET /console/api/failures?limit=10`: the newest entries of every mapping's on-failure destination, with the
 ///   discarded records decoded.
 ///
-/// The console reads the default account's data directory (the one `shardlog put/get/map` use).
+/// Every endpoint takes `scope=ACCOUNT/REGION` (one of the overview's `scopes`: the data directory's own account in
+/// `us-east-1`, the default, and every account and region under `regions/`), and shows that account and region.
 /// Thread-safety: safe from any thread.
 final class Console: Sendable {
-    let store: Store
-    private let extras: StreamExtrasStore
+    private let regions: RegionalStores
     private let totals: ShardTotals
 
-    /// Creates the console of `store`, whose consumers are in `extras`, reading per-shard totals through `totals`.
-    init(store: Store, extras: StreamExtrasStore, totals: ShardTotals) {
-        self.store = store
-        self.extras = extras
+    /// Creates the console of every account and region in `regions`, reading per-shard totals through `totals`.
+    init(regions: RegionalStores, totals: ShardTotals) {
+        self.regions = regions
         self.totals = totals
+    }
+
+    /// `ACCOUNT/REGION` of a store.
+    private static func scope(_ store: Store) -> String { store.options.accountId + "/" + store.options.region }
+
+    /// The account and region named by the request's `scope` parameter (default: the data directory's own).
+    /// - Throws: ``ConsoleRequestError`` for a scope that is not `ACCOUNT/REGION` of an existing store.
+    func resources(_ q: Hummingbird.Parameters) throws -> RegionalResources {
+        guard let text = q["scope"].map(String.init), !text.isEmpty, text != Self.scope(regions.root.store) else {
+            return regions.root
+        }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2,
+            RegionalStores.regionalDirectories(of: regions.root.store.directory).contains(where: {
+                $0.account == parts[0] && $0.region == parts[1]
+            })
+        else {
+            throw ConsoleRequestError("scope '\(text)' names no account and region of this server (ACCOUNT/REGION)")
+        }
+        do {
+            return try regions.resources(for: RequestScope(account: parts[0], region: parts[1]))
+        } catch {
+            throw ConsoleRequestError("scope '\(text)': \(error)")
+        }
+    }
+
+    /// Every account and region there is, the data directory's own first.
+    func scopes() -> [String] {
+        [Self.scope(regions.root.store)]
+            + RegionalStores.regionalDirectories(of: regions.root.store.directory).map { $0.account + "/" + $0.region }
+            .filter { $0 != Self.scope(regions.root.store) }
     }
 
     /// Adds the page and its endpoints to `router`.
@@ -40,19 +70,30 @@ final class Console: Sendable {
                 headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: ConsolePage.html)))
         }
-        router.get("/console/api/overview") { [self] _, _ in
-            Self.json(overview())
+        router.get("/console/api/overview") { [self] request, _ in
+            do {
+                return Self.json(overview(try resources(request.uri.queryParameters)))
+            } catch {
+                return Self.json(ConsoleError(message: "\(error)"), status: .badRequest)
+            }
         }
         router.get("/console/api/records") { [self] request, _ in
             do {
-                return Self.json(try records(request.uri.queryParameters))
+                let q = request.uri.queryParameters
+                return Self.json(try records(q, store: try resources(q).store))
             } catch {
                 return Self.json(ConsoleError(message: "\(error)"), status: .badRequest)
             }
         }
         router.get("/console/api/failures") { [self] request, _ in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 10
-            return Self.json(Failures(failures: failures(limit: min(max(limit, 1), 100))))
+            let q = request.uri.queryParameters
+            let limit = q["limit"].flatMap { Int($0) } ?? 10
+            do {
+                let store = try resources(q).store
+                return Self.json(Failures(failures: failures(limit: min(max(limit, 1), 100), store: store)))
+            } catch {
+                return Self.json(ConsoleError(message: "\(error)"), status: .badRequest)
+            }
         }
     }
 
@@ -61,6 +102,10 @@ final class Console: Sendable {
     struct Overview: Encodable {
         var time: String
         var dataDirectory: String
+        /// `ACCOUNT/REGION` shown.
+        var scope: String
+        /// Every `ACCOUNT/REGION` there is.
+        var scopes: [String]
         var streams: [StreamView]
         var mappings: [MappingView]
     }
@@ -114,7 +159,8 @@ final class Console: Sendable {
         var message: String
     }
 
-    func overview() -> Overview {
+    func overview(_ resources: RegionalResources) -> Overview {
+        let store = resources.store
         var streams: [StreamView] = []
         for name in (try? store.listStreams()) ?? [] {
             guard let stream = try? store.stream(named: name), let d = try? stream.describe() else { continue }
@@ -132,18 +178,18 @@ final class Console: Sendable {
                 StreamView(
                     name: name, arn: d.streamARN, status: d.streamStatus,
                     mode: d.streamModeDetails.streamMode.rawValue, retentionHours: d.retentionPeriodHours,
-                    shards: shards, consumers: consumers(of: name)))
+                    shards: shards, consumers: consumers(of: name, resources.extras)))
         }
         return Overview(
             time: JSONTimestamp.iso8601(Date(), milliseconds: true), dataDirectory: store.directory,
-            streams: streams, mappings: mappings())
+            scope: Self.scope(store), scopes: scopes(), streams: streams, mappings: mappings(store))
     }
 
-    func consumers(of stream: String) -> [ConsumerView] {
+    func consumers(of stream: String, _ extras: StreamExtrasStore) -> [ConsumerView] {
         ((try? extras.load(stream))?.consumers ?? []).map { ConsumerView(name: $0.name, status: "ACTIVE") }
     }
 
-    func mappings() -> [MappingView] {
+    func mappings(_ store: Store) -> [MappingView] {
         MappingCatalog.names(store: store).map { name in
             let definition = try? MappingCatalog.definition(store: store, name: name)
             let status = try? MappingStatusFile.read(store: store, name: name)
@@ -189,7 +235,7 @@ final class Console: Sendable {
         var nextSequenceNumber: String
     }
 
-    func records(_ q: Hummingbird.Parameters) throws -> Records {
+    func records(_ q: Hummingbird.Parameters, store: Store) throws -> Records {
         guard let name = q["stream"].map(String.init), !name.isEmpty else {
             throw ConsoleRequestError("the parameter 'stream' is missing")
         }
@@ -246,13 +292,13 @@ final class Console: Sendable {
     }
 
     /// The newest `limit` entries over all mappings' destinations, newest first.
-    func failures(limit: Int) -> [FailureView] {
+    func failures(limit: Int, store: Store) -> [FailureView] {
         var all: [FailureView] = []
         for name in MappingCatalog.names(store: store) {
             guard let definition = try? MappingCatalog.definition(store: store, name: name),
                 let text = definition.onFailure, let destination = try? FailureDestination(parsing: text)
             else { continue }
-            for document in newestEntries(destination, limit: limit) {
+            for document in newestEntries(destination, limit: limit, store: store) {
                 if let view = Self.failureView(document, mapping: name) { all.append(view) }
             }
         }
@@ -260,7 +306,7 @@ final class Console: Sendable {
     }
 
     /// The newest `limit` JSON documents of a destination (a file's last lines, or a stream's newest records).
-    func newestEntries(_ destination: FailureDestination, limit: Int) -> [[UInt8]] {
+    func newestEntries(_ destination: FailureDestination, limit: Int, store: Store) -> [[UInt8]] {
         switch destination {
         case .file(let path):
             guard let handle = FileHandle(forReadingAtPath: path) else { return [] }

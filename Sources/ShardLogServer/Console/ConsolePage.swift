@@ -52,6 +52,7 @@ enum ConsolePage {
         <header>
           <h1>ShardLog</h1>
           <span class="meta" id="server-meta"></span>
+          <select id="scope" title="account / region" hidden></select>
           <span class="live" id="live">connecting…</span>
         </header>
         <main>
@@ -209,7 +210,7 @@ enum ConsolePage {
 
         async function refreshFailures() {
           try {
-            const r = await fetch("/console/api/failures?limit=10"); if (!r.ok) return;
+            const r = await fetch("/console/api/failures?" + new URLSearchParams({limit: 10, scope: scope()})); if (!r.ok) return;
             const f = await r.json();
             if (!f.failures.length) { $("failures").innerHTML = '<p class="muted">No discarded batches.</p>'; return; }
             $("failures").innerHTML = f.failures.map((x) => `<div class="stream failure">
@@ -238,7 +239,7 @@ enum ConsolePage {
           if (cur) sel.value = cur;
         }
         async function browse(position) {
-          const q = new URLSearchParams({stream: $("b-stream").value, shard: $("b-shard").value, limit: $("b-limit").value});
+          const q = new URLSearchParams({stream: $("b-stream").value, shard: $("b-shard").value, limit: $("b-limit").value, scope: scope()});
           if (position) { q.set("type", "AFTER_SEQUENCE_NUMBER"); q.set("sequenceNumber", position); }
           else { q.set("type", $("b-type").value); if ($("b-seq").value) q.set("sequenceNumber", $("b-seq").value); }
           const r = await fetch("/console/api/records?" + q); const body = await r.json();
@@ -254,13 +255,26 @@ enum ConsolePage {
         $("b-next").addEventListener("click", () => browse(nextPosition));
         document.addEventListener("toggle", (e) => { if (e.target.open) e.target.querySelectorAll("canvas.spark").forEach((c) => drawSpark(c, c.dataset.key)); }, true);
 
+        // The account and region shown: ACCOUNT/REGION of the overview's scopes (the selector shows when there are several).
+        function scope() { return $("scope").value || ""; }
+        function fillScopes(o) {
+          const sel = $("scope");
+          if (sel.dataset.scopes !== o.scopes.join("\n")) {
+            sel.innerHTML = o.scopes.map((x) => `<option>${esc(x)}</option>`).join(""); sel.dataset.scopes = o.scopes.join("\n");
+            sel.value = o.scope;
+          }
+          sel.hidden = o.scopes.length < 2;
+        }
+        $("scope").addEventListener("change", () => { history.clear(); $("b-stream").dataset.names = ""; $("records").innerHTML = ""; tick(); refreshFailures(); });
+
         async function tick() {
           try {
-            const r = await fetch("/console/api/overview"); if (!r.ok) throw new Error(r.statusText);
+            const r = await fetch("/console/api/overview?" + new URLSearchParams({scope: scope()})); if (!r.ok) throw new Error(r.statusText);
             const o = await r.json(); overview = o; const t = Date.now();
             for (const s of o.streams) for (const x of s.shards) remember(s.name + "/" + x.shardId, t, x.records || 0, x.bytes || 0);
             for (const m of o.mappings) remember("mapping/" + m.name, t, m.invocations || 0, 0);
             $("server-meta").textContent = o.dataDirectory;
+            fillScopes(o);
             $("live").textContent = "live · " + new Date(o.time).toLocaleTimeString(); $("live").classList.remove("stale");
             renderStreams(o); renderMappings(o); fillBrowser(o);
             document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
