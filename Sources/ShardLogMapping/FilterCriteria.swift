@@ -1,3 +1,4 @@
+import ShardLogWire
 /// A mapping's `FilterCriteria`: up to five event-filtering patterns, OR'ed.
 ///
 /// JSON: `{"Filters":[{"Pattern":"{\"data\":{\"type\":[\"buy\"]}}"}]}`. Each pattern is matched against

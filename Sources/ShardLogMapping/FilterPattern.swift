@@ -1,3 +1,4 @@
+import ShardLogWire
 /// One compiled filter pattern: the EventBridge subset that Lambda event filtering supports.
 ///
 /// A pattern is a JSON object. Its keys name fields of the event; each value is either a nested pattern object or a

@@ -1,3 +1,4 @@
+import ShardLogWire
 /// What a successful invocation's response means for the batch, under Lambda's `ReportBatchItemFailures` rules.
 ///
 /// With `ReportBatchItemFailures` the handler may return `{"batchItemFailures":[{"itemIdentifier":"<seq>"}]}`:

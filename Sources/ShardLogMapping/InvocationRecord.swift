@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 
 /// The record sent to a mapping's on-failure destination when it discards a batch: Lambda's Kinesis invocation
 /// record, plus the discarded records themselves.

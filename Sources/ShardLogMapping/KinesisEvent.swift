@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 
 /// One stream record as an event source mapping sees it: the input of event encoding, filtering and failure records.
 public struct EventRecord: Sendable, Hashable {

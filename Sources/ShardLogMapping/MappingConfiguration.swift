@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 
 /// The configuration of one event source mapping, with the names, ranges and defaults of Lambda's
 /// `CreateEventSourceMapping` for Kinesis.

@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 
 /// Entry points that expose the mapping module's parsers to the fuzz harness (`ShardLogFuzzing`), which cannot see
 /// internal types.

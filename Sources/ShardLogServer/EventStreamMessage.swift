@@ -1,3 +1,4 @@
+import ShardLogWire
 /// One message of the `application/vnd.amazon.eventstream` framing used by `SubscribeToShard`.
 ///
 /// Layout (big-endian): `u32 total length | u32 headers length | u32 CRC32(prelude) | headers | payload |

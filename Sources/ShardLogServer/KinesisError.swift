@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ShardLog
+import ShardLogWire
 
 /// An error the Kinesis API returns to a client: a Kinesis error code (the `__type` of the JSON body) and a message.
 ///

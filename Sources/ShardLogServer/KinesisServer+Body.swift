@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ShardLog
+import ShardLogWire
 
 /// A request body received whole, with the SHA-256 of exactly those bytes.
 struct ReceivedBody {

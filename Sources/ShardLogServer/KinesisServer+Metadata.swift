@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 
 extension KinesisServer {
     // MARK: - Tags

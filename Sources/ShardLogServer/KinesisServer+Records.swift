@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 
 /// How long a shard iterator stays valid.
 let iteratorValidityMilliseconds: Int64 = 300_000

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 
 /// Encryption, capacity mode, limits, resource policies, account settings, maximum record size and warm throughput.
 /// Stream settings live in the store's `stream.json` (see `DataStream+Settings.swift`), resource policies in the

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ShardLog
+import ShardLogWire
 
 /// The Kinesis operations served (`X-Amz-Target: Kinesis_20131202.<Operation>`).
 enum Operation: String, CaseIterable, Sendable {

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// Active `SubscribeToShard` calls per consumer and shard, for AWS' takeover rule: a new call within 5 seconds of

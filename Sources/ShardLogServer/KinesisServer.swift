@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import ShardLog
+import ShardLogWire
 import Synchronization
 import UnixSignals
 

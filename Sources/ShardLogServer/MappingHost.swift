@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 import Synchronization
 
 /// The event source mappings hosted by `shardlog serve --mappings FILE`, run as one service next to the HTTP server

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 
 /// The members of a JSON request object, with typed accessors that fail the way Kinesis does: a wrong JSON type is a
 /// `SerializationException`, a missing required member or a broken model constraint a `ValidationException`.

@@ -1,4 +1,5 @@
 import ShardLog
+import ShardLogWire
 
 /// A `PutRecords` JSON body read straight from the request bytes into a ``ShardLog/RecordBuffer``: no value tree,
 /// no `String` or array per record (the data is base64-decoded into the buffer, the key copied from the body).

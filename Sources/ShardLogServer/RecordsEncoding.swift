@@ -1,4 +1,5 @@
 import ShardLog
+import ShardLogWire
 
 /// Records as `GetRecords` and `SubscribeToShard` return them, written straight into the response bytes in either
 /// wire format: no value tree per record, base64 (JSON) written in place, sequence numbers and timestamps formatted

@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 import Synchronization
 
 /// A shape of botocore's Kinesis service model: a type and its constraints. The table of every shape an operation's

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ShardLog
+import ShardLogWire
 
 /// Entry points that expose the server's parsers and request handler to the fuzz harness (`ShardLogFuzzing`), which
 /// cannot see internal types.

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// What the server keeps about a stream beyond the store's metadata: tags, enhanced fan-out consumers, enhanced

@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 // The server's JSON, CBOR and SigV4 live in ShardLogWire (shared with the mapping and the CLI). Re-exported so that
 // every server file, and every module that imports the server, sees them without an import of its own.
-@_exported import ShardLogWire
+import ShardLogWire
 
 extension WireFormat {
     /// Runs `operation` with this as ``current``; the body of the response it returns is written with this as

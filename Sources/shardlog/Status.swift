@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 
 /// `shardlog status [--watch]`: streams, their shards and the mappings reading them, with lag, on one screen.
 struct Status: AsyncParsableCommand {

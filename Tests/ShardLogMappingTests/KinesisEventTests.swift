@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 import Testing
 
 @testable import ShardLogMapping

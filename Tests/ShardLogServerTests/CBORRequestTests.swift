@@ -1,5 +1,6 @@
 import Foundation
 import ShardLogTestSupport
+import ShardLogWire
 import Testing
 
 @testable import ShardLogServer

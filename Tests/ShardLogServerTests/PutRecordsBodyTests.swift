@@ -1,6 +1,7 @@
 import Foundation
 import ShardLog
 import ShardLogTestSupport
+import ShardLogWire
 import Testing
 
 @testable import ShardLogServer

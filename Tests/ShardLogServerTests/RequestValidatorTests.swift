@@ -1,3 +1,4 @@
+import ShardLogWire
 import Testing
 
 @testable import ShardLogServer

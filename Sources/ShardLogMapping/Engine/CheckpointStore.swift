@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// How far a mapping has handled one shard.

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ShardLog
+import ShardLogWire
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking

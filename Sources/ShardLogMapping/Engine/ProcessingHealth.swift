@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// A mapping's `LastProcessingResult` and the back-off shared by all of its lanes while its handler cannot start.

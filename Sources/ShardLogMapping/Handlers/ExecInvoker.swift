@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// Runs one process per batch: `/bin/sh -c COMMAND` (the `exec:COMMAND` handler kind), for shell scripts.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShardLog
+import ShardLogWire
 
 /// A Swift function that handles Kinesis batches in this process: the in-process handler kind.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// Runs batches in long-lived processes that speak the AWS Lambda Runtime API (the `runtime-api:COMMAND` handler

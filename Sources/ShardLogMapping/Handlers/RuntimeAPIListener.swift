@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import ShardLogWire
 
 /// The Lambda Runtime API endpoint of one slot: a Hummingbird server on `127.0.0.1`, ephemeral port.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// The event handed to a runtime by `GET /runtime/invocation/next`.

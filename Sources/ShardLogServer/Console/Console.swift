@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 import Synchronization
 
 /// The live console of `shardlog serve`: the page at `/` (``ConsolePage``) and the JSON it polls.

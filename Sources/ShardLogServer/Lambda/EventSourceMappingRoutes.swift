@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 
 /// Parsing and checks of `CreateEventSourceMapping`/`UpdateEventSourceMapping` requests.
 enum EventSourceMappingRequest {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ShardLogWire
 
 /// An error of the Lambda API (REST-JSON): an HTTP status, the `x-amzn-ErrorType` header and a body
 /// `{"Type": "User", "message": …}`, which boto3 and the AWS CLI read as Lambda's.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 import Synchronization
 
 /// What one invocation of a deployed function gave.

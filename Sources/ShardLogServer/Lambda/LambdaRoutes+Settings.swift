@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ShardLogWire
 
 /// `PutFunctionConcurrency`, `GetFunctionConcurrency`, `DeleteFunctionConcurrency` (reserved concurrency bounds the
 /// function's slots instead of `serve --max-concurrency`) and `Put`/`Update`/`Get`/`DeleteFunctionEventInvokeConfig`

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 
 /// One Lambda API request, read: its body (under the operation's cap), path parameters, query and region.
 struct LambdaRequest: Sendable {

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 import Synchronization
 
 /// The Lambda side of `shardlog serve`: functions deployed with `aws lambda create-function` (kept under

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLogMapping
+import ShardLogWire
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking

@@ -3,6 +3,7 @@ import Logging
 import ShardLog
 import ShardLogServer
 import ShardLogTestSupport
+import ShardLogWire
 import Synchronization
 import Testing
 
