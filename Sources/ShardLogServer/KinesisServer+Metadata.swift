@@ -40,37 +40,77 @@ extension KinesisServer {
         }
     }
 
-    /// The stream of a tag request: `ResourceARN` for the generic APIs, else `StreamName`/`StreamARN`.
-    private func tagStream(_ p: Params, arnKey: String?) throws -> String {
-        let name: String
-        if let arnKey {
-            name = try Self.streamName(fromARN: try p.requiredString(arnKey), scope: p.scope)
-        } else {
-            name = try Self.streamName(p)
+    /// What a tag request addresses: a stream, or (the generic APIs' `ResourceARN` naming one) a consumer.
+    private struct TagTarget {
+        /// The stream, whose `server.json` holds the tags.
+        var stream: String
+        /// The consumer's ARN, or `nil` for the stream's own tags.
+        var consumerARN: String?
+
+        /// The tags addressed, in the stream's extras.
+        func tags(_ e: StreamExtras) -> [String: String] {
+            guard let consumerARN else { return e.tags }
+            return e.consumers.first { $0.arn == consumerARN }?.tags ?? [:]
         }
+
+        /// Changes the tags addressed (a consumer deregistered meanwhile is left alone).
+        func change(_ e: inout StreamExtras, _ body: (inout [String: String]) throws -> Void) rethrows {
+            guard let consumerARN else { return try body(&e.tags) }
+            guard let i = e.consumers.firstIndex(where: { $0.arn == consumerARN }) else { return }
+            var tags = e.consumers[i].tags ?? [:]
+            try body(&tags)
+            e.consumers[i].tags = tags
+        }
+    }
+
+    /// The target of a tag request, after checking that it exists: `ResourceARN` (a stream or consumer ARN) for the
+    /// generic APIs, else `StreamName`/`StreamARN`.
+    private func tagTarget(_ p: Params, arnKey: String?) throws -> TagTarget {
+        guard let arnKey else {
+            let name = try Self.streamName(p)
+            _ = try regional(p).store.stream(named: name)
+            return TagTarget(stream: name)
+        }
+        let arn = try p.requiredString(arnKey)
+        if arn.contains("/consumer/") {
+            let (stream, consumer) = try consumer(arn: arn, p)
+            return TagTarget(stream: stream, consumerARN: consumer.arn)
+        }
+        let name = try Self.streamName(fromARN: arn, scope: p.scope)
         _ = try regional(p).store.stream(named: name)
-        return name
+        return TagTarget(stream: name)
+    }
+
+    /// Merges `tags` into a stream's or consumer's, at most 50, with AWS's texts.
+    private func addTags(_ tags: [String: String], to target: TagTarget, _ p: Params) throws {
+        try Self.validateTags(tags, stream: target.stream, account: p.scope.account)
+        try regional(p).extras.update(target.stream) { e in
+            try target.change(&e) { current in
+                let merged = current.merging(tags) { _, new in new }
+                guard merged.count <= 50 else {
+                    throw KinesisError(
+                        .invalidArgument,
+                        "Failed to add tags to stream \(target.stream) under account \(p.scope.account) because a"
+                            + " given stream cannot have more than 50 tags associated with it.")
+                }
+                current = merged
+            }
+        }
     }
 
     func addTags(_ p: Params, arnKey: String?) throws -> JSON {
-        let name = try tagStream(p, arnKey: arnKey)
+        let target = try tagTarget(p, arnKey: arnKey)
         guard let tags = try p.stringMap("Tags") else { throw Params.missing("tags") }
-        try Self.validateTags(tags, stream: name, account: p.scope.account)
-        try regional(p).extras.update(name) { e in
-            let merged = e.tags.merging(tags) { _, new in new }
-            guard merged.count <= 50 else {
-                throw KinesisError(
-                    .limitExceeded, "Failed to add tags to stream \(name): a stream can have at most 50 tags")
-            }
-            e.tags = merged
-        }
+        try addTags(tags, to: target, p)
         return .fields([:])
     }
 
     func removeTags(_ p: Params, arnKey: String?) throws -> JSON {
-        let name = try tagStream(p, arnKey: arnKey)
+        let target = try tagTarget(p, arnKey: arnKey)
         guard let keys = try p.strings("TagKeys") else { throw Params.missing("tagKeys") }
-        try regional(p).extras.update(name) { e in for k in keys { e.tags.removeValue(forKey: k) } }
+        try regional(p).extras.update(target.stream) { e in
+            target.change(&e) { tags in for k in keys { tags.removeValue(forKey: k) } }
+        }
         return .fields([:])
     }
 
@@ -79,18 +119,19 @@ extension KinesisServer {
     }
 
     func listTagsForStream(_ p: Params) throws -> JSON {
-        let name = try tagStream(p, arnKey: nil)
+        let target = try tagTarget(p, arnKey: nil)
         let limit = try p.int("Limit", in: 1...50) ?? 50
         let start = try p.string("ExclusiveStartTagKey")
-        var tags = try regional(p).extras.load(name).tags.sorted { $0.key < $1.key }
+        var tags = target.tags(try regional(p).extras.load(target.stream)).sorted { $0.key < $1.key }
         if let start { tags = tags.filter { $0.key > start } }
         let page = Array(tags.prefix(limit))
         return .fields(["Tags": Self.tagsJSON(page), "HasMoreTags": .bool(tags.count > page.count)])
     }
 
     func listTagsForResource(_ p: Params) throws -> JSON {
-        let name = try tagStream(p, arnKey: "ResourceARN")
-        return .fields(["Tags": Self.tagsJSON(try regional(p).extras.load(name).tags.sorted { $0.key < $1.key })])
+        let target = try tagTarget(p, arnKey: "ResourceARN")
+        let tags = target.tags(try regional(p).extras.load(target.stream)).sorted { $0.key < $1.key }
+        return .fields(["Tags": Self.tagsJSON(tags)])
     }
 
     // MARK: - Consumers
@@ -119,6 +160,13 @@ extension KinesisServer {
                 "1 validation error detected: Value '\(name)' at 'consumerName' failed to satisfy constraint: Member"
                     + " must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
         }
+    }
+
+    /// The consumer named by a consumer ARN given under another key (`ResourceARN`), as ``findConsumer(_:)`` finds it.
+    func consumer(arn: String, _ p: Params) throws -> (stream: String, consumer: StreamExtras.Consumer) {
+        var consumer = Params(["ConsumerARN": .string(arn)])
+        consumer.scope = p.scope
+        return try findConsumer(consumer)
     }
 
     /// The consumer addressed by `ConsumerARN`, or by `StreamARN` + `ConsumerName`.
@@ -169,10 +217,13 @@ extension KinesisServer {
         try Self.validateConsumerName(consumerName)
         let r = try regional(p)
         _ = try r.store.stream(named: name)
+        let tags = try p.stringMap("Tags")
+        if let tags { try Self.validateTags(tags, stream: name, account: p.scope.account) }
         let now = nowMilliseconds()
         let arn = ConsumerARN(
             stream: p.scope.streamARN(name), consumerName: consumerName, creationEpochSeconds: now / 1000)
-        let consumer = StreamExtras.Consumer(name: consumerName, arn: arn.description, creationMilliseconds: now)
+        let consumer = StreamExtras.Consumer(
+            name: consumerName, arn: arn.description, creationMilliseconds: now, tags: tags)
         try r.extras.update(name) { e in
             guard !e.consumers.contains(where: { $0.name == consumerName }) else {
                 throw KinesisError(

@@ -64,6 +64,17 @@ extension KinesisServer {
 
     // MARK: - Limits and account
 
+    /// The open shards of every stream of `store` (one account and region): what CreateStream's shard limit and
+    /// DescribeLimits count.
+    static func openShardCount(_ store: Store) throws -> Int {
+        var open = 0
+        for name in try store.listStreams() {
+            guard let d = try? store.stream(named: name).describe() else { continue }
+            open += d.openShards.count
+        }
+        return open
+    }
+
     /// On-demand streams an account may have at AWS by default; not enforced here.
     static let onDemandStreamCountLimit = 50
 
@@ -71,16 +82,14 @@ extension KinesisServer {
     /// streams of the request's account and region.
     func describeLimits(_ p: Params) throws -> JSON {
         let store = try regional(p).store
-        var open = 0
         var onDemand = 0
         for name in try store.listStreams() {
             guard let d = try? store.stream(named: name).describe() else { continue }
-            open += d.openShards.count
             if d.streamModeDetails.streamMode == .onDemand { onDemand += 1 }
         }
         return .fields([
             "ShardLimit": .integer(Limits.shardCount.upperBound),
-            "OpenShardCount": .integer(open),
+            "OpenShardCount": .integer(try Self.openShardCount(store)),
             "OnDemandStreamCount": .integer(onDemand),
             "OnDemandStreamCountLimit": .integer(Self.onDemandStreamCountLimit),
         ])
@@ -101,12 +110,7 @@ extension KinesisServer {
     /// stream, and the consumer, exist.
     private func policyOwner(_ p: Params) throws -> (stream: String, arn: String) {
         let arn = try p.requiredString("ResourceARN")
-        if arn.contains("/consumer/") {
-            var consumer = Params(["ConsumerARN": .string(arn)])
-            consumer.scope = p.scope
-            let (stream, _) = try findConsumer(consumer)
-            return (stream, arn)
-        }
+        if arn.contains("/consumer/") { return (try consumer(arn: arn, p).stream, arn) }
         let name = try Self.streamName(fromARN: arn, scope: p.scope)
         _ = try regional(p).store.stream(named: name)
         return (name, arn)

@@ -226,17 +226,21 @@ extension KinesisServer {
                 throw KinesisError(
                     .validation, "1 validation error detected: Value '\(n)' at 'shardCount' must be at least 1")
             }
-            guard Limits.shardCount.contains(n) else {
-                throw KinesisError(
-                    .limitExceeded,
-                    "This request would exceed the shard limit for the account \(p.scope.account) in \(p.scope.region): "
-                        + "\(n) shards requested, the limit is \(Limits.shardCount.upperBound)")
-            }
             count = n
         }
         let tags = try p.stringMap("Tags") ?? [:]
         try Self.validateTags(tags, stream: name, account: p.scope.account)
         let r = try regional(p)
+        let open = try Self.openShardCount(r.store)
+        guard open + count <= Limits.shardCount.upperBound else {
+            throw KinesisError(
+                .limitExceeded,
+                "This request would exceed the shard limit for the account \(p.scope.account) in \(p.scope.region)."
+                    + " Current shard count for the account: \(open). Limit: \(Limits.shardCount.upperBound). Number of"
+                    + " additional shards that would have resulted from this request: \(count). Refer to the AWS"
+                    + " Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for"
+                    + " current limits and how to request higher limits.")
+        }
         try r.store.createStream(named: name, shardCount: count, mode: mode)
         metrics.removeStream(name, MetricLabels.Scope(account: p.scope.account, region: p.scope.region))
         if !tags.isEmpty { try r.extras.update(name) { $0.tags = tags } }
@@ -362,8 +366,7 @@ extension KinesisServer {
         var filterTime: Date?
         if let token = try p.string("NextToken") {
             guard !p.has("StreamName"), !p.has("StreamARN") else {
-                throw KinesisError(
-                    .invalidArgument, "NextToken and StreamName/StreamARN cannot be provided together.")
+                throw KinesisError(.invalidArgument, "NextToken and StreamName cannot be provided together.")
             }
             guard !p.has("ExclusiveStartShardId"), !p.has("ShardFilter") else {
                 throw KinesisError(
@@ -386,12 +389,27 @@ extension KinesisServer {
                 filterTime = Date(timeIntervalSince1970: Double(ms) / 1000)
             }
         } else {
+            guard p.has("StreamName") || p.has("StreamARN") else {
+                throw KinesisError(.invalidArgument, "Either NextToken or StreamName should be provided.")
+            }
             name = try Self.streamName(p)
             exclusiveStart = try p.string("ExclusiveStartShardId")
             if let filter = try p.object("ShardFilter") {
                 filterType = try filter.requiredString("Type")
                 filterShard = try filter.string("ShardId")
                 filterTime = try filter.timestamp("Timestamp")
+                // AWS's documented rules: ShardId only with AFTER_SHARD_ID, Timestamp only with the timestamp types.
+                if filterShard != nil, filterType != "AFTER_SHARD_ID" {
+                    throw KinesisError(
+                        .invalidArgument,
+                        "ShardFilter ShardId can only be used with type AFTER_SHARD_ID, not \(filterType ?? "")")
+                }
+                if filterTime != nil, filterType != "AT_TIMESTAMP", filterType != "FROM_TIMESTAMP" {
+                    throw KinesisError(
+                        .invalidArgument,
+                        "ShardFilter Timestamp can only be used with type AT_TIMESTAMP or FROM_TIMESTAMP, not"
+                            + " \(filterType ?? "")")
+                }
             }
         }
         let r = try regional(p)
@@ -488,27 +506,58 @@ extension KinesisServer {
         }
     }
 
+    /// The canonical id (`shardId-000000000005`) of a shard id as AWS reads one: the digits after its last `-` (or
+    /// all of it), below 2^31, whatever comes before (`shardId-5`, `shard-5`, `x-0005`, `5`); `nil` when they are
+    /// not such digits.
+    static func awsShardID(_ text: String) -> String? {
+        let digits = text.split(separator: "-", omittingEmptySubsequences: false).last ?? Substring(text)
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        let significant = digits.drop { $0 == "0" }
+        guard significant.count <= 10, let value = Int(significant.isEmpty ? "0" : significant), value < 1 << 31
+        else { return nil }
+        return ShardID.name(value)
+    }
+
+    /// The shard ids of a SplitShard/MergeShards request as AWS checks them: one that is not a shard id at all is
+    /// `ResourceNotFoundException` before the stream is looked up (even for a stream that does not exist).
+    private func reshardTargets(_ p: Params, _ keys: [String]) throws -> (DataStream, [String]) {
+        var ids: [String] = []
+        for key in keys {
+            let text = try p.requiredString(key)
+            guard let id = Self.awsShardID(text) else {
+                let name = try Self.streamName(p)
+                throw KinesisError(
+                    .resourceNotFound,
+                    "Could not find shard \(text) in stream \(name) under account \(p.scope.account).")
+            }
+            ids.append(id)
+        }
+        return (try openStream(p), ids)
+    }
+
     func splitShard(_ p: Params) throws -> JSON {
-        let stream = try openStream(p)
-        let shard = try p.requiredString("ShardToSplit")
+        let (stream, ids) = try reshardTargets(p, ["ShardToSplit"])
+        let shard = ids[0]
         let keyText = try p.requiredString("NewStartingHashKey")
         try requireProvisioned(stream, "SplitShard")
-        let key = try HashKey.parse(keyText)
+        // The model's pattern admits 39 digits; a key over 2^128-1 is outside every shard (AWS's range text below).
+        let key = try? HashKey.parse(keyText)
         try Self.checkSplitKey(key, keyText: keyText, shard: shard, in: stream)
-        try reshard(stream, p) { try stream.splitShard(shard, newStartingHashKey: key) }
+        // (`nil` reaches the store only for a shard that does not exist or is closed, which it refuses first.)
+        try reshard(stream, p) { try stream.splitShard(shard, newStartingHashKey: key ?? .max) }
         return .fields([:])
     }
 
     /// AWS's rule for a split point, checked before the store is asked: strictly greater than one plus the shard's
     /// starting hash key and strictly less than its ending hash key, with AWS's text.
-    static func checkSplitKey(_ key: UInt128, keyText: String, shard: String, in stream: DataStream) throws {
+    static func checkSplitKey(_ key: UInt128?, keyText: String, shard: String, in stream: DataStream) throws {
         guard let index = try? ShardID.index(shard) else { return }
         let name = ShardID.name(index)
         guard let description = try stream.describe().shards.first(where: { $0.shardId == name }), description.isOpen,
             let start = UInt128(description.hashKeyRange.startingHashKey),
             let end = UInt128(description.hashKeyRange.endingHashKey)
         else { return }
-        guard key > start, key - start > 1, key < end else {
+        guard let key, key > start, key - start > 1, key < end else {
             throw KinesisError(
                 .invalidArgument,
                 "NewStartingHashKey \(keyText) used in SplitShard() on shard \(name) in stream \(stream.name) under"
@@ -518,12 +567,29 @@ extension KinesisServer {
     }
 
     func mergeShards(_ p: Params) throws -> JSON {
-        let stream = try openStream(p)
-        let first = try p.requiredString("ShardToMerge")
-        let second = try p.requiredString("AdjacentShardToMerge")
+        let (stream, ids) = try reshardTargets(p, ["ShardToMerge", "AdjacentShardToMerge"])
+        let (first, second) = (ids[0], ids[1])
         try requireProvisioned(stream, "MergeShards")
+        try Self.checkMergeOrder(first, second, in: stream)
         try reshard(stream, p) { try stream.mergeShards(first, adjacentShardId: second) }
         return .fields([:])
+    }
+
+    /// AWS's rule for a merge, checked before the store is asked: `AdjacentShardToMerge` starts right after
+    /// `ShardToMerge` ends (the inverse order is refused too), with AWS's text. Unknown or closed shards are left to
+    /// the store's texts.
+    static func checkMergeOrder(_ first: String, _ second: String, in stream: DataStream) throws {
+        let shards = try stream.describe().shards
+        guard let a = shards.first(where: { $0.shardId == first }), a.isOpen,
+            let b = shards.first(where: { $0.shardId == second }), b.isOpen,
+            let end = UInt128(a.hashKeyRange.endingHashKey), let start = UInt128(b.hashKeyRange.startingHashKey)
+        else { return }
+        guard end < .max, end + 1 == start else {
+            throw KinesisError(
+                .invalidArgument,
+                "Shards \(first) and \(second) in stream \(stream.name) under account \(stream.arn.account) are not an"
+                    + " adjacent pair of shards eligible for merging")
+        }
     }
 
     func updateShardCount(_ p: Params) throws -> JSON {
@@ -538,6 +604,7 @@ extension KinesisServer {
         }
         try requireProvisioned(stream, "UpdateShardCount")
         let current = try stream.describe().openShards.count
+        try Self.checkShardCountTarget(target, open: current)
         try reshard(stream, p) { try stream.updateShardCount(target: target) }
         return .fields([
             "StreamName": .string(stream.name),
@@ -545,6 +612,26 @@ extension KinesisServer {
             "TargetShardCount": .integer(target),
             "StreamARN": .string(stream.arn.description),
         ])
+    }
+
+    /// AWS's `UpdateShardCount` limits, checked before the store is asked, with AWS's texts: at most the shard limit,
+    /// at most double and at least half the open shards.
+    static func checkShardCountTarget(_ target: Int, open: Int) throws(KinesisError) {
+        let counts = " Current open shard count: \(open), Target shard count: \(target)"
+        if target > Limits.shardCount.upperBound {
+            throw KinesisError(
+                .limitExceeded,
+                "Target shard count or number of open shards cannot be greater than \(Limits.shardCount.upperBound)."
+                    + counts)
+        }
+        if target > open * 2 {
+            throw KinesisError(
+                .limitExceeded, "UpdateShardCount cannot scale up over double your current open shard count." + counts)
+        }
+        if target * 2 < open {
+            throw KinesisError(
+                .limitExceeded, "UpdateShardCount cannot scale down below half your current open shard count." + counts)
+        }
     }
 
     func changeRetention(_ p: Params, increase: Bool) throws -> JSON {

@@ -21,9 +21,12 @@ final class SubscriptionRegistry: Sendable {
     private let state = Mutex<(next: Int, active: [String: Active])>((0, [:]))
 
     /// Registers a subscription.
+    /// - Parameters:
+    ///   - key: the consumer and shard.
+    ///   - consumerARN: the consumer, named in the refusal.
     /// - Returns: its generation.
     /// - Throws: `ResourceInUseException` when another one for the key started less than 5 seconds ago.
-    func begin(_ key: String) throws(KinesisError) -> Int {
+    func begin(_ key: String, consumerARN: String) throws(KinesisError) -> Int {
         let now = ContinuousClock.now
         let result: Int? = state.withLock { s in
             if let current = s.active[key], now - current.startedAt < .seconds(5) { return nil }
@@ -32,9 +35,7 @@ final class SubscriptionRegistry: Sendable {
             return s.next
         }
         guard let result else {
-            throw KinesisError(
-                .resourceInUse,
-                "Another active subscription exists for this consumer and shard: \(key); retry after 5 seconds")
+            throw KinesisError(.resourceInUse, "Another active subscription exists for this consumer: \(consumerARN)")
         }
         return result
     }
@@ -67,7 +68,7 @@ extension KinesisServer {
         let stream = try regional(p).store.stream(named: streamName)
         let iterator = try Self.iterator(stream, shardId: shardId, position: position)
         let key = consumer.arn + "|" + iterator.shardId
-        let generation = try subscriptions.begin(key)
+        let generation = try subscriptions.begin(key, consumerARN: consumer.arn)
         var headers = HTTPFields()
         headers[.contentType] = "application/vnd.amazon.eventstream"
         headers[.amznRequestID] = requestID

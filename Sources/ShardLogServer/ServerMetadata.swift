@@ -23,6 +23,8 @@ struct StreamExtras: Codable, Sendable, Equatable {
         var name: String
         var arn: String
         var creationMilliseconds: Int64
+        /// Its tags (RegisterStreamConsumer `Tags`, TagResource on its ARN); absent in files written before.
+        var tags: [String: String]? = nil
     }
 
     /// When a shard was opened and closed.

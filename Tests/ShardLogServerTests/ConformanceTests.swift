@@ -415,6 +415,87 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
         }
     }
 
+    /// ListShards' addressing rules and the tag limit in AWS's words (kinesalite's texts, recorded from AWS).
+    @Test func listShardsAndTagLimitTextsAreAWSs() async throws {
+        try await withServer { port in
+            func call(_ op: String, _ body: String) async throws -> KinesisReply {
+                try await kinesisRequest(port: port, operation: op, body: body)
+            }
+            #expect(try await call("CreateStream", #"{"StreamName":"s","ShardCount":2}"#).status == 200)
+            let neither = try await call("ListShards", "{}")
+            #expect(neither.body["__type"] == "InvalidArgumentException")
+            #expect(neither.body["message"] == "Either NextToken or StreamName should be provided.")
+            let first = try await call("ListShards", #"{"StreamName":"s","MaxResults":1}"#)
+            let token = try #require(first.body["NextToken"])
+            for addressing in [#""StreamName":"s""#, #""StreamARN":"\#(arn)""#] {
+                let both = try await call("ListShards", #"{"NextToken":"\#(token)",\#(addressing)}"#)
+                #expect(both.body["__type"] == "InvalidArgumentException")
+                #expect(both.body["message"] == "NextToken and StreamName cannot be provided together.")
+            }
+            #expect(try await call("ListShards", #"{"NextToken":"\#(token)"}"#).status == 200)
+            // ShardFilter members only with the types AWS documents them for (our wording).
+            for filter in [
+                #"{"Type":"AT_LATEST","ShardId":"shardId-000000000000"}"#, #"{"Type":"AT_LATEST","Timestamp":1}"#,
+                #"{"Type":"AFTER_SHARD_ID"}"#, #"{"Type":"AT_TIMESTAMP"}"#,
+            ] {
+                let refused = try await call("ListShards", #"{"StreamName":"s","ShardFilter":\#(filter)}"#)
+                #expect(refused.body["__type"] == "InvalidArgumentException", "\(filter)")
+            }
+            #expect(
+                try await call(
+                    "ListShards", #"{"StreamName":"s","ShardFilter":{"Type":"AT_TIMESTAMP","Timestamp":1}}"#
+                ).status == 200)
+            let fifty = (0..<50).map { #""k\#($0)":"v""# }.joined(separator: ",")
+            #expect(try await call("AddTagsToStream", #"{"StreamName":"s","Tags":{\#(fifty)}}"#).status == 200)
+            let over = try await call("AddTagsToStream", #"{"StreamName":"s","Tags":{"one":"more"}}"#)
+            #expect(over.body["__type"] == "InvalidArgumentException")
+            #expect(
+                over.body["message"]
+                    == "Failed to add tags to stream s under account 000000000000 because a given stream cannot have"
+                    + " more than 50 tags associated with it.")
+            // Replacing the value of a tag the stream has is not a 51st tag.
+            #expect(try await call("AddTagsToStream", #"{"StreamName":"s","Tags":{"k0":"w"}}"#).status == 200)
+        }
+    }
+
+    /// Consumers have tags of their own (RegisterStreamConsumer `Tags`, the generic tag APIs on a consumer ARN),
+    /// checked as a stream's are; none is lost and the stream's tags stay apart.
+    @Test func consumerTagsAreKept() async throws {
+        try await withServer { port in
+            func call(_ op: String, _ body: String) async throws -> KinesisReply {
+                try await kinesisRequest(port: port, operation: op, body: body)
+            }
+            func object(_ op: String, _ body: String) async throws -> [String: Any] {
+                try await kinesisJSON(port, op, body).json
+            }
+            func tags(_ resource: String) async throws -> [String: String] {
+                let reply = try await object("ListTagsForResource", #"{"ResourceARN":"\#(resource)"}"#)
+                let list = try #require(reply["Tags"] as? [[String: String]])
+                return Dictionary(
+                    uniqueKeysWithValues: list.compactMap { t in t["Key"].map { ($0, t["Value"] ?? "") } })
+            }
+            #expect(try await call("CreateStream", #"{"StreamName":"s","ShardCount":1}"#).status == 200)
+            let refused = try await call(
+                "RegisterStreamConsumer", #"{"StreamARN":"\#(arn)","ConsumerName":"c","Tags":{"k":"v!"}}"#)
+            #expect(refused.body["__type"] == "InvalidArgumentException")
+            let registered = try await object(
+                "RegisterStreamConsumer", #"{"StreamARN":"\#(arn)","ConsumerName":"c","Tags":{"team":"core"}}"#)
+            let consumer = try #require(registered["Consumer"] as? [String: Any])
+            let consumerARN = try #require(consumer["ConsumerARN"] as? String)
+            #expect(try await tags(consumerARN) == ["team": "core"])
+            #expect(
+                try await call("TagResource", #"{"ResourceARN":"\#(consumerARN)","Tags":{"env":"dev"}}"#).status == 200)
+            #expect(
+                try await call("UntagResource", #"{"ResourceARN":"\#(consumerARN)","TagKeys":["team"]}"#).status
+                    == 200)
+            #expect(try await tags(consumerARN) == ["env": "dev"])
+            #expect(try await tags(arn) == [:])
+            let gone = try await call(
+                "ListTagsForResource", #"{"ResourceARN":"\#(arn)/consumer/other:1"}"#)
+            #expect(gone.body["__type"] == "ResourceNotFoundException")
+        }
+    }
+
     /// A record over the stream's 1 MiB is refused with AWS's (pre-UpdateMaxRecordSize) text and member path.
     @Test func oversizeRecordTextIsAWSs() async throws {
         try await withServer { port in

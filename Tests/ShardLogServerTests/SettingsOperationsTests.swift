@@ -8,8 +8,9 @@ import Testing
     import FoundationNetworking
 #endif
 
-/// One answer: status and the whole JSON body.
-private func call(_ port: Int, _ operation: String, _ body: String) async throws -> (status: Int, json: [String: Any]) {
+/// One answer: status and the whole JSON body (``kinesisRequest(port:operation:body:method:headers:)`` keeps only the
+/// string members).
+func kinesisJSON(_ port: Int, _ operation: String, _ body: String) async throws -> (status: Int, json: [String: Any]) {
     var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/")))
     request.httpMethod = "POST"
     request.setValue("application/x-amz-json-1.1", forHTTPHeaderField: "Content-Type")
@@ -23,7 +24,7 @@ private func call(_ port: Int, _ operation: String, _ body: String) async throws
 
 /// Expects a 200 and returns the body.
 private func ok(_ port: Int, _ operation: String, _ body: String) async throws -> [String: Any] {
-    let reply = try await call(port, operation, body)
+    let reply = try await kinesisJSON(port, operation, body)
     #expect(reply.status == 200, "\(operation) \(body) answered \(reply.status) \(reply.json)")
     return reply.json
 }
@@ -32,7 +33,7 @@ private func ok(_ port: Int, _ operation: String, _ body: String) async throws -
 private func refused(_ port: Int, _ operation: String, _ body: String, _ type: String, _ message: String)
     async throws
 {
-    let reply = try await call(port, operation, body)
+    let reply = try await kinesisJSON(port, operation, body)
     #expect(reply.status == 400)
     #expect(reply.json["__type"] as? String == type, "\(operation): \(reply.json)")
     #expect(reply.json["message"] as? String == message, "\(operation): \(reply.json)")
@@ -275,11 +276,11 @@ private let arnPrefix = "arn:aws:kinesis:us-east-1:000000000000:stream/"
             #expect(warm?["CurrentMiBps"] as? Int == 10)
             // Records up to the stream's 2048 KiB are taken; one byte more of data is refused.
             let fits = Data(repeating: 0x61, count: (1 << 20) + 1).base64EncodedString()
-            let stored = try await call(
+            let stored = try await kinesisJSON(
                 port, "PutRecords", #"{"StreamName":"sz","Records":[{"Data":"\#(fits)","PartitionKey":"k"}]}"#)
             #expect(stored.status == 200)
             let big = Data(repeating: 0x61, count: (2 << 20) + 1).base64EncodedString()
-            let reply = try await call(
+            let reply = try await kinesisJSON(
                 port, "PutRecords", #"{"StreamName":"sz","Records":[{"Data":"\#(big)","PartitionKey":"k"}]}"#)
             #expect(reply.status == 400)
             #expect(reply.json["__type"] as? String == "ValidationException")

@@ -12,16 +12,22 @@ public enum FailureDestination: Sendable, Equatable, CustomStringConvertible {
     /// A file of JSON lines, appended to and synced after each entry.
     case file(String)
 
-    /// Parses `stream:NAME`, `file:PATH`, or a Kinesis stream ARN (`arn:aws:kinesis:…:stream/NAME`).
+    /// Parses `stream:NAME`, `file:PATH`, or a Kinesis stream ARN (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`,
+    /// parsed by ``ShardLog/StreamARN``).
     /// - Parameter text: the destination.
-    /// - Throws: ``MappingError/Code/invalidParameter`` for anything else.
+    /// - Throws: ``MappingError/Code/invalidParameter`` for anything else, and for an ARN naming what is wrong with it.
     public init(parsing text: String) throws(MappingError) {
         if text.hasPrefix("stream:"), text.count > 7 {
             self = .stream(String(text.dropFirst(7)))
         } else if text.hasPrefix("file:"), text.count > 5 {
             self = .file(String(text.dropFirst(5)))
-        } else if text.hasPrefix("arn:aws:kinesis:"), let slash = text.range(of: ":stream/") {
-            self = .stream(String(text[slash.upperBound...]))
+        } else if text.hasPrefix("arn:") {
+            do {
+                self = .stream(try StreamARN(parsing: text).streamName)
+            } catch {
+                throw MappingError(
+                    code: .invalidParameter, message: "on-failure destination: \(error.message)", cause: error)
+            }
         } else {
             throw MappingError(
                 code: .invalidParameter,

@@ -504,7 +504,15 @@ struct EventSourceMappingTests {
             }
             #expect(throws: MappingError.self) { try FailureDestination(parsing: "sqs:queue") }
             #expect(try FailureDestination(parsing: "stream:dlq") == .stream("dlq"))
-            #expect(try FailureDestination(parsing: "arn:aws:kinesis:us-east-1:1:stream/x") == .stream("x"))
+            #expect(try FailureDestination(parsing: "arn:aws:kinesis:us-east-1:123456789012:stream/x") == .stream("x"))
+            // ARNs are parsed by StreamARN: a short account or a non-Kinesis ARN is refused, naming the problem.
+            let short = #expect(throws: MappingError.self) {
+                try FailureDestination(parsing: "arn:aws:kinesis:us-east-1:1:stream/x")
+            }
+            #expect(short?.message.contains("its account '1' is not 12 digits") == true)
+            #expect(throws: MappingError.self) {
+                try FailureDestination(parsing: "arn:aws:sqs:us-east-1:123456789012:queue")
+            }
         }
     }
 }

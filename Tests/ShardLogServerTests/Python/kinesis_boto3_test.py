@@ -326,8 +326,10 @@ def run(args):
     k.untag_resource(ResourceARN=arn, TagKeys=["a"])
     tr = k.list_tags_for_resource(ResourceARN=arn)["Tags"]
     check("Tag/Untag/ListTagsForResource", [t["Key"] for t in tr] == ["c", "d"], tr)
-    expect_error("too many tags", "LimitExceededException", k.add_tags_to_stream, StreamName="s1",
-                 Tags={f"t{i}": "v" for i in range(60)})
+    expect_error("too many tags", "InvalidArgumentException", k.add_tags_to_stream, StreamName="s1",
+                 Tags={f"t{i}": "v" for i in range(60)},
+                 message="Failed to add tags to stream s1 under account 000000000000 because a given stream cannot have"
+                         " more than 50 tags associated with it.")
 
     # --- Enhanced monitoring -------------------------------------------------------------------------------
     em = k.enable_enhanced_monitoring(StreamName="s1", ShardLevelMetrics=["IncomingBytes"])
@@ -439,7 +441,8 @@ def run(args):
     sub = k.subscribe_to_shard(ConsumerARN=carn, ShardId="shardId-000000000001",
                                StartingPosition={"Type": "TRIM_HORIZON"})
     expect_error("second subscription within 5 s", "ResourceInUseException", k.subscribe_to_shard,
-                 ConsumerARN=carn, ShardId="shardId-000000000001", StartingPosition={"Type": "TRIM_HORIZON"})
+                 ConsumerARN=carn, ShardId="shardId-000000000001", StartingPosition={"Type": "TRIM_HORIZON"},
+                 message=f"Another active subscription exists for this consumer: {carn}")
     want = len(seqs["shardId-000000000001"]) + 2  # + "explicit" + "after-latest" (+ maybe "hello")
     got = []
     events = 0
