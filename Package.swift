@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
+        // Child processes (handlers, runtimes, test helpers): process groups and graceful teardown.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),  // FilePath, for Subprocess
     ],
     targets: [
         .systemLibrary(
@@ -78,6 +81,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),
@@ -133,6 +138,7 @@ let package = Package(
                 "ShardLogWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),  // map's SIGINT/SIGTERM
             ],
             swiftSettings: strict
         ),
@@ -143,7 +149,11 @@ let package = Package(
         ),
         .target(
             name: "ShardLogTestSupport",
-            dependencies: ["ShardLog", "ShardLogServer"],
+            dependencies: [
+                "ShardLog", "ShardLogServer",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             path: "Tests/ShardLogTestSupport",
             swiftSettings: strict
         ),
@@ -169,6 +179,8 @@ let package = Package(
             dependencies: [
                 "ShardLogMapping", "ShardLog", "ShardLogTestSupport", "ShardLogServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),

@@ -4,6 +4,7 @@ import Logging
 import ShardLog
 import ShardLogMapping
 import Synchronization
+import UnixSignals
 
 /// Set by SIGINT/SIGTERM while `shardlog map` runs; polled by the status task, which stops the mapping.
 let mapStopRequested = Atomic<Bool>(false)
@@ -211,8 +212,10 @@ struct Map: AsyncParsableCommand {
                 store: store, streamName: definition.streamName, name: name, configuration: definition.configuration,
                 invoker: invoker, onFailure: onFailure, logger: logger, timeout: functionTimeout)
         }
-        signal(SIGINT) { _ in mapStopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in mapStopRequested.store(true, ordering: .relaxed) }
+        // SIGINT/SIGTERM through swift-service-lifecycle; the status task below sees the flag and stops the mapping.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let signalWatcher = Task { for await _ in signals { mapStopRequested.store(true, ordering: .relaxed) } }
+        defer { signalWatcher.cancel() }
         let live = standardErrorIsTerminal
         let console = StatusConsole.standardError
         let summary = try await withThrowingTaskGroup(of: MappingSummary?.self) { group in

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogTestSupport
 import Testing
 
 @testable import ShardLogServer
@@ -10,37 +11,17 @@ struct ProcessOutput: Sendable {
     var output: String
 }
 
-/// Runs a command with its output (stdout and stderr) collected in a temporary file; kills it after `timeout`.
+/// Runs a command found on PATH (through `/usr/bin/env`) with `environment` added to ours, through the shared
+/// ``ShardLogTestSupport/runProcess(_:_:input:environment:directory:timeout:)``; `output` is its standard output
+/// followed by its standard error.
+/// - Throws: ``TestFailure`` when it does not exit within `timeout` (its process group is torn down).
 func runProcess(_ arguments: [String], environment: [String: String], timeout: Duration) async throws
     -> ProcessOutput
 {
-    let outputPath = FileManager.default.temporaryDirectory
-        .appendingPathComponent("shardlog-test-\(UUID().uuidString).log").path
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    process.standardOutput = handle
-    process.standardError = handle
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { p in continuation.resume(returning: p.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            continuation.resume(throwing: error)
-        }
-        let pid = process.processIdentifier
-        Task.detached {
-            try? await Task.sleep(for: timeout)
-            if process.isRunning, process.processIdentifier == pid { process.terminate() }
-        }
-    }
-    try handle.close()
-    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    return ProcessOutput(status: status, output: output)
+    let result = try await ShardLogTestSupport.runProcess(
+        "/usr/bin/env", arguments,
+        environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, timeout: timeout)
+    return ProcessOutput(status: result.status, output: result.stdout + result.stderr)
 }
 
 /// The path of a script in `Tests/ShardLogServerTests/Python/`.

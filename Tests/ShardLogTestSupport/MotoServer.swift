@@ -1,4 +1,6 @@
 import Foundation
+import Subprocess
+import SystemPackage
 
 /// Python that starts `moto_server` on a free loopback port, waits until it answers, prints the port, and stops it
 /// (its whole process group) when standard input closes.
@@ -51,31 +53,28 @@ public let boto3KinesisClientPython = """
     """
 
 /// Runs `body` with the port of a fresh `moto_server` (from the project's venv) on 127.0.0.1, stopped afterwards.
+///
+/// The launcher runs through swift-subprocess for the duration of `body`; closing its standard input at the end
+/// stops it and moto (if `body` throws, the launcher's group is torn down instead).
 /// - Throws: ``TestFailure`` when moto does not start; what `body` throws.
 public func withMoto<R: Sendable>(_ body: (Int) async throws -> R) async throws -> R {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: projectPython)
-    process.arguments = ["-c", motoLauncher]
-    let input = Pipe()
-    let output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    try process.run()
-    defer {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
-    let line = await Task.detached { () -> String in
-        var bytes: [UInt8] = []
-        while let chunk = try? output.fileHandleForReading.read(upToCount: 1), let byte = chunk.first,
-            byte != UInt8(ascii: "\n")
-        {
-            bytes.append(byte)
+    let result = try await Subprocess.run(
+        .path(FilePath(projectPython)),
+        arguments: ["-c", motoLauncher],
+        platformOptions: processGroupOptions,
+        input: .inputWriter,
+        output: .sequence,
+        error: .discarded
+    ) { execution -> R in
+        var line = ""
+        for try await text in execution.standardOutput.strings() {
+            line = text
+            break
         }
-        return String(decoding: bytes, as: UTF8.self)
-    }.value
-    guard let port = Int(line) else { throw TestFailure("moto did not start: '\(line)'") }
-    return try await body(port)
+        guard let port = Int(line) else { throw TestFailure("moto did not start: '\(line)'") }
+        return try await body(port)
+    }
+    return result.closureResult
 }
 
 /// Runs a boto3 script (``boto3KinesisClientPython`` is put before it) against the endpoint on `port`, with

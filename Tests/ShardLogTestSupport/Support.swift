@@ -1,5 +1,7 @@
 import Foundation
 import ShardLog
+import Subprocess
+import SystemPackage
 
 /// Runs `body` with a fresh, unique temporary directory that is removed afterwards.
 public func withTemporaryDirectory<R>(
@@ -66,65 +68,79 @@ public struct ProcessResult: Sendable {
 }
 
 /// Runs `executable` with `arguments`, feeding `input` on stdin, and waits (at most `timeout`) for it to exit.
+///
+/// The process leads its own process group (through swift-subprocess); past `timeout` the group gets `SIGTERM`, then
+/// `SIGKILL` a second later, and ``TestFailure`` is thrown. Both outputs are read to their end (or until the process
+/// exits, if a grandchild keeps them open).
 public func runProcess(
     _ executable: String, _ arguments: [String], input: Data = Data(), environment: [String: String]? = nil,
     directory: String? = nil, timeout: Duration = .seconds(60)
 ) async throws -> ProcessResult {
     _ = projectPython
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    let outBox = DataBox()
-    let errBox = DataBox()
-    stdout.fileHandleForReading.readabilityHandler = { h in outBox.append(h.availableData) }
-    stderr.fileHandleForReading.readabilityHandler = { h in errBox.append(h.availableData) }
-    let exited = AsyncStream<Int32>.makeStream()
-    process.terminationHandler = { p in
-        exited.continuation.yield(p.terminationStatus + (p.terminationReason == .uncaughtSignal ? 128 : 0))
-        exited.continuation.finish()
-    }
     // A child that exits early (as `put` does on a bad line) closes its stdin: get EPIPE, not SIGPIPE.
     signal(SIGPIPE, SIG_IGN)
-    try process.run()
-    let writer = Thread {
-        try? stdin.fileHandleForWriting.write(contentsOf: input)
-        try? stdin.fileHandleForWriting.close()
-    }
-    writer.start()
-    let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
-        group.addTask {
-            var it = exited.stream.makeAsyncIterator()
-            return await it.next()
+    let configuration = Configuration(
+        executable: executable.contains("/") ? .path(FilePath(executable)) : .name(executable),
+        arguments: Arguments(arguments),
+        environment: environment.map { variables in
+            .custom(
+                variables.reduce(into: [:]) { keys, variable in
+                    if let key = Environment.Key(rawValue: variable.key) { keys[key] = variable.value }
+                })
+        } ?? .inherit,
+        workingDirectory: directory.map { FilePath($0) },
+        platformOptions: processGroupOptions
+    )
+    let bytes = [UInt8](input)
+    let running = Task {
+        try await Subprocess.run(configuration, input: .array(bytes), output: .sequence, error: .sequence) {
+            execution in
+            async let stdout = collect(execution.standardOutput)
+            async let stderr = collect(execution.standardError)
+            return await (stdout, stderr)
         }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
-        return first
     }
-    guard let status else {
-        process.terminate()
-        kill(process.processIdentifier, SIGKILL)
+    let timer = Task { () -> Bool in
+        guard (try? await Task.sleep(for: timeout)) != nil else { return false }
+        running.cancel()  // swift-subprocess tears the process group down
+        return true
+    }
+    let outcome = await running.result
+    timer.cancel()
+    if await timer.value {
         throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not exit within \(timeout)")
     }
-    try await Task.sleep(for: .milliseconds(20))
-    stdout.fileHandleForReading.readabilityHandler = nil
-    stderr.fileHandleForReading.readabilityHandler = nil
-    outBox.append(stdout.fileHandleForReading.readDataToEndOfFile())
-    errBox.append(stderr.fileHandleForReading.readDataToEndOfFile())
+    let result = try outcome.get()
+    let status: Int32
+    switch result.terminationStatus {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = 128 + signal
+    }
     return ProcessResult(
-        status: status, stdout: String(decoding: outBox.data, as: UTF8.self),
-        stderr: String(decoding: errBox.data, as: UTF8.self))
+        status: status, stdout: String(decoding: result.closureResult.0, as: UTF8.self),
+        stderr: String(decoding: result.closureResult.1, as: UTF8.self))
+}
+
+/// Platform options for a child of a test: it leads a new process group, and teardown (on cancellation) sends
+/// `SIGTERM` to the group, then `SIGKILL` a second later.
+package let processGroupOptions: PlatformOptions = {
+    var options = PlatformOptions()
+    options.processGroupID = 0
+    options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
+    return options
+}()
+
+/// Every byte of `output`, until its end (or the process's exit).
+private func collect(_ output: SubprocessOutputSequence) async -> [UInt8] {
+    var bytes: [UInt8] = []
+    do {
+        for try await chunk in output {
+            bytes.append(contentsOf: Data(buffer: chunk))
+        }
+    } catch {
+        // A read error ends the output; the caller still gets the exit status and what was read.
+    }
+    return bytes
 }
 
 /// Runs the built `shardlog` with `arguments`.

@@ -1,5 +1,8 @@
 import Foundation
+import ShardLog
+import Subprocess
 import Synchronization
+import SystemPackage
 
 /// How a child process ended.
 enum ChildExit: Sendable, Equatable, CustomStringConvertible {
@@ -7,6 +10,18 @@ enum ChildExit: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     /// A signal killed it.
     case signaled(Int32)
+    /// Its status could not be collected (the reason): it is gone, but how it ended is unknown.
+    case lost(String)
+
+    /// swift-subprocess's status in our terms.
+    init(_ status: TerminationStatus) {
+        switch status {
+        case .exited(let code):
+            self = .exited(code)
+        case .signaled(let signal):
+            self = .signaled(signal)
+        }
+    }
 
     /// Lambda's wording: `exit status 3`, `signal: killed`.
     var description: String {
@@ -22,6 +37,8 @@ enum ChildExit: Sendable, Equatable, CustomStringConvertible {
                 SIGTRAP: "trace trap (SIGTRAP)", SIGXCPU: "CPU time limit exceeded (SIGXCPU)",
             ]
             return "signal: \(names[signal] ?? "\(signal)")"
+        case .lost(let reason):
+            return "unknown status (\(reason))"
         }
     }
 
@@ -32,41 +49,35 @@ enum ChildExit: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Where a child's output goes. Both closures run on the pipe's reader thread: `receive` once per chunk read, then
-/// `finish` once at end of file.
-struct OutputSink: Sendable {
-    /// Called with each chunk, in order.
-    var receive: @Sendable ([UInt8]) -> Void
-    /// Called once when the pipe reaches end of file (every writer, including grandchildren, closed it).
-    var finish: @Sendable () -> Void = {}
-}
-
-/// A child process started as `/bin/sh -c COMMAND`, with its output read on background threads and its exit
-/// reported through a ``Completion``: nothing here blocks the cooperative thread pool.
+/// A child process started as `/bin/sh -c COMMAND` through swift-subprocess, as the leader of a new process group,
+/// with its output delivered to ``OutputSink``s and its end reported through a ``Completion``.
 ///
-/// Foundation's `Process` makes the child the leader of a new process group on Linux, so ``signalGroup(_:)`` reaches
-/// the shell and everything it started (a `python3` under `sh -c`, a `curl` under a bash bootstrap). Thread-safe.
+/// swift-subprocess lends its `Execution` (the only handle that may signal the child) to `run`'s closure, for the
+/// closure's duration. So one unstructured task per child holds `run` open for the child's whole life: the closure
+/// reads the output until the child exits, and ``signalGroup(_:)`` goes through the execution only while the closure
+/// runs. When the child has exited but is not yet reaped (so its process id and group id cannot be reused), the
+/// closure kills whatever the shell left running in its group, so no handler process outlives its shell. Only then is
+/// ``exit`` completed, after every byte the child wrote was delivered: the library stops reading when the child
+/// exits (a grandchild may hold the pipes open) but first drains what is buffered, so a shell's last words
+/// (`./nosuch.sh: not found`) are never lost.
+///
+/// Standard input is a pipe of our own, written on a thread with `SIGPIPE` blocked: the library's writer runs on
+/// the cooperative pool, where a child that exits without reading its input would kill us with `SIGPIPE` (this
+/// process does not ignore it). Nothing here blocks the cooperative pool. Thread-safe.
 final class ChildProcess: Sendable {
-    /// The shell's process id (also the process group id when ``isGroupLeader``).
+    /// The shell's process id, which is also its process group id.
     let pid: Int32
-    /// Completes when the shell has exited and been reaped.
+    /// Completes when the shell has exited, its output was delivered and its group's leftovers were killed.
     let exit: Completion<ChildExit>
-    /// Whether the child leads its own process group.
-    let isGroupLeader: Bool
-    /// One completion per output pipe, set at end of file.
-    private let outputClosed: [Completion<Void>]
-    /// Kept so Foundation's bookkeeping lives as long as we do.
-    private let process: Process
+    private let signaller: Signaller
 
-    private init(process: Process, exit: Completion<ChildExit>, outputClosed: [Completion<Void>]) {
-        self.process = process
+    private init(pid: Int32, exit: Completion<ChildExit>, signaller: Signaller) {
+        self.pid = pid
         self.exit = exit
-        self.pid = process.processIdentifier
-        self.isGroupLeader = getpgid(process.processIdentifier) == process.processIdentifier
-        self.outputClosed = outputClosed
+        self.signaller = signaller
     }
 
-    /// Starts `/bin/sh -c command`.
+    /// Starts `/bin/sh -c command` in a new process group.
     /// - Parameters:
     ///   - command: The shell command.
     ///   - directory: The working directory, or `nil` for ours.
@@ -74,10 +85,12 @@ final class ChildProcess: Sendable {
     ///   - input: Bytes written to the child's standard input (then closed) on a background thread, or `nil` for
     ///     `/dev/null`.
     ///   - output: Receives standard output.
-    ///   - errorOutput: Receives standard error, or `nil` to send it to `output` through the same pipe.
+    ///   - errorOutput: Receives standard error, or `nil` to send it to `output` through the same pipe (so the lines
+    ///     of both keep their order).
     /// - Returns: The running child.
-    /// - Throws: ``MappingError`` (`.notFound`) for a missing working directory; Foundation's error when the shell
-    ///   cannot be started (no `/bin/sh`, no more processes).
+    /// - Throws: ``MappingError`` (`.notFound`) for a missing working directory; swift-subprocess's
+    ///   `SubprocessError` or an `Errno` when the shell cannot be started (no `/bin/sh`, no more processes or
+    ///   descriptors).
     static func spawn(
         command: String,
         directory: String?,
@@ -85,7 +98,7 @@ final class ChildProcess: Sendable {
         input: [UInt8]?,
         output: OutputSink,
         errorOutput: OutputSink?
-    ) throws -> ChildProcess {
+    ) async throws -> ChildProcess {
         var isDirectory: ObjCBool = false
         if let directory,
             !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory)
@@ -96,301 +109,225 @@ final class ChildProcess: Sendable {
                 message: "the handler's working directory \(directory) does not exist or is not a directory"
             )
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = environment
-        if let directory {
-            process.currentDirectoryURL = URL(fileURLWithPath: directory, isDirectory: true)
-        }
-        let outputPipe = Pipe()
-        let errorPipe = errorOutput.map { _ in Pipe() }
-        let inputPipe = input.map { _ in Pipe() }
-        process.standardOutput = outputPipe
-        process.standardError = errorPipe ?? outputPipe
-        process.standardInput = inputPipe ?? FileHandle.nullDevice
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        // Only if the holding task were cancelled: SIGTERM to the group, SIGKILL to the group 2 s later.
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
+        let configuration = Configuration(
+            executable: .path("/bin/sh"),
+            arguments: ["-c", command],
+            environment: .custom(
+                environment.reduce(into: [:]) { keys, variable in
+                    if let key = Environment.Key(rawValue: variable.key) { keys[key] = variable.value }
+                }),
+            workingDirectory: directory.map { FilePath($0) },
+            platformOptions: options
+        )
+        let standardInput = try StandardInput(input)
         let exit = Completion<ChildExit>()
-        process.terminationHandler = { finished in
-            let status = finished.terminationStatus
-            exit.complete(finished.terminationReason == .uncaughtSignal ? .signaled(status) : .exited(status))
+        let signaller = Signaller()
+        let started = Completion<Result<Int32, any Error>>()
+        let streams = Streams(output: output, errorOutput: errorOutput, input: standardInput, signaller: signaller)
+        Task {
+            do {
+                let status = try await streams.run(configuration) { started.complete(.success($0)) }
+                exit.complete(ChildExit(status))
+            } catch {
+                standardInput.abandon()
+                if !started.complete(.failure(error)) {
+                    exit.complete(.lost("\(error)"))
+                }
+            }
         }
-        try process.run()
-
-        var closed = [Completion<Void>()]
-        startReader(outputPipe.fileHandleForReading, sink: output, closed: closed[0])
-        if let errorPipe, let errorOutput {
-            closed.append(Completion<Void>())
-            startReader(errorPipe.fileHandleForReading, sink: errorOutput, closed: closed[1])
+        // Not cancellable: a child that started must be handed over, or nobody could stop it.
+        let outcome = await Task { await started.wait() }.value
+        switch outcome {
+        case .success(let pid)?:
+            return ChildProcess(pid: pid, exit: exit, signaller: signaller)
+        case .failure(let error)?:
+            throw error
+        case nil:
+            throw MappingError(code: .cancelled, message: "the handler's process was not started")
         }
-        if let inputPipe, let input {
-            startWriter(inputPipe.fileHandleForWriting, bytes: input)
-        }
-        return ChildProcess(process: process, exit: exit, outputClosed: closed)
     }
 
-    /// Sends `signal` to the child's process group (or to the child alone if it is not a group leader).
-    ///
-    /// Safe after the shell has exited: members of its group that are still running get the signal; an empty group
-    /// is ignored.
+    /// Sends `signal` to the child's process group (the shell and everything it started). Nothing once the shell
+    /// has exited: its leftovers were killed then.
     /// - Parameter signal: `SIGTERM`, `SIGKILL`, ….
     func signalGroup(_ signal: Int32) {
-        if isGroupLeader {
-            _ = kill(-pid, signal)
-        } else if exit.value == nil {
-            _ = kill(pid, signal)
-        }
+        signaller.send(Signal(rawValue: signal))
     }
 
-    /// Stops the child: `SIGTERM` to its group, then `SIGKILL` if it is still running after `grace`.
+    /// Stops the child gracefully: `SIGTERM` to its group, then `SIGKILL` to the group if it is still running after
+    /// `grace`.
     /// - Parameter grace: How long to wait for a clean exit.
     /// - Returns: How it ended, or `nil` if even `SIGKILL` did not end it within two seconds.
     @discardableResult
     func stop(grace: Duration) async -> ChildExit? {
         if let status = exit.value {
-            signalGroup(SIGKILL)
             return status
         }
         signalGroup(SIGTERM)
         if let status = await exit.wait(until: .now + grace) {
-            signalGroup(SIGKILL)
             return status
         }
         signalGroup(SIGKILL)
         return await exit.wait(until: .now + .seconds(2))
     }
+}
 
-    /// Waits until every output pipe has reached end of file, at most until `deadline`.
-    /// - Parameter deadline: When to stop waiting.
-    /// - Returns: Whether all pipes closed in time.
-    @discardableResult
-    func waitForOutput(until deadline: ContinuousClock.Instant) async -> Bool {
-        for closed in outputClosed where await closed.wait(until: deadline) == nil {
-            return false
-        }
-        return true
+/// Sends signals through the running `Execution`; empty outside `run`'s closure. Thread-safe: a signal is sent under
+/// the lock, so the closure cannot end (and the child be reaped) while one is on its way.
+private final class Signaller: Sendable {
+    private let sender = Mutex<(@Sendable (Signal) -> Void)?>(nil)
+
+    func attach(_ send: @escaping @Sendable (Signal) -> Void) {
+        sender.withLock { $0 = send }
     }
 
-    /// Reads `handle` until end of file on a dedicated thread, feeding `sink`.
-    private static func startReader(_ handle: FileHandle, sink: OutputSink, closed: Completion<Void>) {
-        let thread = Thread {
-            let descriptor = handle.fileDescriptor
-            var buffer = [UInt8](repeating: 0, count: 64 << 10)
-            while true {
-                let count = read(descriptor, &buffer, buffer.count)
-                if count > 0 {
-                    sink.receive(Array(buffer[0..<count]))
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            try? handle.close()
-            sink.finish()
-            closed.complete(())
-        }
-        thread.name = "shardlog-child-output"
-        thread.start()
+    func detach() {
+        sender.withLock { $0 = nil }
     }
 
-    /// Writes `bytes` to `handle` and closes it, on a dedicated thread with `SIGPIPE` blocked, so a child that exits
+    func send(_ signal: Signal) {
+        sender.withLock { $0?(signal) }
+    }
+}
+
+/// The child's standard input: our own pipe, whose write end a thread with `SIGPIPE` blocked fills and closes, or
+/// `/dev/null`.
+private final class StandardInput: Sendable {
+    /// What the child reads; swift-subprocess closes it after spawning.
+    let readEnd: FileDescriptor
+    private let writeEnd: FileDescriptor?
+    private let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]?) throws {
+        self.bytes = bytes ?? []
+        guard bytes != nil else {
+            readEnd = try FileDescriptor.open("/dev/null", .readOnly, options: .closeOnExec)
+            writeEnd = nil
+            return
+        }
+        let (read, write) = try FileDescriptor.pipe()
+        // The write end must not leak into other children (they would keep this one's input open).
+        _ = fcntl(write.rawValue, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(read.rawValue, F_SETFD, FD_CLOEXEC)
+        readEnd = read
+        writeEnd = write
+    }
+
+    /// Writes the bytes and closes the pipe, on a dedicated thread with `SIGPIPE` blocked, so a child that exits
     /// without reading its input makes the write fail with `EPIPE` instead of killing us.
-    private static func startWriter(_ handle: FileHandle, bytes: [UInt8]) {
-        let thread = Thread {
+    func startWriting() {
+        guard let writeEnd else { return }
+        let thread = Thread { [bytes] in
             var blocked = sigset_t()
             sigemptyset(&blocked)
             sigaddset(&blocked, SIGPIPE)
             pthread_sigmask(SIG_BLOCK, &blocked, nil)
-            let descriptor = handle.fileDescriptor
-            var offset = 0
-            while offset < bytes.count {
-                let chunk = Array(bytes[offset..<min(offset + (64 << 10), bytes.count)])
-                let written = write(descriptor, chunk, chunk.count)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            try? handle.close()
+            _ = try? writeEnd.writeAll(bytes)
+            try? writeEnd.close()
         }
         thread.name = "shardlog-child-input"
         thread.start()
     }
+
+    /// Closes the write end when the child never started.
+    func abandon() {
+        try? writeEnd?.close()
+    }
 }
 
-/// Forwards a child's output to our standard error (through ``StatusConsole/standardError``, so it is printed above
-/// a status line, never into it), one whole line at a time with a prefix (`[orders slot 3] `), and keeps the last
-/// few KiB for error messages. Thread-safe.
-final class OutputForwarder: Sendable {
-    private struct State {
-        var partialLine: [UInt8] = []
-        var tail: [UInt8] = []
-        var finished = false
-    }
+/// Runs `/bin/sh` through swift-subprocess and serves its streams for its whole life.
+private struct Streams: Sendable {
+    var output: OutputSink
+    var errorOutput: OutputSink?
+    var input: StandardInput
+    var signaller: Signaller
 
-    private let prefix: [UInt8]
-    private let tailByteCount: Int
-    private let observer: (@Sendable ([UInt8]) -> Void)?
-    private let state = Mutex(State())
-
-    /// Creates a forwarder.
-    /// - Parameters:
-    ///   - prefix: Written before each line.
-    ///   - tailByteCount: How much of the most recent output ``tail`` keeps.
-    ///   - observer: When set, receives every chunk of output instead of our standard error (a function's log).
-    init(prefix: String, tailByteCount: Int = 4 << 10, observer: (@Sendable ([UInt8]) -> Void)? = nil) {
-        self.prefix = Array(prefix.utf8)
-        self.tailByteCount = tailByteCount
-        self.observer = observer
-    }
-
-    /// A sink feeding this forwarder.
-    var sink: OutputSink {
-        OutputSink(receive: { self.receive($0) }, finish: { self.finish() })
-    }
-
-    /// The last `lineCount` lines of the output (within the kept bytes), lossily decoded.
-    func tail(lines lineCount: Int) -> String {
-        tail.split(separator: "\n", omittingEmptySubsequences: false).suffix(lineCount).joined(separator: "\n")
-    }
-
-    /// The last output, lossily decoded, without trailing whitespace.
-    var tail: String {
-        let bytes = state.withLock { $0.tail }
-        var text = String(decoding: bytes, as: UTF8.self)
-        while let last = text.last, last.isWhitespace {
-            text.removeLast()
+    /// Runs the child; `started` gets its process id once it runs.
+    /// - Returns: Its termination status, once it is reaped.
+    func run(_ configuration: Configuration, started: @escaping @Sendable (Int32) -> Void) async throws
+        -> TerminationStatus
+    {
+        let stdin: FileDescriptorInput = .fileDescriptor(input.readEnd, closeAfterSpawningProcess: true)
+        if let errorOutput {
+            return try await Subprocess.run(configuration, input: stdin, output: .sequence, error: .sequence) {
+                execution in
+                await serve(
+                    execution.processIdentifier.value, started: started,
+                    send: { try? execution.send(signal: $0, toProcessGroup: true) },
+                    reading: [(execution.standardOutput, output), (execution.standardError, errorOutput)])
+            }.terminationStatus
         }
-        return text
+        return try await Subprocess.run(
+            configuration, input: stdin, output: .sequence, error: .combinedWithOutput
+        ) { execution in
+            await serve(
+                execution.processIdentifier.value, started: started,
+                send: { try? execution.send(signal: $0, toProcessGroup: true) },
+                reading: [(execution.standardOutput, output)])
+        }.terminationStatus
     }
 
-    private func receive(_ chunk: [UInt8]) {
-        if let observer {
-            state.withLock { state in
-                state.tail.append(contentsOf: chunk)
-                if state.tail.count > tailByteCount {
-                    state.tail.removeFirst(state.tail.count - tailByteCount)
-                }
-            }
-            observer(chunk)
-            return
-        }
-        let lines: [UInt8] = state.withLock { state in
-            state.tail.append(contentsOf: chunk)
-            if state.tail.count > tailByteCount {
-                state.tail.removeFirst(state.tail.count - tailByteCount)
-            }
-            var out: [UInt8] = []
-            for byte in chunk {
-                state.partialLine.append(byte)
-                if byte == UInt8(ascii: "\n") || state.partialLine.count >= 64 << 10 {
-                    out.append(contentsOf: prefix)
-                    out.append(contentsOf: state.partialLine)
-                    if byte != UInt8(ascii: "\n") {
-                        out.append(UInt8(ascii: "\n"))
+    /// The body of `run`: reads the output until the child has exited, then kills its group's leftovers while the
+    /// child is not yet reaped.
+    private func serve(
+        _ pid: Int32,
+        started: @Sendable (Int32) -> Void,
+        send: @escaping @Sendable (Signal) -> Void,
+        reading streams: [(SubprocessOutputSequence, OutputSink)]
+    ) async {
+        signaller.attach(send)
+        started(pid)
+        input.startWriting()
+        await withTaskGroup(of: Void.self) { group in
+            for (sequence, sink) in streams {
+                group.addTask {
+                    do {
+                        for try await chunk in sequence {
+                            sink.receive([UInt8](Data(buffer: chunk)))
+                        }
+                    } catch {
+                        // A read error ends this stream; the child's status still tells how it ended.
                     }
-                    state.partialLine.removeAll(keepingCapacity: true)
+                    sink.finish()
                 }
             }
-            return out
         }
-        Self.writeToStandardError(lines)
-    }
-
-    /// Waits until the output reached its end (the pipe closed), at most `limit`: a process's last words (a shell's
-    /// `command not found`) can arrive just after its exit is seen. A grandchild keeping the pipe open only costs
-    /// the limit.
-    func waitUntilFinished(atMost limit: Duration) async {
-        let deadline = ContinuousClock.now + limit
-        while !state.withLock({ $0.finished }), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
+        // The output ends when the child exits (end of file can come a moment before the exit is visible), or
+        // earlier if it closed its output (a runtime started with `>/dev/null 2>&1`): wait here, checking at growing
+        // intervals up to 100 ms, so the execution stays valid for signals until the child is gone.
+        var pause = Duration.milliseconds(1)
+        while !ChildStatus.hasEnded(pid) {
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(100))
         }
-    }
-
-    private func finish() {
-        let rest: [UInt8] = state.withLock { state in
-            state.finished = true
-            guard !state.partialLine.isEmpty else {
-                return []
-            }
-            let line = prefix + state.partialLine + [UInt8(ascii: "\n")]
-            state.partialLine = []
-            return line
-        }
-        if observer == nil {
-            Self.writeToStandardError(rest)
-        }
-    }
-
-    /// Writes whole lines to standard error above the status line.
-    static func writeToStandardError(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        StatusConsole.standardError.writeLines(bytes)
+        signaller.detach()
+        send(.kill)
     }
 }
 
-/// Standard error shared by handler output, log lines and a status line redrawn in place.
-///
-/// On a terminal `shardlog map` shows a status line at the bottom; everything else written through here is printed
-/// above it: the line is cleared (`CR`, `ESC [ K`), the lines are written, and the status is drawn again, all in
-/// one `write` under one lock, so a handler's line and the status never share a line. The status is drawn with
-/// auto-wrap off (`ESC [ ? 7 l`) so a long status is cut at the terminal's edge instead of wrapping, which would
-/// leave stale lines behind. Thread-safe: one `Mutex` around each write.
-package final class StatusConsole: Sendable {
-    /// File descriptor 2.
-    package static let standardError = StatusConsole(descriptor: 2)
-
-    private let descriptor: Int32
-    private let status = Mutex<[UInt8]?>(nil)
-    private static let clearLine = Array("\r\u{1B}[K".utf8)
-
-    private init(descriptor: Int32) {
-        self.descriptor = descriptor
-    }
-
-    /// Writes `bytes` (whole lines, each ending in a newline) above the status line.
-    /// - Parameter bytes: The lines.
-    package func writeLines(_ bytes: [UInt8]) {
-        status.withLock { status in
-            guard let status else {
-                writeAll(bytes)
-                return
-            }
-            writeAll(Self.clearLine + bytes + status)
+/// Short commands whose output we need (a tool's version), run through swift-subprocess.
+package enum Command {
+    /// Runs `executable` (a path, or a name looked up on `PATH`) with `arguments` to its end.
+    /// - Parameters:
+    ///   - executable: The program.
+    ///   - arguments: Its arguments.
+    /// - Returns: Its standard output without surrounding whitespace, or `nil` if it could not start, did not exit
+    ///   with status 0, printed nothing or more than 64 KiB.
+    package static func output(_ executable: String, _ arguments: [String]) async -> String? {
+        let result = try? await Subprocess.run(
+            executable.contains("/") ? .path(FilePath(executable)) : .name(executable),
+            arguments: Arguments(arguments),
+            output: .string(limit: 64 << 10),
+            error: .discarded
+        )
+        guard let result, result.terminationStatus == .exited(0) else {
+            return nil
         }
-    }
-
-    /// Draws `text` as the status line, replacing the previous one; `nil` removes it.
-    /// - Parameter text: One line, without a newline.
-    package func setStatus(_ text: String?) {
-        status.withLock { status in
-            guard let text else {
-                if status != nil { writeAll(Self.clearLine) }
-                status = nil
-                return
-            }
-            let drawn = Self.clearLine + Array("\u{1B}[?7l".utf8) + Array(text.utf8) + Array("\u{1B}[?7h".utf8)
-            status = drawn
-            writeAll(drawn)
-        }
-    }
-
-    /// Writes all of `bytes`, retrying short writes and `EINTR`.
-    private func writeAll(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let chunk = offset == 0 ? bytes : Array(bytes[offset...])
-            let written = write(descriptor, chunk, chunk.count)
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                return
-            }
-        }
+        let trimmed = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
     }
 }

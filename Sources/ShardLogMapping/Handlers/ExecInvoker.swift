@@ -18,9 +18,10 @@ import Synchronization
 /// - Environment: ours, plus `AWS_LAMBDA_FUNCTION_NAME`, `SHARDLOG_REQUEST_ID`, `SHARDLOG_SHARD_ID`,
 ///   `SHARDLOG_STREAM_NAME` and `SHARDLOG_DEADLINE_MS` (epoch milliseconds).
 ///
-/// After the shell exits, whatever it left running in its process group is killed, so no handler process outlives
-/// its invocation. Waiting never blocks the cooperative pool: the exit arrives through Foundation's termination
-/// handler and the pipes are served by background threads. Thread-safe; any number of invocations may run at once.
+/// The shell leads its own process group (swift-subprocess, through ``ChildProcess``); after it exits, whatever it
+/// left running in its group is killed, so no handler process outlives its invocation, and its exit is reported only
+/// once its standard error was read to the end, so the tail in an error message has its last line. Waiting never
+/// blocks the cooperative pool. Thread-safe; any number of invocations may run at once.
 public struct ExecInvoker: Invoker {
     /// The shell command.
     public let command: String
@@ -63,7 +64,7 @@ public struct ExecInvoker: Invoker {
         let errors = OutputForwarder(prefix: "[\(functionName) slot \(batch.slot)] ")
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(
+            child = try await ChildProcess.spawn(
                 command: command,
                 directory: directory,
                 environment: environment,
@@ -85,7 +86,6 @@ public struct ExecInvoker: Invoker {
             let cancelled = Task.isCancelled
             child.signalGroup(SIGKILL)
             await child.exit.wait(until: .now + .seconds(2))
-            await child.waitForOutput(until: .now + .seconds(1))
             if cancelled {
                 return .serviceError("the invocation was cancelled; the exec handler was killed")
             }
@@ -95,9 +95,6 @@ public struct ExecInvoker: Invoker {
             )
             return .timedOut
         }
-        // Anything the shell left behind in its group would hold our pipes open and outlive the invocation.
-        child.signalGroup(SIGKILL)
-        await child.waitForOutput(until: .now + .seconds(1))
         guard exit == .exited(0) else {
             let tail = errors.tail(lines: 20)
             if exit.isCommandNotRunnable {

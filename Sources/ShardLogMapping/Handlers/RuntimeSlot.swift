@@ -138,7 +138,7 @@ final class RuntimeSlot: Sendable {
         case .refused(let reason):
             return .serviceError(reason)
         case .ready(let needsProcess):
-            if needsProcess, let failure = startProcess(port: port) {
+            if needsProcess, let failure = await startProcess(port: port) {
                 _ = finish(batch.requestId, with: failure)
             }
         }
@@ -398,7 +398,7 @@ final class RuntimeSlot: Sendable {
 
     /// Starts this slot's runtime process and assigns it the waiting invocation.
     /// - Returns: `nil` on success, or the `.serviceError` to fail the invocation with.
-    private func startProcess(port: Int) -> InvocationOutcome? {
+    private func startProcess(port: Int) async -> InvocationOutcome? {
         let generation = state.withLock { state in
             state.generation += 1
             return state.generation
@@ -409,7 +409,7 @@ final class RuntimeSlot: Sendable {
         let output = OutputForwarder(prefix: "[\(configuration.functionName) slot \(index)] ", observer: observer)
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(
+            child = try await ChildProcess.spawn(
                 command: configuration.command,
                 directory: configuration.directory,
                 environment: configuration.environment(port: port),
@@ -442,10 +442,11 @@ final class RuntimeSlot: Sendable {
             child.signalGroup(SIGKILL)
             return .serviceError("the Runtime API invoker has been shut down")
         }
+        // The exit is reported once the output was read to its end (ChildProcess), so the crash message below has
+        // the process's last words.
         Task {
             if let exit = await child.exit.wait() {
-                await output.waitUntilFinished(atMost: .milliseconds(500))
-                self.processExited(generation: generation, exit: exit)
+                await self.processExited(generation: generation, exit: exit)
             }
         }
         return nil
@@ -453,7 +454,7 @@ final class RuntimeSlot: Sendable {
 
     /// A runtime process ended. If it had the invocation's event, or never asked for one, the invocation fails as
     /// `Runtime.ExitError`; if it died idle before taking the event, a fresh process takes over.
-    func processExited(generation: UInt64, exit: ChildExit) {
+    func processExited(generation: UInt64, exit: ChildExit) async {
         enum Action {
             case none
             case crashed(Invocation, RunningProcess)
@@ -476,10 +477,7 @@ final class RuntimeSlot: Sendable {
             return (.restart, poller)
         }
         poller?.resume(returning: nil)
-        // Whatever the shell left in its group goes too.
-        if case .crashed(_, let process) = action {
-            process.child.signalGroup(SIGKILL)
-        }
+        // Whatever the shell left in its group is already gone (ChildProcess kills it when the shell exits).
         switch action {
         case .none:
             logger.debug("runtime process exited", metadata: ["exit": .string("\(exit)")])
@@ -511,7 +509,9 @@ final class RuntimeSlot: Sendable {
             guard let port else {
                 return
             }
-            if let failure = startProcess(port: port), let requestId = state.withLock({ $0.invocation?.requestId }) {
+            if let failure = await startProcess(port: port),
+                let requestId = state.withLock({ $0.invocation?.requestId })
+            {
                 _ = finish(requestId, with: failure)
             }
             deliverToPoller()

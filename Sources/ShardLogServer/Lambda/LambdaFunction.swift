@@ -183,7 +183,7 @@ final class LambdaFunction: Sendable {
             state.withLock { $0.lastFinished[slot] = ContinuousClock.now }
             pool.release(slot)
         }
-        let (configuration, invoker) = currentInvoker(slot: slot)
+        let (configuration, invoker) = await currentInvoker(slot: slot)
         var work =
             batch
             ?? InvocationBatch(
@@ -256,14 +256,14 @@ final class LambdaFunction: Sendable {
         }
     }
 
-    private func currentInvoker(slot: Int) -> (FunctionConfiguration, RuntimeAPIInvoker) {
+    private func currentInvoker(slot: Int) async -> (FunctionConfiguration, RuntimeAPIInvoker) {
         let (configuration, existing, warn) = state.withLock { state in
             let warn = !state.warnedVersion
             state.warnedVersion = true
             return (state.configuration, state.invokers[slot], warn)
         }
         if let existing { return (configuration, existing) }
-        if warn { warnAboutRuntime(configuration) }
+        if warn { await warnAboutRuntime(configuration) }
         let log = self.log
         let options = FunctionRuntimeOptions(
             handler: configuration.handler,
@@ -315,11 +315,11 @@ final class LambdaFunction: Sendable {
         return "exec ./bootstrap"
     }
 
-    private func warnAboutRuntime(_ configuration: FunctionConfiguration) {
+    private func warnAboutRuntime(_ configuration: FunctionConfiguration) async {
         let runtime = configuration.runtime
         guard runtime.hasPrefix("python3.") else { return }
         let wanted = String(runtime.dropFirst("python".count))
-        guard let local = Self.localPythonVersion, local != wanted else { return }
+        guard let local = await Self.localPythonVersion(), local != wanted else { return }
         let message =
             "WARNING: function \(name) asks for \(runtime); running it with the local python3 (Python \(local))"
         logger.warning("\(message)")
@@ -327,23 +327,9 @@ final class LambdaFunction: Sendable {
     }
 
     /// `3.11` for the first `python3` on PATH, or `nil`.
-    static let localPythonVersion: String? = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return nil
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? nil : text
-    }()
+    static func localPythonVersion() async -> String? {
+        await Command.output("python3", ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    }
 
     private static func quote(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
