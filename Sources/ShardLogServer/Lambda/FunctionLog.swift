@@ -1,5 +1,6 @@
 import Foundation
 import ShardLogMapping
+import ShardLogWire
 import Synchronization
 
 /// A function's log, `<data>/functions/<name>/log`: one line per entry, `<ISO-8601 time><TAB><text>`, holding its
