@@ -10,6 +10,8 @@ final class DeliveryRecorder: Sendable {
     /// The clock the producers stamped records with.
     let stamp: Stamp
     private let deliveredCount = Atomic<Int>(0)
+    private let invocationCount = Atomic<Int>(0)
+    private let sleptNanoseconds = Atomic<Int>(0)
     private let measuring = Atomic<Bool>(false)
     private let latencies = Mutex(LatencyHistogram())
 
@@ -25,6 +27,33 @@ final class DeliveryRecorder: Sendable {
     /// Records delivered so far (at least once: redeliveries count again).
     var delivered: Int { deliveredCount.load(ordering: .relaxed) }
 
+    /// Invocations (batches) delivered so far.
+    var invocations: Int { invocationCount.load(ordering: .relaxed) }
+
+    /// Nanoseconds the handler spent sleeping so far, summed over invocations (measured around each sleep).
+    var slept: Int { sleptNanoseconds.load(ordering: .relaxed) }
+
+    /// What was delivered so far, for differences over a window.
+    var snapshot: Snapshot {
+        Snapshot(records: delivered, invocations: invocations, sleptNanoseconds: slept)
+    }
+
+    /// Counters at one moment.
+    struct Snapshot: Sendable {
+        /// Records delivered.
+        var records: Int
+        /// Invocations.
+        var invocations: Int
+        /// Handler sleep, summed.
+        var sleptNanoseconds: Int
+    }
+
+    /// Adds the time one invocation's handler slept.
+    func addSleep(_ duration: Duration) {
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        sleptNanoseconds.wrappingAdd(Int(nanoseconds), ordering: .relaxed)
+    }
+
     /// The latencies recorded so far.
     var latencyHistogram: LatencyHistogram { latencies.withLock { $0 } }
 
@@ -33,6 +62,7 @@ final class DeliveryRecorder: Sendable {
     func record(_ records: [Record]) {
         let now = stamp.now
         deliveredCount.wrappingAdd(records.count, ordering: .relaxed)
+        invocationCount.wrappingAdd(1, ordering: .relaxed)
         guard measuring.load(ordering: .relaxed) else { return }
         latencies.withLock { histogram in
             for record in records {
@@ -52,7 +82,13 @@ struct BenchHandler: KinesisHandler {
     /// Records the batch and sleeps; never fails a record.
     func handle(_ records: [Record], context: HandlerContext) async throws -> BatchItemFailures {
         recorder.record(records)
-        if latency > .zero { try await Task.sleep(for: latency) }
+        if latency > .zero {
+            // The sleep is timed, so a report can tell the handler's own overshoot from time spent outside it.
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await Task.sleep(for: latency)
+            recorder.addSleep(clock.now - start)
+        }
         return .none
     }
 }
@@ -92,6 +128,19 @@ struct DeliveryRun: Sendable {
         var ingestSeconds: Double
         /// Records/s delivered in the steady-state window.
         var deliveryRecordsPerSecond: Double
+        /// Records per invocation in the steady-state window.
+        var meanBatchSize: Double
+        /// The handler's measured sleep per invocation in the window, milliseconds (0 for a 0 ms handler).
+        var meanHandlerMilliseconds: Double
+        /// Start of a lane's batch to the start of its next, on average over the window, milliseconds.
+        var laneCycleMilliseconds: Double
+        /// Cycles of a bare loop of the handler's sleeps, one task per lane and no mapping, as a share of the ideal
+        /// (nil for a 0 ms handler): what sleeping alone allows on this machine.
+        var sleepLoopFractionOfIdeal: Double?
+        /// CPU of this process per invocation while the mapping ran, microseconds.
+        var cpuMicrosecondsPerInvocation: Double
+        /// CPU of this process per delivered record while the mapping ran, nanoseconds.
+        var cpuNanosecondsPerRecord: Double
         /// CPU of this process during delivery, percent of one core.
         var cpuPercent: Double
         /// CPU of other work during delivery, percent of one core.
@@ -120,6 +169,43 @@ struct DeliveryRun: Sendable {
         return min(maximumBacklog, Int(ideal * window * 1.5) + lanes * batchSize * 2)
     }
 
+    /// Partition keys that spread records evenly over every lane of every shard: `keysPerLane` keys for each of the
+    /// `laneCount` lanes (``LaneRouter``) of each shard, interleaved so consecutive records go to different shards
+    /// and lanes. The ideal assumes it: a lane runs one batch at a time, so a shard whose busiest lane gets a share
+    /// `s` of its records delivers at most `1 / (laneCount × s)` of the ideal (with keys drawn at random, 50 per
+    /// lane, that bound is 80–96% depending on the point, which is what this benchmark measured before).
+    /// - Throws: ``BenchError`` when no such keys turn up among the first candidates.
+    static func laneBalancedKeys(
+        stream: DataStream, shardIds: [String], laneCount: Int, keysPerLane: Int
+    ) throws -> [String] {
+        let shardIndex = Dictionary(uniqueKeysWithValues: shardIds.enumerated().map { ($1, $0) })
+        var buckets = Array(repeating: Array(repeating: [String](), count: laneCount), count: shardIds.count)
+        let wanted = shardIds.count * laneCount * keysPerLane
+        var found = 0
+        var candidate = 0
+        while found < wanted {
+            guard candidate < wanted * 64 + 10_000 else {
+                throw BenchError("found only \(found) of \(wanted) lane-balanced partition keys")
+            }
+            let key = "key-\(candidate)"
+            candidate += 1
+            guard let shard = shardIndex[stream.shardId(forPartitionKey: key)] else { continue }
+            let lane = LaneRouter.lane(of: key, laneCount: laneCount)
+            if buckets[shard][lane].count < keysPerLane {
+                buckets[shard][lane].append(key)
+                found += 1
+            }
+        }
+        var keys: [String] = []
+        keys.reserveCapacity(wanted)
+        for index in 0..<keysPerLane {
+            for lane in 0..<laneCount {
+                for shard in buckets.indices { keys.append(buckets[shard][lane][index]) }
+            }
+        }
+        return keys
+    }
+
     /// Runs both phases.
     /// - Throws: Store or mapping errors; ``BenchError`` when delivery stalls.
     func run() async throws -> Result {
@@ -132,9 +218,10 @@ struct DeliveryRun: Sendable {
         let description = try store.createStream(named: streamName, shardCount: shards)
         let stream = try store.stream(named: streamName)
         let shardIds = description.shards.map(\.shardId)
-        let keys = KeyPlan.keys(
-            stream: stream, shardIds: shardIds, producers: producers, mode: .spread,
-            keysPerShard: max(100, 50 * parallelizationFactor))
+        let balanced = try Self.laneBalancedKeys(
+            stream: stream, shardIds: shardIds, laneCount: parallelizationFactor,
+            keysPerLane: max(50, 100 / parallelizationFactor))
+        let keys = Array(repeating: balanced, count: producers)
         let total = backlog
         let producers = self.producers
         let payloads = self.payloads
@@ -148,12 +235,19 @@ struct DeliveryRun: Sendable {
 
         let throughputRecorder = DeliveryRecorder(stamp: stamp, measureLatency: false)
         let before = CPUSample.now()
-        let rate = try await withMapping(streamName: streamName, recorder: throughputRecorder, logger: logger) {
+        let window = try await withMapping(streamName: streamName, recorder: throughputRecorder, logger: logger) {
             try await measureThroughput(recorder: throughputRecorder, backlog: ingest.records)
         }
         let after = CPUSample.now()
         let usage = after.usage(since: before)
+        let cpuSeconds = after.processSeconds - before.processSeconds
+        let delivered = throughputRecorder.snapshot
         if deleteStreams { try store.deleteStream(named: streamName) }
+
+        let sleepLoop =
+            handlerLatency > .zero
+            ? try await Self.sleepLoopFraction(
+                tasks: shards * parallelizationFactor, sleep: handlerLatency, duration: duration) : nil
 
         // Phase 2: latency at a fixed offered rate into an empty stream the mapping already follows.
         let latencyName = name + "-latency"
@@ -188,8 +282,36 @@ struct DeliveryRun: Sendable {
         }
         if deleteStreams { try store.deleteStream(named: latencyName) }
         return Result(
-            ingest: ingest, ingestSeconds: ingestSeconds, deliveryRecordsPerSecond: rate, cpuPercent: usage.own,
+            ingest: ingest, ingestSeconds: ingestSeconds, deliveryRecordsPerSecond: window.recordsPerSecond,
+            meanBatchSize: window.meanBatchSize, meanHandlerMilliseconds: window.meanHandlerMilliseconds,
+            laneCycleMilliseconds: window.laneCycleMilliseconds(lanes: shards * parallelizationFactor),
+            sleepLoopFractionOfIdeal: sleepLoop,
+            cpuMicrosecondsPerInvocation: cpuSeconds * 1e6 / Double(max(delivered.invocations, 1)),
+            cpuNanosecondsPerRecord: cpuSeconds * 1e9 / Double(max(delivered.records, 1)), cpuPercent: usage.own,
             othersCPUPercent: usage.others, latencies: latencyRecorder.latencyHistogram)
+    }
+
+    /// The reference for a sleeping handler: `tasks` tasks that each sleep `sleep` in a loop (as ``BenchHandler``
+    /// does, with nothing else) for `duration`; the sleeps completed as a share of `tasks × duration / sleep`.
+    static func sleepLoopFraction(tasks: Int, sleep: Duration, duration: Duration) async throws -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + duration
+        let cycles = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<tasks {
+                group.addTask {
+                    var count = 0
+                    while clock.now < end {
+                        try await Task.sleep(for: sleep)
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = clock.now - start
+        return Double(cycles) / (Double(tasks) * (elapsed / sleep))
     }
 
     /// Runs a mapping with a ``BenchHandler`` on `streamName` (from TRIM_HORIZON) while `body` runs, then stops it.
@@ -218,9 +340,41 @@ struct DeliveryRun: Sendable {
         return result
     }
 
+    /// What the throughput window saw.
+    struct Window: Sendable {
+        /// Records/s delivered.
+        var recordsPerSecond: Double
+        /// Counters at the window's start and end.
+        var start: DeliveryRecorder.Snapshot
+        var end: DeliveryRecorder.Snapshot
+        /// The window's length in seconds.
+        var seconds: Double
+
+        /// Records per invocation in the window.
+        var meanBatchSize: Double {
+            let invocations = end.invocations - start.invocations
+            return invocations > 0 ? Double(end.records - start.records) / Double(invocations) : 0
+        }
+
+        /// The handler's mean measured sleep per invocation in the window, milliseconds.
+        var meanHandlerMilliseconds: Double {
+            let invocations = end.invocations - start.invocations
+            return invocations > 0
+                ? Double(end.sleptNanoseconds - start.sleptNanoseconds) / Double(invocations) / 1e6 : 0
+        }
+
+        /// How long one lane took from the start of a batch to the start of its next, on average, milliseconds:
+        /// lanes × window / invocations (every lane busy all the time makes this the handler's time plus the
+        /// engine's time between batches).
+        func laneCycleMilliseconds(lanes: Int) -> Double {
+            let invocations = end.invocations - start.invocations
+            return invocations > 0 ? Double(lanes) * seconds * 1000 / Double(invocations) : 0
+        }
+    }
+
     /// Records/s delivered in a window of ``duration`` that starts after a warm-up (a fifth of the window, at most
     /// 300 ms) from the first delivery; if the backlog drains first, up to the moment it drained.
-    private func measureThroughput(recorder: DeliveryRecorder, backlog: Int) async throws -> Double {
+    private func measureThroughput(recorder: DeliveryRecorder, backlog: Int) async throws -> Window {
         let clock = ContinuousClock()
         let giveUp = clock.now + .seconds(30) + duration * 5
         while recorder.delivered == 0 {
@@ -228,26 +382,39 @@ struct DeliveryRun: Sendable {
             try await Task.sleep(for: .microseconds(500))
         }
         let first = clock.now
+        let firstSnapshot = recorder.snapshot
         let warmup = min(duration / 5, .milliseconds(300))
-        var windowStart: (instant: ContinuousClock.Instant, delivered: Int)?
+        var windowStart: (instant: ContinuousClock.Instant, snapshot: DeliveryRecorder.Snapshot)?
+        func window(
+            from start: ContinuousClock.Instant, _ snapshot: DeliveryRecorder.Snapshot, to now: ContinuousClock.Instant,
+            _ end: DeliveryRecorder.Snapshot
+        ) -> Window {
+            let seconds = max((now - start) / .seconds(1), 1e-3)
+            return Window(
+                recordsPerSecond: Double(end.records - snapshot.records) / seconds, start: snapshot, end: end,
+                seconds: seconds)
+        }
         while true {
             try await Task.sleep(for: .milliseconds(2))
             let now = clock.now
-            let delivered = recorder.delivered
-            if windowStart == nil && now - first >= warmup && delivered < backlog {
-                windowStart = (now, delivered)
+            let snapshot = recorder.snapshot
+            if windowStart == nil && now - first >= warmup && snapshot.records < backlog {
+                windowStart = (now, snapshot)
             }
-            if delivered >= backlog {
+            if snapshot.records >= backlog {
                 if let start = windowStart, now - start.instant >= .milliseconds(50) {
-                    return Double(delivered - start.delivered) / ((now - start.instant) / .seconds(1))
+                    return window(from: start.instant, start.snapshot, to: now, snapshot)
                 }
-                return Double(delivered) / max((now - first) / .seconds(1), 1e-3)
+                // Counted from the first delivery, which the first snapshot includes.
+                var all = window(from: first, firstSnapshot, to: now, snapshot)
+                all.recordsPerSecond = Double(snapshot.records) / all.seconds
+                return all
             }
             if let start = windowStart, now - start.instant >= duration {
-                return Double(delivered - start.delivered) / ((now - start.instant) / .seconds(1))
+                return window(from: start.instant, start.snapshot, to: now, snapshot)
             }
             guard now < giveUp else {
-                throw BenchError("only \(delivered) of \(backlog) records were delivered; the mapping stalled")
+                throw BenchError("only \(snapshot.records) of \(backlog) records were delivered; the mapping stalled")
             }
         }
     }

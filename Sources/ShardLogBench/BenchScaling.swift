@@ -94,6 +94,21 @@ struct BenchScaling: AsyncParsableCommand {
         var ingestMegabytesPerSecond: Spread
         /// Records/s delivered to the handler, per run.
         var deliveryRecordsPerSecond: Spread
+        /// Records per invocation in the measured window, per run (below BatchSize: lanes ran partial batches).
+        var meanBatchSize: Spread?
+        /// The handler's measured sleep per invocation, milliseconds, per run (its overshoot over the latency
+        /// asked for is the sleep's, not the engine's).
+        var meanHandlerMilliseconds: Spread?
+        /// Start of a lane's batch to the start of its next, milliseconds, per run: the handler's time plus the
+        /// engine's time between batches.
+        var laneCycleMilliseconds: Spread?
+        /// A bare loop of the handler's sleeps (one task per lane, no mapping) as a share of the ideal, per run; nil
+        /// for a 0 ms handler.
+        var sleepLoopFractionOfIdeal: Spread?
+        /// CPU of this process per invocation while the mapping delivered, microseconds, per run.
+        var cpuMicrosecondsPerInvocation: Spread?
+        /// CPU of this process per delivered record while the mapping delivered, nanoseconds, per run.
+        var cpuNanosecondsPerRecord: Spread?
         /// shards × factor × BatchSize / latency; nil for a 0 ms handler.
         var idealRecordsPerSecond: Double?
         /// Median delivery divided by the ideal; nil for a 0 ms handler.
@@ -187,6 +202,15 @@ struct BenchScaling: AsyncParsableCommand {
                     + "\(batchSize), from TRIM_HORIZON of a backlog), over \(options.duration) s after a warm-up; "
                     + "median and spread over \(options.repeats) runs taken in rounds (every point once per round), "
                     + "each in a fresh data directory. Ideal = shards × factor × BatchSize / latency.",
+                "Keys: 100 / factor (at least 50) partition keys per lane of each shard, chosen so that every lane "
+                    + "gets the same share of its shard's records, as the ideal assumes: a lane runs one batch at a "
+                    + "time, so a shard whose busiest lane gets a share s delivers at most 1 / (factor × s) of the "
+                    + "ideal (keys drawn at random bound most points of this grid below 95%).",
+                "Sleep loop: as many tasks as lanes, each sleeping the handler latency in a loop for the same "
+                    + "duration with no mapping; its cycles as a share of the ideal (what the sleeps alone allow).",
+                "Per invocation: records/invocation, the handler's measured sleep and a lane's cycle (start of a "
+                    + "batch to the start of its next: lanes × window / invocations) over the measured window; "
+                    + "this process's CPU per invocation and per record over the whole throughput phase.",
                 "Latency: put-to-handler (from just before putRecords to the handler's first line), at "
                     + "\(NumberText.grouped(latencyRate)) records/s offered, all runs pooled in one HdrHistogram.",
                 "Ingest: records/s while \(producers) producer threads put the backlog with putRecords "
@@ -211,7 +235,12 @@ struct BenchScaling: AsyncParsableCommand {
             ingestRecordsPerSecond: Spread(results.map { Double($0.ingest.records) / max($0.ingestSeconds, 1e-9) }),
             ingestMegabytesPerSecond: Spread(
                 results.map { Double($0.ingest.bytes) / max($0.ingestSeconds, 1e-9) / 1e6 }),
-            deliveryRecordsPerSecond: delivery, idealRecordsPerSecond: ideal,
+            deliveryRecordsPerSecond: delivery, meanBatchSize: Spread(results.map(\.meanBatchSize)),
+            meanHandlerMilliseconds: Spread(results.map(\.meanHandlerMilliseconds)),
+            laneCycleMilliseconds: Spread(results.map(\.laneCycleMilliseconds)),
+            sleepLoopFractionOfIdeal: ideal == nil ? nil : Spread(results.compactMap(\.sleepLoopFractionOfIdeal)),
+            cpuMicrosecondsPerInvocation: Spread(results.map(\.cpuMicrosecondsPerInvocation)),
+            cpuNanosecondsPerRecord: Spread(results.map(\.cpuNanosecondsPerRecord)), idealRecordsPerSecond: ideal,
             fractionOfIdeal: ideal.map { delivery.median / $0 }, latencyOfferedRecordsPerSecond: latencyRate,
             latency: pooled.summary,
             latencyP99Microseconds: Spread(results.map { $0.latencies.microseconds(atPercentile: 99) }),
@@ -224,7 +253,9 @@ struct BenchScaling: AsyncParsableCommand {
         TextTable(
             headers: [
                 "shards", "P", "handler ms", "ingest rec/s", "ingest MB/s", "delivered rec/s", "spread", "ideal rec/s",
-                "% ideal", "p50", "p99", "p99.9", "others CPU %",
+                "% ideal", "sleep loop %", "batch", "handler ms", "cycle ms", "CPU µs/inv", "CPU ns/rec", "p50", "p99",
+                "p99.9",
+                "others CPU %",
             ],
             rows: points.map { point in
                 [
@@ -236,6 +267,13 @@ struct BenchScaling: AsyncParsableCommand {
                     NumberText.plusMinus(point.deliveryRecordsPerSecond),
                     point.idealRecordsPerSecond.map(NumberText.grouped) ?? "-",
                     point.fractionOfIdeal.map { NumberText.fixed($0 * 100, 0) } ?? "-",
+                    point.sleepLoopFractionOfIdeal.map { NumberText.fixed($0.median * 100, 0) } ?? "-",
+                    point.meanBatchSize.map { NumberText.fixed($0.median, 1) } ?? "-",
+                    point.handlerLatencyMilliseconds > 0
+                        ? point.meanHandlerMilliseconds.map { NumberText.fixed($0.median, 2) } ?? "-" : "-",
+                    point.laneCycleMilliseconds.map { NumberText.fixed($0.median, 2) } ?? "-",
+                    point.cpuMicrosecondsPerInvocation.map { NumberText.fixed($0.median, 1) } ?? "-",
+                    point.cpuNanosecondsPerRecord.map { NumberText.fixed($0.median, 0) } ?? "-",
                     NumberText.duration(microseconds: point.latency.p50Microseconds),
                     NumberText.duration(microseconds: point.latency.p99Microseconds),
                     NumberText.duration(microseconds: point.latency.p999Microseconds),

@@ -121,6 +121,14 @@ struct ResultsGeneratorTests {
             #expect(markdown.contains("| `shardlog put --endpoint-url` | 131,377 (118,530–139,804) | 3.27× |"))
             #expect(markdown.contains("boto3 `put_records` loop) | 3.27× | ≥ 3× | **met** |"))
             #expect(!markdown.contains("/work/shared"))
+            // Put → handler p99 is judged on the worst 0 ms-handler point of scaling.json, named with the best.
+            #expect(
+                markdown.contains(
+                    "| worst of 4: S=8, P=10, p99 2.35 ms (p50 0.66 ms) | best: S=1, P=1, p99 0.82 ms | 2.35 ms | ≤ 1 ms "
+                        + "| **missed** |"))
+            // The delivery table's per-invocation columns, where the point has them.
+            #expect(markdown.contains("| 95% | 99% | 100.0 | 10.11 | 10.47 | 61.5 | 615 | 5,394 |"))
+            #expect(markdown.contains("| 50% | - | - | - | - | - | - | 1,525 |"))
             // The Lambda API's Invoke (lambda.json): its goal and its section.
             #expect(markdown.contains("| 1.71 ms (p99 2.95 ms) | boto3 p50 3.42 ms | 1.71 ms | ≤ 2 ms | **met** |"))
             #expect(markdown.contains("## Lambda API: Invoke of a Python function"))

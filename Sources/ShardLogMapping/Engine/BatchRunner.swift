@@ -300,7 +300,11 @@ struct BatchRunner: Sendable {
         }
         let invoker = context.invoker
         let invoked = ContinuousClock.now
-        let outcome = await MappingScheduler.$current.withValue(context.scheduler) { await invoker.invoke(batch) }
+        let pieces = deaggregatedPieces(of: batch)
+        let outcome = await MappingScheduler.$current.withValue(context.scheduler) {
+            if let pieces { return await invokeInPieces(pieces, batch: batch) }
+            return await invoker.invoke(batch)
+        }
         context.metrics.finishedInvocation(after: ContinuousClock.now - invoked)
         segment.invokeCount += 1
         segment.requestId = requestId
@@ -318,6 +322,62 @@ struct BatchRunner: Sendable {
             break
         }
         return verdict
+    }
+
+    /// The events of a batch whose de-aggregated event would pass Lambda's 6 MB payload cap, each within it; `nil`
+    /// when the event fits (the usual case) or the handler runs in this process (it gets the stored records, not an
+    /// event).
+    ///
+    /// The shard reader sizes KPL aggregates as their user records (``ShardPoller``), so a batch of several records
+    /// fits; only one aggregate whose user records alone pass the cap (a 1 MiB aggregate of tiny records can expand
+    /// past 6 MB) is cut here, between user records. Not with a tumbling window, whose state passes from one
+    /// invocation to the next: such a batch is delivered whole.
+    private func deaggregatedPieces(of batch: InvocationBatch) -> [[UInt8]]? {
+        guard batch.deaggregate, batch.window == nil, batch.records.count == 1, !(context.invoker is InProcessInvoker),
+            batch.records[0].data.starts(with: KPLAggregation.magic)
+        else { return nil }
+        let encoder = KinesisEventEncoder(
+            source: KinesisEventSource(
+                streamARN: batch.streamARN, streamName: batch.streamName, shardId: batch.shardId))
+        let users = KPLAggregation.expand(batch.records.map(EventRecord.init))
+        let cap = LaneBuffer.maximumPayloadByteCount
+        var pieces: [[UInt8]] = []
+        var piece: [EventRecord] = []
+        var bytes = encoder.envelopeByteCount()
+        for user in users {
+            let added = encoder.encodedByteCount(of: user) + (piece.isEmpty ? 0 : 1)
+            if !piece.isEmpty && bytes + added > cap {
+                pieces.append(encoder.encode(piece))
+                piece.removeAll(keepingCapacity: true)
+                bytes = encoder.envelopeByteCount()
+                bytes += encoder.encodedByteCount(of: user)
+            } else {
+                bytes += added
+            }
+            piece.append(user)
+        }
+        guard !pieces.isEmpty else { return nil }
+        pieces.append(encoder.encode(piece))
+        return pieces
+    }
+
+    /// Invokes the handler with each piece of one aggregate's event in order (each a fresh request id), stopping at
+    /// the first that does not succeed: its outcome is the batch's, so the whole record is retried (its earlier
+    /// pieces again: at least once, as for any retried record).
+    private func invokeInPieces(_ pieces: [[UInt8]], batch: InvocationBatch) async -> InvocationOutcome {
+        var outcome = InvocationOutcome.response([])
+        for (index, piece) in pieces.enumerated() {
+            var part = batch
+            part.rawEvent = piece
+            if index > 0 { part.requestId = UUID().uuidString.lowercased() }
+            outcome = await context.invoker.invoke(part)
+            guard case .response(let body) = outcome,
+                HandlerResponse(
+                    parsing: body, batchSequenceNumbers: Set(batch.records.map(\.sequenceNumber)),
+                    reportBatchItemFailures: configuration.reportsBatchItemFailures) == .success
+            else { return outcome }
+        }
+        return outcome
     }
 
     /// What an outcome means for the batch, with the reason of a failure as a user reads it.
@@ -408,11 +468,7 @@ struct BatchRunner: Sendable {
                     statusCode: 200, executedVersion: "$LATEST",
                     functionError: condition == .retryAttemptsExhausted ? segment.functionError : nil),
                 source: KinesisEventSource(streamName: context.streamName, shardId: shardId),
-                records: records.map {
-                    EventRecord(
-                        partitionKey: $0.partitionKey, sequenceNumber: $0.sequenceNumber, data: $0.data,
-                        approximateArrivalTimestamp: $0.approximateArrivalTimestamp)
-                },
+                records: records.map(EventRecord.init),
                 lastError: segment.lastError)
             var delay = context.firstRetryDelay
             while true {

@@ -156,9 +156,13 @@ struct LaneBuffer {
 }
 
 /// Routes partition keys to lanes with a stable hash (FNV-1a), so a key always lands in the same lane.
-enum LaneRouter {
-    /// The lane of `partitionKey` among `laneCount` lanes.
-    static func lane(of partitionKey: String, laneCount: Int) -> Int {
+///
+/// A lane runs one batch at a time, so with a backlog a shard's rate is bounded by its busiest lane: if a lane gets
+/// a share `s` of the shard's records, the shard delivers at most `1 / (ParallelizationFactor × s)` of
+/// `ParallelizationFactor` busy lanes. Public so that a producer (or a benchmark) can see where its keys land.
+public enum LaneRouter {
+    /// The lane of `partitionKey` among `laneCount` lanes (0 when `laneCount` is 1 or less).
+    public static func lane(of partitionKey: String, laneCount: Int) -> Int {
         guard laneCount > 1 else { return 0 }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in partitionKey.utf8 {

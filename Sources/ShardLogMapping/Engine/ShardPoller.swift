@@ -195,8 +195,9 @@ final class ShardPoller {
         self.checkpoints = checkpoints
         self.filter = filter
         self.reportStatus = reportStatus
+        // The source as the handlers' events name it (region and account from the stream's ARN), so sizes match.
         self.encoder = KinesisEventEncoder(
-            source: KinesisEventSource(streamName: context.streamName, shardId: shardId))
+            source: KinesisEventSource(streamARN: context.streamARN, streamName: context.streamName, shardId: shardId))
         // A tumbling window's state passes from one invocation to the next: one lane per shard.
         let laneCount =
             context.configuration.tumblingWindow == nil ? max(1, context.configuration.parallelizationFactor) : 1
@@ -376,25 +377,33 @@ final class ShardPoller {
         var filtered = 0
         for record in records {
             if let filter {
-                let event = EventRecord(
-                    partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber, data: record.data,
-                    approximateArrivalTimestamp: record.approximateArrivalTimestamp)
-                if !filter.matches(event) {
+                if !filter.matches(EventRecord(record)) {
                     filtered += 1
                     continue
                 }
             }
-            // Sized from its parts: local sequence numbers are 56 digits, so none is formatted here.
-            let size = encoder.encodedByteCount(
-                partitionKey: record.partitionKey,
-                sequenceNumberByteCount: record.sourceSequenceNumber?.utf8.count ?? 56,
-                dataByteCount: record.data.count, arrival: record.approximateArrivalTimestamp)
+            // Sized from its parts: local sequence numbers are 56 digits, so none is formatted here. A KPL aggregate
+            // that the event de-aggregates is sized as its user records, so batches close on the event's real size.
+            let size =
+                configuration.deaggregate && record.data.starts(with: KPLAggregation.magic)
+                ? Self.deaggregatedByteCount(of: record, encoder: encoder)
+                : encoder.encodedByteCount(
+                    partitionKey: record.partitionKey,
+                    sequenceNumberByteCount: record.sourceSequenceNumber?.utf8.count ?? 56,
+                    dataByteCount: record.data.count, arrival: record.approximateArrivalTimestamp)
             let lane = LaneRouter.lane(of: record.partitionKey, laneCount: laneCount)
             lanes[lane].append(PendingRecord(record: record, eventByteCount: size, readAt: now))
         }
         if filtered > 0 {
             context.metrics.update { $0.filteredRecords += filtered }
         }
+    }
+
+    /// The bytes `record` takes in the `Records` array of an event that de-aggregates KPL records: each of its user
+    /// records' elements and the commas between them (the record's own element when it is not an aggregate).
+    static func deaggregatedByteCount(of record: Record, encoder: KinesisEventEncoder) -> Int {
+        let expanded = KPLAggregation.expand(CollectionOfOne(EventRecord(record)))
+        return expanded.reduce(max(0, expanded.count - 1)) { $0 + encoder.encodedByteCount(of: $1) }
     }
 
     /// How long an idle reader may sleep on the doorbell: until the nearest batching-window deadline, at most the
@@ -486,5 +495,27 @@ final class ShardPoller {
         windowEntryDue = windows != nil
         checkpoints.set(
             ShardCheckpoint(sequenceNumber: source.sequenceNumber(ordinal: UInt64(handled))), shardId: shardId)
+    }
+}
+
+extension KinesisEventSource {
+    /// The source of a shard's events with the region and account of the stream's ARN
+    /// (`arn:aws:kinesis:<region>:<account>:stream/<name>`), or the defaults when it has another form.
+    init(streamARN: String, streamName: String, shardId: String) {
+        self.init(streamName: streamName, shardId: shardId)
+        if let arn = try? StreamARN(parsing: streamARN) {
+            region = arn.region
+            accountId = arn.account
+            invokeIdentityArn = "arn:\(arn.partition):iam::\(arn.account):role/shardlog"
+        }
+    }
+}
+
+extension EventRecord {
+    /// The event element of a stored record.
+    init(_ record: Record) {
+        self.init(
+            partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber, data: record.data,
+            approximateArrivalTimestamp: record.approximateArrivalTimestamp)
     }
 }

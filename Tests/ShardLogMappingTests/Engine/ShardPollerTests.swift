@@ -1,6 +1,7 @@
 import Foundation
 import ShardLog
 import ShardLogTestSupport
+import Synchronization
 import Testing
 
 @testable import ShardLogMapping
@@ -74,6 +75,68 @@ struct ShardPollerTests {
             #expect(summary.metrics.retries == summary.metrics.functionErrors)
             let last = try #require(delivered.max { $0.sequence.offset < $1.sequence.offset })
             #expect(summary.checkpoints["shardId-000000000000"]?.sequenceNumber == last.sequenceNumber)
+        }
+    }
+
+    /// With `Deaggregate`, batches close on the size of the de-aggregated event: ten aggregates of 2,000 small user
+    /// records (≈0.8 MB of event each, ≈30 KB stored) do not share one event, and one 400 kB aggregate whose user
+    /// records alone pass 6 MB is delivered in several events. Every event stays within the cap and every user
+    /// record arrives exactly once.
+    @Test func deaggregatedEventsStayWithinTheSixMegabyteCap() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            try store.createStream(named: "s", shardCount: 1)
+            let stream = try store.stream(named: "s")
+            func aggregate(users: Int?, tag: String, byteCount: Int = 1_000_000) -> PutRecordsEntry {
+                var aggregator = KPLAggregation.Aggregator(maxByteCount: byteCount)
+                var index = 0
+                while users.map({ index < $0 }) ?? true,
+                    aggregator.add(.init(partitionKey: "u\(index % 50)", data: Array("\(tag)-\(index)".utf8)))
+                {
+                    index += 1
+                }
+                return PutRecordsEntry(partitionKey: KPLAggregation.aggregatePartitionKey, data: aggregator.encoded())
+            }
+            var entries = (0..<10).map { aggregate(users: 2_000, tag: "m\($0)") }
+            // As many user records as fit in 400 kB: ≈10 MB de-aggregated.
+            entries.append(aggregate(users: nil, tag: "big", byteCount: 400_000))
+            let userCount = entries.reduce(0) { $0 + (KPLAggregation.deaggregate($1.data)?.count ?? 0) }
+            _ = try stream.putRecords(entries)
+
+            struct Event: Sendable {
+                var byteCount: Int
+                var users: [String]
+            }
+            let events = Mutex<[Event]>([])
+            let invoker = ScriptedInvoker { batch, _ in
+                let bytes = batch.eventBytes
+                let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+                let records = object?["Records"] as? [[String: Any]] ?? []
+                let users = records.map { record -> String in
+                    let kinesis = record["kinesis"] as? [String: Any] ?? [:]
+                    return "\(kinesis["sequenceNumber"] ?? "?")/\(kinesis["subSequenceNumber"] ?? "?")"
+                }
+                events.withLock { $0.append(Event(byteCount: bytes.count, users: users)) }
+                return .response([])
+            }
+            var configuration = MappingConfiguration(startingPosition: .trimHorizon, batchSize: 100)
+            configuration.deaggregate = true
+            let mapping = makeMapping(store: store, configuration: configuration, invoker: invoker)
+            async let summary = mapping.run(exitWhenIdle: false)
+            #expect(await eventually { events.withLock { $0.reduce(0) { $0 + $1.users.count } } >= userCount })
+            mapping.stop()
+            _ = try await summary
+
+            let seen = events.withLock { $0 }
+            let cap = 6 * 1024 * 1024
+            for event in seen {
+                #expect(event.byteCount <= cap, "an event of \(event.byteCount) bytes")
+            }
+            let users = seen.flatMap(\.users)
+            #expect(users.count == userCount)
+            #expect(Set(users).count == userCount, "every user record once")
+            // The ten medium aggregates (≈8 MB de-aggregated) need at least two events, the big one at least two.
+            #expect(seen.count >= 4, "\(seen.count) events: \(seen.map(\.byteCount))")
         }
     }
 }
