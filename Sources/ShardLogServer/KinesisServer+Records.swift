@@ -302,12 +302,11 @@ extension KinesisServer {
             stream, shardId: shardId,
             position: .atSequenceNumber(SequenceNumber(shardIndex: index, offset: offset).description))
         try it.skipTrimmed()
-        let records = try it.next(limit: limit, maxBytes: 10 << 20)
+        // The records stay in their stored batches until they are written into the response.
+        let records = try it.nextStored(limit: limit, maxBytes: 10 << 20)
         let atEnd = try it.isAtShardEnd()
         let behind = try it.millisBehindLatest()
-        var bytes = 0
-        for r in records { bytes += r.data.count + r.partitionKey.utf8.count }
-        if !records.isEmpty { metrics.recordOutgoing(key, records: records.count, bytes: bytes) }
+        if !records.isEmpty { metrics.recordOutgoing(key, records: records.count, bytes: records.byteCount) }
         let rest = JSON.fields([
             "NextShardIterator": atEnd
                 ? nil

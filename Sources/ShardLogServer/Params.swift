@@ -18,7 +18,7 @@ struct Params {
     /// but an object (a CBOR map) is a `SerializationException`. A `PutRecords` JSON body in the plain form every SDK
     /// sends is read into ``records`` without a value per record (see ``PutRecordsBody``).
     init(body: [UInt8], format: WireFormat = .json, operation: Operation? = nil) throws(KinesisError) {
-        if operation == .putRecords, format == .json, let scanned = PutRecordsBody.scan(body) {
+        if operation == .putRecords, let scanned = PutRecordsBody.scan(body, format: format) {
             self.init(scanned.members)
             putRecords = scanned
             return

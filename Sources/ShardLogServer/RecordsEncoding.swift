@@ -26,8 +26,49 @@ enum RecordsEncoding {
     /// Bytes a record takes beyond its data and partition key (keys, sequence number, timestamp), rounded up.
     private static let overheadByteCount = 160
 
-    /// An object whose first member is `"Records"` (the records, written in place) followed by `rest`, encoded in
-    /// `format`: the body of a `GetRecords` response or of a `SubscribeToShardEvent`.
+    /// An object whose first member is `"Records"` (the records, written in place from their stored batches)
+    /// followed by `rest`, encoded in `format`: the body of a `GetRecords` response.
+    static func object(
+        _ format: WireFormat, records: StoredRecords, encrypted: Bool, then rest: [JSON.Field]
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        switch format {
+        case .json:
+            out.reserveCapacity(
+                256 + records.byteCount / 3 * 4 + records.count * (overheadByteCount + 4)
+                    + (encrypted ? records.count * jsonEncrypted.count : 0))
+            out.append(contentsOf: jsonRecords)
+            var first = true
+            var digits = SequenceDigits()
+            records.visit { sequence, milliseconds, key, data in
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: jsonSequenceNumber)
+                digits.append(sequence, to: &out)
+                appendJSONTail(milliseconds: milliseconds, key: key, data: data, encrypted: encrypted, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+            appendJSONMembers(rest, to: &out)
+        case .cbor:
+            out.reserveCapacity(256 + records.byteCount + records.count * overheadByteCount)
+            CBOR.writeHead(major: 5, 1 + rest.count, to: &out)
+            appendKey(recordsKey, to: &out)
+            CBOR.writeHead(major: 4, records.count, to: &out)
+            var digits = SequenceDigits()
+            records.visit { sequence, milliseconds, key, data in
+                out.append(encrypted ? 0xA5 : 0xA4)
+                appendKey(sequenceNumberKey, to: &out)
+                CBOR.writeHead(major: 3, 56, to: &out)
+                digits.append(sequence, to: &out)
+                appendCBORTail(milliseconds: milliseconds, key: key, data: data, encrypted: encrypted, to: &out)
+            }
+            appendCBORMembers(rest, to: &out)
+        }
+        return out
+    }
+
+    /// An object whose first member is `"Records"` (records already read as ``Record`` values, written in place)
+    /// followed by `rest`, encoded in `format`.
     static func object(
         _ format: WireFormat, records: [Record], encrypted: Bool, then rest: [JSON.Field]
     ) -> [UInt8] {
@@ -45,25 +86,34 @@ enum RecordsEncoding {
                 appendJSON(r, encrypted: encrypted, to: &out)
             }
             out.append(UInt8(ascii: "]"))
-            for field in rest {
-                out.append(UInt8(ascii: ","))
-                JSON.writeString(field.key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                field.value.write(to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+            appendJSONMembers(rest, to: &out)
         case .cbor:
             CBOR.writeHead(major: 5, 1 + rest.count, to: &out)
-            CBOR.writeHead(major: 3, recordsKey.count, to: &out)
-            out.append(contentsOf: recordsKey)
+            appendKey(recordsKey, to: &out)
             CBOR.writeHead(major: 4, records.count, to: &out)
             for r in records { appendCBOR(r, encrypted: encrypted, to: &out) }
-            for field in rest {
-                CBOR.writeText(field.key, to: &out)
-                CBOR.write(field.value, to: &out)
-            }
+            appendCBORMembers(rest, to: &out)
         }
         return out
+    }
+
+    /// `,"key":value` for each of `rest`, then the closing `}`.
+    private static func appendJSONMembers(_ rest: [JSON.Field], to out: inout [UInt8]) {
+        for field in rest {
+            out.append(UInt8(ascii: ","))
+            JSON.writeString(field.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            field.value.write(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// The keys and values of `rest` as CBOR map entries.
+    private static func appendCBORMembers(_ rest: [JSON.Field], to out: inout [UInt8]) {
+        for field in rest {
+            CBOR.writeText(field.key, to: &out)
+            CBOR.write(field.value, to: &out)
+        }
     }
 
     /// One record, encoded in `format` (a member of a larger value: see ``JSON/encoded(_:_:)``).
@@ -80,17 +130,49 @@ enum RecordsEncoding {
     private static func appendJSON(_ r: Record, encrypted: Bool, to out: inout [UInt8]) {
         out.append(contentsOf: jsonSequenceNumber)
         appendSequenceNumber(r, to: &out)
+        appendJSONTail(
+            milliseconds: r.arrivalMilliseconds, key: r.partitionKey.utf8.span, data: r.data.span,
+            encrypted: encrypted, to: &out)
+    }
+
+    /// A record's JSON after its sequence number's digits: `","ApproximateArrivalTimestamp":…}`.
+    private static func appendJSONTail(
+        milliseconds: Int64, key: Span<UInt8>, data: Span<UInt8>, encrypted: Bool, to out: inout [UInt8]
+    ) {
         out.append(contentsOf: jsonArrival)
-        JSONTimestamp.appendEpochSeconds(milliseconds: r.arrivalMilliseconds, to: &out)
+        JSONTimestamp.appendEpochSeconds(milliseconds: milliseconds, to: &out)
         out.append(contentsOf: jsonData)
-        Base64Text.append(r.data, to: &out)
+        Base64Text.append(data, to: &out)
         out.append(contentsOf: jsonPartitionKey)
-        JSON.writeString(r.partitionKey, to: &out)
+        appendJSONString(key, to: &out)
         if encrypted {
             out.append(contentsOf: jsonEncrypted)
         } else {
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// A partition key's UTF-8 as a JSON string: copied as is when nothing needs escaping (the usual case), else
+    /// escaped as ``JSON/writeString(_:to:)`` does.
+    private static func appendJSONString(_ utf8: Span<UInt8>, to out: inout [UInt8]) {
+        var plain = true
+        for i in utf8.indices {
+            let b = utf8[i]
+            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                plain = false
+                break
+            }
+        }
+        guard plain else {
+            var text: [UInt8] = []
+            text.reserveCapacity(utf8.count)
+            for i in utf8.indices { text.append(utf8[i]) }
+            JSON.writeString(String(decoding: text, as: UTF8.self), to: &out)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        out.append(copying: utf8)
+        out.append(UInt8(ascii: "\""))
     }
 
     private static func appendCBOR(_ r: Record, encrypted: Bool, to out: inout [UInt8]) {
@@ -102,13 +184,24 @@ enum RecordsEncoding {
             CBOR.writeHead(major: 3, 56, to: &out)
             appendSequenceNumber(r, to: &out)
         }
+        appendCBORTail(
+            milliseconds: r.arrivalMilliseconds, key: r.partitionKey.utf8.span, data: r.data.span,
+            encrypted: encrypted, to: &out)
+    }
+
+    /// A record's CBOR map entries after its sequence number.
+    private static func appendCBORTail(
+        milliseconds: Int64, key: Span<UInt8>, data: Span<UInt8>, encrypted: Bool, to out: inout [UInt8]
+    ) {
         appendKey(arrivalKey, to: &out)
         out.append(0xC1)
-        CBOR.writeInteger(r.arrivalMilliseconds, to: &out)
+        CBOR.writeInteger(milliseconds, to: &out)
         appendKey(dataKey, to: &out)
-        CBOR.writeBytes(r.data, to: &out)
+        CBOR.writeHead(major: 2, data.count, to: &out)
+        out.append(copying: data)
         appendKey(partitionKeyKey, to: &out)
-        CBOR.writeText(r.partitionKey, to: &out)
+        CBOR.writeHead(major: 3, key.count, to: &out)
+        out.append(copying: key)
         if encrypted {
             appendKey(encryptionTypeKey, to: &out)
             appendKey(kms, to: &out)
@@ -133,6 +226,7 @@ enum RecordsEncoding {
         // per run of entries in one shard.
         var shard = -1
         var shardDigits: [UInt8] = []
+        var digits = SequenceDigits()
         var k = 0
         func nextStored() -> SequenceNumber {
             let sequence = stored[k]
@@ -155,7 +249,7 @@ enum RecordsEncoding {
                 }
                 let sequence = nextStored()
                 out.append(contentsOf: jsonSequenceNumber)
-                appendSequenceNumber(sequence, to: &out)
+                digits.append(sequence, to: &out)
                 out.append(contentsOf: jsonStoredShardId)
                 out.append(contentsOf: shardDigits)
                 out.append(contentsOf: jsonStoredEnd)
@@ -172,7 +266,7 @@ enum RecordsEncoding {
                 out.append(0xA2)
                 appendKey(sequenceNumberKey, to: &out)
                 CBOR.writeHead(major: 3, 56, to: &out)
-                appendSequenceNumber(sequence, to: &out)
+                digits.append(sequence, to: &out)
                 appendKey(shardIdKey, to: &out)
                 CBOR.writeHead(major: 3, shardIdPrefix.count + shardDigits.count, to: &out)
                 out.append(contentsOf: shardIdPrefix)
@@ -221,8 +315,35 @@ enum RecordsEncoding {
         appendSequenceNumber(r.sequence, to: &out)
     }
 
+    /// The 56 digits of sequence numbers written one after the other: consecutive offsets of one shard (the records
+    /// of a `GetRecords` answer, a run of `PutRecords` results) are counted up in place, in decimal, instead of
+    /// formatted anew.
+    private struct SequenceDigits {
+        private var digits: [UInt8] = []
+        private var last: SequenceNumber?
+
+        mutating func append(_ sequence: SequenceNumber, to out: inout [UInt8]) {
+            if let last, last.shardIndex == sequence.shardIndex, last.offset &+ 1 == sequence.offset,
+                sequence.offset != 0, digits.count == 56
+            {
+                // Position (offset + 1) has at most 20 of its 42 digits: the carry never reaches the shard digits.
+                var i = digits.count - 1
+                while i > 14 && digits[i] == UInt8(ascii: "9") {
+                    digits[i] = UInt8(ascii: "0")
+                    i -= 1
+                }
+                digits[i] += 1
+            } else {
+                digits.removeAll(keepingCapacity: true)
+                RecordsEncoding.appendSequenceNumber(sequence, to: &digits)
+            }
+            last = sequence
+            out.append(contentsOf: digits)
+        }
+    }
+
     /// The 56 digits of a local sequence number.
-    private static func appendSequenceNumber(_ sequence: SequenceNumber, to out: inout [UInt8]) {
+    fileprivate static func appendSequenceNumber(_ sequence: SequenceNumber, to out: inout [UInt8]) {
         out.append(52)
         out.append(57)
         appendDigits(UInt64(truncatingIfNeeded: max(0, sequence.shardIndex)), width: 12, to: &out)

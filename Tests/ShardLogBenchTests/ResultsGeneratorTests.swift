@@ -133,6 +133,18 @@ struct ResultsGeneratorTests {
             #expect(markdown.contains("| 1.71 ms (p99 2.95 ms) | boto3 p50 3.42 ms | 1.71 ms | ≤ 2 ms | **met** |"))
             #expect(markdown.contains("## Lambda API: Invoke of a Python function"))
             #expect(markdown.contains("| cold-start after idle-stop | thin | 1 | n/a | n/a | 171.3 (168.8–175.0) |"))
+            // The Kinesis API server's goals (server.json): CPU per record, GetRecords vs moto, CBOR vs JSON.
+            #expect(
+                markdown.contains(
+                    "(thin client, JSON) | `shardlog serve` CPU from /proc/PID/stat | 8.26 µs | ≤ 1 µs | **missed** |"))
+            #expect(markdown.contains("| moto 19,051 records/s (same client) | 8.87× | ≥ 20× | **missed** |"))
+            #expect(
+                markdown.contains(
+                    "| 7.13 µs per record in CBOR | 8.26 µs per record in JSON | 0.86× | ≤ 1× | **met** |"))
+            #expect(
+                markdown.contains(
+                    "| 4.52 µs per record in CBOR | 4.31 µs per record in JSON | 1.05× | ≤ 1× | **missed** |"))
+            #expect(markdown.contains("| thin-cbor | shardlog | 121,004 | 7.13 | 152,110 | 4.52 | n/a | n/a |"))
         }
     }
 

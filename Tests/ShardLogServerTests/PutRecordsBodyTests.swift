@@ -6,6 +6,10 @@ import Testing
 
 @testable import ShardLogServer
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// The `PutRecords` request path: the plain-form reader (``PutRecordsBody``) against the general path, through the
 /// real server; records up to the stream's `MaxRecordSizeInKiB`; per-record errors still in AWS's words.
 @Suite(.timeLimit(.minutes(2))) struct PutRecordsBodyTests {
@@ -20,6 +24,23 @@ import Testing
               {"Data":"/+8=","PartitionKey":"\(String(repeating: "z", count: 256))"} ] }
             """.utf8)
         let scanned = try #require(PutRecordsBody.scan(body))
+        Self.expectSample(scanned)
+    }
+
+    /// Stream `s` in `dir` holds payload `i` twice under key `k<i>` (sent once by each path), whatever the shard.
+    private static func expectStoredTwice(_ payloads: [[UInt8]], in dir: String) throws {
+        let stream = try Store(directory: dir).stream(named: "s")
+        var stored: [String: [[UInt8]]] = [:]
+        for shard in try stream.describe().shards {
+            var it = try stream.iterator(shardId: shard.shardId, position: .trimHorizon)
+            for r in try it.next() { stored[r.partitionKey, default: []].append(r.data) }
+        }
+        for (i, p) in payloads.enumerated() { #expect(stored["k\(i)"] == [p, p]) }
+    }
+
+    /// The three records both plain-form tests send: "hello" under k1, nothing under k2 with the largest explicit
+    /// hash key, two bytes under a 256-character key.
+    private static func expectSample(_ scanned: PutRecordsBody) {
         #expect(scanned.members == ["StreamName": .string("s")])
         let records = scanned.records
         #expect(records.count == 3)
@@ -83,13 +104,7 @@ import Testing
                     #expect(reply.body["Records"]?.components(separatedBy: "SequenceNumber").count == 5)
                 }
             }
-            let stream = try Store(directory: dir).stream(named: "s")
-            var stored: [String: [[UInt8]]] = [:]
-            for shard in try stream.describe().shards {
-                var it = try stream.iterator(shardId: shard.shardId, position: .trimHorizon)
-                for r in try it.next() { stored[r.partitionKey, default: []].append(r.data) }
-            }
-            for (i, p) in payloads.enumerated() { #expect(stored["k\(i)"] == [p, p]) }
+            try Self.expectStoredTwice(payloads, in: dir)
         }
     }
 
@@ -137,6 +152,149 @@ import Testing
             var it = try stream.iterator(shardId: "shardId-000000000000", position: .trimHorizon)
             let records = try it.next(limit: 10, maxBytes: 64 << 20)
             #expect(records.map(\.data) == [big, big])
+        }
+    }
+
+    // MARK: - CBOR
+
+    private static func text(_ s: String) -> [UInt8] { CBOR.encode(.string(s)) }
+    private static func bytes(_ b: [UInt8]) -> [UInt8] { CBOR.encode(.blob(b)) }
+    private static let maxHashKey = "340282366920938463463374607431768211455"
+
+    /// The records of ``plainCBORBodiesAreReadIntoABuffer()``, as the Java SDK's Jackson generator writes them:
+    /// indefinite-length maps and array (`0xBF`/`0x9F` … `0xFF`), data as byte strings.
+    private static let javaStyleBody = cat([
+        [0xBF], text("StreamName"), text("s"), text("Records"), [0x9F],
+        [0xBF], text("Data"), bytes(Array("hello".utf8)), text("PartitionKey"), text("k1"), [0xFF],
+        [0xBF], text("PartitionKey"), text("k2"), text("ExplicitHashKey"), text(maxHashKey), text("Data"), bytes([]),
+        [0xFF],
+        [0xBF], text("Data"), bytes([0xFF, 0xEF]), text("PartitionKey"), text(String(repeating: "z", count: 256)),
+        [0xFF], [0xFF, 0xFF],
+    ])
+
+    /// The parts, one after the other.
+    private static func cat(_ parts: [[UInt8]]) -> [UInt8] { Array(parts.joined()) }
+
+    @Test func plainCBORBodiesAreReadIntoABuffer() throws {
+        let definite = CBOR.encode(
+            .fields([
+                "StreamName": .string("s"),
+                "Records": .array([
+                    .fields(["Data": .blob(Array("hello".utf8)), "PartitionKey": .string("k1")]),
+                    .fields([
+                        "PartitionKey": .string("k2"), "ExplicitHashKey": .string(Self.maxHashKey), "Data": .blob([]),
+                    ]),
+                    .fields(["Data": .blob([0xFF, 0xEF]), "PartitionKey": .string(String(repeating: "z", count: 256))]),
+                ]),
+            ]))
+        for body in [Self.javaStyleBody, definite] {
+            Self.expectSample(try #require(PutRecordsBody.scanCBOR(body)))
+            // The server's entry point takes the same path for a CBOR PutRecords body.
+            let p = try Params(body: body, format: .cbor, operation: .putRecords)
+            #expect(p.putRecords?.records.count == 3 && p.members == ["StreamName": .string("s")])
+        }
+    }
+
+    /// Every CBOR body outside the plain form is left to the general path (``CBOR`` decoder and validator).
+    @Test func otherCBORFormsTakeTheGeneralPath() {
+        let t = Self.text
+        let cat = Self.cat
+        func body(_ record: [UInt8], count: Int = 1) -> [UInt8] {
+            cat(
+                [[0xA2], t("StreamName"), t("s"), t("Records"), [0x80 | UInt8(count)]]
+                    + Array(repeating: record, count: count))
+        }
+        let data = Self.bytes([1, 2])
+        let plain = cat([[0xA2], t("Data"), data, t("PartitionKey"), t("k")])
+        let forms: [[UInt8]] = [
+            cat([[0xA2], t("Data"), t("AQI="), t("PartitionKey"), t("k")]),  // data as base64 text
+            cat([[0xA2], t("Data"), [0xC2], data, t("PartitionKey"), t("k")]),  // a tag
+            cat([[0xA2], t("Data"), [0x5F, 0x42, 1, 2, 0xFF], t("PartitionKey"), t("k")]),  // a chunked byte string
+            cat([[0xA2], t("Data"), [0xF6], t("PartitionKey"), t("k")]),  // null
+            cat([[0xA2], t("Data"), data, t("PartitionKey"), t("ké")]),  // a non-ASCII key
+            cat([[0xA2], t("Data"), data, t("PartitionKey"), t("")]),  // an empty key
+            cat([[0xA2], t("Data"), data, t("PartitionKey"), t(String(repeating: "k", count: 257))]),
+            cat([[0xA2], t("Data"), data, t("PartitionKey"), [0x41, 0x6B]]),  // a key as bytes
+            cat([[0xA3], t("Data"), data, t("PartitionKey"), t("k"), t("Extra"), t("x")]),  // an unknown member
+            cat([[0xA3], t("Data"), data, t("PartitionKey"), t("k"), t("PartitionKey"), t("j")]),  // repeated
+            cat([[0xA3], t("Data"), data, t("PartitionKey"), t("k"), t("ExplicitHashKey"), t("01")]),
+            cat([
+                [0xA3], t("Data"), data, t("PartitionKey"), t("k"), t("ExplicitHashKey"),
+                t("340282366920938463463374607431768211456"),
+            ]),
+            cat([[0xA1], t("Data"), data]),  // no key
+        ].map { body($0) }
+        let others: [[UInt8]] = [
+            body(plain, count: 0),  // no records
+            cat([[0xA2], t("StreamName"), [0x01], t("Records"), [0x81], plain]),  // a number as the name
+            cat([[0xA2], t("StreamName"), [0x62, 0xC3, 0x28], t("Records"), [0x81], plain]),  // invalid UTF-8
+            cat([[0xA3], t("StreamName"), t("s"), t("Records"), [0x81], plain, t("StreamName"), t("t")]),
+            body(plain) + [0x00],  // bytes after the map
+            Array(body(plain).dropLast()),  // truncated
+            cat([[0xBF], t("StreamName"), t("s"), t("Records"), [0x9F], plain]),  // unterminated
+            cat([[0xA1], t("StreamName"), t("s")]),  // no records at all
+        ]
+        for form in forms + others {
+            #expect(PutRecordsBody.scanCBOR(form) == nil, "\(form)")
+        }
+        #expect(PutRecordsBody.scanCBOR(body(plain)) != nil)
+    }
+
+    @Test func moreThan500CBORRecordsTakeTheGeneralPath() {
+        let entry = Self.cat([[0xA2], Self.text("Data"), Self.bytes([]), Self.text("PartitionKey"), Self.text("k")])
+        let body = { (n: Int, definite: Bool) -> [UInt8] in
+            Self.cat(
+                [
+                    [0xA2], Self.text("StreamName"), Self.text("s"), Self.text("Records"),
+                    definite ? [0x99, UInt8(n >> 8), UInt8(n & 0xFF)] : [0x9F],
+                ] + Array(repeating: entry, count: n) + [definite ? [] : [0xFF]])
+        }
+        for definite in [true, false] {
+            #expect(PutRecordsBody.scanCBOR(body(500, definite))?.records.count == 500)
+            #expect(PutRecordsBody.scanCBOR(body(501, definite)) == nil)
+        }
+    }
+
+    /// The same records sent in CBOR in the plain form and in a form only the general path reads (chunked byte
+    /// strings) land identically, in order; both answer in CBOR.
+    @Test func bothCBORPathsStoreTheSameRecords() async throws {
+        try await withTemporaryDirectory { dir in
+            let payloads: [[UInt8]] = [[0xFF, 0xFF, 0xFE], Array("hello".utf8), [], (0..<200).map { UInt8($0) }]
+            func body(chunked: Bool) -> [UInt8] {
+                var parts: [[UInt8]] = [[0xBF], Self.text("StreamName"), Self.text("s"), Self.text("Records"), [0x9F]]
+                for (i, p) in payloads.enumerated() {
+                    let data = chunked ? Self.cat([[0x5F], Self.bytes(p), [0xFF]]) : Self.bytes(p)
+                    parts += [[0xBF], Self.text("Data"), data, Self.text("PartitionKey"), Self.text("k\(i)"), [0xFF]]
+                }
+                return Self.cat(parts + [[0xFF, 0xFF]])
+            }
+            let bodies = [body(chunked: false), body(chunked: true)]
+            #expect(PutRecordsBody.scanCBOR(bodies[0]) != nil)
+            #expect(PutRecordsBody.scanCBOR(bodies[1]) == nil)
+            try await withServer(directory: dir) { port in
+                let create = #"{"StreamName":"s","ShardCount":3}"#
+                #expect(try await kinesisRequest(port: port, operation: "CreateStream", body: create).status == 200)
+                for cbor in bodies {
+                    var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/")))
+                    request.httpMethod = "POST"
+                    request.setValue("application/x-amz-cbor-1.1", forHTTPHeaderField: "Content-Type")
+                    request.setValue("Kinesis_20131202.PutRecords", forHTTPHeaderField: "X-Amz-Target")
+                    request.httpBody = Data(cbor)
+                    let (data, response) = try await URLSession.shared.data(for: request)
+                    #expect((response as? HTTPURLResponse)?.statusCode == 200)
+                    guard case .object(let reply) = try CBOR.decode(Array(data)) else {
+                        Issue.record("the answer is not a CBOR map")
+                        continue
+                    }
+                    #expect(reply["FailedRecordCount"] == .number(0))
+                    guard case .array(let entries)? = reply["Records"] else {
+                        Issue.record("no Records in \(reply)")
+                        continue
+                    }
+                    #expect(entries.count == payloads.count)
+                }
+            }
+            try Self.expectStoredTwice(payloads, in: dir)
         }
     }
 }

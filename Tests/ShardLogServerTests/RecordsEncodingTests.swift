@@ -83,6 +83,12 @@ private func records(seed: UInt64) -> [Record] {
         // Every entry stored (no failures array), shards changing and repeating.
         let all = sequences + [SequenceNumber(shardIndex: 1, offset: 42), SequenceNumber(shardIndex: 0, offset: 1)]
         #expect(RecordsEncoding.putResults(format, all, failures: nil) == format.encode(.array(all.map(stored))))
+        // Runs of consecutive offsets (counted up in place: 9 → 10, 999 → 1000, up to 2^64 − 1 → 2^64).
+        let runs =
+            (0..<1_200).map { SequenceNumber(shardIndex: 3, offset: UInt64($0)) }
+            + (0..<3).map { SequenceNumber(shardIndex: 3, offset: UInt64.max - 2 + UInt64($0)) }
+            + [SequenceNumber(shardIndex: 4, offset: 0), SequenceNumber(shardIndex: 4, offset: 1)]
+        #expect(RecordsEncoding.putResults(format, runs, failures: nil) == format.encode(.array(runs.map(stored))))
     }
 
     @Test func encodedValuesAreWrittenAsIs() throws {
@@ -102,5 +108,51 @@ private func records(seed: UInt64) -> [Record] {
         var out: [UInt8] = []
         JSONTimestamp.appendEpochSeconds(milliseconds: ms, to: &out)
         #expect(String(decoding: out, as: UTF8.self) == JSON.epochSecondsText(ms))
+    }
+
+    /// `GetRecords` writes records straight from their stored batches (``StoredRecords``): byte for byte what the
+    /// value tree of the same records as ``Record`` values gives, in both formats, across batches and segments,
+    /// with keys that need escaping and non-ASCII keys.
+    @Test(arguments: [WireFormat.json, .cbor], [false, true])
+    func storedRecordsMatchTheValueTree(format: WireFormat, encrypted: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            var options = StoreOptions()
+            options.segmentByteCount = 16 << 10  // several segments
+            let store = try Store(directory: dir, options: options)
+            try store.createStream(named: "s", shardCount: 1)
+            let stream = try store.stream(named: "s")
+            var rng = SplitMix64(seed: 11)
+            for batch in 0..<40 {
+                var buffer = RecordBuffer()
+                for i in 0..<(1 + batch % 7) {
+                    let key = ["k\(i)", "ключ \"quoted\"\n\u{1}", String(repeating: "p", count: 256), "a\\b"][i % 4]
+                    let data = (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    try buffer.append(partitionKey: key, data: data)
+                }
+                var results: [SequenceNumber] = []
+                try stream.putRecords(buffer, into: &results)
+            }
+            let rest = [JSON.Field(key: "MillisBehindLatest", value: .integer(0))]
+            for (limit, maxBytes) in [(10_000, 10 << 20), (13, 10 << 20), (10_000, 2_000), (1, 1)] {
+                var stored = try stream.iterator(shardId: "shardId-000000000000", position: .trimHorizon)
+                var values = stored
+                var reads = 0
+                while true {
+                    let batch = try stored.nextStored(limit: limit, maxBytes: maxBytes)
+                    let rs = try values.next(limit: limit, maxBytes: maxBytes)
+                    #expect(batch.count == rs.count && stored.offset == values.offset)
+                    #expect(batch.byteCount == rs.reduce(0) { $0 + $1.data.count + $1.partitionKey.utf8.count })
+                    let tree = JSON.fields(
+                        [JSON.Field(key: "Records", value: .array(rs.map { reference($0, encrypted: encrypted) }))]
+                            + rest)
+                    #expect(
+                        RecordsEncoding.object(format, records: batch, encrypted: encrypted, then: rest)
+                            == format.encode(tree))
+                    if rs.isEmpty { break }
+                    reads += 1
+                }
+                #expect(reads > 0)
+            }
+        }
     }
 }

@@ -15,7 +15,8 @@ enum BatchDecoder {
         return Checksum.crc32c(bytes, 8..<bytes.count) == h.checksum ? h : nil
     }
 
-    /// Decodes the records of a verified batch whose offset is at least `fromOffset`.
+    /// Decodes the records of a verified batch whose offset is at least `fromOffset`, each with a key `String` and
+    /// a data array of its own (see ``slices(_:header:fromOffset:where:)`` for the records in place).
     /// - Parameters:
     ///   - bytes: the whole batch.
     ///   - header: its verified header.
@@ -25,6 +26,21 @@ enum BatchDecoder {
     static func records(
         _ bytes: [UInt8], header h: RecordBatch.Header, fromOffset: UInt64, where location: String
     ) throws(ShardLogError) -> [Entry] {
+        try slices(bytes, header: h, fromOffset: fromOffset, where: location).entries
+    }
+
+    /// Decodes the records of a verified batch whose offset is at least `fromOffset` without copying them: the
+    /// payload (the batch itself when uncompressed, else the LZ4 output) and where each record lies in it.
+    /// - Parameters:
+    ///   - bytes: the whole batch.
+    ///   - header: its verified header.
+    ///   - fromOffset: skip records before this offset.
+    ///   - where: a description of the batch's location for error messages.
+    /// - Throws: `.corruption` when the payload does not decode.
+    /// - Complexity: O(records); one allocation for the locations (and one for the LZ4 output).
+    static func slices(
+        _ bytes: [UInt8], header h: RecordBatch.Header, fromOffset: UInt64, where location: String
+    ) throws(ShardLogError) -> StoredRecords.Batch {
         // Decode in place for uncompressed batches (payload starts after the header); else from the LZ4 output.
         let payload: [UInt8]
         var i: Int
@@ -37,7 +53,7 @@ enum BatchDecoder {
             i = RecordBatch.headerByteCount
         }
         // Every record takes at least 3 bytes, so a damaged count cannot make this reserve (or loop) without bound.
-        var out: [Entry] = []
+        var out: [StoredRecords.Location] = []
         out.reserveCapacity(min(h.recordCount, payload.count / 3))
         for n in 0..<h.recordCount {
             // Lengths are checked against the bytes left before they become `Int`s, so no damaged varint can trap.
@@ -57,15 +73,14 @@ enum BatchDecoder {
             else { throw Self.bad(location) }
             let offset = h.firstOffset + UInt64(n)
             if offset >= fromOffset {
-                let key = String(decoding: payload[keyStart..<keyStart + Int(keyLength)], as: UTF8.self)
                 out.append(
-                    Entry(
-                        offset: offset, timestamp: h.firstTimestamp &+ Int64(bitPattern: delta), key: key,
-                        data: Array(payload[i..<i + Int(dataLength)])))
+                    StoredRecords.Location(
+                        offset: offset, timestamp: h.firstTimestamp &+ Int64(bitPattern: delta),
+                        key: keyStart..<keyStart + Int(keyLength), data: i..<i + Int(dataLength)))
             }
             i += Int(dataLength)
         }
-        return out
+        return StoredRecords.Batch(payload: payload, records: out)
     }
 
     private static func bad(_ location: String) -> ShardLogError {

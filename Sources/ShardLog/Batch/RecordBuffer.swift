@@ -78,6 +78,27 @@ public struct RecordBuffer: Sendable {
         finishAppend(data: data[dataRange], explicitHashKey: nil)
     }
 
+    /// Appends a record whose key `key[keyRange]` the caller has already checked (ASCII of 1–256 bytes, or passed
+    /// through ``checkKey(_:_:)``) and whose data `fill` appends to the data bytes itself — a request reader
+    /// decodes base64 or copies a CBOR byte string straight into the buffer, with no array in between.
+    /// - Returns: `false`, with nothing appended, when `fill` returns `false` (whatever it appended is removed).
+    /// - Complexity: O(key + data bytes); no allocation once the buffer has grown to its working size.
+    package mutating func append(
+        checkedKey key: [UInt8], _ keyRange: Range<Int>, explicitHashKey: UInt128? = nil,
+        data fill: (inout [UInt8]) -> Bool
+    ) -> Bool {
+        let end = dataBytes.count
+        guard fill(&dataBytes) else {
+            dataBytes.removeSubrange(end...)
+            return false
+        }
+        keyBytes.append(contentsOf: key[keyRange])
+        keyOffsets.append(keyBytes.count)
+        dataOffsets.append(dataBytes.count)
+        if let explicitHashKey { explicitHashKeys.append((count - 1, explicitHashKey)) }
+        return true
+    }
+
     private mutating func finishAppend(data: some Collection<UInt8>, explicitHashKey: UInt128?) {
         dataBytes.append(contentsOf: data)
         keyOffsets.append(keyBytes.count)

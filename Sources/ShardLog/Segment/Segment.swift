@@ -173,25 +173,24 @@ final class Segment: Sendable {
         }
     }
 
-    /// Reads records from `offset` on, stopping at `limit` records, `maxBytes` of data or the committed end.
+    /// Reads records from `offset` on into `out`, stopping when `out` holds `limit` records or `maxBytes` of keys
+    /// and data, or at the committed end.
     ///
-    /// Records are returned in order without gaps: the first record that does not fit in `maxBytes` ends the read
-    /// (it comes first next time), except that with `atLeastOne` a first record larger than `maxBytes` (up to
-    /// 10 MiB) is returned alone. Every batch is checksum-verified before use.
-    /// - Returns: decoded entries (possibly empty), the offset after the last one returned (or `offset`), and
-    ///   whether the read stopped at `maxBytes` (the caller must not read further for this call).
+    /// Records are read in order without gaps: the first record that does not fit in `maxBytes` ends the read
+    /// (it comes first next time), except that a first record (`out` empty) larger than `maxBytes` (up to 10 MiB)
+    /// is read alone. Every batch is checksum-verified before use; records stay in their decoded batch (no copy).
+    /// - Returns: the offset after the last record read (or `offset`), and whether the read stopped at `maxBytes`
+    ///   (the caller must not read further for this call).
     /// - Throws: `.corruption` naming the file and byte position when a published batch fails its checksum.
-    /// - Complexity: O(log n + k) for k records returned.
-    func read(from offset: UInt64, limit: Int, maxBytes: Int, atLeastOne: Bool = true) throws(ShardLogError)
-        -> (entries: [BatchDecoder.Entry], next: UInt64, full: Bool)
+    /// - Complexity: O(log n + k) for k records read.
+    func read(from offset: UInt64, limit: Int, maxBytes: Int, into out: inout StoredRecords) throws(ShardLogError)
+        -> (next: UInt64, full: Bool)
     {
         let (tip, end) = try walked()
-        guard offset < tip, limit > 0 else { return ([], offset, false) }
+        guard offset < tip, out.count < limit else { return (offset, false) }
         var pos = position(of: offset)
-        var out: [BatchDecoder.Entry] = []
-        var bytes = 0
         var next = offset
-        while pos < end && out.count < limit && bytes < maxBytes {
+        while pos < end && out.count < limit && out.byteCount < maxBytes {
             let length = Int(file.uint32(at: pos))
             let batchFirst = file.uint64(at: pos + 16)
             let count = UInt64(file.uint32(at: pos + 12))
@@ -208,19 +207,28 @@ final class Segment: Sendable {
                     "\(file.path): record batch at byte \(pos) (offsets \(batchFirst)..<\(batchFirst + count))"
                         + " fails its CRC-32C checksum; the shard is corrupt at this point")
             }
-            let entries = try BatchDecoder.records(raw, header: header, fromOffset: next, where: "\(file.path):\(pos)")
-            for entry in entries {
-                let size = entry.data.count + entry.key.utf8.count
-                if out.count >= limit { break }
+            var batch = try BatchDecoder.slices(raw, header: header, fromOffset: next, where: "\(file.path):\(pos)")
+            var taken = 0
+            var bytes = 0
+            var stopped = false
+            for r in batch.records {
+                let size = r.data.count + r.key.count
+                if out.count + taken >= limit { break }
                 // A record that does not fit ends the read here: skipping on to the next batch would lose it.
-                if bytes + size > maxBytes && (!out.isEmpty || !atLeastOne) { return (out, next, true) }
+                if out.byteCount + bytes + size > maxBytes && out.count + taken > 0 {
+                    stopped = true
+                    break
+                }
                 bytes += size
-                out.append(entry)
-                next = entry.offset + 1
+                taken += 1
+                next = r.offset + 1
             }
+            batch.records.removeSubrange(taken...)
+            out.append(batch, byteCount: bytes)
+            if stopped { return (next, true) }
             pos += length
         }
-        return (out, next, bytes >= maxBytes)
+        return (next, out.byteCount >= maxBytes)
     }
 
     /// The first offset whose arrival time is at least `timestamp` (ms), or the segment's tip if none.

@@ -271,26 +271,26 @@ final class Shard: Sendable {
 
     // MARK: - Reading
 
-    /// Reads up to `limit` records and `maxBytes` of data from `offset` on, crossing segment boundaries.
+    /// Reads up to `limit` records and `maxBytes` of data from `offset` on, crossing segment boundaries; the
+    /// records stay in their decoded batches.
     /// An offset below the trim horizon reads from the trim horizon.
-    /// - Returns: the entries and the offset to continue from.
+    /// - Returns: the records and the offset to continue from.
     /// - Throws: `.corruption` when a published batch fails its checksum, a segment header is damaged or a segment
     ///   is missing between two others (naming the file).
     func read(from offset: UInt64, limit: Int, maxBytes: Int) throws(ShardLogError)
-        -> (entries: [BatchDecoder.Entry], next: UInt64)
+        -> (records: StoredRecords, next: UInt64)
     {
         var position = offset
-        var out: [BatchDecoder.Entry] = []
-        var bytes = 0
+        var out = StoredRecords(shardIndex: index)
         var retried = false
-        while out.count < limit && bytes < maxBytes {
+        while out.count < limit && out.byteCount < maxBytes {
             guard let seg = try segment(containing: position) else { break }
             if position < seg.firstOffset { position = seg.firstOffset }
-            let (entries, next, full) = try seg.read(
-                from: position, limit: limit - out.count, maxBytes: maxBytes - bytes, atLeastOne: out.isEmpty)
+            let before = out.count
+            let (next, full) = try seg.read(from: position, limit: limit, maxBytes: maxBytes, into: &out)
             // The next record does not fit in what is left of `maxBytes`: it comes first in the next read.
-            if full && entries.isEmpty { break }
-            if entries.isEmpty {
+            if full && out.count == before { break }
+            if out.count == before {
                 // At the end of this segment: move on only if a successor exists (it is created before this one is
                 // sealed, after this one's last batch), and it must start exactly where this one ends.
                 let (next, tip) = try successor(of: seg)
@@ -304,8 +304,6 @@ final class Shard: Sendable {
                 position = tip
                 continue
             }
-            for e in entries { bytes += e.data.count + e.key.utf8.count }
-            out.append(contentsOf: entries)
             position = next
             if full { break }
         }

@@ -83,3 +83,93 @@ public enum IteratorPosition: Sendable, Equatable {
     /// At the first record that arrived at or after this time.
     case atTimestamp(Date)
 }
+
+/// Records read from one shard in place: the decoded batches they came from and where each record lies in them
+/// (``ShardIterator/nextStored(limit:maxBytes:)``). A reader that writes records elsewhere — a `GetRecords`
+/// response — copies each byte once and allocates per batch, not per record as ``Record`` values do.
+/// Thread-safety: a value type.
+public struct StoredRecords: Sendable {
+    /// Where one record lies in its batch's ``Batch/payload``.
+    public struct Location: Sendable, Equatable {
+        /// Its offset in the shard.
+        public var offset: UInt64
+        /// Arrival time in milliseconds since the epoch.
+        public var timestamp: Int64
+        /// The partition key's UTF-8 bytes.
+        public var key: Range<Int>
+        /// The data blob's bytes.
+        public var data: Range<Int>
+    }
+
+    /// The records read from one stored batch (all of it or a run of it), in offset order.
+    public struct Batch: Sendable {
+        /// The batch's decoded payload (the stored batch itself when it is not compressed).
+        public let payload: [UInt8]
+        /// The records read, in order.
+        public internal(set) var records: [Location]
+    }
+
+    /// The index of the shard read.
+    public let shardIndex: Int
+    /// The batches, in offset order.
+    public private(set) var batches: [Batch] = []
+    /// The number of records.
+    public private(set) var count = 0
+    /// The key and data bytes of all records.
+    public private(set) var byteCount = 0
+
+    /// Creates an empty set of records of shard `shardIndex`.
+    public init(shardIndex: Int) { self.shardIndex = shardIndex }
+
+    /// Whether there are no records.
+    public var isEmpty: Bool { count == 0 }
+
+    /// Adds the records of `batch`, `byteCount` bytes of keys and data in all.
+    mutating func append(_ batch: Batch, byteCount: Int) {
+        guard !batch.records.isEmpty else { return }
+        batches.append(batch)
+        count += batch.records.count
+        self.byteCount += byteCount
+    }
+
+    /// Calls `body` with every record in order: its sequence number, arrival time (ms), partition key (UTF-8) and
+    /// data, the last two as views of the stored bytes (valid during the call only).
+    public func visit<E: Error>(
+        _ body: (SequenceNumber, Int64, Span<UInt8>, Span<UInt8>) throws(E) -> Void
+    ) throws(E) {
+        for batch in batches {
+            let payload = batch.payload.span
+            for r in batch.records {
+                try body(
+                    SequenceNumber(shardIndex: shardIndex, offset: r.offset), r.timestamp, payload.extracting(r.key),
+                    payload.extracting(r.data))
+            }
+        }
+    }
+
+    /// The records as ``Record`` values (a key `String` and a data array each).
+    public var records: [Record] {
+        var out: [Record] = []
+        out.reserveCapacity(count)
+        for batch in batches {
+            for e in batch.entries {
+                out.append(
+                    Record(
+                        sequence: SequenceNumber(shardIndex: shardIndex, offset: e.offset), partitionKey: e.key,
+                        data: e.data, arrivalMilliseconds: e.timestamp))
+            }
+        }
+        return out
+    }
+}
+
+extension StoredRecords.Batch {
+    /// The records with a key `String` and a data array each.
+    var entries: [BatchDecoder.Entry] {
+        records.map {
+            BatchDecoder.Entry(
+                offset: $0.offset, timestamp: $0.timestamp,
+                key: String(decoding: payload[$0.key], as: UTF8.self), data: Array(payload[$0.data]))
+        }
+    }
+}

@@ -28,14 +28,19 @@ public struct ShardIterator: Sendable {
     /// - Throws: `.corruption` when a stored batch fails its checksum.
     /// - Complexity: O(log segments + records returned).
     public mutating func next(limit: Int = 10_000, maxBytes: Int = 10 << 20) throws(ShardLogError) -> [Record] {
-        let (entries, next) = try shard.read(from: offset, limit: limit, maxBytes: maxBytes)
+        try nextStored(limit: limit, maxBytes: maxBytes).records
+    }
+
+    /// Reads as ``next(limit:maxBytes:)`` does, leaving the records in their decoded batches: no `String` or array
+    /// per record (see ``StoredRecords``).
+    /// - Throws: `.corruption` when a stored batch fails its checksum.
+    /// - Complexity: O(log segments + records returned).
+    public mutating func nextStored(limit: Int = 10_000, maxBytes: Int = 10 << 20) throws(ShardLogError)
+        -> StoredRecords
+    {
+        let (records, next) = try shard.read(from: offset, limit: limit, maxBytes: maxBytes)
         offset = next
-        let index = shard.index
-        return entries.map {
-            Record(
-                sequence: SequenceNumber(shardIndex: index, offset: $0.offset), partitionKey: $0.key, data: $0.data,
-                arrivalMilliseconds: $0.timestamp)
-        }
+        return records
     }
 
     /// Moves to the oldest stored record if the position fell below the trim horizon (retention deleted it).
@@ -59,8 +64,8 @@ public struct ShardIterator: Sendable {
     public func millisBehindLatest() throws(ShardLogError) -> Int64 {
         let tip = try shard.tip()
         guard offset < tip else { return 0 }
-        let (entries, _) = try shard.read(from: offset, limit: 1, maxBytes: 1)
-        guard let first = entries.first else { return 0 }
+        let (records, _) = try shard.read(from: offset, limit: 1, maxBytes: 1)
+        guard let first = records.batches.first?.records.first else { return 0 }
         return max(0, Clock.milliseconds() - first.timestamp)
     }
 

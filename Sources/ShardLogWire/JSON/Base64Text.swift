@@ -10,33 +10,39 @@ package enum Base64Text {
 
     /// Appends the base64 text of `bytes` to `out`.
     package static func append(_ bytes: [UInt8], to out: inout [UInt8]) {
-        let n = bytes.count
-        out.reserveCapacity(out.count + encodedCount(n))
-        let table = alphabet
-        var i = 0
-        while i + 3 <= n {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out.append(table[Int(v >> 18)])
-            out.append(table[Int((v >> 12) & 63)])
-            out.append(table[Int((v >> 6) & 63)])
-            out.append(table[Int(v & 63)])
-            i += 3
-        }
-        switch n - i {
-        case 1:
-            let v = UInt32(bytes[i]) << 16
-            out.append(table[Int(v >> 18)])
-            out.append(table[Int((v >> 12) & 63)])
-            out.append(UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        case 2:
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out.append(table[Int(v >> 18)])
-            out.append(table[Int((v >> 12) & 63)])
-            out.append(table[Int((v >> 6) & 63)])
-            out.append(UInt8(ascii: "="))
-        default:
-            break
+        append(bytes.span, to: &out)
+    }
+
+    /// Appends the base64 text of the bytes `span` views to `out`, written in place into the array's new tail.
+    package static func append(_ span: Span<UInt8>, to out: inout [UInt8]) {
+        let n = span.count
+        let table = alphabet.span
+        out.append(addingCapacity: encodedCount(n)) { (o: inout OutputSpan<UInt8>) in
+            var i = 0
+            while i + 3 <= n {
+                let v = UInt32(span[i]) << 16 | UInt32(span[i + 1]) << 8 | UInt32(span[i + 2])
+                o.append(table[Int(v >> 18)])
+                o.append(table[Int((v >> 12) & 63)])
+                o.append(table[Int((v >> 6) & 63)])
+                o.append(table[Int(v & 63)])
+                i += 3
+            }
+            switch n - i {
+            case 1:
+                let v = UInt32(span[i]) << 16
+                o.append(table[Int(v >> 18)])
+                o.append(table[Int((v >> 12) & 63)])
+                o.append(UInt8(ascii: "="))
+                o.append(UInt8(ascii: "="))
+            case 2:
+                let v = UInt32(span[i]) << 16 | UInt32(span[i + 1]) << 8
+                o.append(table[Int(v >> 18)])
+                o.append(table[Int((v >> 12) & 63)])
+                o.append(table[Int((v >> 6) & 63)])
+                o.append(UInt8(ascii: "="))
+            default:
+                break
+            }
         }
     }
 
@@ -66,33 +72,35 @@ package enum Base64Text {
         let table = values.span
         var padding = 0
         if span[count - 1] == UInt8(ascii: "=") { padding = span[count - 2] == UInt8(ascii: "=") ? 2 : 1 }
-        out.reserveCapacity(out.count + count / 4 * 3)
         // Values 64 (`=`) and 255 (not base64) have bit 6 or 7 set: one test for the whole text.
         var invalid: UInt8 = 0
-        var i = 0
-        while i < count - 4 {
+        // Written in place into the array's new tail (a partial result when the text turns out not to be base64).
+        out.append(addingCapacity: count / 4 * 3 - padding) { (o: inout OutputSpan<UInt8>) in
+            var i = 0
+            while i < count - 4 {
+                let a = table[Int(span[i])]
+                let b = table[Int(span[i + 1])]
+                let c = table[Int(span[i + 2])]
+                let d = table[Int(span[i + 3])]
+                invalid |= (a | b | c | d) & 0xC0
+                let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                o.append(UInt8(truncatingIfNeeded: v >> 16))
+                o.append(UInt8(truncatingIfNeeded: v >> 8))
+                o.append(UInt8(truncatingIfNeeded: v))
+                i += 4
+            }
             let a = table[Int(span[i])]
             let b = table[Int(span[i + 1])]
-            let c = table[Int(span[i + 2])]
-            let d = table[Int(span[i + 3])]
+            var c = table[Int(span[i + 2])]
+            var d = table[Int(span[i + 3])]
+            if padding >= 1 { d = 0 }
+            if padding == 2 { c = 0 }
             invalid |= (a | b | c | d) & 0xC0
             let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-            out.append(UInt8(truncatingIfNeeded: v >> 16))
-            out.append(UInt8(truncatingIfNeeded: v >> 8))
-            out.append(UInt8(truncatingIfNeeded: v))
-            i += 4
+            o.append(UInt8(truncatingIfNeeded: v >> 16))
+            if padding < 2 { o.append(UInt8(truncatingIfNeeded: v >> 8)) }
+            if padding < 1 { o.append(UInt8(truncatingIfNeeded: v)) }
         }
-        let a = table[Int(span[i])]
-        let b = table[Int(span[i + 1])]
-        var c = table[Int(span[i + 2])]
-        var d = table[Int(span[i + 3])]
-        if padding >= 1 { d = 0 }
-        if padding == 2 { c = 0 }
-        guard invalid == 0, (a | b | c | d) & 0xC0 == 0 else { return false }
-        let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-        out.append(UInt8(truncatingIfNeeded: v >> 16))
-        if padding < 2 { out.append(UInt8(truncatingIfNeeded: v >> 8)) }
-        if padding < 1 { out.append(UInt8(truncatingIfNeeded: v)) }
-        return true
+        return invalid == 0
     }
 }

@@ -130,4 +130,46 @@ import Testing
             #expect(try at.next().map(\.sequenceNumber) == [first.sequenceNumber])
         }
     }
+
+    /// `nextStored` reads what `next` reads — the same records, in order, with the same limits and the same next
+    /// position — but leaves them in their decoded batches (compressed and not, across segments).
+    @Test(arguments: [false, true])
+    func storedReadsMatchRecordReads(compress: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            var options = StoreOptions()
+            options.segmentByteCount = 16 << 10  // several segments
+            options.compressionThreshold = compress ? 256 : Int.max
+            let store = try Store(directory: dir, options: options)
+            try store.createStream(named: "s", shardCount: 1)
+            let s = try store.stream(named: "s")
+            for i in 0..<50 {
+                _ = try s.putRecords(
+                    (0..<(1 + i % 9)).map {
+                        PutRecordsEntry(partitionKey: "k\($0)é", data: Array(repeating: UInt8(i), count: 40 * $0))
+                    })
+            }
+            for (limit, maxBytes) in [(10_000, 10 << 20), (7, 10 << 20), (10_000, 1_000), (1, 1)] {
+                var a = try s.iterator(shardId: "shardId-000000000000", position: .trimHorizon)
+                var b = a
+                while true {
+                    let stored = try a.nextStored(limit: limit, maxBytes: maxBytes)
+                    let records = try b.next(limit: limit, maxBytes: maxBytes)
+                    var seen: [Record] = []
+                    stored.visit { sequence, milliseconds, key, data in
+                        var k: [UInt8] = []
+                        var d: [UInt8] = []
+                        for i in key.indices { k.append(key[i]) }
+                        for i in data.indices { d.append(data[i]) }
+                        seen.append(
+                            Record(
+                                sequence: sequence, partitionKey: String(decoding: k, as: UTF8.self), data: d,
+                                arrivalMilliseconds: milliseconds))
+                    }
+                    #expect(seen == records && stored.records == records && stored.count == records.count)
+                    #expect(a.offset == b.offset)
+                    if records.isEmpty { break }
+                }
+            }
+        }
+    }
 }
