@@ -219,9 +219,19 @@ extension KinesisServer {
         }
     }
 
+    /// A time as AWS's Java services write one in messages (`java.util.Date.toString()` in UTC):
+    /// `Thu Jan 22 01:22:02 UTC 2015`.
+    static func javaDateText(_ milliseconds: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE MMM dd HH:mm:ss 'UTC' yyyy"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
     /// Opens an iterator, normalizing the shard id and naming the stream in not-found errors.
     static func iterator(_ stream: DataStream, shardId: String, position: IteratorPosition) throws -> ShardIterator {
-        guard let index = try? ShardID.index(shardId) else {
+        guard let index = awsShardID(shardId).flatMap({ try? ShardID.index($0) }) else {
             throw KinesisError(
                 .resourceNotFound,
                 "Could not find shard \(shardId) in stream \(stream.name) under account \(stream.arn.account).")
@@ -249,8 +259,23 @@ extension KinesisServer {
     }
 
     func getShardIterator(_ p: Params) throws -> JSON {
-        let stream = try openStream(p)
+        // As AWS: the shard id is read before the stream is looked up, and a stream that does not exist is reported
+        // as its shard not existing.
         let shardId = try p.requiredString("ShardId")
+        let account = p.scope.account
+        guard let canonical = Self.awsShardID(shardId) else {
+            throw KinesisError(
+                .resourceNotFound,
+                "Could not find shard \(shardId) in stream \(try Self.streamName(p)) under account \(account).")
+        }
+        let stream: DataStream
+        do {
+            stream = try openStream(p)
+        } catch where KinesisError(error).code == .resourceNotFound {
+            throw KinesisError(
+                .resourceNotFound,
+                "Shard \(canonical) in stream \(try Self.streamName(p)) under account \(account) does not exist")
+        }
         let type = try p.requiredString("ShardIteratorType")
         let position = try Self.position(
             type: type, sequenceNumber: try p.string("StartingSequenceNumber"), timestamp: try p.timestamp("Timestamp"))
@@ -278,14 +303,14 @@ extension KinesisServer {
         guard let (fields, issued) = OpaqueToken.decode(kind: "it", scope: p.scope, fieldCount: 3, token),
             let index = Int(fields[1]), (0...999_999_999_999).contains(index), let offset = UInt64(fields[2])
         else {
-            throw KinesisError(.invalidArgument, "Invalid ShardIterator: it was not issued by this service.")
+            throw KinesisError(.invalidArgument, "Invalid ShardIterator.")
         }
         let now = nowMilliseconds()
         guard now - issued <= iteratorValidityMilliseconds else {
             throw KinesisError(
                 .expiredIterator,
-                "Iterator expired. The iterator was created at time \(JSON.epochSecondsText(issued)) while right now it"
-                    + " is \(JSON.epochSecondsText(now)) which is further in the future than the tolerated delay of"
+                "Iterator expired. The iterator was created at time \(Self.javaDateText(issued)) while right now it"
+                    + " is \(Self.javaDateText(now)) which is further in the future than the tolerated delay of"
                     + " 300000 milliseconds.")
         }
         let stream = try regional(p).store.stream(named: fields[0])

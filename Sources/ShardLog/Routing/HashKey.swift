@@ -14,7 +14,7 @@ public enum HashKey {
     public static func parse(_ text: String) throws(ShardLogError) -> UInt128 {
         let problem = ShardLogError(
             .invalidArgument,
-            "ExplicitHashKey '\(text)' must be a decimal integer between 0 and 2^128-1 (\(UInt128.max))")
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was \(text)")
         guard !text.isEmpty, text.count <= 39, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { throw problem }
         if text.count > 1 && text.hasPrefix("0") { throw problem }
         guard let value = UInt128(text) else { throw problem }
