@@ -271,7 +271,7 @@ extension KinesisServer {
         let stream: DataStream
         do {
             stream = try openStream(p)
-        } catch  where KinesisError(error).code == .resourceNotFound {
+        } catch let failure where KinesisError(failure).code == .resourceNotFound {
             throw KinesisError(
                 .resourceNotFound,
                 "Shard \(canonical) in stream \(try Self.streamName(p)) under account \(account) does not exist")
