@@ -2,12 +2,29 @@ import Foundation
 import Subprocess
 import SystemPackage
 
-/// Python that starts `moto_server` on a free loopback port, waits until it answers, prints the port, and stops it
-/// (its whole process group) when standard input closes.
+/// Python that runs moto's server with its Kinesis shards' `put_record` serialised: moto reads a shard's highest
+/// sequence number and adds one without a lock ("not safe for concurrency", moto/kinesis/models.py), so two
+/// PutRecords requests into one shard at once can overwrite each other's record, which a client with several requests
+/// in flight (`shardlog put --endpoint-url`) makes likely.
+private let motoServer = """
+    import sys, threading
+    import moto.kinesis.models as models
+    from moto.server import main
+    lock = threading.Lock()
+    unsafe = models.Shard.put_record
+    def put_record(self, *args, **kwargs):
+        with lock:
+            return unsafe(self, *args, **kwargs)
+    models.Shard.put_record = put_record
+    sys.exit(main(sys.argv[1:]))
+    """
+
+/// Python that starts moto's server (``motoServer``) on a free loopback port, waits until it answers, prints the
+/// port, and stops it (its whole process group) when standard input closes.
 private let motoLauncher = """
     import os, signal, socket, subprocess, sys, time, urllib.request
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-    moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+    moto = subprocess.Popen([sys.executable, "-c", sys.argv[1], "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         for _ in range(300):
@@ -60,7 +77,7 @@ public let boto3KinesisClientPython = """
 public func withMoto<R: Sendable>(_ body: (Int) async throws -> R) async throws -> R {
     let result = try await Subprocess.run(
         .path(FilePath(projectPython)),
-        arguments: ["-c", motoLauncher],
+        arguments: ["-c", motoLauncher, motoServer],
         platformOptions: processGroupOptions,
         input: .inputWriter,
         output: .sequence,
