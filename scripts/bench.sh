@@ -46,10 +46,10 @@ build_seconds=$(( $(date +%s) - started ))
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
     DURATION=0.3 REPEATS=1 SHARDS=1,2 FACTORS=1,10 READ_RECORDS=200000 BACKLOG=100000 RUNTIME_RECORDS=5000
-    PUT_LINES=100000 SERVER_SECONDS=1 IDLE_SECONDS=3 IDLE_SHARDS=4,64
+    PUT_LINES=100000 REMOTE_PUT_RECORDS=20000 SERVER_SECONDS=1 IDLE_SECONDS=3 IDLE_SHARDS=4,64
 else
     DURATION=1 REPEATS=3 SHARDS=1,2,4,8 FACTORS=1,2,5,10 READ_RECORDS=1000000 BACKLOG=500000 RUNTIME_RECORDS=30000
-    PUT_LINES=1000000 SERVER_SECONDS=5 IDLE_SECONDS=20 IDLE_SHARDS=64,1000
+    PUT_LINES=3000000 REMOTE_PUT_RECORDS=200000 SERVER_SECONDS=5 IDLE_SECONDS=20 IDLE_SHARDS=64,1000
 fi
 
 # A point is measured again (at most twice) while other processes use more than this % of a core during it.
@@ -102,7 +102,7 @@ step server 300 "$RESULTS/server.json" python3 scripts/bench_server.py "$BIN" --
 LAMBDA_INVOCATIONS=2000; [[ "${BENCH_QUICK:-0}" == 1 ]] && LAMBDA_INVOCATIONS=200
 step lambda 400 "$RESULTS/lambda.json" "$BIN" bench lambda --invocations "$LAMBDA_INVOCATIONS" --clients 1,4 \
     --duration "$SERVER_SECONDS" --repeats "$REPEATS" --json
-step remote-put 300 "$RESULTS/remote-put.json" python3 scripts/bench_remote_put.py "$BIN" --records "$(( PUT_LINES / 5 ))"
+step remote-put 300 "$RESULTS/remote-put.json" python3 scripts/bench_remote_put.py "$BIN" --records "$REMOTE_PUT_RECORDS"
 step scaling 720 "$RESULTS/scaling.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards "$SHARDS" --parallelization-factors "$FACTORS" \
     --handler-latency-ms 10,0 --max-backlog "$BACKLOG" --duration "$DURATION" --repeats "$REPEATS" --json \
     --report "$LOGS/scaling"

@@ -4,7 +4,9 @@
 Starts `shardlog serve` on a free 127.0.0.1 port over a scratch data directory, creates a 4-shard stream, and puts
 the same records (100-byte lines, random partition keys) alternately with the CLI (standard input, wall time of the
 process) and with a single-threaded boto3 loop of 500-record PutRecords calls (the usual way to batch with boto3),
-REPEATS times each. Prints one JSON document on stdout (for scripts/results.py). Not a test.
+REPEATS times each, with the CPU time per record of the client (the CLI process from wait4; the Python process for
+boto3) and of the server (/proc/PID/stat) during each run. Prints one JSON document on stdout (for
+scripts/results.py). Not a test.
 Usage: bench_remote_put.py SHARDLOG_BIN [--records 200000] [--repeats 3]
 """
 import argparse
@@ -21,6 +23,17 @@ import boto3
 from botocore.config import Config
 
 from benchlib import free_port, wait_up
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds of a running process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_record(seconds, records):
+    return round(seconds / records * 1e6, 2)
 
 
 def spread(samples):
@@ -49,6 +62,7 @@ def main():
                               start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     cli_rates, boto_rates = [], []
+    cpu = {"cliClient": [], "cliServer": [], "botoClient": [], "botoServer": []}
     try:
         wait_up(port)
         k = boto3.client("kinesis", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
@@ -56,17 +70,29 @@ def main():
         for run in range(args.repeats):
             stream = f"cli{run}"
             k.create_stream(StreamName=stream, ShardCount=shards)
+            server_before = process_cpu_seconds(server.pid)
             start = time.perf_counter()
-            done = subprocess.run([args.bin, "put", stream, "--endpoint-url", url, "--json"], input=payload,
-                                  capture_output=True, env=env, timeout=600)
-            seconds = time.perf_counter() - start
-            summary = json.loads(done.stdout or b"{}")
-            if done.returncode != 0 or summary.get("records") != args.records:
-                raise RuntimeError(f"shardlog put failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                put = subprocess.Popen([args.bin, "put", stream, "--endpoint-url", url, "--json"],
+                                       stdin=subprocess.PIPE, stdout=out, stderr=err, env=env)
+                put.stdin.write(payload)
+                put.stdin.close()
+                _, status, usage = os.wait4(put.pid, 0)
+                seconds = time.perf_counter() - start
+                put.returncode = os.waitstatus_to_exitcode(status)
+                out.seek(0)
+                err.seek(0)
+                stdout, stderr = out.read(), err.read()
+            cpu["cliServer"].append(per_record(process_cpu_seconds(server.pid) - server_before, args.records))
+            cpu["cliClient"].append(per_record(usage.ru_utime + usage.ru_stime, args.records))
+            summary = json.loads(stdout or b"{}")
+            if put.returncode != 0 or summary.get("records") != args.records:
+                raise RuntimeError(f"shardlog put failed ({put.returncode}): {stderr.decode()[-500:]}")
             cli_rates.append(round(args.records / seconds))
 
             stream = f"boto{run}"
             k.create_stream(StreamName=stream, ShardCount=shards)
+            server_before, client_before = process_cpu_seconds(server.pid), time.process_time()
             start = time.perf_counter()
             for first in range(0, args.records, per_call):
                 entries = [{"Data": line.encode(), "PartitionKey": key}
@@ -75,6 +101,8 @@ def main():
                     answer = k.put_records(StreamName=stream, Records=entries)
                     entries = [e for e, r in zip(entries, answer["Records"]) if "ErrorCode" in r]
             seconds = time.perf_counter() - start
+            cpu["botoClient"].append(per_record(time.process_time() - client_before, args.records))
+            cpu["botoServer"].append(per_record(process_cpu_seconds(server.pid) - server_before, args.records))
             boto_rates.append(round(args.records / seconds))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -88,8 +116,12 @@ def main():
         "command": f"scripts/bench_remote_put.py {os.path.basename(args.bin)} --records {args.records} "
                    f"--repeats {args.repeats}",
         "records": args.records, "recordBytes": record_bytes, "shards": shards, "recordsPerCall": per_call,
-        "cli": {"recordsPerSecond": spread(cli_rates)},
-        "boto3": {"recordsPerSecond": spread(boto_rates)},
+        "cli": {"recordsPerSecond": spread(cli_rates),
+                "clientCPUMicrosecondsPerRecord": spread(cpu["cliClient"]),
+                "serverCPUMicrosecondsPerRecord": spread(cpu["cliServer"])},
+        "boto3": {"recordsPerSecond": spread(boto_rates),
+                  "clientCPUMicrosecondsPerRecord": spread(cpu["botoClient"]),
+                  "serverCPUMicrosecondsPerRecord": spread(cpu["botoServer"])},
     }, indent=1, sort_keys=True))
 
 

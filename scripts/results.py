@@ -190,12 +190,17 @@ def remote_put_section(w, remote):
     w(f"Command: `{remote['command']}`: {num(remote['records'])} records of {num(remote['recordBytes'])} bytes with "
       f"random partition keys into {num(remote['shards'])} shards of one `shardlog serve`, by the CLI (standard "
       f"input, wall time of the process) and by one boto3 loop of {num(remote['recordsPerCall'])}-record "
-      "PutRecords calls, taking turns.")
+      "PutRecords calls, taking turns; CPU time per record of the client process and of the server during each "
+      "run.")
     w("")
-    w(f"| client | records/s (min–max) | × boto3 ({num(boto['median'])} records/s) |")
-    w("| --- | --- | --- |")
-    w(f"| `shardlog put --endpoint-url` | {spread(cli)} | {rtext(ratio(cli['median'], boto['median']))} |")
-    w(f"| boto3 `put_records` loop | {spread(boto)} | |")
+    w(f"| client | records/s (min–max) | × boto3 ({num(boto['median'])} records/s) | client CPU µs/record | "
+      "server CPU µs/record |")
+    w("| --- | --- | --- | --- | --- |")
+    for name, side, versus in (("`shardlog put --endpoint-url`", remote["cli"], ratio(cli["median"], boto["median"])),
+                               ("boto3 `put_records` loop", remote["boto3"], None)):
+        w(f"| {name} | {spread(side['recordsPerSecond'])} | {rtext(versus) if versus else ''} | "
+          f"{spread(side.get('clientCPUMicrosecondsPerRecord'), 2)} | "
+          f"{spread(side.get('serverCPUMicrosecondsPerRecord'), 2)} |")
     w("")
 
 
@@ -557,17 +562,21 @@ def main():
     if put:
         w("## `shardlog put` end to end (JSONL on stdin, `--key-field user`)")
         w("")
-        w("Command: `scripts/bench_put.sh` (`shardlog put STREAM --format jsonl --key-field user --json < "
-          "events.jsonl`, wall time of the process)")
+        w(f"Command: `scripts/bench_put.sh` (`shardlog put STREAM --format jsonl --key-field user --json < "
+          f"events.jsonl` of {num(put[0]['records'])} lines; lines/s by wall time of the process, CPU time (user + "
+          "system, all threads) per line from its resource usage)")
         w("")
-        w(f"| shards | lines/s (runs) | input MB/s (median) | × best Redis XADD ({num(redis_best)} ops/s) |")
-        w("| --- | --- | --- | --- |")
+        w(f"| shards | lines/s (runs) | input MB/s (median) | CPU ns/line (median, min–max) | "
+          f"× best Redis XADD ({num(redis_best)} ops/s) |")
+        w("| --- | --- | --- | --- | --- |")
         for shards in sorted({r["shards"] for r in put}):
             runs = [r for r in put if r["shards"] == shards]
             rates = sorted(r["linesPerSecond"] for r in runs)
             median = rates[len(rates) // 2]
             mb = sorted(r["inputMBPerSecond"] for r in runs)[len(runs) // 2]
-            w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | {num(mb, 1)} | "
+            cpu = sorted(r["cpuNanosecondsPerLine"] for r in runs if "cpuNanosecondsPerLine" in r)
+            cpu_text = f"{num(cpu[len(cpu) // 2])} ({num(cpu[0])}–{num(cpu[-1])})" if cpu else "n/a"
+            w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | {num(mb, 1)} | {cpu_text} | "
               f"{rtext(ratio(median, redis_best))} |")
         w("")
 

@@ -84,7 +84,7 @@ public struct FuzzTarget: Sendable {
         FuzzTarget("mapping-json", "a document for the mapping JSON parser (record data, patterns, responses)") {
             MappingFuzzing.jsonValue($0)
         },
-        FuzzTarget("jsonl", "one JSON line for the key scanner of `put --key-field`") {
+        FuzzTarget("jsonl", "one JSON line through the scanner of `put` (C scan, then JSONLine), each kind of key") {
             jsonLine($0)
         },
         FuzzTarget("sigv4", "Authorization, X-Amz-Date, path, query lines, headers, empty line, body") {
@@ -110,12 +110,18 @@ public struct FuzzTarget: Sendable {
             async: { await ScratchServer.shared.handle($0) }),
     ]
 
+    /// The line through `put`'s own scan path (``RecordScanner``: the C scanner with its 512-level limit, then
+    /// `JSONLine` for the lines it refuses and for nested key paths), with each kind of key `put` takes; also the
+    /// line without its first and last byte.
     private static func jsonLine(_ bytes: [UInt8]) {
-        for path in [[], ["user"], ["a", "b", "c"]] {
-            _ = try? JSONLine.scan(bytes, 0..<bytes.count, path: path)
-        }
-        if bytes.count > 2 {
-            _ = try? JSONLine.scan(bytes, 1..<bytes.count - 1, path: ["k"])
+        let sources: [RecordScanner.KeySource] = [.field(["user"]), .field(["a", "b", "c"]), .fixed("k"), .random]
+        var buffer = RecordBuffer()
+        for source in sources {
+            var scanner = RecordScanner(jsonl: true, keySource: source, maxRecordByteCount: 1 << 20)
+            _ = scanner.scan(bytes, 0..<bytes.count, into: &buffer)
+            if bytes.count > 2 {
+                _ = scanner.scan(bytes, 1..<bytes.count - 1, into: &buffer)
+            }
         }
     }
 

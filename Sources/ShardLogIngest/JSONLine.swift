@@ -58,6 +58,12 @@ package struct JSONLine {
     private let base: Int
     private let end: Int
     private var i: Int
+    /// Arrays and objects open at `i`.
+    private var depth = 0
+
+    /// The deepest nesting of arrays and objects accepted, as in the C scanner of `put` (`InputScan.maximumDepth`):
+    /// the parser recurses per level, so a line of 100,000 `[` must be refused before it overflows the stack.
+    package static let maximumDepth = 512
 
     private init(_ bytes: [UInt8], _ range: Range<Int>) {
         self.bytes = bytes
@@ -159,6 +165,15 @@ package struct JSONLine {
 
     private func fail(_ reason: String) -> Problem { Problem(reason: reason, position: i - base) }
 
+    /// Counts one more level of nesting at the bracket at `i`.
+    /// - Throws: ``Problem`` past ``maximumDepth``.
+    private mutating func enter() throws(Problem) {
+        depth += 1
+        guard depth <= Self.maximumDepth else {
+            throw fail("arrays and objects nested deeper than \(Self.maximumDepth) levels")
+        }
+    }
+
     /// Parses the value at `i`; if `path` is empty, returns it (strings and numbers by position); otherwise
     /// descends into objects along `path` (anything else on the way means the path is absent).
     private mutating func locate(path: ArraySlice<String>) throws(Problem) -> Located? {
@@ -206,6 +221,8 @@ package struct JSONLine {
         case UInt8(ascii: "{"):
             try members { (s: inout JSONLine, _: Range<Int>, _: Bool) throws(Problem) in try s.skipValue() }
         case UInt8(ascii: "["):
+            try enter()
+            defer { depth -= 1 }
             i += 1
             skipSpace()
             if i < end, bytes[i] == UInt8(ascii: "]") {
@@ -238,6 +255,8 @@ package struct JSONLine {
     private mutating func members(
         _ body: (inout JSONLine, Range<Int>, Bool) throws(Problem) -> Void
     ) throws(Problem) {
+        try enter()
+        defer { depth -= 1 }
         i += 1
         skipSpace()
         if i < end, bytes[i] == UInt8(ascii: "}") {

@@ -30,7 +30,13 @@ package struct RecordScanner {
     private let topLevelName: [UInt8]?
     /// The largest record (key plus data) accepted.
     package var maxRecordByteCount: Int
-    private var random = SystemRandomNumberGenerator()
+    /// SplitMix64 state for random keys, seeded once from the system generator: keys only need to spread over
+    /// shards, and the system generator costs a getrandom(2) call per key.
+    private var randomState: UInt64 = {
+        var system = SystemRandomNumberGenerator()
+        return system.next()
+    }()
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
     private var scratch: [UInt8] = []
 
     /// Creates a scanner.
@@ -98,8 +104,18 @@ package struct RecordScanner {
             return append(key: fixedKey, 0..<fixedKey.count, line, range, into: &buffer)
         case .random:
             if let problem = validateJSON(line, range) { return problem }
+            // Lower-case hexadecimal without leading zeros, written straight into the scratch bytes (no String).
+            randomState &+= 0x9E37_79B9_7F4A_7C15
+            var value = randomState
+            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+            value ^= value >> 31
             scratch.removeAll(keepingCapacity: true)
-            scratch.append(contentsOf: String(random.next(), radix: 16).utf8)
+            var shift = max(0, (63 - value.leadingZeroBitCount) / 4 * 4)
+            while shift >= 0 {
+                scratch.append(Self.hexDigits[Int((value >> UInt64(shift)) & 0xF)])
+                shift -= 4
+            }
             return append(key: scratch, 0..<scratch.count, line, range, into: &buffer)
         }
     }

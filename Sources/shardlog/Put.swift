@@ -38,8 +38,9 @@ struct Put: AsyncParsableCommand {
     var remote: RemoteOptions
     @Flag(
         help: """
-            With --endpoint-url: pack records into KPL aggregated records (up to 1 MiB each, per shard, partition \
-            key "a" and the first record's hash key, as the Kinesis Producer Library does).
+            Pack records into KPL aggregated records (up to the record limit each, per shard, partition key "a" \
+            and the first record's hash key, as the Kinesis Producer Library does), into the data directory or \
+            with --endpoint-url; consumers de-aggregate them (map --deaggregate, the KCL, aws-kinesis-agg).
             """)
     var aggregate = false
 
@@ -57,7 +58,6 @@ struct Put: AsyncParsableCommand {
             throw ValidationError("--key-field '\(keyField)' is not a dotted path like user or order.id")
         }
         if let key { try DataStream.validate(partitionKey: key, dataByteCount: 0) }
-        if aggregate && remote.endpointUrl == nil { throw ValidationError("--aggregate needs --endpoint-url") }
     }
 
     func run() async throws {
@@ -73,6 +73,7 @@ struct Put: AsyncParsableCommand {
         let ledger = IngestLedger()
         var ingest = Ingest(
             stream: stream, ledger: ledger, jsonl: jsonl, keySource: keySource, stopOnError: onError == .stop)
+        if aggregate { ingest.aggregateShards = try ShardRouter(stream) }
         let progress = Progress(enabled: standardErrorIsTerminal)
         let (name, json) = (self.name, self.json)
         // Ctrl-C (or SIGTERM) while reading: the append in flight finishes, nothing more is appended, and the summary
@@ -183,21 +184,25 @@ final class IngestLedger: Sendable {
         }
     }
 
-    /// Counts an append that returned (`results`) or failed (`nil`: nothing acknowledged).
-    func endAppend(_ results: [SequenceNumber]?, bytes: Int) {
+    /// Counts an append that returned (`results`) or failed (`nil`: nothing acknowledged). With `userRecords`
+    /// (`put --aggregate`), stored record `i` holds `userRecords[i]` lines.
+    func endAppend(_ results: [SequenceNumber]?, bytes: Int, userRecords: [Int]? = nil) {
         // Per shard, counted outside the lock in an array (no dictionary operation per record).
         var perShard: [Int] = []
-        for r in results ?? [] {
+        var count = 0
+        for (i, r) in (results ?? []).enumerated() {
             if r.shardIndex >= perShard.count { perShard += repeatElement(0, count: r.shardIndex + 1 - perShard.count) }
-            perShard[r.shardIndex] += 1
+            let lines = userRecords.flatMap { i < $0.count ? $0[i] : nil } ?? 1
+            perShard[r.shardIndex] += lines
+            count += lines
         }
         state.withLock { s in
             s.appending = false
-            guard let results else { return }
-            for (shard, count) in perShard.enumerated() where count > 0 {
-                s.totals.perShard[shard, default: 0] += count
+            guard results != nil else { return }
+            for (shard, lines) in perShard.enumerated() where lines > 0 {
+                s.totals.perShard[shard, default: 0] += lines
             }
-            s.totals.records += results.count
+            s.totals.records += count
             s.totals.bytes += bytes
         }
     }
@@ -245,6 +250,8 @@ struct Ingest {
     var inFlight: (task: Task<(RecordBuffer, [SequenceNumber]), any Error>, count: Int)?
     /// Lines accepted so far (stored or about to be).
     var queued = 0
+    /// With `--aggregate`: the stream's open shards, to pack each batch into KPL aggregated records per shard.
+    var aggregateShards: ShardRouter?
 
     init(
         stream: DataStream, ledger: IngestLedger, jsonl: Bool, keySource: RecordScanner.KeySource,
@@ -279,6 +286,23 @@ struct Ingest {
         try await finish()
         guard !pending.isEmpty else { return }
         // Hash here, on the reading side of the pipeline, so the appender only routes.
+        let byteCount = pending.dataByteCount
+        var userRecords: [Int]?
+        if let shards = aggregateShards {
+            // KPL aggregates of this batch (user records counted per stored record); the line buffer is kept.
+            let packed = AggregatedEntries(
+                packing: pending, shards: shards, maxRecordByteCount: stream.maxRecordByteCount)
+            var records = spare.records
+            spare.records = RecordBuffer()
+            records.removeAll(keepingCapacity: true)
+            for entry in packed.entries {
+                try records.append(
+                    partitionKey: entry.partitionKey, data: entry.data, explicitHashKey: entry.explicitHashKey)
+            }
+            userRecords = packed.entries.map(\.userRecords)
+            spare.records = pending
+            pending = records
+        }
         if stream.openShardCount > 1 { pending.computeHashKeys() }
         let batch = pending
         let reused = spare.results
@@ -286,13 +310,13 @@ struct Ingest {
         pending = spare.records
         spare = (RecordBuffer(), [])
         pending.removeAll(keepingCapacity: true)
-        let (stream, ledger, byteCount) = (self.stream, self.ledger, batch.dataByteCount)
+        let (stream, ledger, counts) = (self.stream, self.ledger, userRecords)
         let task = Task.detached { () throws -> (RecordBuffer, [SequenceNumber]) in
             var results = reused
             guard ledger.beginAppend() else { return (batch, results) }
             do {
                 try stream.putRecords(batch, into: &results)
-                ledger.endAppend(results, bytes: byteCount)
+                ledger.endAppend(results, bytes: byteCount, userRecords: counts)
                 return (batch, results)
             } catch {
                 ledger.endAppend(nil, bytes: 0)

@@ -118,7 +118,15 @@ struct ResultsGeneratorTests {
             #expect(markdown.contains("Intel(R) Xeon(R) Processor"))
             #expect(markdown.contains("| 171,234 msg/s | 24 | 3 | yes |"))
             #expect(markdown.contains("2.65% of a core over 1,000 shards (contended)"))
-            #expect(markdown.contains("| `shardlog put --endpoint-url` | 131,377 (118,530–139,804) | 3.27× |"))
+            // `put`: 3 M lines, wall-time rate and CPU time per line.
+            #expect(markdown.contains("events.jsonl` of 3,000,000 lines"))
+            #expect(
+                markdown.contains(
+                    "| 1 | 1,152,499 (941,976, 1,152,499, 1,154,815) | 119.6 | 1,371 (1,363–1,567) | 2.69× |"))
+            #expect(
+                markdown.contains(
+                    "| `shardlog put --endpoint-url` | 131,377 (118,530–139,804) | 3.27× | 1.84 (1.71–2.02) | 1.52 (1.49–1.61) |"
+                ))
             #expect(markdown.contains("boto3 `put_records` loop) | 3.27× | ≥ 3× | **met** |"))
             #expect(!markdown.contains("/work/shared"))
             // Put → handler p99 is judged on the worst 0 ms-handler point of scaling.json, named with the best.

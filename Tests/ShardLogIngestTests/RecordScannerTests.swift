@@ -17,6 +17,30 @@ import Testing
         return (buffer, outcomes)
     }
 
+    /// A nested key path is found by `JSONLine`, not the C scanner, and refused lines go through `JSONLine` for
+    /// their message: its recursion is bounded at the C scanner's 512 levels too, so 100,000 `[` are refused, not a
+    /// stack overflow.
+    @Test func deepNestingIsRefusedForEveryKeySource() throws {
+        let deep = String(repeating: "[", count: 100_000)
+        let sources: [RecordScanner.KeySource] = [.field(["user"]), .field(["order", "id"]), .fixed("k"), .random]
+        for source in sources {
+            let (buffer, outcomes) = scan([deep, #"{"order":{"id":"k","x":"# + deep], source)
+            #expect(buffer.isEmpty)
+            for outcome in outcomes {
+                #expect(
+                    outcome?.contains("nested deeper than 512 levels at byte") == true,
+                    "\(source): \(outcome ?? "accepted")")
+            }
+        }
+        let line = Array(deep.utf8)
+        #expect(throws: JSONLine.Problem.self) { try JSONLine.field(line, 0..<line.count, path: []) }
+        // 512 levels (two objects, 510 arrays) are accepted.
+        let ok =
+            #"{"order":{"id":"k","x":"# + String(repeating: "[", count: 510) + String(repeating: "]", count: 510) + "}}"
+        #expect(scan([ok], .field(["order", "id"])).1 == [nil])
+        #expect(scan([ok + "]"], .field(["order", "id"])).1.first??.contains("not valid JSON") == true)
+    }
+
     @Test func keysComeFromTheFieldAsTextAndTheLineIsTheData() {
         let lines = [
             #"{"user":"alice","n":1}"#, #"{"user":42.0}"#, #"{"user":"caf\u00e9"}"#, #"{"a":{"user":"x"},"user":"日本"}"#,

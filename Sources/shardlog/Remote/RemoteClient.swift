@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ShardLogMapping
 import ShardLogWire
 
@@ -10,7 +11,8 @@ import ShardLogWire
 /// Kinesis. Requests are signed with SigV4 (the mapping source's ``SigV4Signer``) from `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (dummy credentials when none are set, which local endpoints
 /// accept), region from `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the endpoint's host name, else `us-east-1`.
-/// Thread-safety: immutable.
+/// `http://` endpoints are reached through ``HTTPTransport`` (NIO, keep-alive connections), `https://` ones through
+/// `URLSession`. Thread-safety: immutable.
 struct RemoteClient: Sendable {
     /// An error answer of the endpoint.
     struct ServiceError: Error, CustomStringConvertible {
@@ -39,6 +41,10 @@ struct RemoteClient: Sendable {
     let endpoint: URL
     let signer: SigV4Signer
     let session: URLSession
+    /// The transport of an `http://` endpoint; `nil` for `https://`, which goes through ``session``.
+    let http: HTTPTransport?
+    /// The `Host` header (host, and port when the URL names one), signed and sent.
+    let hostHeader: String
 
     /// Creates a client.
     /// - Throws: `ValidationError` naming `--endpoint-url` when it is not an http(s) URL.
@@ -62,33 +68,52 @@ struct RemoteClient: Sendable {
         configuration.timeoutIntervalForRequest = 60
         configuration.httpMaximumConnectionsPerHost = 16
         session = URLSession(configuration: configuration)
+        hostHeader = host + (url.port.map { ":\($0)" } ?? "")
+        http = scheme == "http" ? HTTPTransport(host: host, port: url.port ?? 80) : nil
     }
 
     /// Sends one request once and returns the JSON object of a 200 answer.
     /// - Throws: ``ServiceError`` for an error answer, ``TransportError`` when the endpoint cannot be reached.
     func send(_ operation: String, body: Data) async throws -> [String: Any] {
-        var request = URLRequest(url: endpoint)
-        request.httpMethod = "POST"
-        request.httpBody = body
+        let data = try await sendBytes(operation, body: Array(body))
+        return ((try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]) ?? [:]
+    }
+
+    /// Sends one request once and returns the body of a 200 answer.
+    /// - Throws: ``ServiceError`` for an error answer, ``TransportError`` when the endpoint cannot be reached.
+    func sendBytes(_ operation: String, body: [UInt8]) async throws -> [UInt8] {
         let headers = [
             "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202.\(operation)",
+            "Host": hostHeader,
         ]
-        for (name, value) in signer.sign(url: endpoint, headers: headers, body: body, date: Date()) {
-            request.setValue(value, forHTTPHeaderField: name)
-        }
-        let data: Data
-        let response: URLResponse
+        let signed = signer.sign(url: endpoint, headers: headers, body: Data(body), date: Date())
+        let status: Int
+        let data: [UInt8]
         do {
-            (data, response) = try await session.data(for: request)
+            if let http {
+                var path = endpoint.path.isEmpty ? "/" : endpoint.path
+                if let query = endpoint.query { path += "?" + query }
+                let response = try await http.post(
+                    path: path, headers: signed.map { ($0.key, $0.value) }, body: ByteBuffer(bytes: body))
+                status = response.status
+                data = Array(response.body.readableBytesView)
+            } else {
+                var request = URLRequest(url: endpoint)
+                request.httpMethod = "POST"
+                request.httpBody = Data(body)
+                for (name, value) in signed where name != "Host" { request.setValue(value, forHTTPHeaderField: name) }
+                let (answer, response) = try await session.data(for: request)
+                status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                data = Array(answer)
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw TransportError(
-                description: "cannot call \(operation) at \(endpoint.absoluteString): \(error.localizedDescription)")
+                description: "cannot call \(operation) at \(endpoint.absoluteString): \(error)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         guard status == 200 else {
+            let object = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
             var type = "HTTP\(status)"
             if let t = object?["__type"] as? String { type = String(t.split(separator: "#").last ?? Substring(t)) }
             let message =
@@ -96,16 +121,25 @@ struct RemoteClient: Sendable {
                 ?? String(decoding: data.prefix(300), as: UTF8.self)
             throw ServiceError(type: type, message: message, status: status)
         }
-        return object ?? [:]
+        return data
     }
 
     /// Sends a request, retrying throttling, server and connection errors up to `attempts` times with exponential
     /// back-off and full jitter.
     func call(_ operation: String, body: Data, attempts: Int = 12) async throws -> [String: Any] {
+        try await retrying(attempts: attempts) { try await send(operation, body: body) }
+    }
+
+    /// ``sendBytes(_:body:)`` with the retries of ``call(_:body:attempts:)``.
+    func callBytes(_ operation: String, body: [UInt8], attempts: Int = 12) async throws -> [UInt8] {
+        try await retrying(attempts: attempts) { try await sendBytes(operation, body: body) }
+    }
+
+    private func retrying<T>(attempts: Int, _ attempt: () async throws -> T) async throws -> T {
         var backoff = Backoff()
         while true {
             do {
-                return try await send(operation, body: body)
+                return try await attempt()
             } catch let error as ServiceError where error.isRetryable && backoff.attempt + 1 < attempts {
                 try await backoff.wait()
             } catch is TransportError where backoff.attempt + 1 < attempts {
@@ -138,21 +172,4 @@ struct Backoff: Sendable {
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// `s` as a JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 
 /// The open shards of a remote stream by starting hash key, to group records by the shard they go to.
 struct ShardRouter: Sendable {
@@ -27,6 +28,13 @@ struct ShardRouter: Sendable {
         self.init(starts: starts)
     }
 
+    /// The open shards of a stream of the data directory.
+    /// - Throws: the store's error reading the stream's shards.
+    init(_ stream: DataStream) throws {
+        let shards = try stream.describe().shards.filter(\.isOpen)
+        self.init(starts: shards.compactMap { UInt128($0.hashKeyRange.startingHashKey) })
+    }
+
     /// The position (in ``starts``) of the shard whose range holds `hashKey`.
     func shard(of hashKey: UInt128) -> Int {
         var (low, high) = (0, starts.count)
@@ -42,7 +50,7 @@ struct ShardRouter: Sendable {
 struct AggregatedEntries: PutEntries {
     struct Entry: Sendable {
         var partitionKey: String
-        var explicitHashKey: String?
+        var explicitHashKey: UInt128?
         var data: [UInt8]
         var shard: [UInt8]
         var userRecords: Int
@@ -54,11 +62,12 @@ struct AggregatedEntries: PutEntries {
     var count: Int { entries.count }
     func orderKey(_ i: Int) -> ArraySlice<UInt8> { entries[i].shard[...] }
     func byteCount(_ i: Int) -> Int { entries[i].partitionKey.utf8.count + entries[i].data.count }
-    func appendEntry(_ i: Int, to body: inout Data) {
+    func appendEntry(_ i: Int, to body: inout [UInt8]) {
         let entry = entries[i]
         body.append(contentsOf: "{\"Data\":\"".utf8)
-        body.append(Data(entry.data).base64EncodedData())
-        body.append(contentsOf: "\",\"PartitionKey\":\(jsonString(entry.partitionKey))".utf8)
+        body.appendBase64(of: entry.data, in: entry.data.indices)
+        body.append(contentsOf: "\",\"PartitionKey\":".utf8)
+        body.appendJSONString(entry.partitionKey)
         if let key = entry.explicitHashKey { body.append(contentsOf: ",\"ExplicitHashKey\":\"\(key)\"".utf8) }
         body.append(UInt8(ascii: "}"))
     }
@@ -66,12 +75,16 @@ struct AggregatedEntries: PutEntries {
     func userByteCount(_ i: Int) -> Int { entries[i].userBytes }
 }
 
-extension RemotePut {
+extension AggregatedEntries {
     /// Packs `buffer` into KPL aggregated records as the Kinesis Producer Library does: records are grouped by the
-    /// shard their partition key hashes to and packed in input order into records of at most 1 MiB, each with
-    /// partition key `"a"` and the explicit hash key of its first user record; a record that is alone (or too big
-    /// to share) is sent as it is. The shard is each entry's order key, so every shard's records stay in order.
-    func aggregated(_ buffer: RecordBuffer, shards: ShardRouter) -> AggregatedEntries {
+    /// shard their partition key hashes to and packed in input order into records of at most `maxRecordByteCount`
+    /// (partition key and data, the stream's record limit), each with partition key `"a"` and the explicit hash key
+    /// of its first user record; a record that is alone (or too big to share) is kept as it is. The shard is each
+    /// entry's order key, so every shard's records stay in order. `put --aggregate` uses it for both a remote
+    /// endpoint and the data directory.
+    init(packing buffer: RecordBuffer, shards: ShardRouter, maxRecordByteCount: Int = 1 << 20) {
+        let maxByteCount = min(
+            KPLAggregation.maxAggregateByteCount, maxRecordByteCount - KPLAggregation.aggregatePartitionKey.utf8.count)
         var out = AggregatedEntries()
         var open: [Int: (aggregator: KPLAggregation.Aggregator, first: Int, bytes: Int)] = [:]
         func flush(_ shard: Int) {
@@ -87,7 +100,7 @@ extension RemotePut {
                 out.entries.append(
                     .init(
                         partitionKey: KPLAggregation.aggregatePartitionKey,
-                        explicitHashKey: String(HashKey.of(partitionKey: buffer.partitionKey(first))),
+                        explicitHashKey: HashKey.of(partitionKey: buffer.partitionKey(first)),
                         data: aggregator.encoded(), shard: order, userRecords: aggregator.count, userBytes: bytes))
             }
         }
@@ -95,10 +108,10 @@ extension RemotePut {
             let key = buffer.partitionKey(i)
             let shard = shards.shard(of: HashKey.of(partitionKey: key))
             let record = KPLAggregation.UserRecord(partitionKey: key, data: Array(buffer.data(i)))
-            var current = open[shard] ?? (KPLAggregation.Aggregator(), i, 0)
+            var current = open[shard] ?? (KPLAggregation.Aggregator(maxByteCount: maxByteCount), i, 0)
             if !current.aggregator.add(record) {
                 flush(shard)
-                current = (KPLAggregation.Aggregator(), i, 0)
+                current = (KPLAggregation.Aggregator(maxByteCount: maxByteCount), i, 0)
                 if !current.aggregator.add(record) {
                     // Too big for an aggregate: sent alone, as the KPL does.
                     out.entries.append(
@@ -113,6 +126,6 @@ extension RemotePut {
             open[shard] = current
         }
         for shard in open.keys.sorted() { flush(shard) }
-        return out
+        self = out
     }
 }

@@ -11,56 +11,85 @@ struct KPLAggregationCLITests {
         try await withServer { port in
             let url = "http://127.0.0.1:\(port)"
             _ = try await runShardlog(["create-stream", "agg", "--shards", "3", "--endpoint-url", url])
-            let count = 3000
-            let lines = (0..<count).map { "{\"user\":\"u\($0 % 40)\",\"n\":\($0)}\n" }.joined()
+            let (lines, count) = Self.lines()
             let put = try await runShardlog(
                 ["put", "agg", "--endpoint-url", url, "--key-field", "user", "--aggregate", "--json"],
                 input: Data(lines.utf8))
             #expect(put.status == 0, "\(put.stderr)")
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(put.stdout.utf8)) as? [String: Any])
             #expect(summary["records"] as? Int == count)
-            // Every Kinesis record de-aggregated; for each: its partition key, whether every user record's key
-            // hashes into the record's shard, and the user records (key, data).
-            let result = try #require(
-                try await runBoto3(
-                    """
-                    import hashlib
-                    from aws_kinesis_agg.deaggregator import iter_deaggregate_records
-                    ranges = {s["ShardId"]: (int(s["HashKeyRange"]["StartingHashKey"]),
-                                             int(s["HashKeyRange"]["EndingHashKey"]))
-                              for s in k.list_shards(StreamName="agg")["Shards"]}
-                    out = {"kinesisRecords": 0, "keys": [], "users": [], "misrouted": 0}
-                    for r in read_all("agg"):
-                        out["kinesisRecords"] += 1
-                        out["keys"].append(r["PartitionKey"])
-                        lo, hi = ranges[r["ShardId"]]
-                        for u in iter_deaggregate_records([r], data_format="Boto3"):
-                            pk = u["kinesis"]["partitionKey"]
-                            h = int(hashlib.md5(pk.encode()).hexdigest(), 16)
-                            out["misrouted"] += not (lo <= h <= hi)
-                            data = u["kinesis"]["data"]
-                            data = base64.b64decode(data) if u["kinesis"].get("aggregated") else data
-                            out["users"].append([pk, json.loads(data)])
-                    print(json.dumps(out))
-                    """, port: port) as? [String: Any])
-            let users = try #require(result["users"] as? [[Any]])
-            #expect(users.count == count)
-            let kinesisRecords = try #require(result["kinesisRecords"] as? Int)
-            #expect(kinesisRecords < count / 10, "\(kinesisRecords) Kinesis records for \(count) user records")
-            #expect((result["keys"] as? [String])?.contains("a") == true)
-            #expect(result["misrouted"] as? Int == 0)
-            var last: [String: Int] = [:]
-            var seen = Set<Int>()
-            for user in users {
-                let key = try #require(user.first as? String)
-                let n = try #require((user.last as? [String: Any])?["n"] as? Int)
-                #expect(key == "u\(n % 40)")
-                #expect((last[key] ?? -1) < n, "\(key): \(n) after \(last[key] ?? -1)")
-                last[key] = n
-                seen.insert(n)
-            }
-            #expect(seen == Set(0..<count))
+            try await Self.expectDeaggregated("agg", count: count, port: port)
         }
+    }
+
+    /// `put --aggregate` into the data directory packs the lines into KPL aggregates there, as it does remotely.
+    @Test func localPutAggregateIsReadBackByAwsKinesisAgg() async throws {
+        try await withTemporaryDirectory { directory in
+            let created = try await runShardlog(["--data-dir", directory, "create-stream", "agg", "--shards", "3"])
+            #expect(created.status == 0, "\(created.stderr)")
+            let (lines, count) = Self.lines()
+            let put = try await runShardlog(
+                ["--data-dir", directory, "put", "agg", "--key-field", "user", "--aggregate", "--json"],
+                input: Data(lines.utf8))
+            #expect(put.status == 0, "\(put.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(put.stdout.utf8)) as? [String: Any])
+            #expect(summary["records"] as? Int == count)
+            #expect((summary["shards"] as? [String: Int])?.values.reduce(0, +) == count)
+            try await withServer(directory: directory) { port in
+                try await Self.expectDeaggregated("agg", count: count, port: port)
+            }
+        }
+    }
+
+    /// `count` JSON lines of 40 users: `{"user":"u<n % 40>","n":<n>}`.
+    static func lines(count: Int = 3000) -> (String, Int) {
+        ((0..<count).map { "{\"user\":\"u\($0 % 40)\",\"n\":\($0)}\n" }.joined(), count)
+    }
+
+    /// Reads `stream` through the endpoint on `port` with boto3 and `aws_kinesis_agg`, and checks it holds the
+    /// ``lines(count:)`` as KPL aggregates: every line once, each user's in order, each in its key's shard.
+    static func expectDeaggregated(_ stream: String, count: Int, port: Int) async throws {
+        // Every Kinesis record de-aggregated; for each: its partition key, whether every user record's key
+        // hashes into the record's shard, and the user records (key, data).
+        let result = try #require(
+            try await runBoto3(
+                """
+                import hashlib
+                from aws_kinesis_agg.deaggregator import iter_deaggregate_records
+                ranges = {s["ShardId"]: (int(s["HashKeyRange"]["StartingHashKey"]),
+                                         int(s["HashKeyRange"]["EndingHashKey"]))
+                          for s in k.list_shards(StreamName=sys.argv[2])["Shards"]}
+                out = {"kinesisRecords": 0, "keys": [], "users": [], "misrouted": 0}
+                for r in read_all(sys.argv[2]):
+                    out["kinesisRecords"] += 1
+                    out["keys"].append(r["PartitionKey"])
+                    lo, hi = ranges[r["ShardId"]]
+                    for u in iter_deaggregate_records([r], data_format="Boto3"):
+                        pk = u["kinesis"]["partitionKey"]
+                        h = int(hashlib.md5(pk.encode()).hexdigest(), 16)
+                        out["misrouted"] += not (lo <= h <= hi)
+                        data = u["kinesis"]["data"]
+                        data = base64.b64decode(data) if u["kinesis"].get("aggregated") else data
+                        out["users"].append([pk, json.loads(data)])
+                print(json.dumps(out))
+                """, port: port, arguments: [stream]) as? [String: Any])
+        let users = try #require(result["users"] as? [[Any]])
+        #expect(users.count == count)
+        let kinesisRecords = try #require(result["kinesisRecords"] as? Int)
+        #expect(kinesisRecords < count / 10, "\(kinesisRecords) Kinesis records for \(count) user records")
+        #expect((result["keys"] as? [String])?.contains("a") == true)
+        #expect(result["misrouted"] as? Int == 0)
+        var last: [String: Int] = [:]
+        var seen = Set<Int>()
+        for user in users {
+            let key = try #require(user.first as? String)
+            let n = try #require((user.last as? [String: Any])?["n"] as? Int)
+            #expect(key == "u\(n % 40)")
+            #expect((last[key] ?? -1) < n, "\(key): \(n) after \(last[key] ?? -1)")
+            last[key] = n
+            seen.insert(n)
+        }
+        #expect(seen == Set(0..<count))
     }
 
     @Test func mapDeaggregatesWhatAwsKinesisAggAggregated() async throws {
