@@ -94,10 +94,14 @@ step idle 400 "$RESULTS/idle.json" "$BIN" bench idle --others-limit "$OTHERS_LIM
     --repeats 1 --json
 step runtime-api 300 "$RESULTS/runtime-api.json" "$BIN" bench runtime-api --parallelization-factors 1,2,4 \
     --records "$RUNTIME_RECORDS" --duration "$DURATION" --repeats "$REPEATS" --json
+# `get --follow` in another process: put → seen latency at modest single-record rates (issue 10).
+step follow 120 "$RESULTS/follow.json" "$BIN" bench follow --rates 1000,5000 --duration "$DURATION" \
+    --repeats "$REPEATS" --json
 step drain 300 "$RESULTS/drain.json" "$BIN" bench scaling --others-limit "$OTHERS_LIMIT" --shards 4 --parallelization-factors 1 \
     --handler-latency-ms 0 --batch-size 10000 --max-backlog 1000000 --duration "$DURATION" --repeats "$REPEATS" --json
 step put 300 "$RESULTS/put.json" bash scripts/bench_put.sh "$BIN" "$PUT_LINES"
 step server 300 "$RESULTS/server.json" python3 scripts/bench_server.py "$BIN" --seconds "$SERVER_SECONDS"
+# (runtime-api above also measures a bare Runtime API loop with the same processes and event after each run.)
 # The Lambda API's Invoke of a Python function: warm p50/p99 (thin client and boto3), cold starts, boto3 clients.
 LAMBDA_INVOCATIONS=2000; [[ "${BENCH_QUICK:-0}" == 1 ]] && LAMBDA_INVOCATIONS=200
 step lambda 400 "$RESULTS/lambda.json" "$BIN" bench lambda --invocations "$LAMBDA_INVOCATIONS" --clients 1,4 \

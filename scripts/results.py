@@ -9,8 +9,8 @@ Inputs, all in --results (Benchmarks/results/ by default, committed with RESULTS
   run.json      commit, dirty flag, build configuration, machine, start, duration, steps (scripts/bench.sh)
   goals.json    the goals (a copy of Benchmarks/goals.json)
   peers.json    the peer baselines' KEY lines (Benchmarks/peers/run_all.sh, converted by `results.py peers`)
-  ingest.json, ingest-explicit.json, read.json, idle.json, drain.json, scaling.json, runtime-api.json
-                `shardlog bench ... --json`
+  ingest.json, ingest-explicit.json, read.json, idle.json, drain.json, scaling.json, runtime-api.json,
+  follow.json   `shardlog bench ... --json`
   put.json      scripts/bench_put.sh;  server.json  scripts/bench_server.py
   lambda.json   `shardlog bench lambda --json` (the Lambda API's Invoke: warm latency, cold starts, invocations/s)
   remote-put.json  scripts/bench_remote_put.py (`put --endpoint-url` vs a boto3 put_records loop)
@@ -171,6 +171,55 @@ def lambda_section(w, document):
         w(f"| {what} | {p['client']} | {num(p['clients'])} | {spread(p.get('p50Microseconds'))} | "
           f"{spread(p.get('p99Microseconds'))} | {spread(p.get('coldStartMilliseconds'), 1)} | "
           f"{spread(p.get('invocationsPerSecond'))} | {num(p['othersCPUPercent']['median'])} |")
+def follow_goal(follow):
+    """(value in ms, measured, reference) of the goal `follow-p99`: the worst p99 of follow.json's rates."""
+    points = (follow or {}).get("points", [])
+    if not points:
+        return None, "n/a", "n/a"
+    worst = max(points, key=lambda p: p["latency"]["p99Microseconds"])
+    value = worst["latency"]["p99Microseconds"] / 1000
+    return (value, f"worst of {len(points)} rates: {num(worst['offeredRecordsPerSecond'])} records/s offered, "
+            f"p50 {num(worst['latency']['p50Microseconds'])} µs, p99.9 {num(worst['latency']['p999Microseconds'])} µs "
+            f"({num(worst['latency']['count'])} records){flag(worst)}",
+            "put → line read from `shardlog get --follow`'s standard output")
+
+
+def follow_section(w, follow):
+    """`shardlog bench follow`: put → seen latency of a `get --follow` process."""
+    points = (follow or {}).get("points", [])
+    if not points:
+        return
+    w("## `get --follow` in another process (`shardlog bench follow`)")
+    w("")
+    w(f"Command: `{follow['command']}`")
+    w("")
+    for note in follow.get("notes", []):
+        w(f"- {note}")
+    w("")
+    w("| offered records/s | put records/s | records | p50 µs | p99 µs | p99 µs per run (min–max) | p99.9 µs | "
+      "max µs | follower CPU % | others CPU % |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for p in points:
+        lat = p["latency"]
+        w(f"| {num(p['offeredRecordsPerSecond'])} | {num(p['putRecordsPerSecond']['median'])} | {num(lat['count'])} | "
+          f"{num(lat['p50Microseconds'])} | {num(lat['p99Microseconds'])} | {spread(p['p99Microseconds'])} | "
+          f"{num(lat['p999Microseconds'])} | {num(lat['maxMicroseconds'])} | "
+          f"{num(p['followerCPUPercent']['median'])} | {num(p['othersCPUPercent']['median'])} |")
+    w("")
+
+
+def runtime_goal(runtime):
+    """(value in %, measured, reference) of the goal `runtime-api-vs-bare`: the worst point of runtime-api.json."""
+    points = [p for p in (runtime or {}).get("points", []) if p.get("fractionOfBare") is not None]
+    if not points:
+        return None, "n/a", "n/a"
+    worst = min(points, key=lambda p: p["fractionOfBare"])
+    return (worst["fractionOfBare"] * 100,
+            f"worst of {len(points)}: S={worst['shards']}, P={worst['parallelizationFactor']}, "
+            f"{num(worst['invocationsPerSecond']['median'])} invocations/s{flag(worst)}",
+            f"bare Runtime API loop {num(worst['bareInvocationsPerSecond']['median'])} invocations/s")
+
+
 def remote_put_goal(remote):
     """(value, measured, reference) of the goal `remote-put-vs-boto3` from remote-put.json."""
     if not remote:
@@ -254,6 +303,7 @@ def main():
     idle, drain, scaling = load(d, "idle.json"), load(d, "drain.json"), load(d, "scaling.json")
     runtime, put, server = load(d, "runtime-api.json"), load(d, "put.json"), load(d, "server.json")
     lambda_results = load(d, "lambda.json")
+    follow = load(d, "follow.json")
     remote = load(d, "remote-put.json")
 
     out = []
@@ -378,6 +428,12 @@ def main():
             value, measured, reference = remote_put_goal(remote)
         elif gid.startswith("server-"):
             value, measured, reference, unit = server_goal(goal, server)
+        elif gid == "follow-p99":
+            value, measured, reference = follow_goal(follow)
+            unit = " ms"
+        elif gid == "runtime-api-vs-bare":
+            value, measured, reference = runtime_goal(runtime)
+            unit = "%"
         else:
             continue
         shown = "n/a" if value is None else (rtext(value) if unit == "×" else f"{value:.0f}%")
@@ -400,7 +456,7 @@ def main():
     contended = []
     for name, document in (("ingest", ingest), ("ingest-explicit", explicit), ("read", read), ("idle", idle),
                            ("drain", drain), ("scaling", scaling), ("runtime-api", runtime),
-                           ("lambda", lambda_results)):
+                           ("lambda", lambda_results), ("follow", follow)):
         points = (document or {}).get("points", [])
         if not points:
             continue
@@ -618,13 +674,22 @@ def main():
         w("")
         w(f"Command: `{runtime['command']}`")
         w("")
-        w("| shards | P | processes | BatchSize | invocations/s (min–max) | records/s | CPU % | others CPU % |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for note in runtime.get("notes", []):
+            w(f"- {note}")
+        w("")
+        w("| shards | P | processes | BatchSize | invocations/s (min–max) | records/s | CPU % | others CPU % | "
+          "bare loop invocations/s (min–max) | bare loop CPU % | % of bare |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for p in runtime["points"]:
+            fraction = p.get("fractionOfBare")
+            bare_cpu = p.get("bareCPUPercent")
             w(f"| {p['shards']} | {p['parallelizationFactor']} | {p['processes']} | {p['batchSize']} | "
               f"{spread(p['invocationsPerSecond'])}{flag(p)} | {num(p['recordsPerSecond']['median'])} | "
-              f"{num(p['cpuPercent']['median'])} | {num(p['othersCPUPercent']['median'])} |")
+              f"{num(p['cpuPercent']['median'])} | {num(p['othersCPUPercent']['median'])} | "
+              f"{spread(p.get('bareInvocationsPerSecond'))} | {num(bare_cpu['median']) if bare_cpu else 'n/a'} | "
+              f"{f'{fraction * 100:.0f}%' if fraction is not None else 'n/a'} |")
         w("")
+    follow_section(w, follow)
 
     lambda_section(w, lambda_results)
 

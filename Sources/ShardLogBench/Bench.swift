@@ -4,9 +4,12 @@ import ShardLog
 
 /// The workloads of `shardlog bench`, for the CLI's thin `bench` command to list as its subcommands.
 package enum BenchWorkloads {
-    /// `scaling`, `ingest`, `read`, `runtime-api`.
+    /// `scaling`, `ingest`, `read`, `runtime-api`, `idle`, `lambda`, `follow`.
     package static var subcommands: [any ParsableCommand.Type] {
-        [BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self, BenchIdle.self, BenchLambda.self]
+        [
+            BenchScaling.self, BenchIngest.self, BenchRead.self, BenchRuntimeAPI.self, BenchIdle.self,
+            BenchLambda.self, BenchFollow.self,
+        ]
     }
 }
 

@@ -16,8 +16,11 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
             AWS_LAMBDA_RUNTIME_API pointing at the mapping's loopback endpoint. Invocations/s and records/s are \
             counted from the mapping's metrics over --duration seconds, starting once every process has handled \
             two batches (so process start-up is not counted). The default handler is a Python function that \
-            returns an empty batchItemFailures, run by awslambdaric (pip install awslambdaric), as in the peer \
-            baseline's fake Runtime API loop.
+            returns an empty batchItemFailures, run by awslambdaric (pip install awslambdaric). \
+            With --baseline on (the default), each run is followed by the same number of the same handler \
+            processes driven by a bare Runtime API loop (a minimal NIO server that only hands out one fixed event, \
+            the first BatchSize records of the stream encoded as the mapping encodes them, and takes the \
+            responses; no stream, no mapping), measured the same way; the point reports both rates and their ratio.
             """)
 
     /// Options shared by every workload.
@@ -50,6 +53,10 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
     /// Working directory of the handler processes (with --handler).
     @Option(help: "Working directory of the handler processes (with --handler).")
     var handlerDirectory: String?
+
+    /// Also measure a bare Runtime API loop with the same processes and event.
+    @Option(help: "Also measure a bare Runtime API loop with the same processes and event (on | off).")
+    var baseline = Toggle.on
 
     /// Rejects out-of-range options before anything runs.
     func validate() throws {
@@ -85,6 +92,12 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
         var cpuPercent: Spread
         /// CPU of everything else (handler processes included), percent of one core, per run.
         var othersCPUPercent: Spread
+        /// Invocations per second of the bare Runtime API loop (same processes, handler and event), per run.
+        var bareInvocationsPerSecond: Spread?
+        /// CPU of this process (the bare server) during the bare loop, percent of one core, per run.
+        var bareCPUPercent: Spread?
+        /// The mapping's median invocations/s over the bare loop's.
+        var fractionOfBare: Double?
     }
 
     /// The generated default handler.
@@ -113,6 +126,8 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
             var delivered: [Double] = []
             var own: [Double] = []
             var others: [Double] = []
+            var bare: [Double] = []
+            var bareCPU: [Double] = []
             let storeOptions = benchStoreOptions(durability: .none, compression: true, segmentMiB: options.segmentMib)
             try await withScratchDirectory(
                 parent: options.scratchDir, label: "runtime-api-s\(shards)-p\(factor)", keep: options.keep
@@ -164,6 +179,16 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                     delivered.append(measured.recordsPerSecond)
                     own.append(measured.cpu.own)
                     others.append(measured.cpu.others)
+                    if baseline.isOn && !BenchInterrupt.requested {
+                        let event = try Self.event(stream: stream, streamName: name, batchSize: batchSize)
+                        let measured = try await measureBare(
+                            event: event, processes: shards * factor, command: command,
+                            directory: workingDirectory ?? invoker.directory,
+                            environment: invoker.runtimeEnvironment(port:),
+                            functionARN: "arn:aws:lambda:us-east-1:000000000000:function:bench")
+                        bare.append(measured.invocationsPerSecond)
+                        bareCPU.append(measured.cpu.own)
+                    }
                     if !options.keep { try store.deleteStream(named: name) }
                     progress.advance()
                 }
@@ -173,7 +198,10 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                 Point(
                     shards: shards, parallelizationFactor: factor, processes: shards * factor, batchSize: batchSize,
                     invocationsPerSecond: Spread(invocations), recordsPerSecond: Spread(delivered),
-                    cpuPercent: Spread(own), othersCPUPercent: Spread(others)))
+                    cpuPercent: Spread(own), othersCPUPercent: Spread(others),
+                    bareInvocationsPerSecond: bare.isEmpty ? nil : Spread(bare),
+                    bareCPUPercent: bareCPU.isEmpty ? nil : Spread(bareCPU),
+                    fractionOfBare: bare.isEmpty ? nil : Spread(invocations).median / Spread(bare).median))
         }
         progress.finish()
         let document = BenchDocument(
@@ -184,6 +212,7 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                 "batchSize": String(batchSize), "records": String(records), "recordSize": String(recordSize),
                 "handler": handler ?? "python3 -m awslambdaric bench_handler.handler (no-op)",
                 "duration": String(options.duration), "repeats": String(options.repeats),
+                "baseline": baseline.rawValue,
             ],
             points: points,
             notes: [
@@ -191,6 +220,10 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                     + "over \(options.duration) s once every process has handled two batches; median and spread "
                     + "over \(options.repeats) runs.",
                 "others CPU % includes the handler processes.",
+                "Bare loop: after each run, the same number of the same handler processes take one fixed event "
+                    + "(the stream's first \(batchSize) records, encoded as the mapping encodes them) from a minimal "
+                    + "Runtime API server (NIO, one port) as fast as they can, measured the same way; fraction of "
+                    + "bare = the mapping's median invocations/s over the bare loop's.",
             ])
         try options.emit(
             document, table: Self.table(points), charts: Self.charts(points),
@@ -244,11 +277,75 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
         }
     }
 
+    /// The event the mapping would hand a handler for the first `batchSize` records of the stream's first shard.
+    static func event(stream: DataStream, streamName: String, batchSize: Int) throws -> [UInt8] {
+        let shardId = try stream.describe().shards[0].shardId
+        var iterator = try stream.iterator(shardId: shardId, position: .trimHorizon)
+        let records = try iterator.next(limit: batchSize)
+        let encoder = KinesisEventEncoder(source: KinesisEventSource(streamName: streamName, shardId: shardId))
+        return encoder.encode(
+            records.map {
+                EventRecord(
+                    partitionKey: $0.partitionKey, sequenceNumber: $0.sequenceNumber, data: $0.data,
+                    approximateArrivalTimestamp: Date(timeIntervalSince1970: Double($0.arrivalMilliseconds) / 1000))
+            })
+    }
+
+    /// Runs `processes` handler processes against a bare Runtime API serving `event`, and counts their responses
+    /// over the window that starts once they have posted two responses per process.
+    private func measureBare(
+        event: [UInt8], processes: Int, command: String, directory: String,
+        environment: (Int) -> [String: String], functionARN: String
+    ) async throws -> (invocationsPerSecond: Double, cpu: (own: Double, others: Double)) {
+        let server = try await BareRuntimeAPIServer.start(event: event, functionARN: functionARN)
+        let pool: BareRuntimeProcesses
+        do {
+            pool = try BareRuntimeProcesses(
+                count: processes, command: command, directory: directory, environment: environment(server.port))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        let result: Result<(Double, (own: Double, others: Double)), any Error>
+        do {
+            let clock = ContinuousClock()
+            let giveUp = clock.now + .seconds(60) + options.measureDuration * 5
+            var start: (instant: ContinuousClock.Instant, responses: Int, cpu: CPUSample)?
+            while true {
+                try await Task.sleep(for: .milliseconds(5))
+                let now = clock.now
+                let responses = server.responseCount
+                guard server.errorCount == 0 && pool.exited == 0 else {
+                    throw BenchError(
+                        "runtime-api: the bare loop's handler processes posted \(server.errorCount) errors and "
+                            + "\(pool.exited) exited; is the handler runnable?")
+                }
+                if start == nil && responses >= processes * 2 { start = (now, responses, CPUSample.now()) }
+                if let start, now - start.instant >= options.measureDuration {
+                    let seconds = (now - start.instant) / .seconds(1)
+                    result = .success(
+                        (Double(responses - start.responses) / seconds, CPUSample.now().usage(since: start.cpu)))
+                    break
+                }
+                guard now < giveUp, !BenchInterrupt.requested else {
+                    throw BenchError("runtime-api: the bare loop stalled after \(responses) responses")
+                }
+            }
+        } catch {
+            result = .failure(error)
+        }
+        pool.stop()
+        await server.stop()
+        let (rate, cpu) = try result.get()
+        return (rate, cpu)
+    }
+
     /// The results table.
     static func table(_ points: [Point]) -> TextTable {
         TextTable(
             headers: [
                 "shards", "P", "processes", "batch", "invocations/s", "spread", "records/s", "CPU %", "others CPU %",
+                "bare loop inv/s", "× bare",
             ],
             rows: points.map { point in
                 [
@@ -256,6 +353,8 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                     String(point.batchSize), NumberText.grouped(point.invocationsPerSecond.median),
                     NumberText.plusMinus(point.invocationsPerSecond), NumberText.grouped(point.recordsPerSecond.median),
                     NumberText.fixed(point.cpuPercent.median, 0), NumberText.fixed(point.othersCPUPercent.median, 0),
+                    point.bareInvocationsPerSecond.map { NumberText.grouped($0.median) } ?? "-",
+                    point.fractionOfBare.map { NumberText.fixed($0 * 100, 0) + "%" } ?? "-",
                 ]
             })
     }
@@ -274,7 +373,15 @@ struct BenchRuntimeAPI: AsyncParsableCommand {
                             points: points.map {
                                 LineChart.Point(x: Double($0.processes), y: $0.invocationsPerSecond.median)
                             },
-                            colorIndex: 0)
+                            colorIndex: 0),
+                        LineChart.Series(
+                            name: "bare Runtime API loop",
+                            points: points.compactMap { point in
+                                point.bareInvocationsPerSecond.map {
+                                    LineChart.Point(x: Double(point.processes), y: $0.median)
+                                }
+                            },
+                            colorIndex: 1),
                     ]))
         ]
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,10 +56,20 @@ struct Get: AsyncParsableCommand {
         var iterators: [String: ShardIterator] = [:]
         var finished: Set<String> = []
         let out = FileHandle.standardOutput
+        let doorbell = stream.doorbell
+        var shards: [ShardDescription] = []
+        var describedEpoch: UInt32?
         while remaining > 0 {
             // Taken before looking: an append from now on (any process) ends the wait below at once.
-            let ticket = stream.doorbell.streamTicket()
-            let shards = try stream.describe().shards
+            let ticket = doorbell.streamTicket()
+            // The shard list is read from disk only when it may have changed: at the start, and when the stream's
+            // epoch moved (a reshard, a closed shard, a deletion, in any process). Reading it on every wake-up put
+            // a locked metadata load between each append and its line. Without a doorbell it is read every time.
+            let epoch = doorbell.epoch
+            if describedEpoch != epoch || !doorbell.isWaking {
+                shards = try stream.describe().shards
+                describedEpoch = epoch
+            }
             for (id, isChild) in Self.shardsToStart(shards, started: iterators, finished: finished, only: shard) {
                 iterators[id] = try stream.iterator(shardId: id, position: isChild ? .trimHorizon : start)
             }
@@ -83,7 +94,7 @@ struct Get: AsyncParsableCommand {
             }
             if progressed { continue }
             if !follow { break }
-            await stream.doorbell.wait(for: ticket, timeout: StreamDoorbell.safetyNet)
+            await doorbell.wait(for: ticket, timeout: StreamDoorbell.safetyNet)
         }
     }
 
@@ -107,8 +118,9 @@ struct Get: AsyncParsableCommand {
     /// One record as a JSON line; with `decode`, `data` is the record's JSON value (a JSON document, compacted) or
     /// its UTF-8 text as a string, else base64, and `dataEncoding` says which (`json`, `utf8`, `base64`).
     static func line(_ r: Record, decode: Bool = false) -> String {
-        // Encoding a String cannot fail; the fallback only keeps the line valid JSON.
-        let key = (try? JSONEncoder().encode(r.partitionKey)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        var quoted: [UInt8] = []
+        quoted.appendJSONString(r.partitionKey)
+        let key = String(decoding: quoted, as: UTF8.self)
         let ts = String(format: "%.3f", Double(r.arrivalMilliseconds) / 1000)
         let data = decode ? DecodedData(r.data) : DecodedData(base64: r.data)
         return "{\"shardId\":\"\(r.shardId)\",\"sequenceNumber\":\"\(r.sequenceNumber)\",\"partitionKey\":\(key),"

@@ -131,6 +131,43 @@ struct BenchRunTests {
             let invocations = try #require(points.first?["invocationsPerSecond"] as? [String: Any])
             #expect((invocations["median"] as? Double ?? 0) > 0)
             #expect(points.first?["processes"] as? Int == 2)
+            // The bare Runtime API loop ran the same processes after the mapping.
+            let bare = try #require(points.first?["bareInvocationsPerSecond"] as? [String: Any])
+            #expect((bare["median"] as? Double ?? 0) > 0)
+            #expect((points.first?["fractionOfBare"] as? Double ?? 0) > 0)
         }
+    }
+
+    @Test func followMeasuresAGetFollowProcess() async throws {
+        try await withTemporaryDirectory { directory in
+            let result = try await runShardlog([
+                "bench", "follow", "--rates", "200", "--duration", "0.3", "--warmup", "0.1", "--repeats", "2",
+                "--json", "--quiet", "--scratch-dir", directory,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let json = try document(result.stdout)
+            #expect(json["benchmark"] as? String == "follow")
+            let points = try #require(json["points"] as? [[String: Any]])
+            #expect(points.count == 1)
+            let point = try #require(points.first)
+            #expect(point["offeredRecordsPerSecond"] as? Int == 200)
+            let latency = try #require(point["latency"] as? [String: Any])
+            // Every measured record was seen (a missing one fails the run), and each has a latency.
+            #expect((latency["count"] as? Int ?? 0) > 0)
+            #expect((latency["p50Microseconds"] as? Double ?? 0) > 0)
+            #expect(((point["p99Microseconds"] as? [String: Any])?["samples"] as? [Double])?.count == 2)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        }
+    }
+
+    @Test func followRecordsCarryTheirPutTime() throws {
+        let data = FollowRecord.data(stamp: 123_456_789, measured: true, byteCount: 40)
+        #expect(data.count == 40)
+        let line = #"{"shardId":"shardId-000000000000","data":"\#(Data(data).base64EncodedString())"}"#
+        let parsed = try #require(FollowRecord.parse(line: line[...]))
+        #expect(parsed.stamp == 123_456_789)
+        #expect(parsed.measured)
+        #expect(FollowRecord.parse(line: #"{"data":"AAAA"}"#[...]) == nil)
+        #expect(FollowRecord.parse(line: "not a record") == nil)
     }
 }

@@ -153,6 +153,15 @@ struct ResultsGeneratorTests {
                 markdown.contains(
                     "| 4.52 µs per record in CBOR | 4.31 µs per record in JSON | 1.05× | ≤ 1× | **missed** |"))
             #expect(markdown.contains("| thin-cbor | shardlog | 121,004 | 7.13 | 152,110 | 4.52 | n/a | n/a |"))
+            // get --follow latency (follow.json) and the Runtime API vs its bare loop (runtime-api.json).
+            #expect(markdown.contains("p99.9 1,392 µs (14,953 records) | put → line read from"))
+            #expect(markdown.contains("standard output | 0.73 ms | ≤ 1 ms | **met** |"))
+            #expect(markdown.contains("worst of 3: S=1, P=1, 792 invocations/s | bare Runtime API loop 1,205 "))
+            #expect(markdown.contains("invocations/s | 66% | ≥ 80% | **missed** |"))
+            #expect(markdown.contains("## `get --follow` in another process (`shardlog bench follow`)"))
+            #expect(
+                markdown.contains("| 5,000 | 4,984 | 14,953 | 48 | 733 | 733 (702–1,045) | 1,392 | 2,265 | 27 | 15 |"))
+            #expect(markdown.contains("| 1,205 (1,189–1,232) | 31 | 66% |"))
         }
     }
 

@@ -123,6 +123,14 @@ public final class RuntimeAPIInvoker: Invoker {
         state.withLock { $0.slots[slot] }?.port.map { "127.0.0.1:\($0)" }
     }
 
+    /// The environment a runtime process of this invoker gets when its Runtime API listens on `port`: ours plus the
+    /// variables a Lambda runtime reads (for a benchmark's baseline that must start the same processes).
+    /// - Parameter port: The Runtime API's port on `127.0.0.1`.
+    /// - Returns: The environment.
+    package func runtimeEnvironment(port: Int) -> [String: String] {
+        configuration.environment(port: port)
+    }
+
     private var configuration: RuntimeConfiguration {
         RuntimeConfiguration(
             command: command, directory: directory, functionName: functionName, logger: logger, function: function)

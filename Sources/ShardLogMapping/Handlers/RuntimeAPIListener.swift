@@ -1,11 +1,12 @@
-import HTTPTypes
-import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import ShardLogWire
+import Synchronization
 
-/// The Lambda Runtime API endpoint of one slot: a Hummingbird server on `127.0.0.1`, ephemeral port.
+/// The Lambda Runtime API endpoint of one slot: an HTTP/1.1 server on `127.0.0.1`, ephemeral port.
 ///
 /// Routes (all under `/2018-06-01/runtime`):
 /// - `GET /invocation/next`: long-polls for the slot's next event; 200 with the event and the `Lambda-Runtime-*`
@@ -15,17 +16,35 @@ import ShardLogWire
 /// - `POST /invocation/{id}/error`: 202; a function error.
 /// - `POST /init/error`: 202; the runtime failed to initialise.
 ///
-/// TCP_NODELAY: NIO's `ServerBootstrap` sets it on the listening socket and Linux copies it to accepted sockets, so
-/// the separately written head and body of a `/next` reply are not held back by Nagle's algorithm (without it,
-/// awslambdaric manages about 11 invocations a second).
+/// A bare NIO channel handler, not a router: the posts are answered on the connection's event loop without leaving
+/// it, and a `/next` costs one task that waits for the event (a router with async handlers added two thread hops
+/// and its routing to every request, which showed in the invocation rate of `bench runtime-api`).
+///
+/// TCP_NODELAY is set on accepted sockets, so the separately written head and body of a `/next` reply are not held
+/// back by Nagle's algorithm (without it, awslambdaric manages about 11 invocations a second).
 struct RuntimeAPIListener: Sendable {
     /// The bound port.
     let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, Never>
-    private let stopped: Completion<Void>
+    private let channel: any Channel
+    private let connections: Connections
 
     private static let maximumResponseByteCount = ExecInvoker.maximumResponseByteCount
+
+    /// The open connections, so that ``stop()`` can close them.
+    final class Connections: Sendable {
+        private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+        func add(_ channel: any Channel) {
+            open.withLock { $0[ObjectIdentifier(channel)] = channel }
+            channel.closeFuture.whenComplete { [self] _ in
+                _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+            }
+        }
+
+        func all() -> [any Channel] {
+            open.withLock { Array($0.values) }
+        }
+    }
 
     /// Starts a listener serving `slot`.
     /// - Parameters:
@@ -34,115 +53,57 @@ struct RuntimeAPIListener: Sendable {
     /// - Returns: The running listener.
     /// - Throws: ``MappingError`` (`.io`) when the server cannot bind.
     static func start(slot: RuntimeSlot, logger: Logger) async throws -> RuntimeAPIListener {
-        let router = Router(context: BasicRequestContext.self)
-        addRoutes(to: router, slot: slot)
         var serverLogger = logger
         if serverLogger.logLevel < .warning {
             serverLogger.logLevel = .warning
         }
-        let bound = Completion<Int?>()
-        let stopped = Completion<Void>()
-        let app = Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                bound.complete(channel.localAddress?.port)
-            },
-            logger: serverLogger
-        )
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: serverLogger)
-        )
-        let task = Task {
-            do {
-                try await group.run()
-            } catch {
-                logger.warning("Runtime API listener stopped", metadata: ["error": .string("\(error)")])
+        let connections = Connections()
+        let quietLogger = serverLogger
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    connections.add(channel)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(
+                            RuntimeAPIChannelHandler(slot: slot, logger: quietLogger))
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            guard let port = channel.localAddress?.port else {
+                try? await channel.close()
+                throw MappingError(code: .io, message: "the Runtime API listener of slot \(slot.index) has no port")
             }
-            bound.complete(nil)
-            stopped.complete(())
-        }
-        guard let port = await bound.wait() ?? nil else {
-            task.cancel()
+            return RuntimeAPIListener(port: port, channel: channel, connections: connections)
+        } catch let error as MappingError {
+            throw error
+        } catch {
             throw MappingError(
                 code: .io,
-                message: "cannot listen on 127.0.0.1 for the Runtime API of slot \(slot.index); "
+                message: "cannot listen on 127.0.0.1 for the Runtime API of slot \(slot.index): \(error); "
                     + "check that the loopback interface is up"
             )
         }
-        return RuntimeAPIListener(port: port, group: group, task: task, stopped: stopped)
     }
 
-    /// Stops the server gracefully (open long polls must have been answered), cancelling it after 3 s.
+    /// Stops accepting, then closes the open connections (their processes were stopped first; a pending long poll
+    /// was answered when the slot shut down).
     func stop() async {
-        await group.triggerGracefulShutdown()
-        if await stopped.wait(until: .now + .seconds(3)) == nil {
-            task.cancel()
-            await stopped.wait(until: .now + .seconds(1))
+        try? await channel.close()
+        for connection in connections.all() {
+            try? await connection.close()
         }
     }
 
-    private static func addRoutes(to router: Router<BasicRequestContext>, slot: RuntimeSlot) {
-        let runtime = router.group("2018-06-01/runtime")
-        runtime.get("invocation/next") { _, _ -> Response in
-            guard let next = await slot.nextInvocation() else {
-                return errorResponse(
-                    .internalServerError,
-                    type: "ServiceUnavailable",
-                    message: "the runtime endpoint is shutting down or a newer poll replaced this one"
-                )
-            }
-            var headers = HTTPFields()
-            headers[HeaderName.contentType] = "application/json"
-            headers[HeaderName.requestId] = next.requestId
-            headers[HeaderName.deadline] = String(next.deadlineMilliseconds)
-            headers[HeaderName.functionArn] = next.functionArn
-            headers[HeaderName.traceId] = next.traceId
-            return Response(
-                status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: next.event)))
-        }
-        runtime.post("invocation/{requestId}/response") { request, context -> Response in
-            let requestId = context.parameters.get("requestId") ?? ""
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: maximumResponseByteCount)
-            } catch {
-                _ = slot.postOversizedResponse(requestId: requestId)
-                return errorResponse(
-                    .contentTooLarge,
-                    type: "RequestEntityTooLarge",
-                    message: "the response is larger than \(maximumResponseByteCount) bytes"
-                )
-            }
-            return reply(slot.postResponse(requestId: requestId, body: Array(body.readableBytesView)))
-        }
-        runtime.post("invocation/{requestId}/error") { request, context -> Response in
-            let requestId = context.parameters.get("requestId") ?? ""
-            let body = (try? await request.body.collect(upTo: maximumResponseByteCount)) ?? ByteBuffer()
-            let errorType = request.headers[HeaderName.functionErrorType]
-            return reply(
-                slot.postError(requestId: requestId, errorType: errorType, body: Array(body.readableBytesView))
-            )
-        }
-        runtime.post("init/error") { request, _ -> Response in
-            let body = (try? await request.body.collect(upTo: maximumResponseByteCount)) ?? ByteBuffer()
-            let errorType = request.headers[HeaderName.functionErrorType]
-            return reply(slot.postInitError(errorType: errorType, body: Array(body.readableBytesView)))
-        }
-    }
-
-    private static func reply(_ reply: RuntimeReply) -> Response {
+    /// The reply to a post.
+    static func reply(_ reply: RuntimeReply) -> (HTTPResponseStatus, [UInt8]) {
         switch reply {
         case .accepted:
-            var headers = HTTPFields()
-            headers[HeaderName.contentType] = "application/json"
-            return Response(
-                status: .accepted,
-                headers: headers,
-                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"OK"}"#))
-            )
+            return (.accepted, Array(#"{"status":"OK"}"#.utf8))
         case .invalidRequestId:
-            return errorResponse(
+            return errorBody(
                 .badRequest,
                 type: "InvalidRequestID",
                 message: "the request id is not the invocation in progress on this runtime"
@@ -150,31 +111,191 @@ struct RuntimeAPIListener: Sendable {
         }
     }
 
-    private static func errorResponse(_ status: HTTPResponse.Status, type: String, message: String) -> Response {
+    /// An error reply: `{"errorMessage": …, "errorType": …}`.
+    static func errorBody(_ status: HTTPResponseStatus, type: String, message: String) -> (HTTPResponseStatus, [UInt8])
+    {
         var body = Array(#"{"errorMessage":"#.utf8)
         body.appendJSONString(message)
         body.append(contentsOf: #","errorType":"#.utf8)
         body.appendJSONString(type)
         body.append(UInt8(ascii: "}"))
-        var headers = HTTPFields()
-        headers[HeaderName.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return (status, body)
+    }
+
+    /// The route of a request: the part of its path after `/2018-06-01/runtime/`.
+    enum Route: Equatable {
+        /// `GET invocation/next`.
+        case next
+        /// `POST invocation/{id}/response`.
+        case response(requestId: String)
+        /// `POST invocation/{id}/error`.
+        case error(requestId: String)
+        /// `POST init/error`.
+        case initError
+        /// Anything else (404).
+        case unknown
+
+        /// The route of `method` (`GET`, `POST`) on `uri`.
+        init(method: String, uri: String) {
+            let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let prefix = "/2018-06-01/runtime/"
+            guard path.hasPrefix(prefix) else {
+                self = .unknown
+                return
+            }
+            let parts = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+            let first = parts.first.map(String.init) ?? ""
+            let last = parts.last.map(String.init) ?? ""
+            switch (method, parts.count, first, last) {
+            case ("GET", 2, "invocation", "next"):
+                self = .next
+            case ("POST", 3, "invocation", "response") where !parts[1].isEmpty:
+                self = .response(requestId: String(parts[1]))
+            case ("POST", 3, "invocation", "error") where !parts[1].isEmpty:
+                self = .error(requestId: String(parts[1]))
+            case ("POST", 2, "init", "error"):
+                self = .initError
+            default:
+                self = .unknown
+            }
+        }
     }
 }
 
-/// The Runtime API's header names.
-private enum HeaderName {
-    static let contentType = name("Content-Type")
-    static let requestId = name("Lambda-Runtime-Aws-Request-Id")
-    static let deadline = name("Lambda-Runtime-Deadline-Ms")
-    static let functionArn = name("Lambda-Runtime-Invoked-Function-Arn")
-    static let traceId = name("Lambda-Runtime-Trace-Id")
-    static let functionErrorType = name("Lambda-Runtime-Function-Error-Type")
+/// One connection of a slot's Runtime API: routes each request to the slot and writes the reply. Lives on the
+/// connection's event loop; only `/next` leaves it (a task waits for the event, then writes on the loop).
+private final class RuntimeAPIChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
-    private static func name(_ text: String) -> HTTPField.Name {
-        guard let name = HTTPField.Name(text) else {
-            preconditionFailure("\(text) is a valid HTTP header name")
+    private let slot: RuntimeSlot
+    private let logger: Logger
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var oversized = false
+
+    init(slot: RuntimeSlot, logger: Logger) {
+        self.slot = slot
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            head = request
+            body.removeAll(keepingCapacity: true)
+            oversized = false
+            // A client that waits for `100 Continue` before a large body gets it at once.
+            if request.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                context.writeAndFlush(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .continue))),
+                    promise: nil)
+            }
+        case .body(let buffer):
+            guard !oversized else { return }
+            if body.count + buffer.readableBytes > ExecInvoker.maximumResponseByteCount {
+                oversized = true
+                body = []
+            } else {
+                body.append(contentsOf: buffer.readableBytesView)
+            }
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            respond(to: request, context: context)
         }
-        return name
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("Runtime API connection failed", metadata: ["error": .string("\(error)")])
+        context.close(promise: nil)
+    }
+
+    private func respond(to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = request.isKeepAlive
+        switch RuntimeAPIListener.Route(method: request.method.rawValue, uri: request.uri) {
+        case .next:
+            let slot = self.slot
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            Task {
+                let next = await slot.nextInvocation()
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.deliver(next, keepAlive: keepAlive, context: context)
+                }
+            }
+        case .response(let requestId):
+            if oversized {
+                _ = slot.postOversizedResponse(requestId: requestId)
+                let (status, body) = RuntimeAPIListener.errorBody(
+                    .payloadTooLarge,
+                    type: "RequestEntityTooLarge",
+                    message: "the response is larger than \(ExecInvoker.maximumResponseByteCount) bytes"
+                )
+                write(status, body: body, keepAlive: keepAlive, context: context)
+            } else {
+                let (status, body) = RuntimeAPIListener.reply(slot.postResponse(requestId: requestId, body: body))
+                write(status, body: body, keepAlive: keepAlive, context: context)
+            }
+        case .error(let requestId):
+            let errorType = request.headers.first(name: "Lambda-Runtime-Function-Error-Type")
+            let (status, body) = RuntimeAPIListener.reply(
+                slot.postError(requestId: requestId, errorType: errorType, body: body))
+            write(status, body: body, keepAlive: keepAlive, context: context)
+        case .initError:
+            let errorType = request.headers.first(name: "Lambda-Runtime-Function-Error-Type")
+            let (status, body) = RuntimeAPIListener.reply(slot.postInitError(errorType: errorType, body: body))
+            write(status, body: body, keepAlive: keepAlive, context: context)
+        case .unknown:
+            let (status, body) = RuntimeAPIListener.errorBody(
+                .notFound, type: "NotFound", message: "\(request.method) \(request.uri) is not a Runtime API route")
+            write(status, body: body, keepAlive: keepAlive, context: context)
+        }
+    }
+
+    private func deliver(_ next: NextInvocation?, keepAlive: Bool, context: ChannelHandlerContext) {
+        guard let next else {
+            let (status, body) = RuntimeAPIListener.errorBody(
+                .internalServerError,
+                type: "ServiceUnavailable",
+                message: "the runtime endpoint is shutting down or a newer poll replaced this one"
+            )
+            write(status, body: body, keepAlive: keepAlive, context: context)
+            return
+        }
+        write(
+            .ok,
+            headers: [
+                ("Lambda-Runtime-Aws-Request-Id", next.requestId),
+                ("Lambda-Runtime-Deadline-Ms", String(next.deadlineMilliseconds)),
+                ("Lambda-Runtime-Invoked-Function-Arn", next.functionArn),
+                ("Lambda-Runtime-Trace-Id", next.traceId),
+            ],
+            body: next.event, keepAlive: keepAlive, context: context)
+    }
+
+    private func write(
+        _ status: HTTPResponseStatus, headers extra: [(String, String)] = [], body: [UInt8], keepAlive: Bool,
+        context: ChannelHandlerContext
+    ) {
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(body.count))])
+        headers.add(contentsOf: extra)
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        }
+        var buffer = context.channel.allocator.buffer(capacity: body.count)
+        buffer.writeBytes(body)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let closing = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                closing.value.close(promise: nil)
+            }
+        }
     }
 }
