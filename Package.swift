@@ -69,11 +69,24 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The signed Kinesis JSON client of `--endpoint-url` commands and the mapping's remote source.
+        .target(
+            name: "ShardLogClient",
+            dependencies: [
+                "ShardLog",
+                "ShardLogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ShardLogMapping",
             dependencies: [
                 "ShardLog",
                 "ShardLogWire",
+                "ShardLogClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -120,6 +133,7 @@ let package = Package(
             dependencies: [
                 "ShardLog",
                 "ShardLogMapping",
+                "ShardLogWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -138,6 +152,7 @@ let package = Package(
                 "ShardLogServer",
                 "ShardLogBench",
                 "ShardLogWire",
+                "ShardLogClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),  // map's SIGINT/SIGTERM
@@ -180,9 +195,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ShardLogClientTests",
+            dependencies: [
+                "ShardLogClient", "ShardLog", "ShardLogServer", "ShardLogWire", "ShardLogTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ShardLogMappingTests",
             dependencies: [
-                "ShardLogMapping", "ShardLog", "ShardLogTestSupport", "ShardLogServer",
+                "ShardLogMapping", "ShardLog", "ShardLogTestSupport", "ShardLogServer", "ShardLogClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),

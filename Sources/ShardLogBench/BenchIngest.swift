@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogWire
 
 /// `shardlog bench ingest`: records/s and MB/s through `DataStream.putRecords`, over a grid of shard counts,
 /// producer counts and durability policies.
@@ -303,13 +304,12 @@ struct PeerFigures: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationError("--peers: cannot read \(path)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let keys = object["keys"] as? [String: Any]
-        else { throw ValidationError("--peers: \(path) is not a peers.json (no \"keys\" object)") }
+        guard case .object(let keys)? = (try? JSON(parsing: Array(data)))?["keys"] else {
+            throw ValidationError("--peers: \(path) is not a peers.json (no \"keys\" object)")
+        }
         var rates: [String: Double] = [:]
         for (key, entry) in keys where key.hasPrefix("redis_xadd_") || key.hasPrefix("nats_js_") {
-            guard let entry = entry as? [String: Any], let unit = entry["unit"] as? String,
-                unit.hasSuffix("/s"), let value = (entry["value"] as? NSNumber)?.doubleValue
+            guard let unit = entry["unit"]?.stringValue, unit.hasSuffix("/s"), let value = entry["value"]?.doubleValue
             else { continue }
             rates[key] = value
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 
 /// A record's data as `shardlog get --decode` and the console show it: the JSON value it holds, else its UTF-8 text, else base64.
 package struct DecodedData: Sendable, Equatable {
@@ -11,11 +12,11 @@ package struct DecodedData: Sendable, Equatable {
     /// written (key order, number forms, escapes) without its insignificant whitespace; other valid UTF-8 becomes a
     /// JSON string; anything else base64.
     package init(_ bytes: [UInt8]) {
-        if (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+        if (try? JSON(parsing: bytes, outOfRange: .infinite)) != nil {
             self.init(encoding: "json", json: String(decoding: Self.compact(bytes), as: UTF8.self))
-        } else if let text = String(validating: bytes, as: UTF8.self),
-            let quoted = try? JSONEncoder().encode(text)
-        {
+        } else if let text = String(validating: bytes, as: UTF8.self) {
+            var quoted: [UInt8] = []
+            JSON.writeString(text, to: &quoted)
             self.init(encoding: "utf8", json: String(decoding: quoted, as: UTF8.self))
         } else {
             self.init(base64: bytes)

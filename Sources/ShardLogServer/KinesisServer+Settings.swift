@@ -119,7 +119,7 @@ extension KinesisServer {
     func putResourcePolicy(_ p: Params) throws -> JSON {
         let (stream, arn) = try policyOwner(p)
         let policy = try p.requiredString("Policy")
-        guard (try? JSONSerialization.jsonObject(with: Data(policy.utf8))) is [String: Any] else {
+        guard case .object? = try? JSON(parsing: policy) else {
             throw KinesisError(.invalidArgument, "Policy for \(arn) is not a JSON policy document (a JSON object)")
         }
         try regional(p).extras.update(stream) { $0.resourcePolicies[arn] = policy }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ShardLog
+import ShardLogWire
 import Synchronization
 
 /// The account and region a request acts in, and the operation it performs (for `AccessDeniedException` texts).
@@ -208,23 +209,23 @@ extension KinesisServerOptions {
         let form =
             "credentials file \(path) must be a JSON object {\"ACCESS_KEY_ID\": \"secret\" or"
             + " {\"secret\": \"…\", \"account\": \"123456789012\"}, …}"
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], !object.isEmpty else {
+        guard case .object(let object)? = try? JSON(parsing: Array(data)), !object.isEmpty else {
             throw KinesisError(.validation, form)
         }
         var out: [String: Credential] = [:]
         for (key, value) in object {
-            if let secret = value as? String {
+            if let secret = value.stringValue {
                 out[key] = Credential(secret: secret, account: nil)
                 continue
             }
-            guard let entry = value as? [String: Any], let secret = entry["secret"] as? String,
+            guard case .object(let entry) = value, let secret = entry["secret"]?.stringValue,
                 Set(entry.keys).isSubset(of: ["secret", "account"])
             else {
                 throw KinesisError(.validation, "access key \(key): " + form)
             }
             var account: String?
             if let a = entry["account"] {
-                guard let text = a as? String, RegionalStores.isAccount(text) else {
+                guard let text = a.stringValue, RegionalStores.isAccount(text) else {
                     throw KinesisError(
                         .validation, "access key \(key) in credentials file \(path): account must be 12 digits")
                 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ShardLog
 import ShardLogMapping
+import ShardLogWire
 import Synchronization
 import UnixSignals
 
@@ -179,10 +180,10 @@ struct Map: AsyncParsableCommand {
     /// The stream named by `EventSourceArn` in a config file, if any.
     static func streamFromARN(configPath: String) -> String? {
         guard let data = FileManager.default.contents(atPath: configPath),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let arn = object["EventSourceArn"] as? String, let range = arn.range(of: ":stream/")
+            let arn = (try? JSON(parsing: Array(data)))?["EventSourceArn"]?.stringValue
         else { return nil }
-        return String(arn[range.upperBound...].prefix { $0 != "/" })
+        if let stream = try? StreamARN(parsing: arn) { return stream.streamName }
+        return (try? ConsumerARN(parsing: arn))?.stream.streamName
     }
 
     func run() async throws {

@@ -102,3 +102,9 @@ func kinesisJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String
     encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
+
+/// A command-line error with its message.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -80,12 +80,31 @@ public struct ShardDescription: Codable, Sendable, Equatable {
     /// Whether the shard still takes writes.
     public var isOpen: Bool { sequenceNumberRange.endingSequenceNumber == nil }
 
+    /// Creates a description (of a remote shard, or the store's own).
+    public init(
+        shardId: String, parentShardId: String?, adjacentParentShardId: String?, hashKeyRange: HashKeyRange,
+        sequenceNumberRange: SequenceNumberRange
+    ) {
+        self.shardId = shardId
+        self.parentShardId = parentShardId
+        self.adjacentParentShardId = adjacentParentShardId
+        self.hashKeyRange = hashKeyRange
+        self.sequenceNumberRange = sequenceNumberRange
+    }
+
     /// `HashKeyRange` of the Kinesis API.
     public struct HashKeyRange: Codable, Sendable, Equatable {
         /// Lowest hash key, decimal.
         public var startingHashKey: String
         /// Highest hash key (inclusive), decimal.
         public var endingHashKey: String
+
+        /// Creates a range.
+        public init(startingHashKey: String, endingHashKey: String) {
+            self.startingHashKey = startingHashKey
+            self.endingHashKey = endingHashKey
+        }
+
         enum CodingKeys: String, CodingKey {
             case startingHashKey = "StartingHashKey"
             case endingHashKey = "EndingHashKey"
@@ -98,6 +117,13 @@ public struct ShardDescription: Codable, Sendable, Equatable {
         public var startingSequenceNumber: String
         /// The last one, set when the shard is closed.
         public var endingSequenceNumber: String?
+
+        /// Creates a range.
+        public init(startingSequenceNumber: String, endingSequenceNumber: String?) {
+            self.startingSequenceNumber = startingSequenceNumber
+            self.endingSequenceNumber = endingSequenceNumber
+        }
+
         enum CodingKeys: String, CodingKey {
             case startingSequenceNumber = "StartingSequenceNumber"
             case endingSequenceNumber = "EndingSequenceNumber"

@@ -1,11 +1,7 @@
-import Crypto
 import Foundation
 import ShardLog
+import ShardLogClient
 import ShardLogWire
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// A stream read through the Kinesis Data Streams JSON API of an endpoint: another `shardlog serve`, moto, or
 /// Amazon Kinesis (SigV4 with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`; dummy credentials
@@ -33,26 +29,14 @@ package struct KinesisSource: StreamSource {
     package init(
         endpoint: String, stream: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(MappingError) {
-        guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", url.host != nil
-        else {
-            throw MappingError(
-                code: .invalidParameter,
-                message: "--source-endpoint '\(endpoint)' is not an http:// or https:// URL")
+        do {
+            client = try KinesisClient(endpoint: endpoint, environment: environment)
+        } catch {
+            throw MappingError(code: .invalidParameter, message: "--source-endpoint \(error)")
         }
-        self.endpoint = url
+        self.endpoint = client.endpoint
         self.stream = stream
-        let host = url.host ?? ""
-        let fromHost: String? =
-            host.hasPrefix("kinesis.") && host.hasSuffix(".amazonaws.com")
-            ? host.split(separator: ".").dropFirst().first.map(String.init) : nil
-        let region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? fromHost ?? "us-east-1"
-        self.region = region
-        let signer = SigV4Signer(
-            accessKeyId: environment["AWS_ACCESS_KEY_ID"] ?? "AKIDSHARDLOGDUMMY",
-            secretAccessKey: environment["AWS_SECRET_ACCESS_KEY"] ?? "shardlog-dummy-secret",
-            sessionToken: environment["AWS_SESSION_TOKEN"], region: region, service: "kinesis")
-        self.client = KinesisClient(endpoint: url, signer: signer)
+        self.region = client.region
     }
 
     /// The stream's name (that of a stream's or a consumer's ARN).
@@ -71,30 +55,19 @@ package struct KinesisSource: StreamSource {
     }
 
     /// The stream's ARN, from `DescribeStreamSummary`.
-    /// - Throws: ``MappingError`` when the endpoint fails.
+    /// - Throws: the endpoint's error (``KinesisServiceError``, ``KinesisTransportError``).
     package func streamARN() async throws -> String {
         if stream.hasPrefix("arn:") { return stream }
         let response = try await client.call("DescribeStreamSummary", [streamKey.0: .string(stream)])
-        if case .object(let summary) = response["StreamDescriptionSummary"],
-            case .string(let arn) = summary["StreamARN"]
-        {
-            return arn
-        }
-        return "arn:aws:kinesis:\(region):000000000000:stream/\(stream)"
+        if let arn = response["StreamDescriptionSummary"]?["StreamARN"]?.stringValue { return arn }
+        return StreamARN(region: region, account: "000000000000", streamName: stream).description
     }
 
     /// Every shard, from `ListShards` (all pages).
-    /// - Throws: ``MappingError`` when the endpoint fails.
+    /// - Throws: the endpoint's error (``KinesisServiceError``, ``KinesisTransportError``), or
+    ///   ``KinesisClientError`` for an answer that does not describe shards.
     package func shards() async throws -> [ShardDescription] {
-        var shards: [ShardDescription] = []
-        var body: [String: JSON] = [streamKey.0: .string(stream)]
-        while true {
-            let data = try await client.callData("ListShards", .object(body))
-            let page = try JSONDecoder().decode(ListShardsPage.self, from: data)
-            shards += page.shards
-            guard let token = page.nextToken, !token.isEmpty else { return shards }
-            body = ["NextToken": .string(token)]
-        }
+        try await client.listShards(streamKey: streamKey)
     }
 
     /// Always `nil`: positions are applied when the shard is opened.
@@ -111,44 +84,6 @@ package struct KinesisSource: StreamSource {
             client: client, streamKey: streamKey, shardId: shardId, position: position, checkpoint: checkpoint)
         try await reader.renewIterator()
         return reader
-    }
-}
-
-/// One page of `ListShards`.
-private struct ListShardsPage: Decodable {
-    var shards: [ShardDescription]
-    var nextToken: String?
-
-    enum CodingKeys: String, CodingKey {
-        case shards = "Shards"
-        case nextToken = "NextToken"
-    }
-}
-
-/// One `GetRecords` response.
-private struct GetRecordsResponse: Decodable {
-    struct Entry: Decodable {
-        var sequenceNumber: String
-        var approximateArrivalTimestamp: Double?
-        var data: String
-        var partitionKey: String
-
-        enum CodingKeys: String, CodingKey {
-            case sequenceNumber = "SequenceNumber"
-            case approximateArrivalTimestamp = "ApproximateArrivalTimestamp"
-            case data = "Data"
-            case partitionKey = "PartitionKey"
-        }
-    }
-
-    var records: [Entry]
-    var nextShardIterator: String?
-    var millisBehindLatest: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case records = "Records"
-        case nextShardIterator = "NextShardIterator"
-        case millisBehindLatest = "MillisBehindLatest"
     }
 }
 
@@ -215,36 +150,45 @@ final class KinesisShardSource: ShardSource {
         guard !ended, let iterator else { return .ended }
         if let quietUntil, ContinuousClock.now < quietUntil { return .caughtUp }
         quietUntil = nil
-        let data: Data
+        let response: JSON
         do {
-            data = try await client.callData(
-                "GetRecords",
-                .object(["ShardIterator": .string(iterator), "Limit": .number(Double(min(max(limit, 1), 10_000)))]))
+            response = try await client.call(
+                "GetRecords", ["ShardIterator": .string(iterator), "Limit": .integer(min(max(limit, 1), 10_000))])
         } catch let error as KinesisServiceError where error.type == "ExpiredIteratorException" {
             try await renewIterator()
             return .records([])
         }
-        let response = try JSONDecoder().decode(GetRecordsResponse.self, from: data)
+        let entries = response["Records"]?.arrayValue ?? []
         var records: [Record] = []
-        records.reserveCapacity(response.records.count)
-        for entry in response.records {
+        records.reserveCapacity(entries.count)
+        for entry in entries {
+            guard let sequenceNumber = entry["SequenceNumber"]?.stringValue,
+                let partitionKey = entry["PartitionKey"]?.stringValue,
+                let data = entry["Data"]?.stringValue.flatMap(Base64Text.decode)
+            else {
+                throw KinesisClientError.malformedAnswer(
+                    operation: "GetRecords", reason: "a record of \(shardId) lacks SequenceNumber, PartitionKey or Data"
+                )
+            }
             let ordinal = nextOrdinal
             nextOrdinal += 1
-            read.append((ordinal, entry.sequenceNumber))
-            lastSequenceNumber = entry.sequenceNumber
+            read.append((ordinal, sequenceNumber))
+            lastSequenceNumber = sequenceNumber
+            let arrival = entry["ApproximateArrivalTimestamp"]?.doubleValue ?? 0
             records.append(
                 Record(
                     sequence: SequenceNumber(shardIndex: shardIndex, offset: ordinal),
-                    partitionKey: entry.partitionKey, data: Array(Data(base64Encoded: entry.data) ?? Data()),
-                    arrivalMilliseconds: Int64(((entry.approximateArrivalTimestamp ?? 0) * 1000).rounded()),
-                    sourceSequenceNumber: entry.sequenceNumber))
+                    partitionKey: partitionKey, data: data, arrivalMilliseconds: Int64((arrival * 1000).rounded()),
+                    sourceSequenceNumber: sequenceNumber))
         }
-        self.iterator = response.nextShardIterator
-        if response.nextShardIterator == nil {
+        let next = response["NextShardIterator"]?.stringValue
+        let millisBehindLatest = response["MillisBehindLatest"]?.intValue ?? 0
+        self.iterator = next
+        if next == nil {
             ended = true
             return records.isEmpty ? .ended : .records(records)
         }
-        if records.isEmpty && (response.millisBehindLatest ?? 0) == 0 {
+        if records.isEmpty && millisBehindLatest == 0 {
             quietUntil = ContinuousClock.now.advanced(by: Self.idlePause)
             return .caughtUp
         }
@@ -260,96 +204,5 @@ final class KinesisShardSource: ShardSource {
             answered = (ordinal, first.sequenceNumber)
         }
         return answered.sequenceNumber
-    }
-}
-
-/// An error response of a Kinesis endpoint.
-struct KinesisServiceError: Error, CustomStringConvertible {
-    /// The exception name (`__type` without its namespace).
-    var type: String
-    var message: String
-    var status: Int
-
-    var description: String { "\(type) (HTTP \(status)): \(message)" }
-}
-
-/// Sends signed Kinesis JSON requests, retrying throttling, 5xx and connection errors with back-off.
-struct KinesisClient: Sendable {
-    let endpoint: URL
-    let signer: SigV4Signer
-    let session: URLSession
-
-    init(endpoint: URL, signer: SigV4Signer) {
-        self.endpoint = endpoint
-        self.signer = signer
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 30
-        self.session = URLSession(configuration: configuration)
-    }
-
-    /// Calls an operation and returns its JSON object.
-    func call(_ operation: String, _ body: [String: JSON]) async throws -> [String: JSON] {
-        let data = try await callData(operation, .object(body))
-        guard case .object(let object) = try JSON(parsing: Array(data)) else { return [:] }
-        return object
-    }
-
-    /// Calls an operation and returns the response body.
-    /// - Throws: ``KinesisServiceError`` for an error response, after retries for throttling and server errors;
-    ///   ``MappingError/Code/io`` when the endpoint cannot be reached.
-    func callData(_ operation: String, _ body: JSON) async throws -> Data {
-        let payload = Data(body.bytes)
-        var delay = Duration.milliseconds(100)
-        var attempt = 0
-        while true {
-            attempt += 1
-            var request = URLRequest(url: endpoint)
-            request.httpMethod = "POST"
-            request.httpBody = payload
-            let headers = [
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Amz-Target": "Kinesis_20131202.\(operation)",
-            ]
-            for (name, value) in signer.sign(url: endpoint, headers: headers, body: payload, date: Date()) {
-                request.setValue(value, forHTTPHeaderField: name)
-            }
-            let retryable: any Error
-            do {
-                let (data, response) = try await session.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                if status == 200 { return data }
-                let error = Self.serviceError(data: data, status: status)
-                let throttled = [
-                    "ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException",
-                ]
-                guard throttled.contains(error.type) || status >= 500 else { throw error }
-                retryable = error
-            } catch let error as KinesisServiceError {
-                throw error
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                retryable = MappingError(
-                    code: .io, message: "cannot call \(operation) at \(endpoint.absoluteString): \(error)",
-                    cause: error)
-            }
-            if attempt >= 10 { throw retryable }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
-        }
-    }
-
-    private static func serviceError(data: Data, status: Int) -> KinesisServiceError {
-        var type = "HTTP\(status)"
-        var message = String(decoding: data.prefix(500), as: UTF8.self)
-        if case .object(let object)? = try? JSON(parsing: Array(data)) {
-            if case .string(let t) = object["__type"] {
-                type = String(t.split(separator: "#").last ?? Substring(t))
-            }
-            if case .string(let m) = object["message"] ?? object["Message"] {
-                message = m
-            }
-        }
-        return KinesisServiceError(type: type, message: message, status: status)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardLogClient
 
 /// `--endpoint-url`, `--region` and `--profile`: the options of the commands that can talk to a Kinesis endpoint
 /// instead of the data directory.
@@ -33,13 +34,17 @@ struct RemoteOptions: ParsableArguments {
 
     /// The client of `--endpoint-url`, or `nil` for the data directory.
     /// - Throws: `CLIError` for a URL that is not http(s) or a profile that cannot be read.
-    func client() throws -> RemoteClient? {
+    func client() throws -> KinesisClient? {
         guard let endpointUrl else { return nil }
-        return try RemoteClient(endpoint: endpointUrl, environment: try environment())
+        do {
+            return try KinesisClient(endpoint: endpointUrl, environment: try environment())
+        } catch let error as KinesisClientError {
+            throw CLIError("--endpoint-url \(error)")
+        }
     }
 
     /// The process environment with the credentials and region resolved from the options and the profile, in the
-    /// `AWS_*` variables ``RemoteClient`` and `KinesisSource` read.
+    /// `AWS_*` variables `KinesisClient` reads.
     /// - Throws: `CLIError` naming the profile and the files looked in when an explicit profile is in neither.
     func environment(_ base: [String: String] = ProcessInfo.processInfo.environment) throws -> [String: String] {
         var out = base

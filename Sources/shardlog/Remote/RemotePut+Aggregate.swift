@@ -1,5 +1,6 @@
 import Foundation
 import ShardLog
+import ShardLogClient
 import ShardLogMapping
 import ShardLogWire
 
@@ -12,15 +13,12 @@ struct ShardRouter: Sendable {
 
     /// Reads the open shards with `DescribeStream`.
     /// - Throws: the endpoint's error, or `CLIError` when a shard's hash key range cannot be read.
-    init(_ client: RemoteClient, streamName: String) async throws {
+    init(_ client: KinesisClient, streamName: String) async throws {
         let description = try await RemoteStreamCommands.describe(client, name: streamName)
         var starts: [UInt128] = []
-        for shard in description["Shards"] as? [[String: Any]] ?? [] {
-            let range = shard["SequenceNumberRange"] as? [String: Any]
-            guard range?["EndingSequenceNumber"] == nil else { continue }
-            guard let text = (shard["HashKeyRange"] as? [String: Any])?["StartingHashKey"] as? String,
-                let start = UInt128(text)
-            else {
+        for shard in description["Shards"]?.arrayValue ?? [] {
+            guard shard["SequenceNumberRange"]?["EndingSequenceNumber"] == nil else { continue }
+            guard let text = shard["HashKeyRange"]?["StartingHashKey"]?.stringValue, let start = UInt128(text) else {
                 throw CLIError("DescribeStream of \(streamName) gave a shard without a StartingHashKey")
             }
             starts.append(start)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogClient
 import ShardLogIngest
 import ShardLogWire
 import Synchronization
@@ -28,7 +29,7 @@ struct RemotePut {
     /// Consecutive requests without progress before a sender gives up.
     static let maxAttemptsWithoutProgress = 20
 
-    let client: RemoteClient
+    let client: KinesisClient
     let streamName: String
     let jsonl: Bool
     let keySource: RecordScanner.KeySource

@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogClient
 import ShardLogMapping
+import ShardLogWire
 
 /// `create-stream`, `list-streams`, `describe-stream` and `get` with `--endpoint-url`: the same output as for the
 /// data directory, from the Kinesis JSON API of another endpoint.
 enum RemoteStreamCommands {
     /// Runs `body`; an error is printed as `error: …` naming the endpoint, and the command exits with 1.
-    static func run(_ client: RemoteClient, _ body: () async throws -> Void) async throws {
+    static func run(_ client: KinesisClient, _ body: () async throws -> Void) async throws {
         do {
             try await body()
         } catch let exit as ExitCode {
@@ -18,44 +20,37 @@ enum RemoteStreamCommands {
         }
     }
 
-    /// A JSON request body.
-    static func body(_ object: [String: Any]) throws -> Data {
-        try JSONSerialization.data(withJSONObject: object)
-    }
-
-    /// Prints a JSON object as `kinesisJSON` does: pretty, sorted keys, slashes unescaped.
-    static func printJSON(_ object: [String: Any]) throws {
-        let data = try JSONSerialization.data(
-            withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        print(String(decoding: data, as: UTF8.self))
+    /// Prints a JSON value indented, keys sorted.
+    static func printJSON(_ value: JSON) {
+        print(String(decoding: value.prettyBytes, as: UTF8.self))
     }
 
     /// `CreateStream`, waiting until the stream is `ACTIVE` (at most a minute), then `IncreaseStreamRetentionPeriod`
     /// when the retention is not the default 24 hours.
     static func create(
-        _ client: RemoteClient, name: String, shards: Int, retentionHours: Int, json: Bool
+        _ client: KinesisClient, name: String, shards: Int, retentionHours: Int, json: Bool
     ) async throws {
-        _ = try await client.call("CreateStream", body: body(["StreamName": name, "ShardCount": shards]))
+        _ = try await client.call("CreateStream", ["StreamName": .string(name), "ShardCount": .integer(shards)])
         try await waitUntilActive(client, name: name)
         if retentionHours != 24 {
             let operation = retentionHours > 24 ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod"
             _ = try await client.call(
-                operation, body: body(["StreamName": name, "RetentionPeriodHours": retentionHours]))
+                operation, ["StreamName": .string(name), "RetentionPeriodHours": .integer(retentionHours)])
             try await waitUntilActive(client, name: name)
         }
         if json {
-            try printJSON(["StreamDescription": try await describe(client, name: name)])
+            printJSON(.object(["StreamDescription": try await describe(client, name: name)]))
         } else {
             printError("created stream \(name) with \(shards) shards at \(client.endpoint.absoluteString)")
         }
     }
 
     /// Polls `DescribeStreamSummary` until the stream is `ACTIVE`.
-    static func waitUntilActive(_ client: RemoteClient, name: String) async throws {
+    static func waitUntilActive(_ client: KinesisClient, name: String) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
-            let answer = try await client.call("DescribeStreamSummary", body: body(["StreamName": name]))
-            let status = (answer["StreamDescriptionSummary"] as? [String: Any])?["StreamStatus"] as? String
+            let answer = try await client.call("DescribeStreamSummary", ["StreamName": .string(name)])
+            let status = answer["StreamDescriptionSummary"]?["StreamStatus"]?.stringValue
             if status == "ACTIVE" { return }
             guard ContinuousClock.now < deadline else {
                 throw CLIError("stream \(name) is still \(status ?? "not described") after 60 s")
@@ -65,56 +60,57 @@ enum RemoteStreamCommands {
     }
 
     /// Every stream name, from `ListStreams` (all pages).
-    static func listStreams(_ client: RemoteClient) async throws -> [String] {
+    static func listStreams(_ client: KinesisClient) async throws -> [String] {
         var names: [String] = []
-        var request: [String: Any] = [:]
+        var request: [String: JSON] = [:]
         while true {
-            let answer = try await client.call("ListStreams", body: body(request))
-            let page = answer["StreamNames"] as? [String] ?? []
+            let answer = try await client.call("ListStreams", request)
+            let page = (answer["StreamNames"]?.arrayValue ?? []).compactMap(\.stringValue)
             names += page
-            guard answer["HasMoreStreams"] as? Bool == true, !page.isEmpty else { return names }
-            if let token = answer["NextToken"] as? String {
-                request = ["NextToken": token]
+            guard answer["HasMoreStreams"] == .bool(true), let last = page.last else { return names }
+            if let token = answer["NextToken"]?.stringValue {
+                request = ["NextToken": .string(token)]
             } else {
-                request = ["ExclusiveStartStreamName": page.last ?? ""]
+                request = ["ExclusiveStartStreamName": .string(last)]
             }
         }
     }
 
     /// The `StreamDescription` of `DescribeStream`, with the shards of every page.
-    static func describe(_ client: RemoteClient, name: String) async throws -> [String: Any] {
-        var request: [String: Any] = ["StreamName": name]
-        var shards: [[String: Any]] = []
+    static func describe(_ client: KinesisClient, name: String) async throws -> JSON {
+        var request: [String: JSON] = ["StreamName": .string(name)]
+        var shards: [JSON] = []
         while true {
-            let answer = try await client.call("DescribeStream", body: body(request))
-            guard var description = answer["StreamDescription"] as? [String: Any] else {
+            let answer = try await client.call("DescribeStream", request)
+            guard case .object(var description)? = answer["StreamDescription"] else {
                 throw CLIError("DescribeStream of \(name) answered without a StreamDescription")
             }
-            let page = description["Shards"] as? [[String: Any]] ?? []
+            let page = description["Shards"]?.arrayValue ?? []
             shards += page
-            if description["HasMoreShards"] as? Bool == true, let last = page.last?["ShardId"] as? String {
-                request["ExclusiveStartShardId"] = last
+            if description["HasMoreShards"] == .bool(true), let last = page.last?["ShardId"]?.stringValue {
+                request["ExclusiveStartShardId"] = .string(last)
                 continue
             }
-            description["Shards"] = shards
-            description["HasMoreShards"] = false
-            return description
+            description["Shards"] = .array(shards)
+            description["HasMoreShards"] = .bool(false)
+            return .object(description)
         }
     }
 
     /// `describe-stream`: the JSON, or the table the local command prints.
-    static func describeStream(_ client: RemoteClient, name: String, json: Bool) async throws {
+    static func describeStream(_ client: KinesisClient, name: String, json: Bool) async throws {
         let description = try await describe(client, name: name)
         if json {
-            try printJSON(["StreamDescription": description])
+            printJSON(.object(["StreamDescription": description]))
             return
         }
-        let shardData = try JSONSerialization.data(withJSONObject: description["Shards"] ?? [])
-        let shards = try JSONDecoder().decode([ShardDescription].self, from: shardData)
+        let shards = try (description["Shards"]?.arrayValue ?? []).map {
+            try ShardDescription(kinesis: $0, operation: "DescribeStream")
+        }
         DescribeStream.printTable(
-            name: description["StreamName"] as? String ?? name,
-            status: description["StreamStatus"] as? String ?? "?",
-            retentionHours: description["RetentionPeriodHours"] as? Int ?? 0, shards: shards)
+            name: description["StreamName"]?.stringValue ?? name,
+            status: description["StreamStatus"]?.stringValue ?? "?",
+            retentionHours: description["RetentionPeriodHours"]?.intValue ?? 0, shards: shards)
     }
 }
 
@@ -123,7 +119,7 @@ extension Get {
     /// (through the mapping's `KinesisSource`): parents before children, a shard is done when `NextShardIterator`
     /// is absent, and a shard with nothing new and `MillisBehindLatest` 0 is asked again after a pause (about five
     /// times a second with `--follow`); the shard list is read again every 2 s while following.
-    func runRemote(_ client: RemoteClient) async throws {
+    func runRemote(_ client: KinesisClient) async throws {
         let source = try KinesisSource(
             endpoint: client.endpoint.absoluteString, stream: name, environment: try remote.environment())
         let start = try position()

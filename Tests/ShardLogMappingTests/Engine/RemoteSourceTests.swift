@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShardLog
+import ShardLogClient
 import ShardLogServer
 import ShardLogTestSupport
 import ShardLogWire

@@ -3,7 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// Keep-alive HTTP/1.1 connections to one `http://` endpoint, for ``RemoteClient``: a request checks out an idle
+/// Keep-alive HTTP/1.1 connections to one `http://` endpoint, for ``KinesisClient``: a request checks out an idle
 /// connection (or opens one), sends head and body in one flush, reads the whole response and puts the connection
 /// back. Concurrent requests use separate connections, so `put --endpoint-url`'s senders each keep one connection
 /// busy. Compared with `URLSession` on Linux (libcurl driven through dispatch sources), this spends far less CPU per
@@ -40,7 +40,7 @@ final class HTTPTransport: Sendable {
     }
 
     /// POSTs `body` with `headers` (a `Content-Length` is added) to `path` and returns the whole response.
-    /// - Throws: NIO's connection errors, or ``RemoteClient/TransportError`` when the server closes the
+    /// - Throws: NIO's connection errors, or ``KinesisTransportError`` when the server closes the
     ///   connection before answering.
     func post(path: String, headers: [(String, String)], body: ByteBuffer) async throws -> Response {
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
@@ -144,7 +144,7 @@ private final class ExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pending?.fail(RemoteClient.TransportError(description: "the endpoint closed the connection"))
+        pending?.fail(KinesisTransportError(description: "the endpoint closed the connection"))
         pending = nil
         context.fireChannelInactive()
     }
