@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLog
+import ShardLogMapping
 
 /// `shardlog bench idle`: the CPU an idle `shardlog map` process costs, over streams of many shards.
 struct BenchIdle: AsyncParsableCommand {
@@ -124,36 +125,40 @@ struct BenchIdle: AsyncParsableCommand {
         let data = directory + "/data"
         let store = try Store(directory: data)
         _ = try store.createStream(named: "idle", shardCount: shards)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "--data-dir", data, "map", "idle", "--handler", handler, "--starting-position", "LATEST",
-        ]
         let log = directory + "/map.log"
-        guard FileManager.default.createFile(atPath: log, contents: nil) else {
-            throw BenchError("cannot create \(log)")
+        let process = try await ChildProcess.spawn(
+            command: ChildProcess.execCommand(
+                executable,
+                ["--data-dir", data, "map", "idle", "--handler", handler, "--starting-position", "LATEST"]),
+            directory: nil, environment: ProcessInfo.processInfo.environment, input: nil, output: try .file(log),
+            errorOutput: nil)
+        do {
+            let measured = try await measure(process, log: log)
+            await process.interrupt(grace: .seconds(10))
+            return measured
+        } catch {
+            await process.interrupt(grace: .seconds(10))
+            throw error
         }
-        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        defer { try? logHandle.close() }
-        process.standardOutput = logHandle
-        process.standardError = logHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        defer { Self.stop(process) }
+    }
+
+    /// Measures the running mapping's CPU after the warm-up; nil when interrupted.
+    private func measure(
+        _ process: ChildProcess, log: String
+    ) async throws -> (value: Sample, attempts: Int, contended: Bool)? {
         guard try await BenchInterrupt.sleep(.milliseconds(Int64(warmup * 1000))) else { return nil }
         var interrupted = false
         let kept = try await options.leastContended(
             {
-                let pid = process.processIdentifier
+                let pid = process.pid
                 let before = CPUSample.now()
                 let mappingBefore = CPUSample.processCPUSeconds(pid: pid)
                 interrupted = try await !BenchInterrupt.sleep(options.measureDuration)
                 let after = CPUSample.now()
                 let mappingAfter = CPUSample.processCPUSeconds(pid: pid)
-                guard process.isRunning else {
+                if let status = process.exitStatus {
                     let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.suffix(2000) ?? ""
-                    throw BenchError(
-                        "shardlog map exited with status \(process.terminationStatus) during the measurement: \(tail)")
+                    throw BenchError("shardlog map ended (\(status)) during the measurement: \(tail)")
                 }
                 let wall = (after.instant - before.instant) / .seconds(1)
                 let mapping = max(0, mappingAfter - mappingBefore)

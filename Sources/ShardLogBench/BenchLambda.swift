@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import ShardLogMapping
 
 /// `shardlog bench lambda`: synchronous `Invoke` of a deployed Python function through `shardlog serve`'s Lambda
 /// API: warm latency with a thin HTTP client and with boto3, cold starts, invocations/s with several boto3 clients.
@@ -104,10 +105,16 @@ struct BenchLambda: AsyncParsableCommand {
                 ? FileManager.default.currentDirectoryPath + "/.venv/bin/python3" : "python3")
         let points = try await withScratchDirectory(parent: options.scratchDir, label: "lambda", keep: options.keep) {
             directory in
-            let server = try LambdaBenchServer(
+            let server = try await LambdaBenchServer.start(
                 executable: executable, directory: directory, idleTimeout: idleTimeout)
-            defer { server.stop() }
-            return try await measure(server: server, directory: directory, python: python)
+            do {
+                let points = try await measure(server: server, directory: directory, python: python)
+                await server.stop()
+                return points
+            } catch {
+                await server.stop()
+                throw error
+            }
         }
         let document = BenchDocument(
             benchmark: "lambda", command: benchCommandLine, startedAt: startedAt,
@@ -130,7 +137,8 @@ struct BenchLambda: AsyncParsableCommand {
     }
 
     private func measure(server: LambdaBenchServer, directory: String, python: String) async throws -> [Point] {
-        let zip = try Self.functionZip(directory: directory, python: python)
+        let zip = try await Self.functionZip(directory: directory, python: python)
+        let pythonVersion = await Self.localPythonVersion() ?? "3.11"
         let connection = try await ThinHTTPConnection.connect(port: server.port, group: .singleton)
         defer { connection.close() }
         var cold: [Double] = []
@@ -149,7 +157,8 @@ struct BenchLambda: AsyncParsableCommand {
             let name = "bench\(run)"
             names.append(name)
             progress.starting("lambda: create \(name) and its cold start")
-            let created = try await connection.send(Self.createRequest(name: name, zip: zip))
+            let created = try await connection.send(
+                Self.createRequest(name: name, zip: zip, pythonVersion: pythonVersion))
             guard created.status == 201 else {
                 throw BenchError("CreateFunction answered \(created.status): \(created.text)")
             }
@@ -280,23 +289,21 @@ struct BenchLambda: AsyncParsableCommand {
     }
 
     /// A zip of `app.py` (made with Python's zipfile module).
-    private static func functionZip(directory: String, python: String) throws -> Data {
+    private static func functionZip(directory: String, python: String) async throws -> Data {
         let source = directory + "/function"
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         try "import os\n\n\ndef handler(event, context):\n    return os.getpid()\n".write(
             toFile: source + "/app.py", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-m", "zipfile", "-c", directory + "/function.zip", "app.py"]
-        process.currentDirectoryURL = URL(fileURLWithPath: source)
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("\(python) -m zipfile could not zip app.py") }
+        let zipped = try await Command.run(
+            python, ["-m", "zipfile", "-c", directory + "/function.zip", "app.py"], directory: source)
+        guard zipped.status == .exited(0) else {
+            throw BenchError("\(python) -m zipfile could not zip app.py (\(zipped.status)): \(zipped.errorOutput)")
+        }
         return try Data(contentsOf: URL(fileURLWithPath: directory + "/function.zip"))
     }
 
-    private static func createRequest(name: String, zip: Data) -> [UInt8] {
-        let version = localPythonVersion() ?? "3.11"
+    private static func createRequest(name: String, zip: Data, pythonVersion: String) -> [UInt8] {
+        let version = pythonVersion
         let body =
             #"{"FunctionName":"\#(name)","Runtime":"python\#(version)","Handler":"app.handler","#
             + #""Role":"arn:aws:iam::000000000000:role/bench","Code":{"ZipFile":"\#(zip.base64EncodedString())"}}"#
@@ -315,17 +322,8 @@ struct BenchLambda: AsyncParsableCommand {
     }
 
     /// `3.11` for the local `python3`, so the function asks for the runtime it gets.
-    private static func localPythonVersion() -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? nil : text
+    private static func localPythonVersion() async -> String? {
+        await Command.output("python3", ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
     }
 
     /// What `bench_lambda.py` prints.
@@ -338,22 +336,13 @@ struct BenchLambda: AsyncParsableCommand {
 
     /// Runs the boto3 script and parses the JSON object it prints.
     private static func runBoto3(_ python: String, _ arguments: [String]) async throws -> Boto3Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let output = try? JSONDecoder().decode(Boto3Output.self, from: data)
+        let result = try await Command.run(python, arguments)
+        guard result.status == .exited(0),
+            let output = try? JSONDecoder().decode(Boto3Output.self, from: Data(result.output))
         else {
             throw BenchError(
-                "\(python) \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus)): "
-                    + String(errorText.suffix(2000)))
+                "\(python) \(arguments.joined(separator: " ")) failed (\(result.status)): "
+                    + String(result.errorOutput.suffix(2000)))
         }
         return output
     }
@@ -378,46 +367,41 @@ struct BenchLambda: AsyncParsableCommand {
 }
 
 /// `shardlog serve` as a child process on 127.0.0.1 (port 0, the bound port read from its log).
-final class LambdaBenchServer {
-    let process = Process()
+struct LambdaBenchServer {
+    let process: ChildProcess
     let port: Int
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    init(executable: String, directory: String, idleTimeout: Double) throws {
+    /// Starts the server and waits (at most 30 s) until its log names the port it listens on.
+    /// - Throws: ``BenchError`` with the log's tail when it does not start listening.
+    static func start(executable: String, directory: String, idleTimeout: Double) async throws -> LambdaBenchServer {
         let log = directory + "/serve.log"
-        guard FileManager.default.createFile(atPath: log, contents: nil) else {
-            throw BenchError("cannot create \(log)")
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "--data-dir", directory + "/data", "serve", "--host", "127.0.0.1", "--port", "0",
-            "--function-idle-timeout", String(idleTimeout),
-        ]
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? handle.close()
-        let deadline = Date().addingTimeInterval(30)
-        var found: Int?
-        while found == nil && Date() < deadline && process.isRunning {
-            Thread.sleep(forTimeInterval: 0.05)
+        let process = try await ChildProcess.spawn(
+            command: ChildProcess.execCommand(
+                executable,
+                [
+                    "--data-dir", directory + "/data", "serve", "--host", "127.0.0.1", "--port", "0",
+                    "--function-idle-timeout", String(idleTimeout),
+                ]),
+            directory: nil, environment: ProcessInfo.processInfo.environment, input: nil, output: try .file(log),
+            errorOutput: nil)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline && process.exitStatus == nil {
+            try await Task.sleep(for: .milliseconds(50))
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: "listening on http://127.0.0.1:") {
-                found = Int(text[range.upperBound...].prefix { $0.isNumber })
+            if let range = text.range(of: "listening on http://127.0.0.1:"),
+                let port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            {
+                return LambdaBenchServer(process: process, port: port)
             }
         }
-        guard let found else {
-            if process.isRunning { process.terminate() }
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw BenchError("shardlog serve did not start listening within 30 s: \(text.suffix(2000))")
-        }
-        port = found
+        await process.stop(grace: .seconds(2))
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw BenchError("shardlog serve did not start listening within 30 s: \(text.suffix(2000))")
     }
 
     /// Stops the server as Ctrl-C would (it stops its runtime processes), then with SIGTERM after 10 s.
-    func stop() { BenchIdle.stop(process) }
+    func stop() async { await process.interrupt(grace: .seconds(10)) }
 }
 
 /// CPU of this process's tree (itself, its children and theirs: the server, its runtime processes, the Python

@@ -5,7 +5,7 @@ import Synchronization
 import SystemPackage
 
 /// How a child process ended.
-enum ChildExit: Sendable, Equatable, CustomStringConvertible {
+package enum ChildExit: Sendable, Equatable, CustomStringConvertible {
     /// It exited with this status.
     case exited(Int32)
     /// A signal killed it.
@@ -24,7 +24,7 @@ enum ChildExit: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Lambda's wording: `exit status 3`, `signal: killed`.
-    var description: String {
+    package var description: String {
         switch self {
         case .exited(let status):
             return "exit status \(status)"
@@ -64,9 +64,9 @@ enum ChildExit: Sendable, Equatable, CustomStringConvertible {
 /// Standard input is a pipe of our own, written on a thread with `SIGPIPE` blocked: the library's writer runs on
 /// the cooperative pool, where a child that exits without reading its input would kill us with `SIGPIPE` (this
 /// process does not ignore it). Nothing here blocks the cooperative pool. Thread-safe.
-final class ChildProcess: Sendable {
-    /// The shell's process id, which is also its process group id.
-    let pid: Int32
+package final class ChildProcess: Sendable {
+    /// The shell's process id, which is also its process group id (the program's, for an ``execCommand(_:_:)``).
+    package let pid: Int32
     /// Completes when the shell has exited, its output was delivered and its group's leftovers were killed.
     let exit: Completion<ChildExit>
     private let signaller: Signaller
@@ -91,7 +91,7 @@ final class ChildProcess: Sendable {
     /// - Throws: ``MappingError`` (`.notFound`) for a missing working directory; swift-subprocess's
     ///   `SubprocessError` or an `Errno` when the shell cannot be started (no `/bin/sh`, no more processes or
     ///   descriptors).
-    static func spawn(
+    package static func spawn(
         command: String,
         directory: String?,
         environment: [String: String],
@@ -154,7 +154,7 @@ final class ChildProcess: Sendable {
     /// Sends `signal` to the child's process group (the shell and everything it started). Nothing once the shell
     /// has exited: its leftovers were killed then.
     /// - Parameter signal: `SIGTERM`, `SIGKILL`, ….
-    func signalGroup(_ signal: Int32) {
+    package func signalGroup(_ signal: Int32) {
         signaller.send(Signal(rawValue: signal))
     }
 
@@ -163,7 +163,7 @@ final class ChildProcess: Sendable {
     /// - Parameter grace: How long to wait for a clean exit.
     /// - Returns: How it ended, or `nil` if even `SIGKILL` did not end it within two seconds.
     @discardableResult
-    func stop(grace: Duration) async -> ChildExit? {
+    package func stop(grace: Duration) async -> ChildExit? {
         if let status = exit.value {
             return status
         }
@@ -173,6 +173,37 @@ final class ChildProcess: Sendable {
         }
         signalGroup(SIGKILL)
         return await exit.wait(until: .now + .seconds(2))
+    }
+}
+
+extension ChildProcess {
+    /// How the child ended, or `nil` while it runs.
+    package var exitStatus: ChildExit? { exit.value }
+
+    /// Waits until the child has ended and its output was delivered.
+    /// - Returns: How it ended, or `nil` if the waiting task was cancelled.
+    package func waitForExit() async -> ChildExit? { await exit.wait() }
+
+    /// Stops the child as Ctrl-C in a terminal would (`SIGINT` to its group), then, if it is still running after
+    /// `grace`, with ``stop(grace:)`` (`SIGTERM`, then `SIGKILL` 2 s later).
+    /// - Returns: How it ended, or `nil` if even `SIGKILL` did not end it.
+    @discardableResult
+    package func interrupt(grace: Duration) async -> ChildExit? {
+        if let status = exit.value { return status }
+        signalGroup(SIGINT)
+        if let status = await exit.wait(until: .now + grace) { return status }
+        return await stop(grace: .seconds(2))
+    }
+
+    /// `exec 'EXECUTABLE' 'ARGUMENT'…` for ``spawn(command:directory:environment:input:output:errorOutput:)``: the
+    /// shell replaces itself with the program, so ``pid`` is the program's, with every word quoted for `/bin/sh`.
+    package static func execCommand(_ executable: String, _ arguments: [String]) -> String {
+        (["exec", quoted(executable)] + arguments.map(quoted)).joined(separator: " ")
+    }
+
+    /// `word` in single quotes for `/bin/sh` (a `'` inside becomes `'\''`).
+    private static func quoted(_ word: String) -> String {
+        "'" + word.replacing("'", with: #"'\''"#) + "'"
     }
 }
 
@@ -317,6 +348,34 @@ package enum Command {
     ///   - arguments: Its arguments.
     /// - Returns: Its standard output without surrounding whitespace, or `nil` if it could not start, did not exit
     ///   with status 0, printed nothing or more than 64 KiB.
+    /// What ``run(_:_:directory:)`` collected.
+    package struct Result: Sendable {
+        /// How the program ended.
+        package var status: ChildExit
+        /// Its standard output (at most 64 MiB).
+        package var output: [UInt8]
+        /// Its standard error, lossily decoded (at most 1 MiB).
+        package var errorOutput: String
+    }
+
+    /// Runs `executable` (a path, or a name looked up on `PATH`) with `arguments` to its end, in `directory`.
+    /// - Returns: Its status and output.
+    /// - Throws: swift-subprocess's `SubprocessError` when it cannot be started or writes more than the limits.
+    package static func run(_ executable: String, _ arguments: [String], directory: String? = nil) async throws
+        -> Result
+    {
+        let result = try await Subprocess.run(
+            executable.contains("/") ? .path(FilePath(executable)) : .name(executable),
+            arguments: Arguments(arguments),
+            workingDirectory: directory.map { FilePath($0) },
+            output: .bytes(limit: 64 << 20),
+            error: .string(limit: 1 << 20)
+        )
+        return Result(
+            status: ChildExit(result.terminationStatus), output: result.standardOutput,
+            errorOutput: result.standardError)
+    }
+
     package static func output(_ executable: String, _ arguments: [String]) async -> String? {
         let result = try? await Subprocess.run(
             executable.contains("/") ? .path(FilePath(executable)) : .name(executable),

@@ -1,13 +1,30 @@
+import Foundation
 import Synchronization
 
 /// Where a child's output goes. Both closures run on the task reading the pipe: `receive` once per chunk read, then
 /// `finish` once at its end.
-struct OutputSink: Sendable {
+package struct OutputSink: Sendable {
     /// Called with each chunk, in order.
     var receive: @Sendable ([UInt8]) -> Void
     /// Called once when the output ends: the child exited (what it wrote before is delivered first), or every writer
     /// closed the pipe.
     var finish: @Sendable () -> Void = {}
+
+    /// A sink of these closures.
+    package init(receive: @escaping @Sendable ([UInt8]) -> Void, finish: @escaping @Sendable () -> Void = {}) {
+        self.receive = receive
+        self.finish = finish
+    }
+
+    /// Appends the output to the file at `path` (created or truncated), closing it at the end.
+    /// - Throws: `CocoaError` when the file cannot be created or opened.
+    package static func file(_ path: String) throws -> OutputSink {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        return OutputSink(receive: { try? handle.write(contentsOf: $0) }, finish: { try? handle.close() })
+    }
 }
 
 /// Forwards a child's output to our standard error (through ``StatusConsole/standardError``, so it is printed above
