@@ -170,7 +170,7 @@ let package = Package(
         .target(
             name: "ShardLogTestSupport",
             dependencies: [
-                "ShardLog", "ShardLogServer",
+                "ShardLog", "ShardLogServer", "ShardLogMapping",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -15,41 +15,17 @@ struct BenchInterruptTests {
 
     /// Starts `shardlog bench ARGS`, sends SIGINT once its progress shows `after` finished steps, and waits for it.
     static func interrupt(_ arguments: [String], after finished: Int) async throws -> Finished {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: shardlogBinary)
-        process.arguments = ["bench"] + arguments
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let out = DataBox()
-        let err = DataBox()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        stdout.fileHandleForReading.readabilityHandler = { out.append($0.availableData) }
-        stderr.fileHandleForReading.readabilityHandler = { err.append($0.availableData) }
-        try process.run()
+        let process = try await BackgroundProcess.start(["bench"] + arguments)
         // Progress lines (standard error is not a terminal) read "bench: [###...] 3/40 ingest: …".
         let marker = " \(finished + 1)/"
         let deadline = ContinuousClock.now + .seconds(60)
-        while !String(decoding: err.data, as: UTF8.self).contains(marker) && process.isRunning
-            && ContinuousClock.now < deadline
-        {
+        while !process.stderrText.contains(marker) && process.isRunning && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        process.interrupt()
-        let exitDeadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning && ContinuousClock.now < exitDeadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        stdout.fileHandleForReading.readabilityHandler = nil
-        stderr.fileHandleForReading.readabilityHandler = nil
-        out.append(stdout.fileHandleForReading.readDataToEndOfFile())
-        err.append(stderr.fileHandleForReading.readDataToEndOfFile())
+        process.signal(SIGINT)
+        let status = try await process.exitStatus(within: .seconds(60))
         return Finished(
-            status: process.terminationStatus, stdout: String(decoding: out.data, as: UTF8.self),
-            stderr: String(decoding: err.data, as: UTF8.self))
+            status: status, stdout: String(decoding: process.stdout.data, as: UTF8.self), stderr: process.stderrText)
     }
 
     @Test func ctrlCWritesTheFinishedPointsAndRemovesScratchDirectories() async throws {

@@ -109,27 +109,20 @@ import Testing
                 "--data-dir", dir, "map", "s", "--handler", "exec:cat", "--starting-position", "TRIM_HORIZON",
                 "--mapping-name", "m",
             ]
-            let first = Process()
-            first.executableURL = URL(fileURLWithPath: shardlogBinary)
-            first.arguments = arguments
-            first.standardOutput = FileHandle.nullDevice
-            first.standardError = FileHandle.nullDevice
-            try first.run()
-            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            let first = try await BackgroundProcess.start(arguments)
             let lock = dir + "/mappings/m/lock"
             let deadline = ContinuousClock.now + .seconds(30)
-            while InterProcessLock.holder(path: lock) != "\(first.processIdentifier)" && ContinuousClock.now < deadline
-            {
+            while InterProcessLock.holder(path: lock) != "\(first.pid)" && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(InterProcessLock.holder(path: lock) == "\(first.processIdentifier)")
+            #expect(InterProcessLock.holder(path: lock) == "\(first.pid)", "\(first.stderrText)")
             let second = try await runShardlog(arguments + ["--exit-when-idle"])
             #expect(second.status == 1, "\(second.stderr)")
-            #expect(second.stderr.contains("mapping m is already running in process \(first.processIdentifier)"))
+            #expect(second.stderr.contains("mapping m is already running in process \(first.pid)"))
             #expect(throws: MappingError.self) { try MappingCatalog.reset(store: store, name: "m") }
 
-            kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            first.signal(SIGKILL)
+            #expect(try await first.exitStatus() == 128 + SIGKILL)
             let lockHeld = try MappingLock.acquire(store: store, name: "m")
             lockHeld.release()
             let third = try await runShardlog(arguments + ["--exit-when-idle"])

@@ -20,51 +20,13 @@ struct ConsoleTests {
         return root.appendingPathComponent(".build/artifacts").path
     }
 
-    /// A running `shardlog serve` over `directory`.
-    final class ServeProcess: Sendable {
-        let process: Process
-        let port: Int
-
-        init(directory: String) async throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: shardlogBinary)
-            process.arguments = ["--data-dir", directory, "serve", "--port", "0"]
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            let box = DataBox()
-            err.fileHandleForReading.readabilityHandler = { box.append($0.availableData) }
-            try process.run()
-            let deadline = ContinuousClock.now + .seconds(60)
-            var port: Int?
-            while port == nil && ContinuousClock.now < deadline && process.isRunning {
-                let text = String(decoding: box.data, as: UTF8.self)
-                if let range = text.range(of: "listening on http://127.0.0.1:") {
-                    port = Int(text[range.upperBound...].prefix { $0.isNumber })
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            guard let port else {
-                process.terminate()
-                throw TestFailure("serve did not start: \(String(decoding: box.data, as: UTF8.self))")
-            }
-            self.process = process
-            self.port = port
-        }
-
-        func stop() {
-            process.terminate()
-            process.waitUntilExit()
-        }
-
-        /// GETs `path` with curl and parses the JSON answer.
-        func json(_ path: String) async throws -> [String: Any] {
-            let result = try await runProcess(
-                "/usr/bin/env", ["curl", "-sS", "--max-time", "30", "http://127.0.0.1:\(port)\(path)"])
-            #expect(result.status == 0, "\(result.stderr)")
-            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-            return try #require(object, "not a JSON object: \(result.stdout.prefix(300))")
-        }
+    /// GETs `path` of the server on `port` with curl and parses the JSON answer.
+    static func json(_ port: Int, _ path: String) async throws -> [String: Any] {
+        let result = try await runProcess(
+            "/usr/bin/env", ["curl", "-sS", "--max-time", "30", "http://127.0.0.1:\(port)\(path)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return try #require(object, "not a JSON object: \(result.stdout.prefix(300))")
     }
 
     /// Runs headless Chromium on the console: the DOM once the page's scripts ran, and a screenshot.
@@ -122,54 +84,56 @@ struct ConsoleTests {
                     "--on-failure", "file:\(dir)/failed.jsonl", "--exit-when-idle",
                 ], "")
 
-            let server = try await ServeProcess(directory: data)
-            defer { server.stop() }
-            let overview = try await server.json("/console/api/overview")
-            let streams = try #require(overview["streams"] as? [[String: Any]])
-            #expect(streams.map { $0["name"] as? String } == ["orders"])
-            let shards = try #require(streams.first?["shards"] as? [[String: Any]])
-            #expect(shards.count == 4)
-            #expect(shards.filter { $0["open"] as? Bool == true }.count == 3)
-            #expect(
-                shards.compactMap { $0["parentShardId"] as? String } == [
-                    "shardId-000000000000", "shardId-000000000000",
-                ])
-            #expect(shards.reduce(0) { $0 + (($1["records"] as? Int) ?? 0) } == 301)
-            let mappings = try #require(overview["mappings"] as? [[String: Any]])
-            let mapping = try #require(mappings.first)
-            #expect(mapping["name"] as? String == "orders")
-            let lag = try #require(mapping["shards"] as? [[String: Any]])
-            #expect(!lag.isEmpty && lag.allSatisfy { ($0["recordsBehind"] as? Int) == 0 }, "\(lag)")
-            #expect((mapping["discardedRecords"] as? Int) == 1)
+            try await withServe(data) { port in
+                let overview = try await Self.json(port, "/console/api/overview")
+                let streams = try #require(overview["streams"] as? [[String: Any]])
+                #expect(streams.map { $0["name"] as? String } == ["orders"])
+                let shards = try #require(streams.first?["shards"] as? [[String: Any]])
+                #expect(shards.count == 4)
+                #expect(shards.filter { $0["open"] as? Bool == true }.count == 3)
+                #expect(
+                    shards.compactMap { $0["parentShardId"] as? String } == [
+                        "shardId-000000000000", "shardId-000000000000",
+                    ])
+                #expect(shards.reduce(0) { $0 + (($1["records"] as? Int) ?? 0) } == 301)
+                let mappings = try #require(overview["mappings"] as? [[String: Any]])
+                let mapping = try #require(mappings.first)
+                #expect(mapping["name"] as? String == "orders")
+                let lag = try #require(mapping["shards"] as? [[String: Any]])
+                #expect(!lag.isEmpty && lag.allSatisfy { ($0["recordsBehind"] as? Int) == 0 }, "\(lag)")
+                #expect((mapping["discardedRecords"] as? Int) == 1)
 
-            let failures = try #require(try await server.json("/console/api/failures")["failures"] as? [[String: Any]])
-            #expect(failures.count == 1)
-            let failed = try #require((failures.first?["records"] as? [[String: Any]])?.first)
-            #expect(failed["dataEncoding"] as? String == "json")
-            #expect((failed["data"] as? String)?.contains(#""poison":true"#) == true)
-            #expect((failures.first?["lastError"] as? [String: Any])?["errorType"] as? String == "ExecError")
+                let failures = try #require(
+                    try await Self.json(port, "/console/api/failures")["failures"] as? [[String: Any]])
+                #expect(failures.count == 1)
+                let failed = try #require((failures.first?["records"] as? [[String: Any]])?.first)
+                #expect(failed["dataEncoding"] as? String == "json")
+                #expect((failed["data"] as? String)?.contains(#""poison":true"#) == true)
+                #expect((failures.first?["lastError"] as? [String: Any])?["errorType"] as? String == "ExecError")
 
-            let records = try await server.json(
-                "/console/api/records?stream=orders&shard=shardId-000000000001&type=TRIM_HORIZON&limit=5")
-            let page = try #require(records["records"] as? [[String: Any]])
-            #expect(page.count == 5)
-            #expect(page.allSatisfy { $0["dataEncoding"] as? String == "json" })
-            let bad = try await runProcess(
-                "/usr/bin/env",
-                [
-                    "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                    "http://127.0.0.1:\(server.port)/console/api/records?stream=orders&shard=nope",
-                ])
-            #expect(bad.stdout == "400")
+                let records = try await Self.json(
+                    port,
+                    "/console/api/records?stream=orders&shard=shardId-000000000001&type=TRIM_HORIZON&limit=5")
+                let page = try #require(records["records"] as? [[String: Any]])
+                #expect(page.count == 5)
+                #expect(page.allSatisfy { $0["dataEncoding"] as? String == "json" })
+                let bad = try await runProcess(
+                    "/usr/bin/env",
+                    [
+                        "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://127.0.0.1:\(port)/console/api/records?stream=orders&shard=nope",
+                    ])
+                #expect(bad.stdout == "400")
 
-            guard Self.browserAvailable else { return }
-            let dom = try await Self.render(port: server.port, screenshot: "console")
-            #expect(dom.contains(#"<h3 class="stream-name">orders</h3>"#), "\(dom.prefix(2000))")
-            #expect(dom.contains("shardId-000000000003"))
-            #expect(dom.contains(#"<b class="stream-records">301</b>"#))
-            #expect(dom.contains(#"<b class="mapping-behind">0</b>"#))
-            #expect(dom.contains(#"class="failed-record""#) && dom.contains(#""poison": true"#))
-            #expect(dom.contains("ExecError"))
+                guard Self.browserAvailable else { return }
+                let dom = try await Self.render(port: port, screenshot: "console")
+                #expect(dom.contains(#"<h3 class="stream-name">orders</h3>"#), "\(dom.prefix(2000))")
+                #expect(dom.contains("shardId-000000000003"))
+                #expect(dom.contains(#"<b class="stream-records">301</b>"#))
+                #expect(dom.contains(#"<b class="mapping-behind">0</b>"#))
+                #expect(dom.contains(#"class="failed-record""#) && dom.contains(#""poison": true"#))
+                #expect(dom.contains("ExecError"))
+            }
         }
     }
 
@@ -186,17 +150,18 @@ struct ConsoleTests {
             let put = try await runShardlog(
                 ["--data-dir", data, "put", "wide", "--key-field", "k"], input: Data(lines.utf8))
             #expect(put.status == 0, "\(put.stderr)")
-            let server = try await ServeProcess(directory: data)
-            defer { server.stop() }
-            let overview = try await server.json("/console/api/overview")
-            let shards = try #require((overview["streams"] as? [[String: Any]])?.first?["shards"] as? [[String: Any]])
-            #expect(shards.count == 1000)
-            #expect(shards.reduce(0) { $0 + (($1["records"] as? Int) ?? 0) } == 5000)
-            guard Self.browserAvailable else { return }
-            let dom = try await Self.render(port: server.port, screenshot: "console-1000-shards", height: 900)
-            #expect(dom.contains("1000 open / 1000 shards"), "\(dom.prefix(2000))")
-            #expect(dom.contains(#"<b class="stream-records">5,000</b>"#))
-            #expect(dom.contains("First 200 of 1000 shards shown"))
+            try await withServe(data) { port in
+                let overview = try await Self.json(port, "/console/api/overview")
+                let shards = try #require(
+                    (overview["streams"] as? [[String: Any]])?.first?["shards"] as? [[String: Any]])
+                #expect(shards.count == 1000)
+                #expect(shards.reduce(0) { $0 + (($1["records"] as? Int) ?? 0) } == 5000)
+                guard Self.browserAvailable else { return }
+                let dom = try await Self.render(port: port, screenshot: "console-1000-shards", height: 900)
+                #expect(dom.contains("1000 open / 1000 shards"), "\(dom.prefix(2000))")
+                #expect(dom.contains(#"<b class="stream-records">5,000</b>"#))
+                #expect(dom.contains("First 200 of 1000 shards shown"))
+            }
         }
     }
 }

@@ -257,18 +257,13 @@ struct MapCommandTests {
                 "--starting-position", "TRIM_HORIZON", "--batch-size", "25", "--parallelization-factor", "3",
                 "--mapping-name", "crashy",
             ]
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: shardlogBinary)
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try await BackgroundProcess.start(arguments)
             let deadline = ContinuousClock.now + .seconds(30)
             while Self.readLog(log).count < 600 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            #expect(try await process.exitStatus() == 128 + SIGKILL)
             let before = Self.readLog(log).count
             #expect(before >= 600 && before < 3000, "killed after \(before) deliveries")
             let result = try await runShardlog(arguments + ["--exit-when-idle"])

@@ -249,18 +249,10 @@ struct PutCommandTests {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)
             try store.createStream(named: "f", shardCount: 2)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: shardlogBinary)
-            process.arguments = ["--data-dir", dir, "get", "f", "--from", "latest", "--follow"]
-            let out = Pipe()
-            process.standardOutput = out
-            let box = DataBox()
-            out.fileHandleForReading.readabilityHandler = { box.append($0.availableData) }
-            try process.run()
-            defer {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            let process = try await BackgroundProcess.start([
+                "--data-dir", dir, "get", "f", "--from", "latest", "--follow",
+            ])
+            let box = process.stdout
             // Wait until the follower is reading: a warm-up record put after it started must come through.
             let s = try store.stream(named: "f")
             let warmUpDeadline = ContinuousClock.now + .seconds(20)
@@ -285,6 +277,8 @@ struct PutCommandTests {
             #expect(text.split(separator: "\n").count == warmUpLines + 5)
             // Generous bound for a loaded CI box; typical is ~1–3 ms (figures in RESULTS.md, not here).
             #expect(latencies.allSatisfy { $0 < .seconds(1) }, "\(latencies)")
+            process.signal(SIGINT)
+            #expect(try await process.exitStatus() == 130, "\(process.stderrText)")
         }
     }
 }

@@ -43,51 +43,21 @@ struct ServeOptionsTests {
     /// `shardlog put/get` read) and its ARN names that account in us-east-1.
     @Test func accountIdNamesTheDataDirectorysAccount() async throws {
         try await withTemporaryDirectory { dir in
-            let (server, bound) = try await startServe(dir, ["--account-id", "123456789012"])
-            defer {
-                server.terminate()
-                server.waitUntilExit()
+            try await withServe(dir, ["--account-id", "123456789012"]) { bound in
+                func call(_ operation: String, _ body: String) async throws -> String {
+                    var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(bound)/")))
+                    request.httpMethod = "POST"
+                    request.setValue("application/x-amz-json-1.1", forHTTPHeaderField: "Content-Type")
+                    request.setValue("Kinesis_20131202." + operation, forHTTPHeaderField: "X-Amz-Target")
+                    request.httpBody = Data(body.utf8)
+                    let (data, _) = try await URLSession.shared.data(for: request)
+                    return String(decoding: data, as: UTF8.self)
+                }
+                _ = try await call("CreateStream", #"{"StreamName":"s","ShardCount":1}"#)
+                let summary = try await call("DescribeStreamSummary", #"{"StreamName":"s"}"#)
+                #expect(summary.contains("arn:aws:kinesis:us-east-1:123456789012:stream/s"), "\(summary)")
+                #expect(try Store(directory: dir).listStreams() == ["s"])
             }
-            func call(_ operation: String, _ body: String) async throws -> String {
-                var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(bound)/")))
-                request.httpMethod = "POST"
-                request.setValue("application/x-amz-json-1.1", forHTTPHeaderField: "Content-Type")
-                request.setValue("Kinesis_20131202." + operation, forHTTPHeaderField: "X-Amz-Target")
-                request.httpBody = Data(body.utf8)
-                let (data, _) = try await URLSession.shared.data(for: request)
-                return String(decoding: data, as: UTF8.self)
-            }
-            _ = try await call("CreateStream", #"{"StreamName":"s","ShardCount":1}"#)
-            let summary = try await call("DescribeStreamSummary", #"{"StreamName":"s"}"#)
-            #expect(summary.contains("arn:aws:kinesis:us-east-1:123456789012:stream/s"), "\(summary)")
-            #expect(try Store(directory: dir).listStreams() == ["s"])
         }
     }
-}
-
-/// Starts the built `shardlog serve` on port 0 over `dir` with `arguments`, and waits (up to 30 s) for its
-/// "listening on" line.
-/// - Returns: the process (the caller terminates it) and the bound port.
-func startServe(_ dir: String, _ arguments: [String] = []) async throws -> (process: Process, port: Int) {
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: shardlogBinary)
-    server.arguments = ["--data-dir", dir, "serve", "--port", "0"] + arguments
-    let err = Pipe()
-    server.standardError = err
-    let box = DataBox()
-    err.fileHandleForReading.readabilityHandler = { box.append($0.availableData) }
-    try server.run()
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline {
-        let text = String(decoding: box.data, as: UTF8.self)
-        if let range = text.range(of: "listening on http://127.0.0.1:"),
-            let port = Int(text[range.upperBound...].prefix { $0.isNumber })
-        {
-            return (server, port)
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    server.terminate()
-    server.waitUntilExit()
-    throw ShardLogError(.internal, "serve did not start: \(String(decoding: box.data, as: UTF8.self))")
 }

@@ -73,18 +73,10 @@ struct StatusCommandTests {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)
             _ = try store.createStream(named: "live", shardCount: 1)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: shardlogBinary)
-            process.arguments = ["--data-dir", dir, "status", "--watch", "--interval", "0.2"]
-            let out = Pipe()
-            process.standardOutput = out
-            let box = DataBox()
-            out.fileHandleForReading.readabilityHandler = { box.append($0.availableData) }
-            try process.run()
-            defer {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            let process = try await BackgroundProcess.start([
+                "--data-dir", dir, "status", "--watch", "--interval", "0.2",
+            ])
+            let box = process.stdout
             let clear = "\u{1B}[H\u{1B}[2J"
             func lastFrame() -> String {
                 String(decoding: box.data, as: UTF8.self).components(separatedBy: clear).last ?? ""
@@ -101,6 +93,8 @@ struct StatusCommandTests {
             #expect(Self.row(lastFrame(), "live") == ["live", "1", "1", "24 h", "7"], "\(lastFrame())")
             #expect(String(decoding: box.data, as: UTF8.self).components(separatedBy: clear).count > 2)
             #expect(process.isRunning)
+            process.signal(SIGINT)
+            #expect(try await process.exitStatus() == 130, "\(process.stderrText)")
         }
     }
 

@@ -26,17 +26,14 @@ struct VersionAndStartupTests {
     /// A port in use: `serve` exits non-zero with the sentence, not the networking library's dump.
     @Test func busyPortIsASentence() async throws {
         try await withTemporaryDirectory { dir in
-            let (server, busy) = try await startServe(dir)
-            defer {
-                server.terminate()
-                server.waitUntilExit()
+            try await withServe(dir) { busy in
+                let second = try await runShardlog(["--data-dir", dir, "serve", "--port", "\(busy)"])
+                #expect(second.status == 1)
+                #expect(
+                    second.stderr.split(separator: "\n").last.map(String.init)
+                        == "Error: cannot listen on 127.0.0.1:\(busy): address already in use; is another shardlog "
+                        + "serve running? choose another --port", "\(second.stderr)")
             }
-            let second = try await runShardlog(["--data-dir", dir, "serve", "--port", "\(busy)"])
-            #expect(second.status == 1)
-            #expect(
-                second.stderr.split(separator: "\n").last.map(String.init)
-                    == "Error: cannot listen on 127.0.0.1:\(busy): address already in use; is another shardlog serve "
-                    + "running? choose another --port", "\(second.stderr)")
         }
     }
 

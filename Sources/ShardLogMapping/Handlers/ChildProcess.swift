@@ -184,6 +184,12 @@ extension ChildProcess {
     /// - Returns: How it ended, or `nil` if the waiting task was cancelled.
     package func waitForExit() async -> ChildExit? { await exit.wait() }
 
+    /// Waits at most until `deadline` for the child to end.
+    /// - Returns: How it ended, or `nil` if it still runs at `deadline` (or the waiting task was cancelled).
+    package func waitForExit(until deadline: ContinuousClock.Instant) async -> ChildExit? {
+        await exit.wait(until: deadline)
+    }
+
     /// Stops the child as Ctrl-C in a terminal would (`SIGINT` to its group), then, if it is still running after
     /// `grace`, with ``stop(grace:)`` (`SIGTERM`, then `SIGKILL` 2 s later).
     /// - Returns: How it ended, or `nil` if even `SIGKILL` did not end it.
