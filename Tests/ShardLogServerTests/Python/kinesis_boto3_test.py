@@ -606,14 +606,18 @@ def run(args):
         expect_error_after = None
         itr = good.get_shard_iterator(StreamName="a1", ShardId="shardId-000000000000",
                                       ShardIteratorType="LATEST")["ShardIterator"]
-        for i in range(6):
+        # 5 reads per second per shard: the 6th within one second is refused. On a loaded machine the calls may
+        # spread over more than a second, so the exact position is checked only when the first six were quick.
+        started = time.monotonic()
+        for i in range(60):
             try:
                 good.get_records(ShardIterator=itr)
             except ClientError as err:
-                expect_error_after = (i, err.response["Error"]["Code"])
+                expect_error_after = (i, err.response["Error"]["Code"], time.monotonic() - started)
                 break
-        check("read limit 5/s", expect_error_after == (5, "ProvisionedThroughputExceededException"),
-              expect_error_after)
+        check("read limit 5/s", expect_error_after is not None and expect_error_after[1] ==
+              "ProvisionedThroughputExceededException" and expect_error_after[0] >= 5 and
+              (expect_error_after[0] == 5 or expect_error_after[2] > 0.9), expect_error_after)
         time.sleep(1.1)
         good.put_record(StreamName="a1", Data=b"one", PartitionKey="k")
         conn = http.client.HTTPConnection(urllib.parse.urlparse(args.auth_endpoint).hostname,
