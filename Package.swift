@@ -215,7 +215,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ShardLogServerTests",
-            dependencies: ["ShardLogServer", "ShardLog", "ShardLogTestSupport"],
+            dependencies: ["ShardLogServer", "ShardLog", "ShardLogWire", "ShardLogTestSupport"],
             exclude: ["Python"],
             swiftSettings: strict
         ),

@@ -1,9 +1,13 @@
 import Foundation
 import ShardLog
 import ShardLogWire
+import Synchronization
 
 /// How long a shard iterator stays valid.
 let iteratorValidityMilliseconds: Int64 = 300_000
+
+/// The serial number of the last shard iterator issued (see ``KinesisServer/iteratorToken(scope:stream:shardIndex:offset:now:)``).
+private let iteratorSerial = Atomic<UInt64>(0)
 
 extension KinesisServer {
     // MARK: - Put
@@ -254,8 +258,12 @@ extension KinesisServer {
     static func iteratorToken(scope: RequestScope, stream: String, shardIndex: Int, offset: UInt64, now: Int64)
         -> String
     {
-        OpaqueToken.encode(
-            kind: "it", scope: scope, fields: [stream, String(shardIndex), String(offset)], issuedMilliseconds: now)
+        // A serial number makes every iterator distinct, as AWS's are: clients (and suites) expect a new
+        // NextShardIterator on each call even when nothing moved.
+        let serial = iteratorSerial.wrappingAdd(1, ordering: .relaxed).newValue
+        return OpaqueToken.encode(
+            kind: "it", scope: scope, fields: [stream, String(shardIndex), String(offset), String(serial)],
+            issuedMilliseconds: now)
     }
 
     func getShardIterator(_ p: Params) throws -> JSON {
@@ -297,10 +305,13 @@ extension KinesisServer {
     }
 
     func getRecords(_ p: Params) throws -> JSON {
-        let token = try p.requiredString("ShardIterator")
+        var token = Substring(try p.requiredString("ShardIterator"))
+        // AWS takes an iterator with the double quotes it was printed with (`aws kinesis get-shard-iterator
+        // --output json` pasted into a shell).
+        if token.count >= 2, token.first == "\"", token.last == "\"" { token = token.dropFirst().dropLast() }
         let limit = try p.int("Limit", in: 1...10_000) ?? 10_000
         // An iterator issued in another account or region is refused as a made-up one (AWS: InvalidArgumentException).
-        guard let (fields, issued) = OpaqueToken.decode(kind: "it", scope: p.scope, fieldCount: 3, token),
+        guard let (fields, issued) = OpaqueToken.decode(kind: "it", scope: p.scope, fieldCount: 4, String(token)),
             let index = Int(fields[1]), (0...999_999_999_999).contains(index), let offset = UInt64(fields[2])
         else {
             throw KinesisError(.invalidArgument, "Invalid ShardIterator.")
@@ -313,15 +324,22 @@ extension KinesisServer {
                     + " is \(Self.javaDateText(now)) which is further in the future than the tolerated delay of"
                     + " 300000 milliseconds.")
         }
-        let stream = try regional(p).store.stream(named: fields[0])
         let shardId = ShardID.name(index)
+        let stream: DataStream
+        do {
+            stream = try regional(p).store.stream(named: fields[0])
+        } catch let error as ShardLogError where error.code == .resourceNotFound {
+            // The stream was deleted since the iterator was issued: AWS names the shard.
+            throw KinesisError(
+                .resourceNotFound,
+                "Shard \(shardId) in stream \(fields[0]) under account \(p.scope.account) does not exist")
+        }
         let key = ShardKey(stream: stream, shard: shardId)
         if options.enforceShardLimits && !limiter.admitRead(key) {
             metrics.recordThrottle(key, write: false)
             throw KinesisError(
                 .provisionedThroughputExceeded,
-                "Rate exceeded for shard \(shardId) in stream \(stream.name) under account \(stream.arn.account)"
-                    + " (5 GetRecords calls per second).")
+                "Rate exceeded for shard \(shardId) in stream \(stream.name) under account \(stream.arn.account).")
         }
         var it = try Self.iterator(
             stream, shardId: shardId,

@@ -207,11 +207,15 @@ extension KinesisServer {
     func createStream(_ p: Params) throws -> JSON {
         let name = try p.requiredString("StreamName")
         try Self.validateStreamName(name)
-        let modeText = try p.object("StreamModeDetails")?.requiredString("StreamMode") ?? "PROVISIONED"
+        let shardCount = try p.int("ShardCount")
+        // Neither a shard count nor a mode: an on-demand stream, as AWS creates one (`aws kinesis create-stream
+        // --stream-name x`).
+        let modeText =
+            try p.object("StreamModeDetails")?.requiredString("StreamMode")
+            ?? (shardCount == nil ? "ON_DEMAND" : "PROVISIONED")
         guard let mode = StreamMode(rawValue: modeText) else {
             throw KinesisError(.validation, "StreamMode must be PROVISIONED or ON_DEMAND, not \(modeText)")
         }
-        let shardCount = try p.int("ShardCount")
         var count = 4
         switch mode {
         case .onDemand:

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLogTestSupport
+import ShardLogWire
 import Testing
 
 @testable import ShardLogServer
@@ -13,6 +14,8 @@ struct KinesisReply: Sendable {
     var status: Int
     var headers: [String: String]
     var body: [String: String]
+    /// The body as sent.
+    var raw: Data
 }
 
 /// Sends one raw request to the server on `port` (no SDK in between, so exact texts and keys are visible).
@@ -35,7 +38,7 @@ func kinesisRequest(
     if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
         for (k, v) in object { members[k] = (v as? String) ?? "\(v)" }
     }
-    return KinesisReply(status: http.statusCode, headers: fields, body: members)
+    return KinesisReply(status: http.statusCode, headers: fields, body: members, raw: data)
 }
 
 private let pattern = "[a-zA-Z0-9_.-]+"
@@ -401,6 +404,12 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
             #expect(
                 try await call("CreateStream", #"{"StreamName":"od","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#)
                     .status == 200)
+            // Neither ShardCount nor StreamModeDetails: AWS creates an on-demand stream (4 shards to start with).
+            #expect(try await call("CreateStream", #"{"StreamName":"bare"}"#).status == 200)
+            let bare = try JSON(
+                parsing: Array(try await call("DescribeStreamSummary", #"{"StreamName":"bare"}"#).raw))
+            #expect(bare["StreamDescriptionSummary"]?["StreamModeDetails"]?["StreamMode"] == .string("ON_DEMAND"))
+            #expect(bare["StreamDescriptionSummary"]?["OpenShardCount"]?.intValue == 4)
             let onDemand = try await call(
                 "SplitShard", #"{"StreamName":"od","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"5"}"#)
             #expect(onDemand.body["__type"] == "ValidationException")
@@ -551,6 +560,40 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
                     "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis."
                         + " timestampInMillis: 4102444800000, currentTimestampInMillis: ") == true)
             #expect(try await iterator(#""ShardIteratorType":"LATEST""#).status == 200)
+        }
+    }
+
+    /// GetRecords as AWS answers it: an iterator in double quotes is read, every NextShardIterator is new even when
+    /// nothing moved, and an iterator of a deleted stream names its shard.
+    @Test func getRecordsIteratorsAsAWS() async throws {
+        try await withServer { port in
+            func call(_ operation: String, _ body: String) async throws -> KinesisReply {
+                try await kinesisRequest(port: port, operation: operation, body: body)
+            }
+            _ = try await call("CreateStream", #"{"StreamName":"q","ShardCount":1}"#)
+            _ = try await call("PutRecord", #"{"StreamName":"q","PartitionKey":"k","Data":"aGk="}"#)
+            let issued = try await call(
+                "GetShardIterator",
+                #"{"StreamName":"q","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}"#)
+            let iterator = try #require(issued.body["ShardIterator"])
+            let quoted = try await call("GetRecords", #"{"ShardIterator":"\"\#(iterator)\""}"#)
+            #expect(quoted.status == 200, "\(quoted.body)")
+            let records = try JSON(parsing: Array(quoted.raw))["Records"]?.arrayValue
+            #expect(records?.count == 1)
+            // At the tip, with nothing new: each call still hands out a new iterator.
+            var next = try #require(quoted.body["NextShardIterator"])
+            var seen: Set<String> = [iterator, next]
+            for _ in 0..<20 {
+                let reply = try await call("GetRecords", #"{"ShardIterator":"\#(next)"}"#)
+                next = try #require(reply.body["NextShardIterator"])
+                #expect(seen.insert(next).inserted, "NextShardIterator repeated an iterator")
+            }
+            _ = try await call("DeleteStream", #"{"StreamName":"q"}"#)
+            let gone = try await call("GetRecords", #"{"ShardIterator":"\#(next)"}"#)
+            #expect(gone.body["__type"] == "ResourceNotFoundException")
+            #expect(
+                gone.body["message"]
+                    == "Shard shardId-000000000000 in stream q under account 000000000000 does not exist")
         }
     }
 
