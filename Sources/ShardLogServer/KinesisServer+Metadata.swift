@@ -246,7 +246,8 @@ extension KinesisServer {
     }
 
     func listStreamConsumers(_ p: Params) throws -> JSON {
-        let maxResults = try p.int("MaxResults", in: 1...10_000) ?? 100
+        // As AWS: MaxResults over 100 returns at most 100 consumers.
+        let maxResults = min(try p.int("MaxResults", in: 1...10_000) ?? 100, 100)
         var name: String
         var start = ""
         if let token = try p.string("NextToken") {

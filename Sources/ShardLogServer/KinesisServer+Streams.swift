@@ -270,7 +270,8 @@ extension KinesisServer {
 
     func describeStream(_ p: Params) throws -> JSON {
         let stream = try openStream(p)
-        let limit = try p.int("Limit", in: 1...10_000) ?? 100
+        // As AWS: a Limit over 100 returns at most 100 shards.
+        let limit = min(try p.int("Limit", in: 1...10_000) ?? 100, 100)
         let start = try p.string("ExclusiveStartShardId")
         let d = try stream.describe()
         var shards = d.shards
@@ -318,7 +319,8 @@ extension KinesisServer {
     }
 
     func listStreams(_ p: Params) throws -> JSON {
-        let limit = try p.int("Limit", in: 1...10_000) ?? 100
+        // As AWS: a Limit over 100 returns at most 100 streams.
+        let limit = min(try p.int("Limit", in: 1...10_000) ?? 100, 100)
         var start = try p.string("ExclusiveStartStreamName")
         if let token = try p.string("NextToken") {
             guard let (fields, issued) = OpaqueToken.decode(kind: "ls", scope: p.scope, fieldCount: 1, token) else {
@@ -362,7 +364,8 @@ extension KinesisServer {
     // MARK: - ListShards
 
     func listShards(_ p: Params) throws -> JSON {
-        let maxResults = try p.int("MaxResults", in: 1...10_000) ?? 1000
+        // As AWS: MaxResults over 1000 returns at most 1000 shards.
+        let maxResults = min(try p.int("MaxResults", in: 1...10_000) ?? 1000, 1000)
         let name: String
         var exclusiveStart: String?
         var filterType: String?

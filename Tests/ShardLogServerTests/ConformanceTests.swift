@@ -597,6 +597,37 @@ private let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
         }
     }
 
+    /// Page sizes over AWS's maximum return the maximum (DescribeStream 100 shards), and a sequence number of
+    /// another shard is refused with AWS's text.
+    @Test func pageMaximumsAndForeignSequenceNumbersAsAWS() async throws {
+        try await withServer { port in
+            func call(_ operation: String, _ body: String) async throws -> KinesisReply {
+                try await kinesisRequest(port: port, operation: operation, body: body)
+            }
+            _ = try await call("CreateStream", #"{"StreamName":"wide","ShardCount":120}"#)
+            let page = try JSON(
+                parsing: Array(try await call("DescribeStream", #"{"StreamName":"wide","Limit":10000}"#).raw))
+            #expect(page["StreamDescription"]?["Shards"]?.arrayValue?.count == 100)
+            #expect(page["StreamDescription"]?["HasMoreShards"] == .bool(true))
+            let all = try JSON(
+                parsing: Array(try await call("ListShards", #"{"StreamName":"wide","MaxResults":10000}"#).raw))
+            #expect(all["Shards"]?.arrayValue?.count == 120)
+            let put = try await call("PutRecord", #"{"StreamName":"wide","PartitionKey":"k","Data":"aGk="}"#)
+            let sequence = try #require(put.body["SequenceNumber"])
+            let shard = try #require(put.body["ShardId"])
+            let other = shard == "shardId-000000000000" ? "shardId-000000000001" : "shardId-000000000000"
+            let foreign = try await call(
+                "GetShardIterator",
+                #"{"StreamName":"wide","ShardId":"\#(other)","ShardIteratorType":"AT_SEQUENCE_NUMBER","StartingSequenceNumber":"\#(sequence)"}"#
+            )
+            #expect(foreign.body["__type"] == "InvalidArgumentException")
+            #expect(
+                foreign.body["message"]
+                    == "Invalid StartingSequenceNumber. It encodes \(shard), while it was used in a call to a shard with \(other)"
+            )
+        }
+    }
+
     /// Tags outside AWS's lengths and character set are refused with AWS's texts; valid Unicode tags are kept.
     @Test func tagRulesAreAWSs() async throws {
         try await withServer { port in

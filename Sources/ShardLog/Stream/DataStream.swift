@@ -196,8 +196,8 @@ public final class DataStream: Sendable {
             guard index == shard.index else {
                 throw ShardLogError(
                     .invalidArgument,
-                    "StartingSequenceNumber \(text) used in GetShardIterator on shard \(shardId) in stream \(name)"
-                        + " is invalid because it did not come from this stream and shard")
+                    "Invalid StartingSequenceNumber. It encodes \(ShardID.name(index)), while it was used in a call to"
+                        + " a shard with \(shardId)")
             }
             // Position p is the record at offset p - 1 (p = 0: the shard's start).
             if case .afterSequenceNumber = position {
