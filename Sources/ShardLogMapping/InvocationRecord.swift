@@ -85,7 +85,8 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
         public var statusCode: Int
         /// The function version that ran.
         public var executedVersion: String
-        /// The function error type (`Unhandled`, `Handled`), or `nil` (left out) when there was none.
+        /// The function error type (`Unhandled`, `Handled`), or `nil` (written as `null`, as Lambda does) when
+        /// there was none.
         public var functionError: String?
 
         /// Creates a response context.
@@ -97,6 +98,20 @@ public struct InvocationRecord: Encodable, Sendable, Equatable {
             self.statusCode = statusCode
             self.executedVersion = executedVersion
             self.functionError = functionError
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case statusCode, executedVersion, functionError
+        }
+
+        /// Encodes the fields; `functionError` is `null` when there was none, as in Lambda's records.
+        /// - Parameter encoder: The encoder.
+        /// - Throws: Whatever the encoder throws.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(statusCode, forKey: .statusCode)
+            try container.encode(executedVersion, forKey: .executedVersion)
+            try container.encode(functionError, forKey: .functionError)
         }
     }
 

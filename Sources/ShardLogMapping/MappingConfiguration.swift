@@ -167,7 +167,7 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
             throw MappingError(
                 code: .validation,
                 message: "1 validation error detected: Value '\(position)' at 'startingPosition' failed to satisfy "
-                    + "constraint: Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
+                    + "constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"
             )
         }
         self.startingPosition = startingPosition
@@ -418,8 +418,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         if startingPosition != .atTimestamp, startingPositionTimestamp != nil {
             throw MappingError(
                 code: .invalidParameter,
-                message: "StartingPositionTimestamp is only valid when StartingPosition is AT_TIMESTAMP: "
-                    + "remove it or set StartingPosition to AT_TIMESTAMP"
+                // Lambda's text (LocalStack's AWS-recorded snapshot).
+                message: "Timestamp only valid with StartingPosition AT_TIMESTAMP"
             )
         }
         if let filterCriteria {

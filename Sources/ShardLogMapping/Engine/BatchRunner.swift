@@ -40,7 +40,10 @@ struct BatchContext: Sendable {
     var metrics: MetricsRecorder
     var streamName: String
     var streamARN: String
+    /// The function's ARN, written to on-failure records.
     var functionArn: String
+    /// The function's execution role (events' `invokeIdentityArn`), or `nil` for `role/shardlog`.
+    var roleArn: String?
     var timeout: Duration
     var firstRetryDelay: Duration
     var maximumRetryDelay: Duration
@@ -285,7 +288,7 @@ struct BatchRunner: Sendable {
         let seconds =
             Double(context.timeout.components.seconds)
             + Double(context.timeout.components.attoseconds) / 1e18
-        let batch = InvocationBatch(
+        var batch = InvocationBatch(
             records: records, shardId: shardId, streamName: context.streamName, streamARN: context.streamARN,
             requestId: requestId, deadline: Date().addingTimeInterval(seconds), slot: slot,
             deaggregate: configuration.deaggregate,
@@ -294,6 +297,7 @@ struct BatchRunner: Sendable {
                 fields.isFinalInvokeForWindow = current.isFinalInvokeForWindow && isLast
                 return fields
             })
+        batch.roleArn = context.roleArn
         context.metrics.update {
             $0.batches += 1
             $0.inFlight += 1
@@ -338,7 +342,8 @@ struct BatchRunner: Sendable {
         else { return nil }
         let encoder = KinesisEventEncoder(
             source: KinesisEventSource(
-                streamARN: batch.streamARN, streamName: batch.streamName, shardId: batch.shardId))
+                streamARN: batch.streamARN, streamName: batch.streamName, shardId: batch.shardId,
+                roleArn: batch.roleArn))
         let users = KPLAggregation.expand(batch.records.map(EventRecord.init))
         let cap = LaneBuffer.maximumPayloadByteCount
         var pieces: [[UInt8]] = []
@@ -467,7 +472,9 @@ struct BatchRunner: Sendable {
                 responseContext: .init(
                     statusCode: 200, executedVersion: "$LATEST",
                     functionError: condition == .retryAttemptsExhausted ? segment.functionError : nil),
-                source: KinesisEventSource(streamName: context.streamName, shardId: shardId),
+                source: KinesisEventSource(
+                    streamARN: context.streamARN, streamName: context.streamName, shardId: shardId,
+                    roleArn: context.roleArn),
                 records: records.map(EventRecord.init),
                 lastError: segment.lastError)
             var delay = context.firstRetryDelay

@@ -50,6 +50,21 @@ public final class EventSourceMapping: Sendable {
     private let failure = Mutex<(any Error)?>(nil)
     private let health: ProcessingHealth
     private let statusPublisher = StatusPublisher()
+    private let function: FunctionIdentity?
+
+    /// The Lambda function a mapping of `shardlog serve` invokes: named in on-failure records and events.
+    package struct FunctionIdentity: Sendable {
+        /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
+        package var functionArn: String
+        /// The execution role, each event record's `invokeIdentityArn`.
+        package var roleArn: String
+
+        /// Creates an identity.
+        package init(functionArn: String, roleArn: String) {
+            self.functionArn = functionArn
+            self.roleArn = roleArn
+        }
+    }
 
     /// Knobs for tests: retry back-off and the clock used for record ages.
     struct Tuning: Sendable {
@@ -92,6 +107,17 @@ public final class EventSourceMapping: Sendable {
     ///   - onFailure: where discarded batches go.
     ///   - logger: for progress and failures.
     ///   - timeout: the function timeout.
+    /// Creates a mapping of a Lambda function of `shardlog serve`: as the public initializer, and its on-failure
+    /// records and events name `function`'s ARN and role.
+    package convenience init(
+        store: Store, streamName: String, name: String, configuration: MappingConfiguration, invoker: any Invoker,
+        onFailure: FailureDestination?, logger: Logger, timeout: Duration, function: FunctionIdentity
+    ) {
+        self.init(
+            store: store, streamName: streamName, name: name, configuration: configuration, invoker: invoker,
+            onFailure: onFailure, logger: logger, timeout: timeout, tuning: Tuning(), function: function)
+    }
+
     package convenience init(
         store: Store, source: any StreamSource, name: String, configuration: MappingConfiguration,
         invoker: any Invoker, onFailure: FailureDestination?, logger: Logger, timeout: Duration = .seconds(60)
@@ -104,8 +130,9 @@ public final class EventSourceMapping: Sendable {
     init(
         store: Store, streamName: String, name: String, configuration: MappingConfiguration, invoker: any Invoker,
         onFailure: FailureDestination?, logger: Logger, timeout: Duration, tuning: Tuning,
-        remote: (any StreamSource)? = nil
+        remote: (any StreamSource)? = nil, function: FunctionIdentity? = nil
     ) {
+        self.function = function
         self.store = store
         self.remote = remote
         self.streamName = streamName
@@ -294,6 +321,14 @@ public final class EventSourceMapping: Sendable {
         try windows.flush(persisted: persisted)
     }
 
+    /// The ARN on-failure records name for a mapping without a function (`shardlog map`): a function named after
+    /// the mapping, in the stream's region and account.
+    static func functionArn(name: String, streamARN: String) -> String {
+        let arn = try? StreamARN(parsing: streamARN)
+        return "arn:\(arn?.partition ?? "aws"):lambda:\(arn?.region ?? "us-east-1"):"
+            + "\(arn?.account ?? "000000000000"):function:\(name)"
+    }
+
     private func supervise(
         stream: any StreamSource, checkpoints: CheckpointStore, windows: WindowStateStore?, exitWhenIdle: Bool
     ) async {
@@ -312,7 +347,8 @@ public final class EventSourceMapping: Sendable {
             configuration: configuration, invoker: invoker,
             sink: onFailure.map { FailureSink(destination: $0, store: store) }, metrics: recorder,
             streamName: streamName, streamARN: streamARN,
-            functionArn: "arn:aws:lambda:us-east-1:000000000000:function:\(name)", timeout: timeout,
+            functionArn: function?.functionArn ?? Self.functionArn(name: name, streamARN: streamARN),
+            roleArn: function?.roleArn, timeout: timeout,
             firstRetryDelay: tuning.firstRetryDelay, maximumRetryDelay: tuning.maximumRetryDelay, now: tuning.now,
             stop: stopSignal, logger: logger, health: health)
         let stopSignal = self.stopSignal

@@ -197,7 +197,9 @@ final class ShardPoller {
         self.reportStatus = reportStatus
         // The source as the handlers' events name it (region and account from the stream's ARN), so sizes match.
         self.encoder = KinesisEventEncoder(
-            source: KinesisEventSource(streamARN: context.streamARN, streamName: context.streamName, shardId: shardId))
+            source: KinesisEventSource(
+                streamARN: context.streamARN, streamName: context.streamName, shardId: shardId,
+                roleArn: context.roleArn))
         // A tumbling window's state passes from one invocation to the next: one lane per shard.
         let laneCount =
             context.configuration.tumblingWindow == nil ? max(1, context.configuration.parallelizationFactor) : 1
@@ -500,14 +502,16 @@ final class ShardPoller {
 
 extension KinesisEventSource {
     /// The source of a shard's events with the region and account of the stream's ARN
-    /// (`arn:aws:kinesis:<region>:<account>:stream/<name>`), or the defaults when it has another form.
-    init(streamARN: String, streamName: String, shardId: String) {
+    /// (`arn:aws:kinesis:<region>:<account>:stream/<name>`), or the defaults when it has another form, and the
+    /// function's execution role (`roleArn`; `role/shardlog` of the stream's account when there is none).
+    init(streamARN: String, streamName: String, shardId: String, roleArn: String? = nil) {
         self.init(streamName: streamName, shardId: shardId)
         if let arn = try? StreamARN(parsing: streamARN) {
             region = arn.region
             accountId = arn.account
             invokeIdentityArn = "arn:\(arn.partition):iam::\(arn.account):role/shardlog"
         }
+        if let roleArn { invokeIdentityArn = roleArn }
     }
 }
 

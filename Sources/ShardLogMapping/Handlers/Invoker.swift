@@ -26,6 +26,9 @@ public struct InvocationBatch: Sendable {
     public var rawEvent: [UInt8]?
     /// Whether the event delivers KPL aggregated records as their user records (the mapping's `Deaggregate`).
     public var deaggregate: Bool
+    /// The function's execution role, written to each record's `invokeIdentityArn`; `nil` for
+    /// `arn:aws:iam::<account>:role/shardlog` (a mapping of `shardlog map`, which has no function).
+    public var roleArn: String?
 
     /// Creates a batch.
     public init(

@@ -167,12 +167,8 @@ extension InvocationBatch {
         if let rawEvent {
             return rawEvent
         }
-        var source = KinesisEventSource(streamName: streamName, shardId: shardId)
-        if let arn = try? StreamARN(parsing: streamARN) {
-            source.region = arn.region
-            source.accountId = arn.account
-            source.invokeIdentityArn = "arn:\(arn.partition):iam::\(arn.account):role/shardlog"
-        }
+        let source = KinesisEventSource(
+            streamARN: streamARN, streamName: streamName, shardId: shardId, roleArn: roleArn)
         let encoder = KinesisEventEncoder(source: source)
         let events = records.lazy.map {
             EventRecord(

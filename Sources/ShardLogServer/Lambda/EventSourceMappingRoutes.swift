@@ -44,8 +44,9 @@ enum EventSourceMappingRequest {
         }
     }
 
-    /// The stream named by a Kinesis stream ARN of `service`'s account and region (a mapping reads streams of its own
-    /// account and region, as at AWS).
+    /// The stream named by a Kinesis stream ARN, or a stream consumer's ARN (Lambda reads through the consumer; here
+    /// the consumer's stream is read the same way), of `service`'s account and region (a mapping reads streams of its
+    /// own account and region, as at AWS).
     static func streamName(_ arn: String, _ service: LambdaService) throws(LambdaError) -> String {
         guard arn.hasPrefix("arn:aws:kinesis:") else {
             throw LambdaError.invalidParameter(
@@ -54,7 +55,7 @@ enum EventSourceMappingRequest {
         }
         let parsed: StreamARN
         do {
-            parsed = try StreamARN(parsing: arn)
+            parsed = arn.contains("/consumer/") ? try ConsumerARN(parsing: arn).stream : try StreamARN(parsing: arn)
         } catch {
             throw LambdaError.invalidParameter(error.message)
         }
@@ -85,7 +86,8 @@ extension KinesisServer {
         let store = service.store
         let name = try FunctionName.parse(configuration.functionName ?? "")
         guard let function = service.function(named: name) else {
-            throw LambdaError.functionNotFound(service.functionArn(name))
+            // Lambda's answer for a mapping of a function it does not know.
+            throw LambdaError.invalidParameter("Function does not exist")
         }
         let arn = configuration.eventSourceArn ?? ""
         let streamName = try EventSourceMappingRequest.streamName(arn, service)
@@ -115,7 +117,8 @@ extension KinesisServer {
     func createEventSourceMapping(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
         let members = try request.params().members
         try EventSourceMappingRequest.checkKeys(
-            members, allowed: MappingConfiguration.lambdaKeys, operation: "CreateEventSourceMapping")
+            members, allowed: MappingConfiguration.lambdaKeys.union(["Tags"]), operation: "CreateEventSourceMapping")
+        let tags = try Self.tags(try request.params())
         for key in ["FunctionName", "EventSourceArn"] where members[key] == nil {
             throw LambdaError(
                 "ValidationException",
@@ -128,8 +131,23 @@ extension KinesisServer {
         } catch {
             throw EventSourceMappingRequest.lambdaError(error)
         }
+        if case .object(let destinations)? = members["DestinationConfig"], destinations["OnSuccess"] != nil {
+            throw LambdaError.invalidParameter(
+                "Unsupported DestinationConfig parameter for given event source mapping type.")
+        }
         let (function, streamName) = try resolve(configuration, service)
         configuration.functionName = function.name
+        // One mapping per function and stream, as Lambda keeps them.
+        let arn = StreamARN(region: service.region, account: service.account, streamName: streamName).description
+        let source = configuration.eventSourceArn ?? arn
+        if let existing = service.allMappings().first(where: {
+            $0.definition.configuration.functionName == function.name
+                && ($0.definition.configuration.eventSourceArn ?? $0.definition.streamName) == source
+        }) {
+            throw LambdaError.conflict(
+                "The event source arn (\" \(source) \") and function (\" \(function.name) \") provided mapping already "
+                    + "exists. Please update or delete the existing mapping with UUID \(existing.uuid)")
+        }
         if let destination = configuration.onFailureDestination {
             logger.warning(
                 "event source mapping destination \(destination) is a ShardLog extension: AWS takes SQS, SNS or S3 destinations for Kinesis event sources"
@@ -148,6 +166,7 @@ extension KinesisServer {
             throw LambdaError.service(error.message)
         }
         let mapping = HostedMapping(uuid: uuid, definition: definition, lastModified: Date())
+        if !tags.isEmpty { try service.tags.tag(Self.mappingArn(uuid, service), tags) }
         let response = mappingResponse(
             mapping, service, requestID: request.requestID, status: .accepted,
             state: configuration.enabled ? "Creating" : "Disabled")
@@ -207,6 +226,7 @@ extension KinesisServer {
         mapping.setState("Deleting")
         let response = mappingResponse(mapping, service, requestID: request.requestID, status: .accepted)
         await service.remove(mapping)
+        service.tags.remove(Self.mappingArn(mapping.uuid, service))
         return response
     }
 
@@ -242,6 +262,18 @@ extension KinesisServer {
             requestID: requestID)
     }
 
+    /// `LastProcessingResult` in Lambda's words: a failed invocation is exactly `PROBLEM: Function call failed`
+    /// (the error itself is in the server's log and `shardlog mappings describe`); other results as they are.
+    static func lambdaProcessingResult(_ text: String) -> String {
+        let failed = "PROBLEM: Function call failed"
+        return text.hasPrefix(failed) ? failed : text
+    }
+
+    /// `arn:aws:lambda:REGION:ACCOUNT:event-source-mapping:UUID`.
+    static func mappingArn(_ uuid: String, _ service: LambdaService) -> String {
+        "arn:aws:lambda:\(service.region):\(service.account):event-source-mapping:\(uuid)"
+    }
+
     /// The `EventSourceMappingConfiguration` Lambda returns.
     func mappingJSON(_ mapping: HostedMapping, _ service: LambdaService, state: String? = nil) -> JSON {
         let (account, region) = (service.account, service.region)
@@ -273,7 +305,8 @@ extension KinesisServer {
             "FilterCriteria": filter,
             "FunctionArn": .string(functionArn),
             "LastModified": .epochMilliseconds(lastModified),
-            "LastProcessingResult": .string(mapping.lastProcessingResult(store: service.store)),
+            "LastProcessingResult": .string(
+                Self.lambdaProcessingResult(mapping.lastProcessingResult(store: service.store))),
             "State": .string(state ?? mapping.lambdaState),
             "StateTransitionReason": .string(mapping.stateTransitionReason),
             "DestinationConfig": .fields(["OnFailure": destination]),
@@ -282,8 +315,7 @@ extension KinesisServer {
             "MaximumRetryAttempts": .integer(c.maximumRetryAttempts),
             "TumblingWindowInSeconds": .integer(c.tumblingWindowInSeconds),
             "FunctionResponseTypes": .array(c.functionResponseTypes.map(JSON.string)),
-            "EventSourceMappingArn": .string(
-                "arn:aws:lambda:\(region):\(account):event-source-mapping:\(mapping.uuid)"),
+            "EventSourceMappingArn": .string(Self.mappingArn(mapping.uuid, service)),
         ])
     }
 }

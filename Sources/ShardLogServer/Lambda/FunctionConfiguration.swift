@@ -1,4 +1,5 @@
 import Foundation
+import ShardLogWire
 
 /// A function's configuration as Lambda's `GetFunctionConfiguration` returns it, and as
 /// `<data>/functions/<name>/function.json` keeps it (AWS's field names).
@@ -69,6 +70,28 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? [UInt8](encoder.encode(self))) ?? Array("{}".utf8)
+    }
+
+    /// The `FunctionConfiguration` the Lambda API returns: the stored fields plus the settings Lambda reports for
+    /// every function whose defaults are the only values here (`EphemeralStorage`, `LoggingConfig`, `SnapStart`,
+    /// `TracingConfig`). `creating`: the answer to `CreateFunction`, which Lambda gives while the function is
+    /// `Pending` (`StateReason` "The function is being created.", no `LastUpdateStatus`); it is `Active` from the next
+    /// call on.
+    func apiBytes(creating: Bool = false) -> [UInt8] {
+        guard case .object(var members) = (try? JSON(parsing: jsonBytes)) ?? .null else { return jsonBytes }
+        members["EphemeralStorage"] = .fields(["Size": .integer(512)])
+        members["LoggingConfig"] = .fields([
+            "LogFormat": .string("Text"), "LogGroup": .string("/aws/lambda/\(functionName)"),
+        ])
+        members["SnapStart"] = .fields(["ApplyOn": .string("None"), "OptimizationStatus": .string("Off")])
+        members["TracingConfig"] = .fields(["Mode": .string("PassThrough")])
+        if creating {
+            members["State"] = .string("Pending")
+            members["StateReason"] = .string("The function is being created.")
+            members["StateReasonCode"] = .string("Creating")
+            members["LastUpdateStatus"] = nil
+        }
+        return JSON.object(members).bytes
     }
 
     /// Checks the settings Lambda checks, with its messages.

@@ -5,7 +5,7 @@ import NIOCore
 import ShardLogWire
 
 /// An error of the Lambda API (REST-JSON): an HTTP status, the `x-amzn-ErrorType` header and a body
-/// `{"Type": "User", "message": …}`, which boto3 and the AWS CLI read as Lambda's.
+/// `{"Type": "User", "Message": …}`, as Lambda writes it.
 struct LambdaError: Error, CustomStringConvertible, Sendable {
     /// Lambda's error name, such as `ResourceNotFoundException`.
     var type: String
@@ -71,7 +71,7 @@ struct LambdaError: Error, CustomStringConvertible, Sendable {
         headers[.amznRequestID] = requestID
         headers[.amznErrorType] = type
         let body = JSON.fields([
-            "Reason": reason.map { .string($0) }, "Type": .string("User"), "message": .string(message),
+            "Reason": reason.map { .string($0) }, "Type": .string("User"), "Message": .string(message),
         ]).bytes
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

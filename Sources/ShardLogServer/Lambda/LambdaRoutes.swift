@@ -13,6 +13,8 @@ struct LambdaRequest: Sendable {
     var body: [UInt8]
     var parameters: [String: String]
     var query: [String: String]
+    /// Every value of each query parameter, in order (`tagKeys=a&tagKeys=b`).
+    var queryValues: [String: [String]] = [:]
     var headers: HTTPFields
     /// The account and region the request acts in (its SigV4 credential's, as for Kinesis requests).
     var scope: RequestScope
@@ -86,6 +88,7 @@ extension KinesisServer {
             try await self.deleteEventSourceMapping($0, $1)
         }
         registerLambdaSettingsRoutes(router, host)
+        registerLambdaTagRoutes(router, host)
         return host
     }
 
@@ -149,13 +152,16 @@ extension KinesisServer {
                 parameters[String(key)] = String(value).removingPercentEncoding ?? String(value)
             }
             var query: [String: String] = [:]
+            var queryValues: [String: [String]] = [:]
             for (key, value) in request.uri.queryParameters {
-                query[String(key)] = String(value).removingPercentEncoding ?? String(value)
+                let decoded = String(value).removingPercentEncoding ?? String(value)
+                query[String(key)] = decoded
+                queryValues[String(key), default: []].append(decoded)
             }
             let scope = try requestScope(request, operation: operation)
             let lambdaRequest = LambdaRequest(
-                body: body, parameters: parameters, query: query, headers: request.headers, scope: scope,
-                requestID: requestID)
+                body: body, parameters: parameters, query: query, queryValues: queryValues, headers: request.headers,
+                scope: scope, requestID: requestID)
             let response = try await handler(lambdaRequest, try host.service(for: scope))
             metrics.recordRequest(operation: "lambda." + operation, code: "OK", duration: ContinuousClock.now - arrived)
             return response
@@ -201,9 +207,10 @@ extension KinesisServer {
     }
 
     func configurationResponse(
-        _ configuration: FunctionConfiguration, status: HTTPResponse.Status = .ok, requestID: String
+        _ configuration: FunctionConfiguration, status: HTTPResponse.Status = .ok, requestID: String,
+        creating: Bool = false
     ) -> Response {
-        Self.jsonResponse(configuration.jsonBytes, status: status, requestID: requestID)
+        Self.jsonResponse(configuration.apiBytes(creating: creating), status: status, requestID: requestID)
     }
 
     static func function(_ request: LambdaRequest, _ service: LambdaService) throws(LambdaError) -> LambdaFunction {
@@ -235,8 +242,11 @@ extension KinesisServer {
             codeSha256: CodeArchive.sha256(zip), environment: environment,
             architectures: try Self.strings(p, "Architectures") ?? ["x86_64"],
             revisionId: UUID().uuidString.lowercased())
+        let tags = try Self.tags(p)
         let function = try service.create(configuration, zip: zip)
-        return configurationResponse(function.configuration, status: .created, requestID: request.requestID)
+        if !tags.isEmpty { try service.tags.tag(function.configuration.functionArn, tags) }
+        return configurationResponse(
+            function.configuration, status: .created, requestID: request.requestID, creating: true)
     }
 
     private func listFunctions(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
@@ -249,7 +259,7 @@ extension KinesisServer {
         let page = Array(all[start..<min(all.count, start + maxItems)])
         let next = start + maxItems < all.count ? all[start + maxItems].name : nil
         return Self.listResponse(
-            "Functions", page.map { $0.configuration.jsonBytes }, next: next, requestID: request.requestID)
+            "Functions", page.map { $0.configuration.apiBytes() }, next: next, requestID: request.requestID)
     }
 
     static func listResponse(_ key: String, _ items: [[UInt8]], next: String?, requestID: String) -> Response {
@@ -267,6 +277,17 @@ extension KinesisServer {
         return jsonResponse(out, requestID: requestID)
     }
 
+    /// The `Tags` member of a create request (empty when absent).
+    /// - Throws: ``LambdaError`` when it is not a map of strings.
+    static func tags(_ p: Params) throws(LambdaError) -> [String: String] {
+        do {
+            return try p.stringMap("Tags") ?? [:]
+        } catch {
+            throw LambdaError(
+                "InvalidRequestContentException", "Could not parse request body into json: \(error.message)")
+        }
+    }
+
     static func maxItems(_ request: LambdaRequest, limit: Int) throws(LambdaError) -> Int {
         guard let text = request.query["MaxItems"] else { return limit }
         guard let value = Int(text), (1...10000).contains(value) else {
@@ -279,12 +300,17 @@ extension KinesisServer {
     private func getFunction(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
         let function = try Self.function(request, service)
         var out = Array("{\"Configuration\":".utf8)
-        out.append(contentsOf: function.configuration.jsonBytes)
+        out.append(contentsOf: function.configuration.apiBytes())
         out.append(contentsOf: Array(",\"Code\":".utf8))
         out.append(
             contentsOf: JSON.fields([
                 "RepositoryType": .string("S3"), "Location": .string("file://" + function.codeDirectory),
             ]).bytes)
+        let tags = service.tags.tags(of: function.configuration.functionArn)
+        if !tags.isEmpty {
+            out.append(contentsOf: Array(",\"Tags\":".utf8))
+            out.append(contentsOf: JSON.object(tags.mapValues(JSON.string)).bytes)
+        }
         if let reserved = function.settings.reservedConcurrency {
             out.append(contentsOf: Array(",\"Concurrency\":".utf8))
             out.append(contentsOf: JSON.fields(["ReservedConcurrentExecutions": .integer(reserved)]).bytes)
@@ -296,6 +322,7 @@ extension KinesisServer {
     private func deleteFunction(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
         let function = try Self.function(request, service)
         await service.delete(function)
+        service.tags.remove(function.configuration.functionArn)
         return Response(status: .noContent, headers: [.amznRequestID: request.requestID])
     }
 

@@ -26,6 +26,8 @@ final class LambdaService: Sendable {
     let root: String
     /// Concurrency, idle processes, Event retries.
     let options: LambdaOptions
+    /// The tags of the functions and mappings.
+    let tags: LambdaTags
 
     private let functions = Mutex<[String: LambdaFunction]>([:])
     private let mappings = Mutex<[String: HostedMapping]>([:])
@@ -45,6 +47,7 @@ final class LambdaService: Sendable {
         self.logger = logger
         self.root = store.directory + "/functions"
         self.options = options
+        self.tags = LambdaTags(directory: store.directory)
         loadFunctions()
         loadMappings()
     }
@@ -417,7 +420,8 @@ final class HostedMapping: Sendable {
             store: service.store, streamName: definition.streamName, name: uuid,
             configuration: definition.configuration, invoker: FunctionMappingInvoker(function: function),
             onFailure: onFailure, logger: service.logger,
-            timeout: .seconds(function.configuration.timeout))
+            timeout: .seconds(function.configuration.timeout),
+            function: .init(functionArn: function.configuration.functionArn, roleArn: function.configuration.role))
         let logger = service.logger
         let uuid = self.uuid
         state.withLock { state in

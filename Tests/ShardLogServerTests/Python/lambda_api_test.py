@@ -138,7 +138,11 @@ def functions_phase():
                              "--handler", "app.handler", "--role", "arn:aws:iam::000000000000:role/x",
                              "--zip-file", "fileb://" + py_zip, "--environment",
                              "Variables={GREETING=hi}", "--memory-size", "256").stdout)
-    assert created["FunctionName"] == "py" and created["State"] == "Active", created
+    # As Lambda: Pending while being created, Active from the next call on.
+    assert created["FunctionName"] == "py" and created["State"] == "Pending", created
+    assert created["StateReasonCode"] == "Creating" and "LastUpdateStatus" not in created, created
+    assert created["EphemeralStorage"] == {"Size": 512} and created["TracingConfig"] == {"Mode": "PassThrough"}, created
+    assert lam.get_function(FunctionName="py")["Configuration"]["State"] == "Active"
     assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:py", created
     step("create-function python")
     again = aws("lambda", "create-function", "--function-name", "py", "--runtime", "python3.11", "--handler",
@@ -146,6 +150,15 @@ def functions_phase():
     assert again.returncode != 0 and "ResourceConflictException" in again.stderr, again.stderr
     assert "Function already exist: py" in again.stderr, again.stderr
     step("create-function twice: ResourceConflictException")
+
+    py_arn = created["FunctionArn"]
+    lam.tag_resource(Resource=py_arn, Tags={"team": "data", "env": "dev"})
+    lam.untag_resource(Resource=py_arn, TagKeys=["env"])
+    assert lam.list_tags(Resource=py_arn)["Tags"] == {"team": "data"}
+    assert lam.get_function(FunctionName="py")["Tags"] == {"team": "data"}
+    expect_error(lambda: lam.list_tags(Resource=py_arn.replace(":py", ":nosuch")), "ResourceNotFoundException",
+                 "Function not found")
+    step("tag-resource, untag-resource, list-tags, get-function Tags")
 
     meta, body = invoke_cli("py", {"x": 1}, ["--log-type", "Tail"])
     assert meta["StatusCode"] == 200 and "FunctionError" not in meta, meta
@@ -291,7 +304,11 @@ def mappings_phase():
         "InvalidParameterValueException", "Kinesis stream ARN of this server")
     expect_error(lambda: lam.create_event_source_mapping(
         FunctionName="nosuch", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON"),
-        "ResourceNotFoundException", "Function not found")
+        "InvalidParameterValueException", "Function does not exist")
+    expect_error(lambda: lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
+        DestinationConfig={"OnSuccess": {"Destination": dlq_arn}}),
+        "InvalidParameterValueException", "Unsupported DestinationConfig parameter for given event source mapping type.")
     step("create-event-source-mapping validation")
 
     created = json.loads(aws(
@@ -304,6 +321,22 @@ def mappings_phase():
     assert created["State"] == "Creating" and created["ParallelizationFactor"] == 2, created
     assert created["FunctionArn"].endswith(":function:consumer"), created
     step("create-event-source-mapping with the AWS CLI")
+    expect_error(lambda: lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="LATEST"),
+        "ResourceConflictException",
+        f'The event source arn (" {src_arn} ") and function (" consumer ") provided mapping already exists. '
+        f"Please update or delete the existing mapping with UUID {uuid}")
+    step("a second mapping of the same function and stream: ResourceConflictException")
+    mapping_arn = created["EventSourceMappingArn"]
+    lam.tag_resource(Resource=mapping_arn, Tags={"owner": "billing"})
+    assert lam.list_tags(Resource=mapping_arn)["Tags"] == {"owner": "billing"}
+    step("tags of an event source mapping")
+    consumer_arn = kin.register_stream_consumer(StreamARN=dlq_arn, ConsumerName="efo")["Consumer"]["ConsumerARN"]
+    efo = lam.create_event_source_mapping(FunctionName="consumer", EventSourceArn=consumer_arn,
+                                          StartingPosition="LATEST")
+    assert efo["EventSourceArn"] == consumer_arn, efo
+    lam.delete_event_source_mapping(UUID=efo["UUID"])
+    step("a stream consumer's ARN as the event source")
 
     records = [{"Data": f"r{i}".encode(), "PartitionKey": f"k{i % 17}"} for i in range(1000)]
     records[500] = {"Data": b"poison", "PartitionKey": "k3"}
@@ -325,6 +358,11 @@ def mappings_phase():
     datas = [base64.b64decode(r["kinesis"]["data"]).decode() for e in entries for r in e.get("records", [])]
     assert "poison" in datas, entries
     assert entries[0]["requestContext"]["condition"] == "RetryAttemptsExhausted", entries[0]
+    # Lambda's on-failure record names the function and the source stream (of the mapping's region).
+    assert entries[0]["requestContext"]["functionArn"] == \
+        "arn:aws:lambda:us-east-1:000000000000:function:consumer", entries[0]
+    assert entries[0]["KinesisBatchInfo"]["streamArn"] == src_arn, entries[0]
+    assert "functionError" in entries[0]["responseContext"], entries[0]
     step("the poison record ended in the on-failure stream")
 
     got = lam.get_event_source_mapping(UUID=uuid)
