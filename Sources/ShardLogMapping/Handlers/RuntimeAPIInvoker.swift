@@ -76,21 +76,32 @@ public final class RuntimeAPIInvoker: Invoker {
     /// - Parameter batch: The batch.
     /// - Returns: The outcome; never throws.
     public func invoke(_ batch: InvocationBatch) async -> InvocationOutcome {
-        let slot: RuntimeSlot? = state.withLock { state in
-            guard !state.isShutDown else {
-                return nil
-            }
-            if let existing = state.slots[batch.slot] {
-                return existing
-            }
-            let created = RuntimeSlot(index: batch.slot, configuration: configuration)
-            state.slots[batch.slot] = created
-            return created
-        }
-        guard let slot else {
+        guard let slot = slot(batch.slot) else {
             return .serviceError("the Runtime API invoker for \(functionName) has been shut down")
         }
         return await slot.invoke(batch)
+    }
+
+    /// The event loop of the slot's Runtime API listener, so the mapping runs the slot's batches there.
+    /// - Parameter slot: The slot.
+    /// - Returns: The executor, or `nil` once shut down.
+    public func taskExecutor(slot index: Int) -> (any TaskExecutor)? {
+        slot(index)?.taskExecutor
+    }
+
+    /// The slot `index`, created on first use; `nil` once shut down.
+    private func slot(_ index: Int) -> RuntimeSlot? {
+        state.withLock { state in
+            guard !state.isShutDown else {
+                return nil
+            }
+            if let existing = state.slots[index] {
+                return existing
+            }
+            let created = RuntimeSlot(index: index, configuration: configuration)
+            state.slots[index] = created
+            return created
+        }
     }
 
     /// Stops every runtime process (`SIGTERM`, then `SIGKILL` after 2 s) and every listener. Later invocations

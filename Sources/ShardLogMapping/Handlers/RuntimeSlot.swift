@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ShardLog
 import ShardLogWire
 import Synchronization
@@ -28,10 +30,11 @@ enum RuntimeReply: Sendable, Equatable {
 
 /// One concurrency slot of a ``RuntimeAPIInvoker``: its listener, its runtime process and the invocation in flight.
 ///
-/// All state is behind one `Mutex`; continuations and completions are resumed outside it. The route handlers of
-/// the slot's listener call ``nextInvocation()``, ``postResponse(requestId:body:)``, ``postError(requestId:
-/// errorType:body:)`` and ``postInitError(errorType:body:)``; the process's termination arrives through
-/// ``processExited(generation:exit:)``. Thread-safe.
+/// All state is behind one `Mutex`; pollers and completions are called outside it. The route handlers of
+/// the slot's listener call ``nextInvocation(_:)``, ``postResponse(requestId:body:)``, ``postError(requestId:
+/// errorType:body:)`` and ``postInitError(errorType:body:)`` on ``eventLoop``; the process's termination arrives
+/// through ``processExited(generation:exit:)``. The mapping runs the slot's batches on ``eventLoop`` too
+/// (``taskExecutor``), so an invocation's round trip stays on one thread. Thread-safe.
 final class RuntimeSlot: Sendable {
     /// How long a cold process may take to ask for its first event without it counting against the deadline.
     static let maximumInitDuration: Duration = .seconds(10)
@@ -63,15 +66,25 @@ final class RuntimeSlot: Sendable {
         var process: RunningProcess?
         var generation: UInt64 = 0
         var invocation: Invocation?
-        var poller: CheckedContinuation<NextInvocation?, Never>?
+        var poller: Poller?
         var isShutDown = false
     }
 
+    /// Takes the answer to a waiting `GET /next`: the event, or `nil` to refuse it (shutdown, or a newer poll).
+    /// Called outside the slot's lock, on any thread.
+    typealias Poller = @Sendable (NextInvocation?) -> Void
+
     /// The slot number.
     let index: Int
+    /// The event loop of the slot's listener and its connections.
+    let eventLoop: any EventLoop
+    /// Runs the slot's batches on ``eventLoop`` (``Invoker/taskExecutor(slot:)``).
+    let taskExecutor: EventLoopTaskExecutor
     private let configuration: RuntimeConfiguration
     private let logger: Logger
     private let state = Mutex(State())
+    /// The event encoder of the shard this slot's batches came from last, with the stream ARN it was built for.
+    private let encoding = Mutex<(streamARN: String, encoder: KinesisEventEncoder)?>(nil)
 
     /// Creates an idle slot.
     init(index: Int, configuration: RuntimeConfiguration) {
@@ -80,6 +93,8 @@ final class RuntimeSlot: Sendable {
         var logger = configuration.logger
         logger[metadataKey: "handler.slot"] = .stringConvertible(index)
         self.logger = logger
+        self.eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     /// The current process's id.
@@ -108,7 +123,7 @@ final class RuntimeSlot: Sendable {
         let timer = DeadlineTimer(scheduler: .currentOrShared)
         let invocation = Invocation(
             requestId: batch.requestId,
-            event: batch.eventBytes,
+            event: event(of: batch),
             deadline: batch.deadline,
             registeredAt: now,
             effectiveDeadline: batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration)),
@@ -152,6 +167,19 @@ final class RuntimeSlot: Sendable {
         return outcome
     }
 
+    /// The event of `batch`, written by the encoder kept for its shard (a slot's batches come from one shard).
+    private func event(of batch: InvocationBatch) -> [UInt8] {
+        let encoder = encoding.withLock { cached in
+            if let cached, batch.isEncoded(by: cached.encoder, streamARN: cached.streamARN) {
+                return cached.encoder
+            }
+            let encoder = batch.eventEncoder
+            cached = (batch.streamARN, encoder)
+            return encoder
+        }
+        return batch.event(encoder: encoder)
+    }
+
     /// Completes the invocation `requestId` if it is still in progress.
     /// - Returns: Whether it was.
     private func finish(_ requestId: String, with outcome: InvocationOutcome) -> Bool {
@@ -177,7 +205,7 @@ final class RuntimeSlot: Sendable {
             return
         }
         process?.child.signalGroup(SIGKILL)
-        poller?.resume(returning: nil)
+        poller?(nil)
         logger.debug(
             "runtime invocation timed out; killed the runtime process",
             metadata: [
@@ -192,14 +220,14 @@ final class RuntimeSlot: Sendable {
     private func abandon(requestId: String) {
         let (invocation, process, poller) = detach(ifRunning: requestId)
         process?.child.signalGroup(SIGKILL)
-        poller?.resume(returning: nil)
+        poller?(nil)
         invocation?.result.complete(.serviceError("cancelled"))
     }
 
     /// Removes invocation `requestId`, and the process running it if that process already has its event.
     private func detach(
         ifRunning requestId: String
-    ) -> (Invocation?, RunningProcess?, CheckedContinuation<NextInvocation?, Never>?) {
+    ) -> (Invocation?, RunningProcess?, Poller?) {
         state.withLock { state in
             guard let invocation = state.invocation, invocation.requestId == requestId else {
                 return (nil, nil, nil)
@@ -218,41 +246,40 @@ final class RuntimeSlot: Sendable {
 
     // MARK: Runtime API
 
-    /// `GET /runtime/invocation/next`: waits for this slot's next invocation.
-    /// - Returns: The event, or `nil` when the slot is shutting down or a newer poll replaced this one.
-    func nextInvocation() async -> NextInvocation? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<NextInvocation?, Never>) in
-            enum Action {
-                case deliver(NextInvocation)
-                case wait(replaced: CheckedContinuation<NextInvocation?, Never>?)
-                case refuse
+    /// `GET /runtime/invocation/next`: hands `poller` this slot's next invocation, at once (before returning) when
+    /// it waits already, else when it arrives; `nil` when the slot is shutting down or a newer poll replaced this one.
+    /// No task and no thread hop: the listener answers from whichever thread calls `poller`.
+    func nextInvocation(_ poller: @escaping Poller) {
+        enum Action {
+            case deliver(NextInvocation)
+            case wait(replaced: Poller?)
+            case refuse
+        }
+        let action: Action = state.withLock { state in
+            if state.isShutDown {
+                return .refuse
             }
-            let action: Action = state.withLock { state in
-                if state.isShutDown {
-                    return .refuse
-                }
-                state.process?.hasPolled = true
-                if let next = takeEvent(&state) {
-                    return .deliver(next)
-                }
-                let replaced = state.poller
-                state.poller = continuation
-                return .wait(replaced: replaced)
+            state.process?.hasPolled = true
+            if let next = takeEvent(&state) {
+                return .deliver(next)
             }
-            switch action {
-            case .deliver(let next):
-                continuation.resume(returning: next)
-            case .wait(let replaced):
-                replaced?.resume(returning: nil)
-            case .refuse:
-                continuation.resume(returning: nil)
-            }
+            let replaced = state.poller
+            state.poller = poller
+            return .wait(replaced: replaced)
+        }
+        switch action {
+        case .deliver(let next):
+            poller(next)
+        case .wait(let replaced):
+            replaced?(nil)
+        case .refuse:
+            poller(nil)
         }
     }
 
     /// Hands the waiting poller the undelivered invocation, if there are both.
     private func deliverToPoller() {
-        let delivery: (CheckedContinuation<NextInvocation?, Never>, NextInvocation)? = state.withLock { state in
+        let delivery: (Poller, NextInvocation)? = state.withLock { state in
             guard let poller = state.poller, let next = takeEvent(&state) else {
                 return nil
             }
@@ -260,7 +287,7 @@ final class RuntimeSlot: Sendable {
             return (poller, next)
         }
         if let (poller, next) = delivery {
-            poller.resume(returning: next)
+            poller(next)
         }
     }
 
@@ -281,7 +308,7 @@ final class RuntimeSlot: Sendable {
             event: invocation.event,
             deadlineMilliseconds: JSONTimestamp.epochMilliseconds(invocation.effectiveDeadline),
             functionArn: configuration.functionARN,
-            traceId: Self.traceId()
+            traceId: InvocationIdentifier.traceId(epochSeconds: Int64(Date().timeIntervalSince1970))
         )
     }
 
@@ -345,7 +372,7 @@ final class RuntimeSlot: Sendable {
             state.poller = nil
             return (invocation, process, poller)
         }
-        poller?.resume(returning: nil)
+        poller?(nil)
         logger.debug(
             "runtime process reported an init error",
             metadata: ["error.type": .string(type), "error.message": .string(message)]
@@ -460,7 +487,7 @@ final class RuntimeSlot: Sendable {
             case crashed(Invocation, RunningProcess)
             case restart
         }
-        let (action, poller): (Action, CheckedContinuation<NextInvocation?, Never>?) = state.withLock { state in
+        let (action, poller): (Action, Poller?) = state.withLock { state in
             guard let process = state.process, process.generation == generation else {
                 return (.none, nil)
             }
@@ -476,7 +503,7 @@ final class RuntimeSlot: Sendable {
             }
             return (.restart, poller)
         }
-        poller?.resume(returning: nil)
+        poller?(nil)
         // Whatever the shell left in its group is already gone (ChildProcess kills it when the shell exits).
         switch action {
         case .none:
@@ -559,7 +586,7 @@ final class RuntimeSlot: Sendable {
             return (state.invocation, state.process, state.poller, state.listener)
         }
         invocation?.result.complete(.serviceError("the Runtime API invoker is shutting down"))
-        poller?.resume(returning: nil)
+        poller?(nil)
         if let process {
             await process.child.stop(grace: .seconds(2))
         }
@@ -571,15 +598,6 @@ final class RuntimeSlot: Sendable {
     private static func seconds(_ duration: Duration) -> TimeInterval {
         let (seconds, attoseconds) = duration.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-
-    /// An X-Ray trace header: `Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-    private static func traceId() -> String {
-        let hex = (UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "").lowercased()
-        let epoch = String(Int(Date().timeIntervalSince1970), radix: 16)
-        let root = hex.prefix(24)
-        let parent = hex.dropFirst(24).prefix(16)
-        return "Root=1-\(epoch)-\(root);Parent=\(parent);Sampled=0"
     }
 }
 
