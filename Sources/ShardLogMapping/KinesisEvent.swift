@@ -212,9 +212,14 @@ public struct KinesisEventEncoder: Sendable {
     /// Appends `text` JSON-escaped: copied whole when nothing in it needs escaping (sequence numbers, most
     /// partition keys), which is several times faster than escaping byte by byte.
     private static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: text.utf8)
-        } else {
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else {
+                return false
+            }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied != true {
             bytes.appendJSONStringContents(text)
         }
     }

@@ -48,6 +48,9 @@ public final class RuntimeAPIInvoker: Invoker {
     private let logger: Logger
     private let function: FunctionRuntimeOptions
     private let state = Mutex(State())
+    /// Where this invoker's slots start taking event loops in turn (``RuntimeConfiguration/firstEventLoop``).
+    private let firstEventLoop = RuntimeAPIInvoker.invokersCreated.wrappingAdd(1, ordering: .relaxed).oldValue
+    private static let invokersCreated = Atomic<Int>(0)
 
     private struct State {
         var slots: [Int: RuntimeSlot] = [:]
@@ -144,7 +147,8 @@ public final class RuntimeAPIInvoker: Invoker {
 
     private var configuration: RuntimeConfiguration {
         RuntimeConfiguration(
-            command: command, directory: directory, functionName: functionName, logger: logger, function: function)
+            command: command, directory: directory, functionName: functionName, logger: logger, function: function,
+            firstEventLoop: firstEventLoop)
     }
 
     private static func absolutePath(_ directory: String?) -> String {
@@ -169,6 +173,9 @@ struct RuntimeConfiguration: Sendable {
     var logger: Logger
     /// A deployed function's settings.
     var function = FunctionRuntimeOptions()
+    /// The event loop of slot 0, counted in the shared group (modulo its size): each invoker starts at another one,
+    /// so the first slots of several functions do not all share a thread.
+    var firstEventLoop = 0
 
     /// The function ARN handed to the runtime.
     var functionARN: String {

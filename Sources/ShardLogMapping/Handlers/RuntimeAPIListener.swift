@@ -136,23 +136,24 @@ struct RuntimeAPIListener: Sendable {
         /// Anything else (404).
         case unknown
 
-        /// The route of `method` (`GET`, `POST`) on `uri`. Compares slices of the path, without splitting it
-        /// (every invocation parses two requests).
+        /// The route of `method` (`GET`, `POST`) on `uri`. Compares UTF-8 slices of the path, without splitting it
+        /// or walking its characters (every invocation parses two requests).
         init(method: String, uri: String) {
-            let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
-            let prefix = "/2018-06-01/runtime/"
-            guard path.hasPrefix(prefix) else {
+            let bytes = uri.utf8
+            let path = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
+            let prefix = "/2018-06-01/runtime/".utf8
+            guard path.starts(with: prefix) else {
                 self = .unknown
                 return
             }
             let rest = path.dropFirst(prefix.count)
             switch method {
-            case "GET" where rest == "invocation/next":
+            case "GET" where rest.elementsEqual("invocation/next".utf8):
                 self = .next
-            case "POST" where rest == "init/error":
+            case "POST" where rest.elementsEqual("init/error".utf8):
                 self = .initError
-            case "POST" where rest.hasPrefix("invocation/"):
-                let tail = rest.dropFirst("invocation/".count)
+            case "POST" where rest.starts(with: "invocation/".utf8):
+                let tail = rest.dropFirst("invocation/".utf8.count)
                 if let id = Self.requestId(tail, before: "/response") {
                     self = .response(requestId: id)
                 } else if let id = Self.requestId(tail, before: "/error") {
@@ -166,11 +167,14 @@ struct RuntimeAPIListener: Sendable {
         }
 
         /// The request id in `tail` (`{id}{suffix}`): non-empty and without a `/`.
-        private static func requestId(_ tail: Substring, before suffix: String) -> String? {
-            guard tail.hasSuffix(suffix) else { return nil }
-            let id = tail.dropLast(suffix.count)
-            guard !id.isEmpty, !id.contains("/") else { return nil }
-            return String(id)
+        private static func requestId(_ tail: Substring.UTF8View, before suffix: String) -> String? {
+            let suffixBytes = suffix.utf8
+            guard tail.count > suffixBytes.count, tail.reversed().starts(with: suffixBytes.reversed()) else {
+                return nil
+            }
+            let id = tail.dropLast(suffixBytes.count)
+            guard !id.contains(UInt8(ascii: "/")) else { return nil }
+            return String(decoding: id, as: UTF8.self)
         }
     }
 }

@@ -93,8 +93,17 @@ final class RuntimeSlot: Sendable {
         var logger = configuration.logger
         logger[metadataKey: "handler.slot"] = .stringConvertible(index)
         self.logger = logger
-        self.eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        self.eventLoop = Self.eventLoop(forSlot: configuration.firstEventLoop + index)
         self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
+    }
+
+    /// The event loop of slot `index` (plus the invoker's ``RuntimeConfiguration/firstEventLoop``): the slots take
+    /// the loops in turn, so that consecutive slots (the lanes of a shard, the shards of a stream) get different
+    /// threads. `next()` would depend on whoever else asked the shared group for a loop before, and could put every
+    /// slot of a mapping on one thread (which halved `bench runtime-api` at P=2 in some runs).
+    static func eventLoop(forSlot index: Int) -> any EventLoop {
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        return loops.isEmpty ? MultiThreadedEventLoopGroup.singleton.next() : loops[index % loops.count]
     }
 
     /// The current process's id.
