@@ -50,8 +50,19 @@ final class RuntimeSlot: Sendable {
         /// The process generation running it.
         var generation: UInt64
         var result: Completion<InvocationOutcome>
-        /// Times the invocation out at ``effectiveDeadline``; moved when a runtime takes the event.
-        var timer: DeadlineTimer
+        /// ``effectiveDeadline`` on the continuous clock: when the slot's timer times the invocation out.
+        var timeoutAt: ContinuousClock.Instant
+        /// The scheduler of the mapping that invoked it (``MappingScheduler/currentOrShared``).
+        var scheduler: MappingScheduler
+    }
+
+    /// The slot's one timeout timer, on the scheduler of the invocation that armed it.
+    private struct PendingTimer {
+        var id: TimerID?
+        var at: ContinuousClock.Instant
+        var scheduler: MappingScheduler
+        /// Tells this timer from one that replaced it.
+        var generation: UInt64
     }
 
     private struct RunningProcess {
@@ -67,6 +78,8 @@ final class RuntimeSlot: Sendable {
         var generation: UInt64 = 0
         var invocation: Invocation?
         var poller: Poller?
+        var timer: PendingTimer?
+        var timerGeneration: UInt64 = 0
         var isShutDown = false
     }
 
@@ -129,16 +142,17 @@ final class RuntimeSlot: Sendable {
         }
         let result = Completion<InvocationOutcome>()
         let now = ContinuousClock.now
-        let timer = DeadlineTimer(scheduler: .currentOrShared)
+        let effectiveDeadline = batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration))
         let invocation = Invocation(
             requestId: batch.requestId,
             event: event(of: batch),
             deadline: batch.deadline,
             registeredAt: now,
-            effectiveDeadline: batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration)),
+            effectiveDeadline: effectiveDeadline,
             generation: 0,
             result: result,
-            timer: timer
+            timeoutAt: HandlerClock.instant(for: effectiveDeadline),
+            scheduler: .currentOrShared
         )
         enum Start {
             case refused(String)
@@ -155,7 +169,7 @@ final class RuntimeSlot: Sendable {
             invocation.generation = state.process?.generation ?? 0
             state.invocation = invocation
             // Until a runtime takes the event, the deadline includes the init allowance; delivery moves it earlier.
-            armTimer(timer, requestId: batch.requestId, at: invocation.effectiveDeadline)
+            armTimer(&state, at: invocation.timeoutAt, scheduler: invocation.scheduler)
             return .ready(needsProcess: state.process == nil)
         }
         switch start {
@@ -167,8 +181,9 @@ final class RuntimeSlot: Sendable {
             }
         }
         deliverToPoller()
+        // The timer stays armed: it fires at most once per timeout, finds the invocation running then, if any, and
+        // re-arms for it, instead of two timer changes and a cancel per invocation.
         let outcome = await result.wait()
-        timer.cancel()
         guard let outcome else {
             abandon(requestId: batch.requestId)
             return .serviceError("the invocation was cancelled; the runtime process of slot \(index) was stopped")
@@ -203,9 +218,33 @@ final class RuntimeSlot: Sendable {
         return invocation != nil
     }
 
-    /// Sets the invocation's timeout to `deadline` (replacing the one set before), on the mapping's scheduler.
-    private func armTimer(_ timer: DeadlineTimer, requestId: String, at deadline: Date) {
-        timer.arm(at: HandlerClock.instant(for: deadline)) { [self] in timeOut(requestId: requestId) }
+    /// Makes the slot's timer fire at `deadline` at the latest (with the lock held): a pending timer that fires no
+    /// later is kept (when it fires, ``timerFired(generation:)`` looks at the invocation running then and re-arms
+    /// for its deadline), a later one is replaced.
+    private func armTimer(_ state: inout State, at deadline: ContinuousClock.Instant, scheduler: MappingScheduler) {
+        if let pending = state.timer {
+            if pending.at <= deadline && pending.scheduler === scheduler { return }
+            pending.scheduler.cancel(pending.id)
+        }
+        state.timerGeneration += 1
+        let generation = state.timerGeneration
+        let id = scheduler.scheduleDeadline(at: deadline) { [weak self] in
+            self?.timerFired(generation: generation)
+        }
+        state.timer = PendingTimer(id: id, at: deadline, scheduler: scheduler, generation: generation)
+    }
+
+    /// The slot's timer fired: times out the invocation running now if its deadline passed, else re-arms for it.
+    private func timerFired(generation: UInt64) {
+        let expired: String? = state.withLock { state in
+            guard let pending = state.timer, pending.generation == generation else { return nil }
+            state.timer = nil
+            guard let invocation = state.invocation else { return nil }
+            if invocation.timeoutAt <= .now { return invocation.requestId }
+            armTimer(&state, at: invocation.timeoutAt, scheduler: pending.scheduler)
+            return nil
+        }
+        if let expired { timeOut(requestId: expired) }
     }
 
     private func timeOut(requestId: String) {
@@ -310,8 +349,9 @@ final class RuntimeSlot: Sendable {
         let initDuration = min(now - invocation.registeredAt, Self.maximumInitDuration)
         invocation.deliveredAt = now
         invocation.effectiveDeadline = invocation.deadline.addingTimeInterval(Self.seconds(initDuration))
+        invocation.timeoutAt = HandlerClock.instant(for: invocation.effectiveDeadline)
         state.invocation = invocation
-        armTimer(invocation.timer, requestId: invocation.requestId, at: invocation.effectiveDeadline)
+        armTimer(&state, at: invocation.timeoutAt, scheduler: invocation.scheduler)
         return NextInvocation(
             requestId: invocation.requestId,
             event: invocation.event,
@@ -586,6 +626,10 @@ final class RuntimeSlot: Sendable {
     func shutdown() async {
         let (invocation, process, poller, listener) = state.withLock { state in
             state.isShutDown = true
+            if let pending = state.timer {
+                pending.scheduler.cancel(pending.id)
+                state.timer = nil
+            }
             defer {
                 state.invocation = nil
                 state.process = nil
@@ -607,35 +651,5 @@ final class RuntimeSlot: Sendable {
     private static func seconds(_ duration: Duration) -> TimeInterval {
         let (seconds, attoseconds) = duration.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-}
-
-/// An invocation's timeout: one timer on a ``MappingScheduler`` that can be moved (``arm(at:_:)`` replaces the
-/// previous deadline) and cancelled. Thread-safety: a `Mutex`; the action runs on the scheduler's thread.
-final class DeadlineTimer: Sendable {
-    private let scheduler: MappingScheduler
-    private let state = Mutex<(id: TimerID?, cancelled: Bool)>((nil, false))
-
-    /// A timer on `scheduler`, not yet armed.
-    init(scheduler: MappingScheduler) {
-        self.scheduler = scheduler
-    }
-
-    /// Runs `action` at `deadline` instead of at the deadline set before; nothing once cancelled.
-    func arm(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) {
-        state.withLock { state in
-            guard !state.cancelled else { return }
-            scheduler.cancel(state.id)
-            state.id = scheduler.scheduleDeadline(at: deadline, action)
-        }
-    }
-
-    /// Cancels the timer for good.
-    func cancel() {
-        state.withLock { state in
-            state.cancelled = true
-            scheduler.cancel(state.id)
-            state.id = nil
-        }
     }
 }
