@@ -15,7 +15,9 @@ import Testing
     }
 
     @Test func smallBatchesQueueFourDeepAndComeOutInOrder() throws {
-        let mailbox = LaneMailbox(batchSize: 10)
+        let mailbox = LaneMailbox(batchSize: 100)
+        #expect(mailbox.depth == 4)
+        #expect(LaneMailbox(batchSize: 10).depth == 8)
         mailbox.started()
         for offset in 0..<4 { #expect(mailbox.offer(Self.batch(UInt64(offset)))) }
         #expect(!mailbox.hasRoom)
@@ -33,6 +35,7 @@ import Testing
 
     @Test func largeBatchesWaitOneAtATime() {
         let mailbox = LaneMailbox(batchSize: 1000)
+        #expect(mailbox.depth == 1)
         mailbox.started()
         #expect(mailbox.offer(Self.batch(0)))
         #expect(!mailbox.offer(Self.batch(1)))
