@@ -189,9 +189,11 @@ public struct KinesisEventEncoder: Sendable {
     ///   - bytes: The buffer to append to.
     public func appendRecord(_ record: EventRecord, to bytes: inout [UInt8]) {
         bytes.append(contentsOf: recordPrefix)
-        bytes.appendJSONString(record.partitionKey)
+        bytes.append(UInt8(ascii: "\""))
+        Self.appendEscaped(record.partitionKey, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: sequenceNumberPrefix)
-        bytes.appendJSONStringContents(record.sequenceNumber)
+        Self.appendEscaped(record.sequenceNumber, to: &bytes)
         if record.subSequenceNumber != nil {
             bytes.append(UInt8(ascii: "\""))
             appendUserRecordFields(record, to: &bytes)
@@ -203,8 +205,23 @@ public struct KinesisEventEncoder: Sendable {
         bytes.append(contentsOf: timestampPrefix)
         JSONTimestamp.appendEpochSeconds(record.approximateArrivalTimestamp, to: &bytes)
         bytes.append(contentsOf: eventIDPrefix)
-        bytes.appendJSONStringContents(record.sequenceNumber)
+        Self.appendEscaped(record.sequenceNumber, to: &bytes)
         bytes.append(contentsOf: recordSuffix)
+    }
+
+    /// Appends `text` JSON-escaped: copied whole when nothing in it needs escaping (sequence numbers, most
+    /// partition keys), which is several times faster than escaping byte by byte.
+    private static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else {
+                return false
+            }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied != true {
+            bytes.appendJSONStringContents(text)
+        }
     }
 
     /// The exact size of one element of the `Records` array, without encoding it; for the 6 MB payload cap.

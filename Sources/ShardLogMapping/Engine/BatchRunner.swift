@@ -284,7 +284,7 @@ struct BatchRunner: Sendable {
     ) async -> Verdict {
         // The whole batch (the usual case) is passed as it is, not copied.
         let records = segment.records.count == whole.count ? whole : Array(segment.records)
-        let requestId = UUID().uuidString.lowercased()
+        let requestId = InvocationIdentifier.requestId()
         let seconds =
             Double(context.timeout.components.seconds)
             + Double(context.timeout.components.attoseconds) / 1e18
@@ -374,7 +374,7 @@ struct BatchRunner: Sendable {
         for (index, piece) in pieces.enumerated() {
             var part = batch
             part.rawEvent = piece
-            if index > 0 { part.requestId = UUID().uuidString.lowercased() }
+            if index > 0 { part.requestId = InvocationIdentifier.requestId() }
             outcome = await context.invoker.invoke(part)
             guard case .response(let body) = outcome,
                 HandlerResponse(
@@ -466,7 +466,7 @@ struct BatchRunner: Sendable {
         if let sink = context.sink {
             let entry = InvocationRecord(
                 requestContext: .init(
-                    requestId: segment.requestId.isEmpty ? UUID().uuidString.lowercased() : segment.requestId,
+                    requestId: segment.requestId.isEmpty ? InvocationIdentifier.requestId() : segment.requestId,
                     functionArn: context.functionArn, condition: condition,
                     approximateInvokeCount: segment.invokeCount),
                 responseContext: .init(

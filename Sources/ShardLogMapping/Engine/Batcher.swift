@@ -90,12 +90,17 @@ struct LaneBuffer {
     var isBusy = false
     /// How many tasks the reader started for this lane (tells a stale `done` from the current task's).
     var run = 0
-    /// The batch handed to the lane's running task, to start when its batch ends.
-    let mailbox = LaneMailbox()
+    /// The batches handed to the lane's running task, to start when its batch ends.
+    let mailbox: LaneMailbox
     /// The tumbling window being invoked (with `TumblingWindowInSeconds`), `nil` between windows.
     var openWindow: OpenWindow?
     /// Whether the running batch is the final invocation of ``openWindow``.
     var isRunningFinalWindowBatch = false
+
+    /// An empty lane of a mapping with `BatchSize` `batchSize` (it sizes the mailbox).
+    init(batchSize: Int = 1) {
+        mailbox = LaneMailbox(batchSize: batchSize)
+    }
 
     /// Adds a record read from the shard.
     mutating func append(_ pending: PendingRecord) {

@@ -46,21 +46,34 @@ final class LaneInbox: Sendable {
     }
 }
 
-/// The next batch of a lane, handed by the shard reader to the lane's running task, so that the task starts it the
-/// moment its current batch ends: no thread hop through the reader, no new task. The reader only hands over a full
-/// batch (`BatchSize` records, or the 6 MB cap), whose records would be the same whenever it was taken.
-/// Thread-safety: a `Mutex`.
+/// The next batches of a lane, handed by the shard reader to the lane's running task, so that the task starts the
+/// next one the moment its current batch ends: no thread hop through the reader, no new task. The reader only hands
+/// over full batches (`BatchSize` records, or the 6 MB cap), whose records would be the same whenever they were
+/// taken. Small batches queue up to ``depth`` deep, so the reader is woken once per few batches rather than once per
+/// batch (each wake-up is a thread hop and a pass over the shard). Thread-safety: a `Mutex`.
 final class LaneMailbox: Sendable {
     private struct State {
-        var next: [Record]?
+        var next: [[Record]] = []
         /// Whether a task runs the lane's batches (and will look here when its batch ends).
         var running = false
     }
 
     private let state = Mutex(State())
+    /// How many batches may wait.
+    let depth: Int
 
-    /// Whether a batch waits to be taken (the reader may hand over another one once it is taken).
-    var isEmpty: Bool { state.withLock { $0.next == nil } }
+    /// A mailbox for batches of up to `batchSize` records: up to 8 batches deep and about 400 records at most (a
+    /// waiting batch holds its records in memory; it is handled, and checkpointed, only after those before it):
+    /// 8 for BatchSize 10, 4 for 100, 1 from 400 on.
+    init(batchSize: Int = 1) {
+        depth = max(1, min(8, 400 / max(1, batchSize)))
+    }
+
+    /// Whether no batch waits.
+    var isEmpty: Bool { state.withLock { $0.next.isEmpty } }
+
+    /// Whether another batch may be handed over.
+    var hasRoom: Bool { state.withLock { $0.next.count < depth } }
 
     /// Marks the lane's task as running (the reader starts it).
     func started() {
@@ -68,24 +81,29 @@ final class LaneMailbox: Sendable {
     }
 
     /// Hands `batch` to the lane's running task.
-    /// - Returns: false when no task runs any more (it ended before: the reader starts a new one) or a batch
-    ///   already waits.
+    /// - Returns: false when no task runs any more (it ended before: the reader starts a new one) or the mailbox is
+    ///   full.
     func offer(_ batch: [Record]) -> Bool {
         state.withLock { s in
-            guard s.running, s.next == nil else { return false }
-            s.next = batch
+            guard s.running, s.next.count < depth else { return false }
+            s.next.append(batch)
             return true
         }
     }
 
     /// The lane's task finished a batch: takes the next one, or marks the task ended.
-    /// - Parameter stopping: whether the mapping stops (a waiting batch is dropped: its records stay unhandled).
-    func finished(stopping: Bool) -> [Record]? {
+    /// - Parameter stopping: whether the mapping stops (waiting batches are dropped: their records stay unhandled).
+    /// - Returns: the next batch, and whether the reader should be woken to hand over more (the mailbox is at most
+    ///   half full); `nil` when the task ends.
+    func finished(stopping: Bool) -> (batch: [Record], wantsMore: Bool)? {
         state.withLock { s in
-            let next = stopping ? nil : s.next
-            s.next = nil
-            if next == nil { s.running = false }
-            return next
+            guard !stopping, !s.next.isEmpty else {
+                s.next.removeAll()
+                s.running = false
+                return nil
+            }
+            let batch = s.next.removeFirst()
+            return (batch, s.next.count * 2 <= depth)
         }
     }
 }
@@ -203,7 +221,7 @@ final class ShardPoller {
         // A tumbling window's state passes from one invocation to the next: one lane per shard.
         let laneCount =
             context.configuration.tumblingWindow == nil ? max(1, context.configuration.parallelizationFactor) : 1
-        self.lanes = (0..<laneCount).map { _ in LaneBuffer() }  // one mailbox each
+        self.lanes = (0..<laneCount).map { _ in LaneBuffer(batchSize: context.configuration.batchSize) }
         self.lanes[0].openWindow = restoredWindow
         self.windows = windows
         self.checkpointed = Int64(source.nextOrdinal) - 1
@@ -217,6 +235,7 @@ final class ShardPoller {
         try await withThrowingTaskGroup(of: Void.self) { group in
             let clock = ContinuousClock()
             var pause = Duration.microseconds(200)
+            var busyPasses = 0
             var lastBacklog = clock.now
             // Whether the last backlog report found the shard idle: an idle shard's backlog is zero until a ring
             // wakes it with records, so an idle wake-up (the doorbell's safety net) does not look again.
@@ -274,9 +293,9 @@ final class ShardPoller {
                                     window: nil, in: &group)
                                 progressed = true
                             } else if lanes[lane].isBusy, lanes[lane].hasFullBatch(batchSize: configuration.batchSize),
-                                lanes[lane].mailbox.isEmpty
+                                lanes[lane].mailbox.hasRoom
                             {
-                                // The lane's task starts it as soon as its batch ends; if it just ended, start anew.
+                                // The lane's task starts it as soon as its batches end; if it just ended, start anew.
                                 let batch = lanes[lane].takeBatch(batchSize: configuration.batchSize)
                                 if !lanes[lane].mailbox.offer(batch) {
                                     start(lane: lane, batch: batch, window: nil, in: &group)
@@ -318,9 +337,16 @@ final class ShardPoller {
                 publish(ShardStatus(isIdle: idle, isFinished: false, outstanding: outstanding))
                 if progressed {
                     pause = .microseconds(200)
-                    await Task.yield()
+                    // A pass that progressed is usually followed by one that finds nothing and waits; yielding
+                    // after each one costs a thread hop per batch, so it yields only after a run of busy passes.
+                    busyPasses += 1
+                    if busyPasses >= 16 {
+                        busyPasses = 0
+                        await Task.yield()
+                    }
                     continue
                 }
+                busyPasses = 0
                 var sleep = pause
                 var windowDeadline = Self.backlogInterval
                 if let deadline = nextWindowDeadline() {
@@ -451,22 +477,26 @@ final class ShardPoller {
         mailbox.started()
         let inbox = self.inbox
         let stop = context.stop
+        let slot = ordinal * laneCount + lane
         let runner = BatchRunner(
-            context: context, shardId: shardId, slot: ordinal * laneCount + lane,
+            context: context, shardId: shardId, slot: slot,
             progress: { inbox.post(.progress(lane: lane, through: $0), ring: false) })
-        group.addTask {
+        // On the thread where the slot's handler answers (a Runtime API slot's event loop), if it has one.
+        group.addTask(executorPreference: context.invoker.taskExecutor(slot: slot)) {
             var next = batch
             while true {
                 let (result, state) = await runner.run(next, window: window)
-                guard result == .completed, window == nil, let following = mailbox.finished(stopping: stop.isSet)
-                else {
-                    _ = mailbox.finished(stopping: true)
+                // One call: once it reported the task ended, the reader may start the lane's next task at once
+                // (marking the mailbox running again), which a second call would undo — the reader would then
+                // start a third task beside the second, two batches of one lane at a time.
+                let stopping = stop.isSet || result != .completed || window != nil
+                guard let following = mailbox.finished(stopping: stopping) else {
                     inbox.post(.done(lane: lane, run: run, result, state: state))
                     return
                 }
-                // The reader may hand over the batch after this one.
-                inbox.doorbell.ring()
-                next = following
+                // The reader may hand over the batches after these (and applies the progress posted so far).
+                if following.wantsMore { inbox.doorbell.ring() }
+                next = following.batch
             }
         }
     }

@@ -79,4 +79,14 @@ public protocol Invoker: Sendable {
     func invoke(_ batch: InvocationBatch) async -> InvocationOutcome
     /// Stops any processes and servers; called once when the mapping stops.
     func shutdown() async
+    /// The executor the mapping should run a slot's batches on, when the invoker answers that slot on a thread of
+    /// its own (a Runtime API slot's event loop), so that waiting for the answer and starting the next batch cost
+    /// no thread hop; `nil` (the default) for the cooperative pool.
+    /// - Parameter slot: The slot (``InvocationBatch/slot``).
+    func taskExecutor(slot: Int) -> (any TaskExecutor)?
+}
+
+extension Invoker {
+    /// The cooperative pool: `nil`.
+    public func taskExecutor(slot: Int) -> (any TaskExecutor)? { nil }
 }

@@ -164,20 +164,31 @@ extension InvocationBatch {
     /// The Lambda Kinesis event for this batch, as out-of-process handlers receive it. The region and account come
     /// from ``streamARN`` (`arn:aws:kinesis:<region>:<account>:stream/<name>`) when it has that form.
     var eventBytes: [UInt8] {
+        event(encoder: eventEncoder)
+    }
+
+    /// The event encoder of this batch's shard (its fragments are built from the stream ARN, so build it once per
+    /// shard and pass it to ``event(encoder:)``).
+    var eventEncoder: KinesisEventEncoder {
+        KinesisEventEncoder(
+            source: KinesisEventSource(
+                streamARN: streamARN, streamName: streamName, shardId: shardId, roleArn: roleArn))
+    }
+
+    /// Whether `encoder` writes this batch's shard, stream and identity (the function's role included).
+    func isEncoded(by encoder: KinesisEventEncoder, streamARN encoderARN: String) -> Bool {
+        encoderARN == streamARN && encoder.source.shardId == shardId && encoder.source.streamName == streamName
+            && (roleArn == nil || encoder.source.invokeIdentityArn == roleArn)
+    }
+
+    /// The Lambda Kinesis event for this batch, written by `encoder` (``eventEncoder`` or a copy of it kept by the
+    /// invoker), or ``rawEvent`` when set.
+    func event(encoder: KinesisEventEncoder) -> [UInt8] {
         if let rawEvent {
             return rawEvent
         }
-        let source = KinesisEventSource(
-            streamARN: streamARN, streamName: streamName, shardId: shardId, roleArn: roleArn)
-        let encoder = KinesisEventEncoder(source: source)
-        let events = records.lazy.map {
-            EventRecord(
-                partitionKey: $0.partitionKey,
-                sequenceNumber: $0.sequenceNumber,
-                data: $0.data,
-                approximateArrivalTimestamp: $0.approximateArrivalTimestamp
-            )
-        }
+        // Each sequence number is formatted once (the encoder sizes the event before writing it).
+        let events = records.map(EventRecord.init)
         return deaggregate
             ? encoder.encode(KPLAggregation.expand(events), window: window) : encoder.encode(events, window: window)
     }

@@ -48,6 +48,9 @@ public final class RuntimeAPIInvoker: Invoker {
     private let logger: Logger
     private let function: FunctionRuntimeOptions
     private let state = Mutex(State())
+    /// Where this invoker's slots start taking event loops in turn (``RuntimeConfiguration/firstEventLoop``).
+    private let firstEventLoop = RuntimeAPIInvoker.invokersCreated.wrappingAdd(1, ordering: .relaxed).oldValue
+    private static let invokersCreated = Atomic<Int>(0)
 
     private struct State {
         var slots: [Int: RuntimeSlot] = [:]
@@ -76,21 +79,32 @@ public final class RuntimeAPIInvoker: Invoker {
     /// - Parameter batch: The batch.
     /// - Returns: The outcome; never throws.
     public func invoke(_ batch: InvocationBatch) async -> InvocationOutcome {
-        let slot: RuntimeSlot? = state.withLock { state in
-            guard !state.isShutDown else {
-                return nil
-            }
-            if let existing = state.slots[batch.slot] {
-                return existing
-            }
-            let created = RuntimeSlot(index: batch.slot, configuration: configuration)
-            state.slots[batch.slot] = created
-            return created
-        }
-        guard let slot else {
+        guard let slot = slot(batch.slot) else {
             return .serviceError("the Runtime API invoker for \(functionName) has been shut down")
         }
         return await slot.invoke(batch)
+    }
+
+    /// The event loop of the slot's Runtime API listener, so the mapping runs the slot's batches there.
+    /// - Parameter slot: The slot.
+    /// - Returns: The executor, or `nil` once shut down.
+    public func taskExecutor(slot index: Int) -> (any TaskExecutor)? {
+        slot(index)?.taskExecutor
+    }
+
+    /// The slot `index`, created on first use; `nil` once shut down.
+    private func slot(_ index: Int) -> RuntimeSlot? {
+        state.withLock { state in
+            guard !state.isShutDown else {
+                return nil
+            }
+            if let existing = state.slots[index] {
+                return existing
+            }
+            let created = RuntimeSlot(index: index, configuration: configuration)
+            state.slots[index] = created
+            return created
+        }
     }
 
     /// Stops every runtime process (`SIGTERM`, then `SIGKILL` after 2 s) and every listener. Later invocations
@@ -133,7 +147,8 @@ public final class RuntimeAPIInvoker: Invoker {
 
     private var configuration: RuntimeConfiguration {
         RuntimeConfiguration(
-            command: command, directory: directory, functionName: functionName, logger: logger, function: function)
+            command: command, directory: directory, functionName: functionName, logger: logger, function: function,
+            firstEventLoop: firstEventLoop)
     }
 
     private static func absolutePath(_ directory: String?) -> String {
@@ -158,6 +173,9 @@ struct RuntimeConfiguration: Sendable {
     var logger: Logger
     /// A deployed function's settings.
     var function = FunctionRuntimeOptions()
+    /// The event loop of slot 0, counted in the shared group (modulo its size): each invoker starts at another one,
+    /// so the first slots of several functions do not all share a thread.
+    var firstEventLoop = 0
 
     /// The function ARN handed to the runtime.
     var functionARN: String {

@@ -16,9 +16,10 @@ import Synchronization
 /// - `POST /invocation/{id}/error`: 202; a function error.
 /// - `POST /init/error`: 202; the runtime failed to initialise.
 ///
-/// A bare NIO channel handler, not a router: the posts are answered on the connection's event loop without leaving
-/// it, and a `/next` costs one task that waits for the event (a router with async handlers added two thread hops
-/// and its routing to every request, which showed in the invocation rate of `bench runtime-api`).
+/// A bare NIO channel handler, not a router: every request is answered on the slot's event loop (``RuntimeSlot/
+/// eventLoop``) without leaving it; a `/next` that finds the event waiting is answered at once, one that waits leaves
+/// a callback that writes from the loop (a router with async handlers added two thread hops and its routing to
+/// every request, and a task per `/next` two more, which showed in the invocation rate of `bench runtime-api`).
 ///
 /// TCP_NODELAY is set on accepted sockets, so the separately written head and body of a `/next` reply are not held
 /// back by Nagle's algorithm (without it, awslambdaric manages about 11 invocations a second).
@@ -60,7 +61,7 @@ struct RuntimeAPIListener: Sendable {
         let connections = Connections()
         let quietLogger = serverLogger
         do {
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let channel = try await ServerBootstrap(group: slot.eventLoop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
@@ -135,35 +136,51 @@ struct RuntimeAPIListener: Sendable {
         /// Anything else (404).
         case unknown
 
-        /// The route of `method` (`GET`, `POST`) on `uri`.
+        /// The route of `method` (`GET`, `POST`) on `uri`. Compares UTF-8 slices of the path, without splitting it
+        /// or walking its characters (every invocation parses two requests).
         init(method: String, uri: String) {
-            let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let prefix = "/2018-06-01/runtime/"
-            guard path.hasPrefix(prefix) else {
+            let bytes = uri.utf8
+            let path = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
+            let prefix = "/2018-06-01/runtime/".utf8
+            guard path.starts(with: prefix) else {
                 self = .unknown
                 return
             }
-            let parts = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-            let first = parts.first.map(String.init) ?? ""
-            let last = parts.last.map(String.init) ?? ""
-            switch (method, parts.count, first, last) {
-            case ("GET", 2, "invocation", "next"):
+            let rest = path.dropFirst(prefix.count)
+            switch method {
+            case "GET" where rest.elementsEqual("invocation/next".utf8):
                 self = .next
-            case ("POST", 3, "invocation", "response") where !parts[1].isEmpty:
-                self = .response(requestId: String(parts[1]))
-            case ("POST", 3, "invocation", "error") where !parts[1].isEmpty:
-                self = .error(requestId: String(parts[1]))
-            case ("POST", 2, "init", "error"):
+            case "POST" where rest.elementsEqual("init/error".utf8):
                 self = .initError
+            case "POST" where rest.starts(with: "invocation/".utf8):
+                let tail = rest.dropFirst("invocation/".utf8.count)
+                if let id = Self.requestId(tail, before: "/response") {
+                    self = .response(requestId: id)
+                } else if let id = Self.requestId(tail, before: "/error") {
+                    self = .error(requestId: id)
+                } else {
+                    self = .unknown
+                }
             default:
                 self = .unknown
             }
+        }
+
+        /// The request id in `tail` (`{id}{suffix}`): non-empty and without a `/`.
+        private static func requestId(_ tail: Substring.UTF8View, before suffix: String) -> String? {
+            let suffixBytes = suffix.utf8
+            guard tail.count > suffixBytes.count, tail.reversed().starts(with: suffixBytes.reversed()) else {
+                return nil
+            }
+            let id = tail.dropLast(suffixBytes.count)
+            guard !id.contains(UInt8(ascii: "/")) else { return nil }
+            return String(decoding: id, as: UTF8.self)
         }
     }
 }
 
 /// One connection of a slot's Runtime API: routes each request to the slot and writes the reply. Lives on the
-/// connection's event loop; only `/next` leaves it (a task waits for the event, then writes on the loop).
+/// slot's event loop; a waiting `/next` is answered by a callback that writes on the loop.
 private final class RuntimeAPIChannelHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -186,7 +203,9 @@ private final class RuntimeAPIChannelHandler: ChannelInboundHandler {
             body.removeAll(keepingCapacity: true)
             oversized = false
             // A client that waits for `100 Continue` before a large body gets it at once.
-            if request.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            if request.headers.contains(name: "expect"),
+                request.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+            {
                 context.writeAndFlush(
                     wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .continue))),
                     promise: nil)
@@ -215,14 +234,19 @@ private final class RuntimeAPIChannelHandler: ChannelInboundHandler {
         let keepAlive = request.isKeepAlive
         switch RuntimeAPIListener.Route(method: request.method.rawValue, uri: request.uri) {
         case .next:
-            let slot = self.slot
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let loop = context.eventLoop
-            Task {
-                let next = await slot.nextInvocation()
-                loop.execute {
+            slot.nextInvocation { next in
+                // The lane that has the event runs on this loop too (RuntimeSlot.taskExecutor); a delivery from
+                // elsewhere (a restarted process, shutdown) hops onto it.
+                if loop.inEventLoop {
                     let (handler, context) = bound.value
                     handler.deliver(next, keepAlive: keepAlive, context: context)
+                } else {
+                    loop.execute {
+                        let (handler, context) = bound.value
+                        handler.deliver(next, keepAlive: keepAlive, context: context)
+                    }
                 }
             }
         case .response(let requestId):

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ShardLog
 import ShardLogWire
 import Synchronization
@@ -28,10 +30,11 @@ enum RuntimeReply: Sendable, Equatable {
 
 /// One concurrency slot of a ``RuntimeAPIInvoker``: its listener, its runtime process and the invocation in flight.
 ///
-/// All state is behind one `Mutex`; continuations and completions are resumed outside it. The route handlers of
-/// the slot's listener call ``nextInvocation()``, ``postResponse(requestId:body:)``, ``postError(requestId:
-/// errorType:body:)`` and ``postInitError(errorType:body:)``; the process's termination arrives through
-/// ``processExited(generation:exit:)``. Thread-safe.
+/// All state is behind one `Mutex`; pollers and completions are called outside it. The route handlers of
+/// the slot's listener call ``nextInvocation(_:)``, ``postResponse(requestId:body:)``, ``postError(requestId:
+/// errorType:body:)`` and ``postInitError(errorType:body:)`` on ``eventLoop``; the process's termination arrives
+/// through ``processExited(generation:exit:)``. The mapping runs the slot's batches on ``eventLoop`` too
+/// (``taskExecutor``), so an invocation's round trip stays on one thread. Thread-safe.
 final class RuntimeSlot: Sendable {
     /// How long a cold process may take to ask for its first event without it counting against the deadline.
     static let maximumInitDuration: Duration = .seconds(10)
@@ -47,8 +50,19 @@ final class RuntimeSlot: Sendable {
         /// The process generation running it.
         var generation: UInt64
         var result: Completion<InvocationOutcome>
-        /// Times the invocation out at ``effectiveDeadline``; moved when a runtime takes the event.
-        var timer: DeadlineTimer
+        /// ``effectiveDeadline`` on the continuous clock: when the slot's timer times the invocation out.
+        var timeoutAt: ContinuousClock.Instant
+        /// The scheduler of the mapping that invoked it (``MappingScheduler/currentOrShared``).
+        var scheduler: MappingScheduler
+    }
+
+    /// The slot's one timeout timer, on the scheduler of the invocation that armed it.
+    private struct PendingTimer {
+        var id: TimerID?
+        var at: ContinuousClock.Instant
+        var scheduler: MappingScheduler
+        /// Tells this timer from one that replaced it.
+        var generation: UInt64
     }
 
     private struct RunningProcess {
@@ -63,15 +77,27 @@ final class RuntimeSlot: Sendable {
         var process: RunningProcess?
         var generation: UInt64 = 0
         var invocation: Invocation?
-        var poller: CheckedContinuation<NextInvocation?, Never>?
+        var poller: Poller?
+        var timer: PendingTimer?
+        var timerGeneration: UInt64 = 0
         var isShutDown = false
     }
 
+    /// Takes the answer to a waiting `GET /next`: the event, or `nil` to refuse it (shutdown, or a newer poll).
+    /// Called outside the slot's lock, on any thread.
+    typealias Poller = @Sendable (NextInvocation?) -> Void
+
     /// The slot number.
     let index: Int
+    /// The event loop of the slot's listener and its connections.
+    let eventLoop: any EventLoop
+    /// Runs the slot's batches on ``eventLoop`` (``Invoker/taskExecutor(slot:)``).
+    let taskExecutor: EventLoopTaskExecutor
     private let configuration: RuntimeConfiguration
     private let logger: Logger
     private let state = Mutex(State())
+    /// The event encoder of the shard this slot's batches came from last, with the stream ARN it was built for.
+    private let encoding = Mutex<(streamARN: String, encoder: KinesisEventEncoder)?>(nil)
 
     /// Creates an idle slot.
     init(index: Int, configuration: RuntimeConfiguration) {
@@ -80,6 +106,17 @@ final class RuntimeSlot: Sendable {
         var logger = configuration.logger
         logger[metadataKey: "handler.slot"] = .stringConvertible(index)
         self.logger = logger
+        self.eventLoop = Self.eventLoop(forSlot: configuration.firstEventLoop + index)
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
+    }
+
+    /// The event loop of slot `index` (plus the invoker's ``RuntimeConfiguration/firstEventLoop``): the slots take
+    /// the loops in turn, so that consecutive slots (the lanes of a shard, the shards of a stream) get different
+    /// threads. `next()` would depend on whoever else asked the shared group for a loop before, and could put every
+    /// slot of a mapping on one thread (which halved `bench runtime-api` at P=2 in some runs).
+    static func eventLoop(forSlot index: Int) -> any EventLoop {
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        return loops.isEmpty ? MultiThreadedEventLoopGroup.singleton.next() : loops[index % loops.count]
     }
 
     /// The current process's id.
@@ -105,16 +142,17 @@ final class RuntimeSlot: Sendable {
         }
         let result = Completion<InvocationOutcome>()
         let now = ContinuousClock.now
-        let timer = DeadlineTimer(scheduler: .currentOrShared)
+        let effectiveDeadline = batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration))
         let invocation = Invocation(
             requestId: batch.requestId,
-            event: batch.eventBytes,
+            event: event(of: batch),
             deadline: batch.deadline,
             registeredAt: now,
-            effectiveDeadline: batch.deadline.addingTimeInterval(Self.seconds(Self.maximumInitDuration)),
+            effectiveDeadline: effectiveDeadline,
             generation: 0,
             result: result,
-            timer: timer
+            timeoutAt: HandlerClock.instant(for: effectiveDeadline),
+            scheduler: .currentOrShared
         )
         enum Start {
             case refused(String)
@@ -131,7 +169,7 @@ final class RuntimeSlot: Sendable {
             invocation.generation = state.process?.generation ?? 0
             state.invocation = invocation
             // Until a runtime takes the event, the deadline includes the init allowance; delivery moves it earlier.
-            armTimer(timer, requestId: batch.requestId, at: invocation.effectiveDeadline)
+            armTimer(&state, at: invocation.timeoutAt, scheduler: invocation.scheduler)
             return .ready(needsProcess: state.process == nil)
         }
         switch start {
@@ -143,13 +181,27 @@ final class RuntimeSlot: Sendable {
             }
         }
         deliverToPoller()
+        // The timer stays armed: it fires at most once per timeout, finds the invocation running then, if any, and
+        // re-arms for it, instead of two timer changes and a cancel per invocation.
         let outcome = await result.wait()
-        timer.cancel()
         guard let outcome else {
             abandon(requestId: batch.requestId)
             return .serviceError("the invocation was cancelled; the runtime process of slot \(index) was stopped")
         }
         return outcome
+    }
+
+    /// The event of `batch`, written by the encoder kept for its shard (a slot's batches come from one shard).
+    private func event(of batch: InvocationBatch) -> [UInt8] {
+        let encoder = encoding.withLock { cached in
+            if let cached, batch.isEncoded(by: cached.encoder, streamARN: cached.streamARN) {
+                return cached.encoder
+            }
+            let encoder = batch.eventEncoder
+            cached = (batch.streamARN, encoder)
+            return encoder
+        }
+        return batch.event(encoder: encoder)
     }
 
     /// Completes the invocation `requestId` if it is still in progress.
@@ -166,9 +218,33 @@ final class RuntimeSlot: Sendable {
         return invocation != nil
     }
 
-    /// Sets the invocation's timeout to `deadline` (replacing the one set before), on the mapping's scheduler.
-    private func armTimer(_ timer: DeadlineTimer, requestId: String, at deadline: Date) {
-        timer.arm(at: HandlerClock.instant(for: deadline)) { [self] in timeOut(requestId: requestId) }
+    /// Makes the slot's timer fire at `deadline` at the latest (with the lock held): a pending timer that fires no
+    /// later is kept (when it fires, ``timerFired(generation:)`` looks at the invocation running then and re-arms
+    /// for its deadline), a later one is replaced.
+    private func armTimer(_ state: inout State, at deadline: ContinuousClock.Instant, scheduler: MappingScheduler) {
+        if let pending = state.timer {
+            if pending.at <= deadline && pending.scheduler === scheduler { return }
+            pending.scheduler.cancel(pending.id)
+        }
+        state.timerGeneration += 1
+        let generation = state.timerGeneration
+        let id = scheduler.scheduleDeadline(at: deadline) { [weak self] in
+            self?.timerFired(generation: generation)
+        }
+        state.timer = PendingTimer(id: id, at: deadline, scheduler: scheduler, generation: generation)
+    }
+
+    /// The slot's timer fired: times out the invocation running now if its deadline passed, else re-arms for it.
+    private func timerFired(generation: UInt64) {
+        let expired: String? = state.withLock { state in
+            guard let pending = state.timer, pending.generation == generation else { return nil }
+            state.timer = nil
+            guard let invocation = state.invocation else { return nil }
+            if invocation.timeoutAt <= .now { return invocation.requestId }
+            armTimer(&state, at: invocation.timeoutAt, scheduler: pending.scheduler)
+            return nil
+        }
+        if let expired { timeOut(requestId: expired) }
     }
 
     private func timeOut(requestId: String) {
@@ -177,7 +253,7 @@ final class RuntimeSlot: Sendable {
             return
         }
         process?.child.signalGroup(SIGKILL)
-        poller?.resume(returning: nil)
+        poller?(nil)
         logger.debug(
             "runtime invocation timed out; killed the runtime process",
             metadata: [
@@ -192,14 +268,14 @@ final class RuntimeSlot: Sendable {
     private func abandon(requestId: String) {
         let (invocation, process, poller) = detach(ifRunning: requestId)
         process?.child.signalGroup(SIGKILL)
-        poller?.resume(returning: nil)
+        poller?(nil)
         invocation?.result.complete(.serviceError("cancelled"))
     }
 
     /// Removes invocation `requestId`, and the process running it if that process already has its event.
     private func detach(
         ifRunning requestId: String
-    ) -> (Invocation?, RunningProcess?, CheckedContinuation<NextInvocation?, Never>?) {
+    ) -> (Invocation?, RunningProcess?, Poller?) {
         state.withLock { state in
             guard let invocation = state.invocation, invocation.requestId == requestId else {
                 return (nil, nil, nil)
@@ -218,41 +294,40 @@ final class RuntimeSlot: Sendable {
 
     // MARK: Runtime API
 
-    /// `GET /runtime/invocation/next`: waits for this slot's next invocation.
-    /// - Returns: The event, or `nil` when the slot is shutting down or a newer poll replaced this one.
-    func nextInvocation() async -> NextInvocation? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<NextInvocation?, Never>) in
-            enum Action {
-                case deliver(NextInvocation)
-                case wait(replaced: CheckedContinuation<NextInvocation?, Never>?)
-                case refuse
+    /// `GET /runtime/invocation/next`: hands `poller` this slot's next invocation, at once (before returning) when
+    /// it waits already, else when it arrives; `nil` when the slot is shutting down or a newer poll replaced this one.
+    /// No task and no thread hop: the listener answers from whichever thread calls `poller`.
+    func nextInvocation(_ poller: @escaping Poller) {
+        enum Action {
+            case deliver(NextInvocation)
+            case wait(replaced: Poller?)
+            case refuse
+        }
+        let action: Action = state.withLock { state in
+            if state.isShutDown {
+                return .refuse
             }
-            let action: Action = state.withLock { state in
-                if state.isShutDown {
-                    return .refuse
-                }
-                state.process?.hasPolled = true
-                if let next = takeEvent(&state) {
-                    return .deliver(next)
-                }
-                let replaced = state.poller
-                state.poller = continuation
-                return .wait(replaced: replaced)
+            state.process?.hasPolled = true
+            if let next = takeEvent(&state) {
+                return .deliver(next)
             }
-            switch action {
-            case .deliver(let next):
-                continuation.resume(returning: next)
-            case .wait(let replaced):
-                replaced?.resume(returning: nil)
-            case .refuse:
-                continuation.resume(returning: nil)
-            }
+            let replaced = state.poller
+            state.poller = poller
+            return .wait(replaced: replaced)
+        }
+        switch action {
+        case .deliver(let next):
+            poller(next)
+        case .wait(let replaced):
+            replaced?(nil)
+        case .refuse:
+            poller(nil)
         }
     }
 
     /// Hands the waiting poller the undelivered invocation, if there are both.
     private func deliverToPoller() {
-        let delivery: (CheckedContinuation<NextInvocation?, Never>, NextInvocation)? = state.withLock { state in
+        let delivery: (Poller, NextInvocation)? = state.withLock { state in
             guard let poller = state.poller, let next = takeEvent(&state) else {
                 return nil
             }
@@ -260,7 +335,7 @@ final class RuntimeSlot: Sendable {
             return (poller, next)
         }
         if let (poller, next) = delivery {
-            poller.resume(returning: next)
+            poller(next)
         }
     }
 
@@ -274,14 +349,15 @@ final class RuntimeSlot: Sendable {
         let initDuration = min(now - invocation.registeredAt, Self.maximumInitDuration)
         invocation.deliveredAt = now
         invocation.effectiveDeadline = invocation.deadline.addingTimeInterval(Self.seconds(initDuration))
+        invocation.timeoutAt = HandlerClock.instant(for: invocation.effectiveDeadline)
         state.invocation = invocation
-        armTimer(invocation.timer, requestId: invocation.requestId, at: invocation.effectiveDeadline)
+        armTimer(&state, at: invocation.timeoutAt, scheduler: invocation.scheduler)
         return NextInvocation(
             requestId: invocation.requestId,
             event: invocation.event,
             deadlineMilliseconds: JSONTimestamp.epochMilliseconds(invocation.effectiveDeadline),
             functionArn: configuration.functionARN,
-            traceId: Self.traceId()
+            traceId: InvocationIdentifier.traceId(epochSeconds: Int64(Date().timeIntervalSince1970))
         )
     }
 
@@ -345,7 +421,7 @@ final class RuntimeSlot: Sendable {
             state.poller = nil
             return (invocation, process, poller)
         }
-        poller?.resume(returning: nil)
+        poller?(nil)
         logger.debug(
             "runtime process reported an init error",
             metadata: ["error.type": .string(type), "error.message": .string(message)]
@@ -460,7 +536,7 @@ final class RuntimeSlot: Sendable {
             case crashed(Invocation, RunningProcess)
             case restart
         }
-        let (action, poller): (Action, CheckedContinuation<NextInvocation?, Never>?) = state.withLock { state in
+        let (action, poller): (Action, Poller?) = state.withLock { state in
             guard let process = state.process, process.generation == generation else {
                 return (.none, nil)
             }
@@ -476,7 +552,7 @@ final class RuntimeSlot: Sendable {
             }
             return (.restart, poller)
         }
-        poller?.resume(returning: nil)
+        poller?(nil)
         // Whatever the shell left in its group is already gone (ChildProcess kills it when the shell exits).
         switch action {
         case .none:
@@ -550,6 +626,10 @@ final class RuntimeSlot: Sendable {
     func shutdown() async {
         let (invocation, process, poller, listener) = state.withLock { state in
             state.isShutDown = true
+            if let pending = state.timer {
+                pending.scheduler.cancel(pending.id)
+                state.timer = nil
+            }
             defer {
                 state.invocation = nil
                 state.process = nil
@@ -559,7 +639,7 @@ final class RuntimeSlot: Sendable {
             return (state.invocation, state.process, state.poller, state.listener)
         }
         invocation?.result.complete(.serviceError("the Runtime API invoker is shutting down"))
-        poller?.resume(returning: nil)
+        poller?(nil)
         if let process {
             await process.child.stop(grace: .seconds(2))
         }
@@ -571,44 +651,5 @@ final class RuntimeSlot: Sendable {
     private static func seconds(_ duration: Duration) -> TimeInterval {
         let (seconds, attoseconds) = duration.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-
-    /// An X-Ray trace header: `Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-    private static func traceId() -> String {
-        let hex = (UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "").lowercased()
-        let epoch = String(Int(Date().timeIntervalSince1970), radix: 16)
-        let root = hex.prefix(24)
-        let parent = hex.dropFirst(24).prefix(16)
-        return "Root=1-\(epoch)-\(root);Parent=\(parent);Sampled=0"
-    }
-}
-
-/// An invocation's timeout: one timer on a ``MappingScheduler`` that can be moved (``arm(at:_:)`` replaces the
-/// previous deadline) and cancelled. Thread-safety: a `Mutex`; the action runs on the scheduler's thread.
-final class DeadlineTimer: Sendable {
-    private let scheduler: MappingScheduler
-    private let state = Mutex<(id: TimerID?, cancelled: Bool)>((nil, false))
-
-    /// A timer on `scheduler`, not yet armed.
-    init(scheduler: MappingScheduler) {
-        self.scheduler = scheduler
-    }
-
-    /// Runs `action` at `deadline` instead of at the deadline set before; nothing once cancelled.
-    func arm(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) {
-        state.withLock { state in
-            guard !state.cancelled else { return }
-            scheduler.cancel(state.id)
-            state.id = scheduler.scheduleDeadline(at: deadline, action)
-        }
-    }
-
-    /// Cancels the timer for good.
-    func cancel() {
-        state.withLock { state in
-            state.cancelled = true
-            scheduler.cancel(state.id)
-            state.id = nil
-        }
     }
 }

@@ -129,6 +129,28 @@ struct RuntimeAPIInvokerTests {
         }
     }
 
+    @Test func theSlotsOneTimerTimesOutALaterInvocationAndNoEarlierOne() async throws {
+        // One timer per slot stays armed across invocations and re-arms for the one running when it fires: handlers
+        // that finish within their timeout are never timed out by a timer armed for an earlier invocation, and a
+        // later one that overruns is.
+        let spec = Self.awslambdaric("slow_handler.handler", environment: "SLOW_SECONDS=0.3")
+        try await F.withInvoker(spec) { invoker in
+            let scheduler = MappingScheduler()
+            defer { scheduler.stop() }
+            await MappingScheduler.$current.withValue(scheduler) {
+                for round in 0..<4 {
+                    let outcome = await invoker.invoke(F.batch(F.records(1), timeout: .milliseconds(700)))
+                    #expect(F.responseObject(outcome) != nil, "round \(round): \(outcome)")
+                }
+                // It would answer after 0.3 s: only its own 0.1 s deadline stops it first.
+                let outcome = await invoker.invoke(F.batch(F.records(1), timeout: .milliseconds(100)))
+                #expect(outcome == .timedOut)
+                let recovered = await invoker.invoke(F.batch(F.records(1), timeout: .seconds(8)))
+                #expect(F.responseObject(recovered) != nil, "\(recovered)")
+            }
+        }
+    }
+
     @Test func theBashBootstrapWorks() async throws {
         try await F.withInvoker(.runtimeAPI(command: "./bootstrap", directory: F.bootstrap)) { invoker in
             let runtime = try Self.runtime(invoker)
