@@ -67,7 +67,8 @@ package final class StreamDoorbell: Sendable {
     private struct Waiter {
         var ticket: Ticket
         var deadline: ContinuousClock.Instant
-        var continuation: CheckedContinuation<Void, Never>
+        /// Resumes the waiting task, or calls a ``notify(after:timeout:_:)`` action; called once, outside the lock.
+        var wake: @Sendable () -> Void
     }
 
     private struct WaitState {
@@ -206,48 +207,79 @@ package final class StreamDoorbell: Sendable {
             try? await Task.sleep(for: timeout)
             return
         }
-        let id = state.withLock { s in
-            defer { s.nextId &+= 1 }
-            return s.nextId
-        }
+        let id = nextWaiterId()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let deadline = ContinuousClock.now.advanced(by: timeout)
-                let (start, poke) = state.withLock { s -> (Bool, Bool) in
-                    s.waiters[id] = Waiter(ticket: ticket, deadline: deadline, continuation: continuation)
-                    if !s.threadRunning {
-                        s.threadRunning = true
-                        return (true, false)
-                    }
-                    return (false, s.threadDeadline.map { deadline < $0.advanced(by: .milliseconds(-1)) } ?? false)
-                }
-                // Rung or cancelled while registering: the thread might have looked before.
-                if isRung(ticket) || Task.isCancelled { take(id)?.resume() }
-                if start {
-                    let thread = Thread { [self] in runWaitingThread() }
-                    thread.name = "shardlog-doorbell"
-                    thread.start()
-                } else if poke, let region {
-                    // An earlier deadline than the thread sleeps until: wake it to shorten its sleep (other
-                    // processes' waiters wake too, look, and sleep again).
-                    region.wake()
-                }
+                register(id, ticket: ticket, timeout: timeout) { continuation.resume() }
+                if Task.isCancelled { take(id)?() }
             }
         } onCancel: {
-            take(id)?.resume()
+            take(id)?()
         }
     }
 
-    private func take(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
-        state.withLock { $0.waiters.removeValue(forKey: id)?.continuation }
+    /// Calls `action` once, on the stream's waiting thread, when the ticket's shard or the stream is rung or
+    /// `timeout` passes, unless ``cancelNotification(_:)`` comes first: a reader that waits for something else (its
+    /// running batches) is woken by new records too, without a task of its own.
+    /// - Returns: the notification to cancel, or `nil` when there is no doorbell here (polling), the timeout is not
+    ///   positive, or the ticket is rung already (then `action` is not called: look for the data at once).
+    package func notify(
+        after ticket: Ticket, timeout: Duration, _ action: @escaping @Sendable () -> Void
+    ) -> UInt64? {
+        guard region != nil, timeout > .zero, !isRung(ticket) else { return nil }
+        let id = nextWaiterId()
+        register(id, ticket: ticket, timeout: timeout, wake: action)
+        return id
+    }
+
+    /// Cancels a ``notify(after:timeout:_:)`` whose action was not called yet (afterwards it does nothing).
+    package func cancelNotification(_ id: UInt64) {
+        _ = take(id)
+    }
+
+    private func nextWaiterId() -> UInt64 {
+        state.withLock { s in
+            defer { s.nextId &+= 1 }
+            return s.nextId
+        }
+    }
+
+    /// Adds a waiter and makes sure the waiting thread serves it.
+    private func register(
+        _ id: UInt64, ticket: Ticket, timeout: Duration, wake: @escaping @Sendable () -> Void
+    ) {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let (start, poke) = state.withLock { s -> (Bool, Bool) in
+            s.waiters[id] = Waiter(ticket: ticket, deadline: deadline, wake: wake)
+            if !s.threadRunning {
+                s.threadRunning = true
+                return (true, false)
+            }
+            return (false, s.threadDeadline.map { deadline < $0.advanced(by: .milliseconds(-1)) } ?? false)
+        }
+        // Rung while registering: the thread might have looked before.
+        if isRung(ticket) { take(id)?() }
+        if start {
+            let thread = Thread { [self] in runWaitingThread() }
+            thread.name = "shardlog-doorbell"
+            thread.start()
+        } else if poke, let region {
+            // An earlier deadline than the thread sleeps until: wake it to shorten its sleep (other processes'
+            // waiters wake too, look, and sleep again).
+            region.wake()
+        }
+    }
+
+    private func take(_ id: UInt64) -> (@Sendable () -> Void)? {
+        state.withLock { $0.waiters.removeValue(forKey: id)?.wake }
     }
 
     private func resumeAll() {
         let all = state.withLock { s in
             defer { s.waiters.removeAll() }
-            return s.waiters.values.map(\.continuation)
+            return s.waiters.values.map(\.wake)
         }
-        for c in all { c.resume() }
+        for wake in all { wake() }
     }
 
     /// The waiting thread: resumes rung and expired waiters, then sleeps on `generation` until the next ring or the
@@ -258,10 +290,10 @@ package final class StreamDoorbell: Sendable {
             let generation = region.word(Self.generationOffset).load(ordering: .sequentiallyConsistent)
             // Deadlines this close are served together (timer coalescing): many idle readers, one wake-up.
             let now = ContinuousClock.now.advanced(by: Self.coalescing)
-            var ready: [CheckedContinuation<Void, Never>] = []
+            var ready: [@Sendable () -> Void] = []
             let until = state.withLock { s -> ContinuousClock.Instant? in
                 for (id, w) in s.waiters where w.deadline <= now || isRung(w.ticket) {
-                    ready.append(w.continuation)
+                    ready.append(w.wake)
                     s.waiters[id] = nil
                 }
                 guard let nearest = s.waiters.values.map(\.deadline).min() else {
@@ -272,7 +304,7 @@ package final class StreamDoorbell: Sendable {
                 s.threadDeadline = nearest
                 return nearest
             }
-            for c in ready { c.resume() }
+            for wake in ready { wake() }
             guard let until else { return }
             threadWakeUps.wrappingAdd(1, ordering: .relaxed)
             region.sleep(ifGeneration: generation, for: until - ContinuousClock.now)

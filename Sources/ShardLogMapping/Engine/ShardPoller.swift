@@ -358,10 +358,19 @@ final class ShardPoller {
                     // full (or the shard ended) there is nothing to read: only a lane's progress, its end or a
                     // batching-window deadline can change anything, so the shard is not polled (the backlog is
                     // still reported every ``backlogInterval``).
+                    // Otherwise new records wake it too: the stream's doorbell rings the lanes' doorbell (where the
+                    // doorbell works; elsewhere the shard is polled every 0.2–2 ms).
                     try Task.checkCancellation()
                     let full = atEnd || lanes.reduce(0) { $0 + $1.waiting.count } > bufferLimit / 2
-                    let timeout = full ? windowDeadline : sleep
+                    var timeout = full ? windowDeadline : sleep
+                    var cancelNotification: (@Sendable () -> Void)?
+                    if !full, caughtUp {
+                        let doorbell = inbox.doorbell
+                        cancelNotification = source.notifyOnRecords(timeout: windowDeadline) { doorbell.ring() }
+                        if cancelNotification != nil { timeout = windowDeadline }
+                    }
                     await inbox.doorbell.wait(timeout: timeout, scheduler: context.scheduler)
+                    cancelNotification?()
                 } else if caughtUp, !atEnd, !windowOpen,
                     await source.waitForRecords(timeout: idleTimeout(now: clock.now))
                 {

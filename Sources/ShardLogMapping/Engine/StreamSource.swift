@@ -70,6 +70,11 @@ package protocol ShardSource: AnyObject {
     /// since, or `timeout` passes (the task's cancellation ends it too).
     /// - Returns: `false` at once when the source cannot wait for writes (the default; the caller polls).
     func waitForRecords(timeout: Duration) async -> Bool
+    /// After a ``read(limit:)`` that returned ``ShardRead/caughtUp``, calls `action` once when records may have been
+    /// published since, or at `timeout`, while the caller waits for something else.
+    /// - Returns: a closure that cancels it (calling it after `action` ran does nothing), or `nil` when the source
+    ///   cannot tell (the default; the caller polls) or records came already (look again at once).
+    func notifyOnRecords(timeout: Duration, _ action: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)?
 }
 
 /// What a shard reader has not read yet.
@@ -86,6 +91,11 @@ extension ShardSource {
 
     /// Cannot wait: `false`.
     package func waitForRecords(timeout: Duration) async -> Bool { false }
+
+    /// Cannot tell: `nil`.
+    package func notifyOnRecords(
+        timeout: Duration, _ action: @escaping @Sendable () -> Void
+    ) -> (@Sendable () -> Void)? { nil }
 }
 
 /// The local data directory's stream. Sequence numbers are ShardLog's own; ordinals are record offsets.
@@ -172,6 +182,16 @@ final class LocalShardSource: ShardSource {
         guard let ticket, iterator.stream.doorbell.isWaking else { return false }
         await iterator.waitForData(after: ticket, timeout: timeout)
         return true
+    }
+
+    /// Calls `action` when the stream's doorbell rings for this shard after the last read (or the stream is resharded
+    /// or deleted), or at `timeout`.
+    func notifyOnRecords(
+        timeout: Duration, _ action: @escaping @Sendable () -> Void
+    ) -> (@Sendable () -> Void)? {
+        let doorbell = iterator.stream.doorbell
+        guard let ticket, let id = doorbell.notify(after: ticket, timeout: timeout, action) else { return nil }
+        return { doorbell.cancelNotification(id) }
     }
 
     func backlog() -> ShardBacklog? {
