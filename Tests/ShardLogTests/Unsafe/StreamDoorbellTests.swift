@@ -38,6 +38,38 @@ struct StreamDoorbellTests {
         }
     }
 
+    /// A notification instead of a waiting task: called once on a ring, never after it was cancelled, and not
+    /// registered when the ticket was rung already.
+    @Test func aNotificationIsCalledOnARingAndNotAfterItsCancellation() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            try store.createStream(named: "s", shardCount: 2)
+            let stream = try store.stream(named: "s")
+            let doorbell = stream.doorbell
+            try #require(doorbell.isWaking, "futex doorbell unavailable on this platform")
+            let calls = DataBox()
+            let ticket = doorbell.ticket(shardIndex: 0)
+            let id = try #require(doorbell.notify(after: ticket, timeout: Self.safetyNet) { calls.append(Data([1])) })
+            // Another shard's ring does not call it.
+            doorbell.ring(shardIndex: 1)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(calls.data.isEmpty)
+            doorbell.ring(shardIndex: 0)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while calls.data.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(calls.data.count == 1)
+            doorbell.cancelNotification(id)  // after it ran: nothing
+            #expect(doorbell.notify(after: ticket, timeout: Self.safetyNet) { calls.append(Data([2])) } == nil)
+            let fresh = doorbell.ticket(shardIndex: 0)
+            let cancelled = try #require(
+                doorbell.notify(after: fresh, timeout: Self.safetyNet) { calls.append(Data([3])) })
+            doorbell.cancelNotification(cancelled)
+            doorbell.ring(shardIndex: 0)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(calls.data == Data([1]))
+        }
+    }
+
     @Test func getFollowInAnotherProcessPrintsARecordPutByAThird() async throws {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)
