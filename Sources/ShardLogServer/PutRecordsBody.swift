@@ -50,10 +50,18 @@ struct PutRecordsBody {
     private static let maxDataByteCount = 10_485_760
     private static let recordCount = 1...500
 
-    private static let recordsName = Array("Records".utf8)
-    private static let dataName = Array("Data".utf8)
-    private static let partitionKeyName = Array("PartitionKey".utf8)
-    private static let explicitHashKeyName = Array("ExplicitHashKey".utf8)
+    /// Whether `bytes[range]` is `name`: compared with the literal's UTF-8 (a small string: no array, no reference
+    /// counting, which comparing slices with arrays cost per record member).
+    private static func isName(_ range: Range<Int>, _ name: String, in bytes: [UInt8]) -> Bool {
+        guard range.count == name.utf8.count else { return false }
+        var i = range.lowerBound
+        for byte in name.utf8 {
+            guard bytes[i] == byte else { return false }
+            i += 1
+        }
+        return true
+    }
+
     private static let topLevelNames = ["StreamName", "StreamARN", "StreamId"].map { ($0, Array($0.utf8)) }
 
     /// An `ExplicitHashKey` as the model allows it (`0|([1-9]\d{0,38})`) and within 0…2^128 − 1.
@@ -84,7 +92,7 @@ struct PutRecordsBody {
             repeat {
                 guard let key = plainString() else { return nil }
                 guard colon() else { return nil }
-                if bytes[key].elementsEqual(PutRecordsBody.recordsName) {
+                if PutRecordsBody.isName(key, "Records", in: bytes) {
                     guard records == nil, let r = recordList(&explicitHashKeys) else { return nil }
                     records = r
                 } else {
@@ -121,16 +129,15 @@ struct PutRecordsBody {
             var hashKey: UInt128?
             repeat {
                 guard let name = plainString(), colon() else { return false }
-                let k = bytes[name]
-                if k.elementsEqual(PutRecordsBody.dataName) {
+                if PutRecordsBody.isName(name, "Data", in: bytes) {
                     guard data == nil, let value = base64String() else { return false }
                     data = value
-                } else if k.elementsEqual(PutRecordsBody.partitionKeyName) {
+                } else if PutRecordsBody.isName(name, "PartitionKey", in: bytes) {
                     guard key == nil, let value = plainString(), PutRecordsBody.keyLength.contains(value.count)
                     else { return false }
                     for i in value where bytes[i] >= 0x80 { return false }
                     key = value
-                } else if k.elementsEqual(PutRecordsBody.explicitHashKeyName) {
+                } else if PutRecordsBody.isName(name, "ExplicitHashKey", in: bytes) {
                     guard hashKey == nil, let value = plainString(), let h = PutRecordsBody.hashKey(bytes[value])
                     else { return false }
                     hashKey = h
@@ -141,10 +148,9 @@ struct PutRecordsBody {
             guard close(UInt8(ascii: "}")), let data, let key else { return false }
             if let hashKey { explicitHashKeys[records.count] = hashKey }
             // The key is ASCII of 1–256 bytes (checked above); the data is decoded straight into the buffer.
-            let text = bytes
             return records.append(checkedKey: bytes, key, explicitHashKey: hashKey) { out in
                 let start = out.count
-                return Base64Text.decode(text.span.extracting(data), appendingTo: &out)
+                return Base64Text.decode(bytes.span.extracting(data), appendingTo: &out)
                     && out.count - start <= PutRecordsBody.maxDataByteCount
             }
         }
@@ -230,7 +236,7 @@ struct PutRecordsBody {
                 guard more else { break }
                 n += 1
                 guard let key = string(major: 3) else { return nil }
-                if bytes[key].elementsEqual(PutRecordsBody.recordsName) {
+                if PutRecordsBody.isName(key, "Records", in: bytes) {
                     guard records == nil, let r = recordList(&explicitHashKeys) else { return nil }
                     records = r
                 } else {
@@ -271,17 +277,16 @@ struct PutRecordsBody {
                 guard more else { break }
                 n += 1
                 guard let name = string(major: 3) else { return false }
-                let k = bytes[name]
-                if k.elementsEqual(PutRecordsBody.dataName) {
+                if PutRecordsBody.isName(name, "Data", in: bytes) {
                     guard data == nil, let value = string(major: 2), value.count <= PutRecordsBody.maxDataByteCount
                     else { return false }
                     data = value
-                } else if k.elementsEqual(PutRecordsBody.partitionKeyName) {
+                } else if PutRecordsBody.isName(name, "PartitionKey", in: bytes) {
                     guard key == nil, let value = string(major: 3), PutRecordsBody.keyLength.contains(value.count)
                     else { return false }
                     for i in value where bytes[i] >= 0x80 { return false }
                     key = value
-                } else if k.elementsEqual(PutRecordsBody.explicitHashKeyName) {
+                } else if PutRecordsBody.isName(name, "ExplicitHashKey", in: bytes) {
                     guard hashKey == nil, let value = string(major: 3), let h = PutRecordsBody.hashKey(bytes[value])
                     else { return false }
                     hashKey = h
@@ -292,9 +297,8 @@ struct PutRecordsBody {
             guard let data, let key else { return false }
             if let hashKey { explicitHashKeys[records.count] = hashKey }
             // The key is ASCII of 1–256 bytes and the data within its bound (checked above): copied as they are.
-            let body = bytes
             return records.append(checkedKey: bytes, key, explicitHashKey: hashKey) { out in
-                out.append(contentsOf: body[data])
+                out.append(copying: bytes.span.extracting(data))
                 return true
             }
         }

@@ -28,4 +28,10 @@ int shardlog_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 /// `futex(FUTEX_WAKE)` (not private) of up to `count` waiters on `word`; returns how many woke, -1 with errno.
 int shardlog_futex_wake(uint32_t *word, int count);
 
+/// glibc's allocator: keeps up to `bytes` of freed memory at the top of each arena instead of returning it to the
+/// system (`M_TRIM_THRESHOLD`), and serves allocations below `bytes` from the arenas rather than from their own
+/// mappings (`M_MMAP_THRESHOLD`), so that buffers allocated and freed per request reuse the same pages instead of
+/// faulting fresh zeroed ones in every time. Returns 1 when set, 0 where the C library is not glibc.
+int shardlog_malloc_keep_freed(size_t bytes);
+
 #endif
