@@ -50,8 +50,41 @@ struct PutRecordsBody {
     private static let maxDataByteCount = 10_485_760
     private static let recordCount = 1...500
 
-    /// Whether `bytes[range]` is `name`: compared with the literal's UTF-8 (a small string: no array, no reference
-    /// counting, which comparing slices with arrays cost per record member).
+    /// A record member's name as one integer: its bytes (at most 16; 0 for a longer one), the first lowest. With
+    /// the name's length it identifies the name exactly, so each record member is told apart with integer
+    /// comparisons (``dataWord`` and the others), no slice, array or string per comparison.
+    private static func word(_ range: Range<Int>, in bytes: [UInt8]) -> UInt128 {
+        guard range.count <= 16 else { return 0 }
+        var word: UInt128 = 0
+        for i in range.reversed() { word = word << 8 | UInt128(bytes[i]) }
+        return word
+    }
+
+    private static func word(_ name: String) -> UInt128 {
+        let bytes = Array(name.utf8)
+        return word(bytes.indices, in: bytes)
+    }
+
+    private static let dataWord = word("Data")
+    private static let partitionKeyWord = word("PartitionKey")
+    private static let explicitHashKeyWord = word("ExplicitHashKey")
+
+    /// Which record member `bytes[range]` names.
+    private enum Member {
+        case data, partitionKey, explicitHashKey, other
+    }
+
+    private static func member(_ range: Range<Int>, in bytes: [UInt8]) -> Member {
+        let word = word(range, in: bytes)
+        switch range.count {
+        case 4 where word == dataWord: return .data
+        case 12 where word == partitionKeyWord: return .partitionKey
+        case 15 where word == explicitHashKeyWord: return .explicitHashKey
+        default: return .other
+        }
+    }
+
+    /// Whether `bytes[range]` is `name` (a top-level member's name, once per request).
     private static func isName(_ range: Range<Int>, _ name: String, in bytes: [UInt8]) -> Bool {
         guard range.count == name.utf8.count else { return false }
         var i = range.lowerBound
@@ -129,19 +162,20 @@ struct PutRecordsBody {
             var hashKey: UInt128?
             repeat {
                 guard let name = plainString(), colon() else { return false }
-                if PutRecordsBody.isName(name, "Data", in: bytes) {
+                switch PutRecordsBody.member(name, in: bytes) {
+                case .data:
                     guard data == nil, let value = base64String() else { return false }
                     data = value
-                } else if PutRecordsBody.isName(name, "PartitionKey", in: bytes) {
+                case .partitionKey:
                     guard key == nil, let value = plainString(), PutRecordsBody.keyLength.contains(value.count)
                     else { return false }
                     for i in value where bytes[i] >= 0x80 { return false }
                     key = value
-                } else if PutRecordsBody.isName(name, "ExplicitHashKey", in: bytes) {
+                case .explicitHashKey:
                     guard hashKey == nil, let value = plainString(), let h = PutRecordsBody.hashKey(bytes[value])
                     else { return false }
                     hashKey = h
-                } else {
+                case .other:
                     return false
                 }
             } while comma()
@@ -150,7 +184,7 @@ struct PutRecordsBody {
             // The key is ASCII of 1–256 bytes (checked above); the data is decoded straight into the buffer.
             return records.append(checkedKey: bytes, key, explicitHashKey: hashKey) { out in
                 let start = out.count
-                return Base64Text.decode(bytes.span.extracting(data), appendingTo: &out)
+                return out.append(base64Decoding: bytes.span.extracting(data))
                     && out.count - start <= PutRecordsBody.maxDataByteCount
             }
         }
@@ -277,20 +311,21 @@ struct PutRecordsBody {
                 guard more else { break }
                 n += 1
                 guard let name = string(major: 3) else { return false }
-                if PutRecordsBody.isName(name, "Data", in: bytes) {
+                switch PutRecordsBody.member(name, in: bytes) {
+                case .data:
                     guard data == nil, let value = string(major: 2), value.count <= PutRecordsBody.maxDataByteCount
                     else { return false }
                     data = value
-                } else if PutRecordsBody.isName(name, "PartitionKey", in: bytes) {
+                case .partitionKey:
                     guard key == nil, let value = string(major: 3), PutRecordsBody.keyLength.contains(value.count)
                     else { return false }
                     for i in value where bytes[i] >= 0x80 { return false }
                     key = value
-                } else if PutRecordsBody.isName(name, "ExplicitHashKey", in: bytes) {
+                case .explicitHashKey:
                     guard hashKey == nil, let value = string(major: 3), let h = PutRecordsBody.hashKey(bytes[value])
                     else { return false }
                     hashKey = h
-                } else {
+                case .other:
                     return false
                 }
             }

@@ -1,6 +1,7 @@
 /// Standard base64 (RFC 4648, with padding): written straight into an output buffer (the record data of `GetRecords`
-/// and `SubscribeToShard` responses, blobs in JSON, Lambda event data), and decoded in one pass (the data of
-/// `PutRecord(s)` requests). Thread-safety: stateless.
+/// and `SubscribeToShard` responses, blobs in JSON, Lambda event data), and decoded in one pass (blobs of requests
+/// read into a value tree, such as `PutRecord`'s data; the plain `PutRecords` reader decodes with ShardLog's C
+/// decoder, `append(base64Decoding:)`, which a test holds to exactly this one's results). Thread-safety: stateless.
 package enum Base64Text {
     private static let alphabet: [UInt8] = Array(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
