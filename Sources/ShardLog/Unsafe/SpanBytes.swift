@@ -21,14 +21,16 @@ extension Array where Element == UInt8 {
     /// - Returns: `false`, with nothing appended, when `text` is not base64.
     /// - Complexity: O(`text.count`).
     package mutating func append(base64Decoding text: Span<UInt8>) -> Bool {
-        let start = count
-        append(contentsOf: repeatElement(0, count: text.count / 4 * 3))
-        let written = text.withUnsafeBufferPointer { input in
-            withUnsafeMutableBufferPointer { output in
-                shardlog_base64_decode(input.baseAddress, input.count, output.baseAddress.map { $0 + start })
+        var written = 0
+        // Decoded straight into the array's new tail; only what a successful decode wrote counts as appended.
+        append(addingCapacity: text.count / 4 * 3) { (tail: inout OutputSpan<UInt8>) in
+            text.withUnsafeBufferPointer { input in
+                tail.withUnsafeMutableBufferPointer { output, initialized in
+                    written = shardlog_base64_decode(input.baseAddress, input.count, output.baseAddress)
+                    if written > 0 { initialized = written }
+                }
             }
         }
-        removeSubrange((start + Swift.max(0, written))...)
         return written >= 0
     }
 
