@@ -160,12 +160,12 @@ extension KinesisServer {
                 "the store acknowledged \(results.count) of \(accepted.count) records for PutRecords on \(stream.name)")
         }
         // (Incoming records and bytes are counted from the store itself: see StoreMetricsCollector.)
+        // The whole answer is written into one buffer, which is sent as it is.
         let format = WireFormat.current
-        return .fields([
-            "FailedRecordCount": .integer(count - accepted.count),
-            "Records": .encoded(format, RecordsEncoding.putResults(format, results, failures: failures)),
-            "EncryptionType": .string(stream.cachedKMSKeyId == nil ? "NONE" : "KMS"),
-        ])
+        return .encoded(
+            format,
+            RecordsEncoding.putRecordsResponse(
+                format, results, failures: failures, encryptionType: stream.cachedKMSKeyId == nil ? "NONE" : "KMS"))
     }
 
     // MARK: - Iterators

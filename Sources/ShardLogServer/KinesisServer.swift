@@ -133,6 +133,7 @@ package final class KinesisServer: Sendable {
         if options.credentials == nil {
             logger.warning("no --credentials given: accepting requests with any signature (or none)")
         }
+        AllocatorTuning.keepFreedMemory(upTo: Self.keptFreedByteCount)
         let router = Router(context: KinesisRequestContext.self)
         router.add(middleware: CORSMiddleware())
         // The Lambda API, its functions and mappings (Lambda/); before /health, whose answer it extends.
@@ -173,6 +174,12 @@ package final class KinesisServer: Sendable {
         group.withLock { $0 = serviceGroup }
         try await serviceGroup.run()
     }
+
+    /// Freed memory the allocator keeps for reuse (``ShardLog/AllocatorTuning``): more than the buffers of the
+    /// largest PutRecords request (about 6.7 MiB of JSON for 5 MiB of records), so that requests reuse pages
+    /// instead of faulting fresh ones in (in a profile of 500-record PutRecords calls: about 25 page faults per
+    /// request before, none after).
+    static let keptFreedByteCount = 8 << 20
 
     /// Starts a graceful shutdown: stop accepting connections, let requests in flight finish.
     package func shutdown() async {

@@ -50,10 +50,51 @@ struct PutRecordsBody {
     private static let maxDataByteCount = 10_485_760
     private static let recordCount = 1...500
 
-    private static let recordsName = Array("Records".utf8)
-    private static let dataName = Array("Data".utf8)
-    private static let partitionKeyName = Array("PartitionKey".utf8)
-    private static let explicitHashKeyName = Array("ExplicitHashKey".utf8)
+    /// A record member's name as one integer: its bytes (at most 16; 0 for a longer one), the first lowest. With
+    /// the name's length it identifies the name exactly, so each record member is told apart with integer
+    /// comparisons (``dataWord`` and the others), no slice, array or string per comparison.
+    private static func word(_ range: Range<Int>, in bytes: [UInt8]) -> UInt128 {
+        guard range.count <= 16 else { return 0 }
+        var word: UInt128 = 0
+        for i in range.reversed() { word = word << 8 | UInt128(bytes[i]) }
+        return word
+    }
+
+    private static func word(_ name: String) -> UInt128 {
+        let bytes = Array(name.utf8)
+        return word(bytes.indices, in: bytes)
+    }
+
+    private static let dataWord = word("Data")
+    private static let partitionKeyWord = word("PartitionKey")
+    private static let explicitHashKeyWord = word("ExplicitHashKey")
+
+    /// Which record member `bytes[range]` names.
+    private enum Member {
+        case data, partitionKey, explicitHashKey, other
+    }
+
+    private static func member(_ range: Range<Int>, in bytes: [UInt8]) -> Member {
+        let word = word(range, in: bytes)
+        switch range.count {
+        case 4 where word == dataWord: return .data
+        case 12 where word == partitionKeyWord: return .partitionKey
+        case 15 where word == explicitHashKeyWord: return .explicitHashKey
+        default: return .other
+        }
+    }
+
+    /// Whether `bytes[range]` is `name` (a top-level member's name, once per request).
+    private static func isName(_ range: Range<Int>, _ name: String, in bytes: [UInt8]) -> Bool {
+        guard range.count == name.utf8.count else { return false }
+        var i = range.lowerBound
+        for byte in name.utf8 {
+            guard bytes[i] == byte else { return false }
+            i += 1
+        }
+        return true
+    }
+
     private static let topLevelNames = ["StreamName", "StreamARN", "StreamId"].map { ($0, Array($0.utf8)) }
 
     /// An `ExplicitHashKey` as the model allows it (`0|([1-9]\d{0,38})`) and within 0…2^128 − 1.
@@ -84,7 +125,7 @@ struct PutRecordsBody {
             repeat {
                 guard let key = plainString() else { return nil }
                 guard colon() else { return nil }
-                if bytes[key].elementsEqual(PutRecordsBody.recordsName) {
+                if PutRecordsBody.isName(key, "Records", in: bytes) {
                     guard records == nil, let r = recordList(&explicitHashKeys) else { return nil }
                     records = r
                 } else {
@@ -121,30 +162,29 @@ struct PutRecordsBody {
             var hashKey: UInt128?
             repeat {
                 guard let name = plainString(), colon() else { return false }
-                let k = bytes[name]
-                if k.elementsEqual(PutRecordsBody.dataName) {
+                switch PutRecordsBody.member(name, in: bytes) {
+                case .data:
                     guard data == nil, let value = base64String() else { return false }
                     data = value
-                } else if k.elementsEqual(PutRecordsBody.partitionKeyName) {
+                case .partitionKey:
                     guard key == nil, let value = plainString(), PutRecordsBody.keyLength.contains(value.count)
                     else { return false }
                     for i in value where bytes[i] >= 0x80 { return false }
                     key = value
-                } else if k.elementsEqual(PutRecordsBody.explicitHashKeyName) {
+                case .explicitHashKey:
                     guard hashKey == nil, let value = plainString(), let h = PutRecordsBody.hashKey(bytes[value])
                     else { return false }
                     hashKey = h
-                } else {
+                case .other:
                     return false
                 }
             } while comma()
             guard close(UInt8(ascii: "}")), let data, let key else { return false }
             if let hashKey { explicitHashKeys[records.count] = hashKey }
             // The key is ASCII of 1–256 bytes (checked above); the data is decoded straight into the buffer.
-            let text = bytes
             return records.append(checkedKey: bytes, key, explicitHashKey: hashKey) { out in
                 let start = out.count
-                return Base64Text.decode(text.span.extracting(data), appendingTo: &out)
+                return out.append(base64Decoding: bytes.span.extracting(data))
                     && out.count - start <= PutRecordsBody.maxDataByteCount
             }
         }
@@ -230,7 +270,7 @@ struct PutRecordsBody {
                 guard more else { break }
                 n += 1
                 guard let key = string(major: 3) else { return nil }
-                if bytes[key].elementsEqual(PutRecordsBody.recordsName) {
+                if PutRecordsBody.isName(key, "Records", in: bytes) {
                     guard records == nil, let r = recordList(&explicitHashKeys) else { return nil }
                     records = r
                 } else {
@@ -271,30 +311,29 @@ struct PutRecordsBody {
                 guard more else { break }
                 n += 1
                 guard let name = string(major: 3) else { return false }
-                let k = bytes[name]
-                if k.elementsEqual(PutRecordsBody.dataName) {
+                switch PutRecordsBody.member(name, in: bytes) {
+                case .data:
                     guard data == nil, let value = string(major: 2), value.count <= PutRecordsBody.maxDataByteCount
                     else { return false }
                     data = value
-                } else if k.elementsEqual(PutRecordsBody.partitionKeyName) {
+                case .partitionKey:
                     guard key == nil, let value = string(major: 3), PutRecordsBody.keyLength.contains(value.count)
                     else { return false }
                     for i in value where bytes[i] >= 0x80 { return false }
                     key = value
-                } else if k.elementsEqual(PutRecordsBody.explicitHashKeyName) {
+                case .explicitHashKey:
                     guard hashKey == nil, let value = string(major: 3), let h = PutRecordsBody.hashKey(bytes[value])
                     else { return false }
                     hashKey = h
-                } else {
+                case .other:
                     return false
                 }
             }
             guard let data, let key else { return false }
             if let hashKey { explicitHashKeys[records.count] = hashKey }
             // The key is ASCII of 1–256 bytes and the data within its bound (checked above): copied as they are.
-            let body = bytes
             return records.append(checkedKey: bytes, key, explicitHashKey: hashKey) { out in
-                out.append(contentsOf: body[data])
+                out.append(copying: bytes.span.extracting(data))
                 return true
             }
         }

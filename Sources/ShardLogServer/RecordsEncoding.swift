@@ -210,70 +210,95 @@ enum RecordsEncoding {
 
     private static let shardIdKey = Array("ShardId".utf8)
     private static let shardIdPrefix = Array("shardId-".utf8)
+    private static let failedRecordCountKey = Array("FailedRecordCount".utf8)
+    private static let jsonFailedRecordCount = Array(#"{"FailedRecordCount":"#.utf8)
+    private static let jsonPutRecords = Array(#","Records":["#.utf8)
+    private static let jsonEncryptionType = Array(#"],"EncryptionType":"#.utf8)
     private static let jsonStoredShardId = Array(#"","ShardId":"shardId-"#.utf8)
     private static let jsonStoredEnd = Array(#""}"#.utf8)
 
-    /// The `Records` array of a `PutRecords` answer, in `format`: `{"SequenceNumber":…,"ShardId":…}` per stored
-    /// entry, `{"ErrorCode":…,"ErrorMessage":…}` per refused one, in request order.
+    /// The body of a `PutRecords` answer in `format`, written straight into one buffer: `FailedRecordCount`,
+    /// `Records` (`{"SequenceNumber":…,"ShardId":…}` per stored entry, `{"ErrorCode":…,"ErrorMessage":…}` per
+    /// refused one, in request order) and `EncryptionType`, as the value tree of those members would be written.
     /// - Parameters:
     ///   - stored: where the stored entries landed, in order.
     ///   - failures: per entry, the error that refused it or `nil`; `nil` when every entry was stored.
-    static func putResults(_ format: WireFormat, _ stored: [SequenceNumber], failures: [KinesisError?]?) -> [UInt8] {
+    ///   - encryptionType: `NONE` or `KMS`.
+    static func putRecordsResponse(
+        _ format: WireFormat, _ stored: [SequenceNumber], failures: [KinesisError?]?, encryptionType: String
+    ) -> [UInt8] {
         let count = failures?.count ?? stored.count
         var out: [UInt8] = []
-        out.reserveCapacity(count * 110 + 16)
-        // The parts that depend on the shard alone (`49` and its 12 digits; the shard id's digits), formatted once
-        // per run of entries in one shard.
-        var shard = -1
-        var shardDigits: [UInt8] = []
-        var digits = SequenceDigits()
+        out.reserveCapacity(count * 110 + 96)
+        var entry = PutResultEntry(format)
         var k = 0
-        func nextStored() -> SequenceNumber {
-            let sequence = stored[k]
-            k += 1
-            if sequence.shardIndex != shard {
-                shard = sequence.shardIndex
-                shardDigits.removeAll(keepingCapacity: true)
-                appendShardDigits(shard, to: &shardDigits)
-            }
-            return sequence
-        }
         switch format {
         case .json:
-            out.append(UInt8(ascii: "["))
+            out.append(contentsOf: jsonFailedRecordCount)
+            out.appendDecimal(count - stored.count)
+            out.append(contentsOf: jsonPutRecords)
             for i in 0..<count {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 if let failure = failures?[i] {
                     Self.failure(failure).write(to: &out)
                     continue
                 }
-                let sequence = nextStored()
-                out.append(contentsOf: jsonSequenceNumber)
-                digits.append(sequence, to: &out)
-                out.append(contentsOf: jsonStoredShardId)
-                out.append(contentsOf: shardDigits)
-                out.append(contentsOf: jsonStoredEnd)
+                entry.append(stored[k], to: &out)
+                k += 1
             }
-            out.append(UInt8(ascii: "]"))
+            out.append(contentsOf: jsonEncryptionType)
+            out.appendJSONString(encryptionType)
+            out.append(UInt8(ascii: "}"))
         case .cbor:
+            CBOR.writeHead(major: 5, 3, to: &out)
+            appendKey(failedRecordCountKey, to: &out)
+            CBOR.writeInteger(Int64(count - stored.count), to: &out)
+            appendKey(recordsKey, to: &out)
             CBOR.writeHead(major: 4, count, to: &out)
             for i in 0..<count {
                 if let failure = failures?[i] {
                     CBOR.write(Self.failure(failure), to: &out)
                     continue
                 }
-                let sequence = nextStored()
-                out.append(0xA2)
-                appendKey(sequenceNumberKey, to: &out)
-                CBOR.writeHead(major: 3, 56, to: &out)
-                digits.append(sequence, to: &out)
-                appendKey(shardIdKey, to: &out)
-                CBOR.writeHead(major: 3, shardIdPrefix.count + shardDigits.count, to: &out)
-                out.append(contentsOf: shardIdPrefix)
-                out.append(contentsOf: shardDigits)
+                entry.append(stored[k], to: &out)
+                k += 1
             }
+            appendKey(encryptionTypeKey, to: &out)
+            CBOR.writeText(encryptionType, to: &out)
         }
         return out
+    }
+
+    /// A stored entry of a `PutRecords` answer (`{"SequenceNumber":"…","ShardId":"shardId-…"}`, or its CBOR map),
+    /// kept whole between entries: for the next offset of the same shard (the usual case) only the sequence
+    /// number's last digits are counted up in place (``SequenceDigits``) and the entry is copied out in one piece.
+    private struct PutResultEntry {
+        private var digits: SequenceDigits
+
+        init(_ format: WireFormat) {
+            switch format {
+            case .json:
+                digits = SequenceDigits(prefix: jsonSequenceNumber) { shard, out in
+                    out.append(contentsOf: jsonStoredShardId)
+                    appendShardDigits(shard, to: &out)
+                    out.append(contentsOf: jsonStoredEnd)
+                }
+            case .cbor:
+                var prefix: [UInt8] = [0xA2]
+                appendKey(sequenceNumberKey, to: &prefix)
+                CBOR.writeHead(major: 3, 56, to: &prefix)
+                digits = SequenceDigits(prefix: prefix) { shard, out in
+                    appendKey(shardIdKey, to: &out)
+                    var shardDigits: [UInt8] = []
+                    appendShardDigits(shard, to: &shardDigits)
+                    CBOR.writeHead(major: 3, shardIdPrefix.count + shardDigits.count, to: &out)
+                    out.append(contentsOf: shardIdPrefix)
+                    out.append(contentsOf: shardDigits)
+                }
+            }
+        }
+
+        mutating func append(_ sequence: SequenceNumber, to out: inout [UInt8]) { digits.append(sequence, to: &out) }
     }
 
     private static func failure(_ e: KinesisError) -> JSON {
@@ -315,30 +340,44 @@ enum RecordsEncoding {
         appendSequenceNumber(r.sequence, to: &out)
     }
 
-    /// The 56 digits of sequence numbers written one after the other: consecutive offsets of one shard (the records
-    /// of a `GetRecords` answer, a run of `PutRecords` results) are counted up in place, in decimal, instead of
-    /// formatted anew.
+    /// The 56 digits of sequence numbers written one after the other (each between a fixed prefix and a suffix
+    /// that depends on the shard alone, both empty for bare digits): consecutive offsets of one shard (the records
+    /// of a `GetRecords` answer, a run of `PutRecords` results) are counted up in place, in decimal, in the bytes
+    /// kept from the previous one, instead of formatted anew.
     private struct SequenceDigits {
-        private var digits: [UInt8] = []
+        /// The prefix, the 56 digits of ``last``, then ``suffix`` of its shard.
+        private var bytes: [UInt8]
         private var last: SequenceNumber?
+        private let prefixCount: Int
+        private let suffix: (Int, inout [UInt8]) -> Void
+
+        /// - Parameters:
+        ///   - prefix: written before each sequence number's digits.
+        ///   - suffix: writes what follows the digits for a shard index (called only when the shard changes).
+        init(prefix: [UInt8] = [], suffix: @escaping (Int, inout [UInt8]) -> Void = { _, _ in }) {
+            bytes = prefix
+            prefixCount = prefix.count
+            self.suffix = suffix
+        }
 
         mutating func append(_ sequence: SequenceNumber, to out: inout [UInt8]) {
             if let last, last.shardIndex == sequence.shardIndex, last.offset &+ 1 == sequence.offset,
-                sequence.offset != 0, digits.count == 56
+                sequence.offset != 0
             {
                 // Position (offset + 1) has at most 20 of its 42 digits: the carry never reaches the shard digits.
-                var i = digits.count - 1
-                while i > 14 && digits[i] == UInt8(ascii: "9") {
-                    digits[i] = UInt8(ascii: "0")
+                var i = prefixCount + 55
+                while i > prefixCount + 14 && bytes[i] == UInt8(ascii: "9") {
+                    bytes[i] = UInt8(ascii: "0")
                     i -= 1
                 }
-                digits[i] += 1
+                bytes[i] += 1
             } else {
-                digits.removeAll(keepingCapacity: true)
-                RecordsEncoding.appendSequenceNumber(sequence, to: &digits)
+                bytes.removeSubrange(prefixCount...)
+                RecordsEncoding.appendSequenceNumber(sequence, to: &bytes)
+                suffix(sequence.shardIndex, &bytes)
             }
             last = sequence
-            out.append(contentsOf: digits)
+            out.append(copying: bytes.span)
         }
     }
 

@@ -8,10 +8,13 @@ import ShardLogWire
 extension WireFormat {
     /// Runs `operation` with this as ``current``; the body of the response it returns is written with this as
     /// ``current`` too (a streamed body, such as `SubscribeToShard`'s events, is written after `operation` returns).
+    /// A body of known length is already encoded and is left as it is: wrapped, it would be written apart from the
+    /// response head (two writes, and two segments on the connection, instead of one).
     func run(_ operation: () async throws -> Response) async throws -> Response {
         guard self != .json else { return try await operation() }
         var response = try await Self.$current.withValue(self) { try await operation() }
         let body = response.body
+        guard body.contentLength == nil else { return response }
         response.body = ResponseBody(contentLength: body.contentLength) { [self] writer in
             try await Self.$current.withValue(self) { try await body.write(writer) }
         }

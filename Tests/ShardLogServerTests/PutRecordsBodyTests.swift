@@ -27,6 +27,34 @@ import Testing
         Self.expectSample(scanned)
     }
 
+    /// The reader's base64 decoder (C, ``ShardLog``'s `append(base64Decoding:)`) accepts and refuses exactly what
+    /// ``ShardLogWire/Base64Text`` does, with the same bytes: every byte at every position of texts with and
+    /// without padding, and random data of every length up to 70 bytes.
+    @Test func readerDecodesBase64AsTheGeneralPath() {
+        func expectSame(_ text: [UInt8]) {
+            var fast: [UInt8] = [7]
+            let accepted = fast.append(base64Decoding: text.span)
+            var general: [UInt8] = []
+            let generalAccepted = Base64Text.decode(text.span, appendingTo: &general)
+            #expect(accepted == generalAccepted, "\(text)")
+            #expect(fast == (accepted ? [7] + general : [7]), "\(text)")
+        }
+        for base in ["QUJDREVG", "QUJDREU=", "QUJDRA==", "QQ==", ""] {
+            for position in 0..<max(1, base.utf8.count) {
+                for byte in 0...255 {
+                    var text = Array(base.utf8)
+                    if !text.isEmpty { text[position] = UInt8(byte) }
+                    expectSame(text)
+                    expectSame(text + [UInt8(byte)])
+                }
+            }
+        }
+        var rng = SplitMix64(seed: 11)
+        for n in 0..<70 {
+            expectSame(Array(Self.base64((0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }).utf8))
+        }
+    }
+
     /// Stream `s` in `dir` holds payload `i` twice under key `k<i>` (sent once by each path), whatever the shard.
     private static func expectStoredTwice(_ payloads: [[UInt8]], in dir: String) throws {
         let stream = try Store(directory: dir).stream(named: "s")

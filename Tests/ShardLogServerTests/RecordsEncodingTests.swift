@@ -65,7 +65,7 @@ private func records(seed: UInt64) -> [Record] {
     }
 
     @Test(arguments: [WireFormat.json, .cbor])
-    func putResultsMatchTheValueTree(format: WireFormat) {
+    func putRecordsResponseMatchesTheValueTree(format: WireFormat) {
         let throttled = KinesisError(.provisionedThroughputExceeded, "Rate exceeded for shard shardId-000000000001")
         let sequences = [
             SequenceNumber(shardIndex: 0, offset: 0), SequenceNumber(shardIndex: 1, offset: 41),
@@ -78,17 +78,39 @@ private func records(seed: UInt64) -> [Record] {
             "ErrorCode": .string(throttled.code.name), "ErrorMessage": .string(throttled.message),
         ])
         let failures: [KinesisError?] = [nil, throttled, nil, nil]
-        let tree = JSON.array([stored(sequences[0]), failed, stored(sequences[1]), stored(sequences[2])])
-        #expect(RecordsEncoding.putResults(format, sequences, failures: failures) == format.encode(tree))
+        // The whole answer, as the value tree of its members would be written.
+        func answer(_ records: [JSON], failed: Int = 0, encryption: String = "NONE") -> [UInt8] {
+            format.encode(
+                .fields([
+                    "FailedRecordCount": .integer(failed), "Records": .array(records),
+                    "EncryptionType": .string(encryption),
+                ]))
+        }
+        let tree = [stored(sequences[0]), failed, stored(sequences[1]), stored(sequences[2])]
+        #expect(
+            RecordsEncoding.putRecordsResponse(format, sequences, failures: failures, encryptionType: "KMS")
+                == answer(tree, failed: 1, encryption: "KMS"))
         // Every entry stored (no failures array), shards changing and repeating.
         let all = sequences + [SequenceNumber(shardIndex: 1, offset: 42), SequenceNumber(shardIndex: 0, offset: 1)]
-        #expect(RecordsEncoding.putResults(format, all, failures: nil) == format.encode(.array(all.map(stored))))
-        // Runs of consecutive offsets (counted up in place: 9 → 10, 999 → 1000, up to 2^64 − 1 → 2^64).
+        #expect(
+            RecordsEncoding.putRecordsResponse(format, all, failures: nil, encryptionType: "NONE")
+                == answer(all.map(stored)))
+        // Runs of consecutive offsets (counted up in place: 9 → 10, 999 → 1000, up to 2^64 − 1 → 2^64), a failure
+        // in the middle of a run.
         let runs =
             (0..<1_200).map { SequenceNumber(shardIndex: 3, offset: UInt64($0)) }
             + (0..<3).map { SequenceNumber(shardIndex: 3, offset: UInt64.max - 2 + UInt64($0)) }
             + [SequenceNumber(shardIndex: 4, offset: 0), SequenceNumber(shardIndex: 4, offset: 1)]
-        #expect(RecordsEncoding.putResults(format, runs, failures: nil) == format.encode(.array(runs.map(stored))))
+        #expect(
+            RecordsEncoding.putRecordsResponse(format, runs, failures: nil, encryptionType: "NONE")
+                == answer(runs.map(stored)))
+        var gapped: [KinesisError?] = Array(repeating: nil, count: runs.count + 1)
+        gapped[500] = throttled
+        var expected = runs.map(stored)
+        expected.insert(failed, at: 500)
+        #expect(
+            RecordsEncoding.putRecordsResponse(format, runs, failures: gapped, encryptionType: "NONE")
+                == answer(expected, failed: 1))
     }
 
     @Test func encodedValuesAreWrittenAsIs() throws {

@@ -173,4 +173,49 @@ private func decoded(_ value: JSON) -> JSON {
         }
         #expect(Base64Text.decode("") == [])
     }
+
+    /// Every byte at every position of a two-group text (the last group may carry padding): decoded exactly when a
+    /// digit-by-digit reference decodes it, to the same bytes.
+    @Test func base64DecodeChecksEveryByteAtEveryPosition() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        func reference(_ text: [UInt8]) -> [UInt8]? {
+            guard text.count % 4 == 0 else { return nil }
+            var padding = 0
+            if text.last == UInt8(ascii: "=") { padding = text.dropLast().last == UInt8(ascii: "=") ? 2 : 1 }
+            var bits: UInt32 = 0
+            var out: [UInt8] = []
+            for (i, c) in text.enumerated() {
+                let value: UInt32
+                if i >= text.count - padding {
+                    value = 0
+                } else if let v = alphabet.firstIndex(of: c) {
+                    value = UInt32(v)
+                } else {
+                    return nil
+                }
+                bits = bits << 6 | value
+                if i % 4 == 3 {
+                    out += [
+                        UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 8),
+                        UInt8(truncatingIfNeeded: bits),
+                    ]
+                    bits = 0
+                }
+            }
+            return Array(out.dropLast(padding))
+        }
+        for base in ["QUJDREVG", "QUJDREU=", "QUJDRA=="] {
+            for position in 0..<8 {
+                for byte in 0...255 {
+                    var text = Array(base.utf8)
+                    text[position] = UInt8(byte)
+                    var out: [UInt8] = [7]
+                    let ok = Base64Text.decode(text.span, appendingTo: &out)
+                    let expected = reference(text)
+                    #expect(ok == (expected != nil), "\(text)")
+                    if let expected, ok { #expect(Array(out.dropFirst()) == expected, "\(text)") }
+                }
+            }
+        }
+    }
 }

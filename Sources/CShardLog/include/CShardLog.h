@@ -28,4 +28,16 @@ int shardlog_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 /// `futex(FUTEX_WAKE)` (not private) of up to `count` waiters on `word`; returns how many woke, -1 with errno.
 int shardlog_futex_wake(uint32_t *word, int count);
 
+/// Decodes padded base64 (RFC 4648, standard alphabet) of `length` bytes at `text` into `out`, which has room for
+/// `length / 4 * 3` bytes. Returns the number of bytes written, or -1 when `text` is not base64 (a length that is no
+/// multiple of 4, a byte outside the alphabet, padding that is not at the end or longer than two; `out` then holds a
+/// partial result). Accepts and refuses exactly what ShardLogWire's `Base64Text.decode` does.
+ptrdiff_t shardlog_base64_decode(const uint8_t *text, size_t length, uint8_t *out);
+
+/// glibc's allocator: keeps up to `bytes` of freed memory at the top of each arena instead of returning it to the
+/// system (`M_TRIM_THRESHOLD`), and serves allocations below `bytes` from the arenas rather than from their own
+/// mappings (`M_MMAP_THRESHOLD`), so that buffers allocated and freed per request reuse the same pages instead of
+/// faulting fresh zeroed ones in every time. Returns 1 when set, 0 where the C library is not glibc.
+int shardlog_malloc_keep_freed(size_t bytes);
+
 #endif

@@ -45,16 +45,17 @@ struct BatchEncoder {
         recordCount += 1
     }
 
-    /// Appends one record from packed buffers (``RecordBuffer``): copies `key` and `data` with one `memcpy` each.
+    /// Appends one record from packed buffers (``RecordBuffer``): copies `key` and `data` with one `memcpy` each
+    /// (views, not array slices: no reference counting per record).
     /// - Parameter timestamp: its arrival time in ms; never less than the batch's first.
-    mutating func append(key: ArraySlice<UInt8>, data: ArraySlice<UInt8>, timestamp: Int64) {
+    mutating func append(key: Span<UInt8>, data: Span<UInt8>, timestamp: Int64) {
         let ts = max(timestamp, firstTimestamp)
         lastTimestamp = max(lastTimestamp, ts)
         payload.appendVarint(UInt64(ts - firstTimestamp))
         payload.appendVarint(UInt64(key.count))
-        payload.append(contentsOf: key)
+        payload.append(copying: key)
         payload.appendVarint(UInt64(data.count))
-        payload.append(contentsOf: data)
+        payload.append(copying: data)
         recordCount += 1
     }
 

@@ -92,7 +92,7 @@ public struct RecordBuffer: Sendable {
             dataBytes.removeSubrange(end...)
             return false
         }
-        keyBytes.append(contentsOf: key[keyRange])
+        keyBytes.append(copying: key.span.extracting(keyRange))
         keyOffsets.append(keyBytes.count)
         dataOffsets.append(dataBytes.count)
         if let explicitHashKey { explicitHashKeys.append((count - 1, explicitHashKey)) }

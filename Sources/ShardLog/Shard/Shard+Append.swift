@@ -39,6 +39,8 @@ extension Shard {
         var out: [Appended] = []
         var written: (Segment, Int)?
         var start = members.startIndex
+        let keyBytes = records.keyBytes
+        let dataBytes = records.dataBytes
         while start < members.endIndex {
             w.encoder.reset(timestamp: timestamp)
             var end = start
@@ -47,7 +49,8 @@ extension Shard {
                 let data = records.dataRange(i)
                 if end != start && w.encoder.payloadByteCount + data.count > options.maxBatchByteCount { break }
                 w.encoder.append(
-                    key: records.keyBytes[records.keyRange(i)], data: records.dataBytes[data], timestamp: timestamp)
+                    key: keyBytes.span.extracting(records.keyRange(i)), data: dataBytes.span.extracting(data),
+                    timestamp: timestamp)
                 end += 1
             }
             let placed = try writeBatch(&w)

@@ -1,6 +1,7 @@
 /// Standard base64 (RFC 4648, with padding): written straight into an output buffer (the record data of `GetRecords`
-/// and `SubscribeToShard` responses, blobs in JSON, Lambda event data), and decoded in one pass (the data of
-/// `PutRecord(s)` requests). Thread-safety: stateless.
+/// and `SubscribeToShard` responses, blobs in JSON, Lambda event data), and decoded in one pass (blobs of requests
+/// read into a value tree, such as `PutRecord`'s data; the plain `PutRecords` reader decodes with ShardLog's C
+/// decoder, `append(base64Decoding:)`, which a test holds to exactly this one's results). Thread-safety: stateless.
 package enum Base64Text {
     private static let alphabet: [UInt8] = Array(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
@@ -46,11 +47,16 @@ package enum Base64Text {
         }
     }
 
-    /// 0–63 for a base64 digit, 64 for `=`, 255 for any other byte.
-    private static let values: [UInt8] = (0..<256).map { byte -> UInt8 in
-        if let i = alphabet.firstIndex(of: UInt8(byte)) { return UInt8(i) }
-        return byte == Int(UInt8(ascii: "=")) ? 64 : 255
-    }
+    /// Four tables of 256 entries, one per position in a group of four digits: a digit's value already shifted to
+    /// its place in the group's 24 bits (by 18, 12, 6, 0), and bit 31 for any byte outside the alphabet (`=` too:
+    /// padding is handled apart), so a group is four lookups ORed together and one test finds any invalid byte.
+    private static let groupValues: [UInt32] = {
+        var table = [UInt32](repeating: 0x8000_0000, count: 4 * 256)
+        for (value, digit) in alphabet.enumerated() {
+            for position in 0..<4 { table[position << 8 | Int(digit)] = UInt32(value) << UInt32(18 - 6 * position) }
+        }
+        return table
+    }()
 
     /// The bytes of padded base64 text, or `nil` when it is not base64 (a length that is no multiple of 4, a byte
     /// outside the alphabet, padding that is not at the end or longer than two).
@@ -69,38 +75,38 @@ package enum Base64Text {
         let count = span.count
         guard count % 4 == 0 else { return false }
         guard count > 0 else { return true }
-        let table = values.span
+        let table = groupValues.span
         var padding = 0
         if span[count - 1] == UInt8(ascii: "=") { padding = span[count - 2] == UInt8(ascii: "=") ? 2 : 1 }
-        // Values 64 (`=`) and 255 (not base64) have bit 6 or 7 set: one test for the whole text.
-        var invalid: UInt8 = 0
+        // Bit 31 of any group's value marks a byte outside the alphabet: one test for the whole text.
+        var invalid: UInt32 = 0
         // Written in place into the array's new tail (a partial result when the text turns out not to be base64).
+        // One table per position (see ``groupValues``): in a release micro-benchmark of 100-byte records, about 20%
+        // faster than one table of 6-bit values shifted per digit.
         out.append(addingCapacity: count / 4 * 3 - padding) { (o: inout OutputSpan<UInt8>) in
+            // (A local, stored once at the end: the captured variable would be read and written in memory per group.)
+            var bad: UInt32 = 0
             var i = 0
             while i < count - 4 {
-                let a = table[Int(span[i])]
-                let b = table[Int(span[i + 1])]
-                let c = table[Int(span[i + 2])]
-                let d = table[Int(span[i + 3])]
-                invalid |= (a | b | c | d) & 0xC0
-                let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                let v =
+                    table[Int(span[i])] | table[256 | Int(span[i + 1])] | table[512 | Int(span[i + 2])]
+                    | table[768 | Int(span[i + 3])]
+                bad |= v
                 o.append(UInt8(truncatingIfNeeded: v >> 16))
                 o.append(UInt8(truncatingIfNeeded: v >> 8))
                 o.append(UInt8(truncatingIfNeeded: v))
                 i += 4
             }
-            let a = table[Int(span[i])]
-            let b = table[Int(span[i + 1])]
-            var c = table[Int(span[i + 2])]
-            var d = table[Int(span[i + 3])]
-            if padding >= 1 { d = 0 }
-            if padding == 2 { c = 0 }
-            invalid |= (a | b | c | d) & 0xC0
-            let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+            // The last group, whose last one or two digits may be padding.
+            let c = padding == 2 ? 0 : table[512 | Int(span[i + 2])]
+            let d = padding >= 1 ? 0 : table[768 | Int(span[i + 3])]
+            let v = table[Int(span[i])] | table[256 | Int(span[i + 1])] | c | d
+            bad |= v
             o.append(UInt8(truncatingIfNeeded: v >> 16))
             if padding < 2 { o.append(UInt8(truncatingIfNeeded: v >> 8)) }
             if padding < 1 { o.append(UInt8(truncatingIfNeeded: v)) }
+            invalid = bad
         }
-        return invalid == 0
+        return invalid & 0x8000_0000 == 0
     }
 }
