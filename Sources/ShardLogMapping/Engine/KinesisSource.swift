@@ -30,10 +30,15 @@ package struct KinesisSource: StreamSource {
         endpoint: String, stream: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(MappingError) {
         do {
-            client = try KinesisClient(endpoint: endpoint, environment: environment)
+            self.init(client: try KinesisClient(endpoint: endpoint, environment: environment), stream: stream)
         } catch {
             throw MappingError(code: .invalidParameter, message: "--source-endpoint \(error)")
         }
+    }
+
+    /// Creates a source reading `stream` through `client` (the CLI's `--endpoint-url` client).
+    package init(client: KinesisClient, stream: String) {
+        self.client = client
         self.endpoint = client.endpoint
         self.stream = stream
         self.region = client.region

@@ -73,7 +73,7 @@ package protocol ShardSource: AnyObject {
     /// After a ``read(limit:)`` that returned ``ShardRead/caughtUp``, calls `action` once when records may have been
     /// published since, or at `timeout`, while the caller waits for something else.
     /// - Returns: a closure that cancels it (calling it after `action` ran does nothing), or `nil` when the source
-    ///   cannot tell (the default; the caller polls) or records came already (look again at once).
+    ///   cannot tell (the default) or records came already; the caller then keeps polling.
     func notifyOnRecords(timeout: Duration, _ action: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)?
 }
 

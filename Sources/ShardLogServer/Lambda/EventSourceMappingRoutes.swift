@@ -115,10 +115,11 @@ extension KinesisServer {
     }
 
     func createEventSourceMapping(_ request: LambdaRequest, _ service: LambdaService) async throws -> Response {
-        let members = try request.params().members
+        let params = try request.params()
+        let members = params.members
         try EventSourceMappingRequest.checkKeys(
             members, allowed: MappingConfiguration.lambdaKeys.union(["Tags"]), operation: "CreateEventSourceMapping")
-        let tags = try Self.tags(try request.params())
+        let tags = try Self.tags(params)
         for key in ["FunctionName", "EventSourceArn"] where members[key] == nil {
             throw LambdaError(
                 "ValidationException",
@@ -137,12 +138,13 @@ extension KinesisServer {
         }
         let (function, streamName) = try resolve(configuration, service)
         configuration.functionName = function.name
-        // One mapping per function and stream, as Lambda keeps them.
-        let arn = StreamARN(region: service.region, account: service.account, streamName: streamName).description
-        let source = configuration.eventSourceArn ?? arn
+        // One mapping per function and event source, as Lambda keeps them.
+        let source = Self.eventSourceArn(streamName: streamName, configuration: configuration, service)
         if let existing = service.allMappings().first(where: {
             $0.definition.configuration.functionName == function.name
-                && ($0.definition.configuration.eventSourceArn ?? $0.definition.streamName) == source
+                && Self.eventSourceArn(
+                    streamName: $0.definition.streamName, configuration: $0.definition.configuration, service)
+                    == source
         }) {
             throw LambdaError.conflict(
                 "The event source arn (\" \(source) \") and function (\" \(function.name) \") provided mapping already "
@@ -269,6 +271,15 @@ extension KinesisServer {
         return text.hasPrefix(failed) ? failed : text
     }
 
+    /// The mapping's `EventSourceArn`: as given, or (a mapping from a `--mappings` file that names a stream) the
+    /// stream's ARN in `service`'s account and region.
+    static func eventSourceArn(
+        streamName: String, configuration: MappingConfiguration, _ service: LambdaService
+    ) -> String {
+        configuration.eventSourceArn
+            ?? StreamARN(region: service.region, account: service.account, streamName: streamName).description
+    }
+
     /// `arn:aws:lambda:REGION:ACCOUNT:event-source-mapping:UUID`.
     static func mappingArn(_ uuid: String, _ service: LambdaService) -> String {
         "arn:aws:lambda:\(service.region):\(service.account):event-source-mapping:\(uuid)"
@@ -276,16 +287,13 @@ extension KinesisServer {
 
     /// The `EventSourceMappingConfiguration` Lambda returns.
     func mappingJSON(_ mapping: HostedMapping, _ service: LambdaService, state: String? = nil) -> JSON {
-        let (account, region) = (service.account, service.region)
         let definition = mapping.definition
         let c = definition.configuration
         let functionName = c.functionName ?? ""
         let functionArn =
             service.function(named: functionName)?.configuration.functionArn
             ?? service.functionArn(functionName)
-        let streamArn =
-            c.eventSourceArn
-            ?? StreamARN(region: region, account: account, streamName: definition.streamName).description
+        let streamArn = Self.eventSourceArn(streamName: definition.streamName, configuration: c, service)
         var filter: JSON?
         if let criteria = c.filterCriteria, let bytes = try? JSONEncoder().encode(criteria) {
             filter = try? JSON(parsing: [UInt8](bytes))

@@ -119,7 +119,7 @@ extension KinesisServer {
     /// - Throws: ``LambdaError`` `ResourceNotFoundException` for a resource that does not exist here,
     ///   `InvalidParameterValueException` for an ARN of another kind.
     static func taggable(_ arn: String, _ service: LambdaService) throws(LambdaError) -> String {
-        let mappingPrefix = "arn:aws:lambda:\(service.region):\(service.account):event-source-mapping:"
+        let mappingPrefix = mappingArn("", service)
         if arn.hasPrefix(mappingPrefix) {
             guard service.mapping(String(arn.dropFirst(mappingPrefix.count))) != nil else {
                 throw LambdaError(

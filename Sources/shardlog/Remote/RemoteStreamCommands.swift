@@ -120,8 +120,7 @@ extension Get {
     /// is absent, and a shard with nothing new and `MillisBehindLatest` 0 is asked again after a pause (about five
     /// times a second with `--follow`); the shard list is read again every 2 s while following.
     func runRemote(_ client: KinesisClient) async throws {
-        let source = try KinesisSource(
-            endpoint: client.endpoint.absoluteString, stream: name, environment: try remote.environment())
+        let source = KinesisSource(client: client, stream: name)
         let start = try position()
         var remaining = limit ?? Int.max
         var readers: [String: any ShardSource] = [:]
