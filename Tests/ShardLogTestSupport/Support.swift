@@ -188,6 +188,8 @@ public enum SegmentSurgery {
     public static let committedEnd = 64
     /// Offset of the writer-state word.
     public static let writerState = 96
+    /// Offset of the segment-state word (0 open, 1 sealed, 2 closed).
+    public static let segmentState = 104
     /// Offset of the boot-identity word.
     public static let bootIdentity = 112
     /// First batch position.

@@ -130,6 +130,11 @@ extension Shard {
         }
         // The successor is created before a segment is sealed: a sealed newest file means the next one is missing.
         if seg.state == .sealed { _ = try successor(of: seg) }
+        // A writer that died between creating this file and sealing the one before left that one unsealed: seal it,
+        // so readers at its end look for this one (they list the directory at the end of sealed segments only).
+        if offsets.count >= 2, let previous = try? segment(offsets[offsets.count - 2]), previous.state == .open {
+            previous.file.storeReleasing(SegmentHeader.State.sealed.rawValue, at: SegmentHeader.state)
+        }
         try recoverIfNeeded(seg)
         _ = try checkedNextOffset(seg)
         w.active = seg

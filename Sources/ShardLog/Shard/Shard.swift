@@ -29,6 +29,13 @@ final class Shard: Sendable {
     private let table = Mutex(Table())
     /// Whether the directory has been listed at least once by this process.
     private let listed = Atomic<Bool>(false)
+    /// When this process last listed the directory (`DispatchTime` nanoseconds).
+    private let listedAt = Atomic<UInt64>(0)
+    private let listings = Atomic<Int>(0)
+    /// How old the listing may be before a reader at the end of an unsealed segment lists again: only a writer that
+    /// died between creating a segment's successor and sealing it leaves an unsealed segment followed by another
+    /// (and the next writer seals it), so readers at the tip look this seldom instead of on every read.
+    static let unsealedListingInterval: UInt64 = 1_000_000_000
 
     /// The segment files known to this process: their sorted first offsets (the last directory listing plus the
     /// files this process created) and the ones currently mapped.
@@ -96,6 +103,8 @@ final class Shard: Sendable {
             return UInt64(name.prefix(20))
         }.sorted()
         listed.store(true, ordering: .releasing)
+        listedAt.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        listings.wrappingAdd(1, ordering: .relaxed)
         let dropped = table.withLock { t -> [Segment] in
             let present = Set(offsets)
             var gone: [Segment] = []
@@ -109,6 +118,9 @@ final class Shard: Sendable {
         _ = dropped  // released here, outside the table lock
         return offsets
     }
+
+    /// How many times this process listed the shard's directory (a reader at the tip must not list it per read).
+    var listingCount: Int { listings.load(ordering: .relaxed) }
 
     /// The sorted first offsets currently known.
     /// - Complexity: O(1) (the array is shared copy-on-write).
@@ -189,7 +201,15 @@ final class Shard: Sendable {
     /// once if none is known).
     func segment(containing offset: UInt64) throws(ShardLogError) -> Segment? {
         var offsets = segmentOffsets()
-        if offsets.isEmpty || offsets.last.map({ $0 < offset }) == true { offsets = try refreshTable() }
+        if let last = offsets.last, last < offset {
+            // Usually a read at or near the tip, inside the newest known segment: no listing. Past its tip, or past
+            // a sealed one, the offset is in a newer file.
+            let newest = try segment(last)
+            if newest.state != .sealed, try offset <= newest.catchUp() { return newest }
+            offsets = try refreshTable()
+        } else if offsets.isEmpty {
+            offsets = try refreshTable()
+        }
         guard let first = offsets.first else { return nil }
         if offset < first { return try segment(first) }
         return try segment(offsets[offsets.partitionPoint { $0 <= offset } - 1])
@@ -205,8 +225,17 @@ final class Shard: Sendable {
             return at < offsets.count ? offsets[at] : nil
         }
         var next = after(segmentOffsets())
-        if next == nil { next = after(try refreshTable()) }
+        // Read before listing: the successor is created before the seal, so a sealed segment's is listed. At the end
+        // of an unsealed one (a reader at the tip) there is none to find, unless its writer died before sealing it:
+        // list again only when the listing is older than `unsealedListingInterval`, not on every read at the tip.
         let sealed = seg.state == .sealed
+        if next == nil
+            && (sealed
+                || DispatchTime.now().uptimeNanoseconds &- listedAt.load(ordering: .relaxed)
+                    >= Self.unsealedListingInterval)
+        {
+            next = after(try refreshTable())
+        }
         let tip = try seg.catchUp()
         guard let next else {
             if sealed {
@@ -243,7 +272,7 @@ final class Shard: Sendable {
         }
         // A shard that never had a segment: one stat instead of a directory listing per poll.
         if segmentOffsets().isEmpty && listed.load(ordering: .acquiring)
-            && !FileManager.default.fileExists(atPath: path(ofSegment: 0))
+            && !SystemCall.fileExists(path(ofSegment: 0))
         {
             return nil
         }

@@ -56,13 +56,20 @@ package final class StreamDoorbell: Sendable {
     /// How much earlier than its timeout a waiter may be resumed, so that waiters whose timeouts are close share
     /// one wake-up of the waiting thread (a waiter resumed early looks at its data and waits again).
     static let coalescing = Duration.milliseconds(5)
+    /// How long the waiting thread stays when no reader waits before it ends: a follower that waits again after
+    /// each record reuses it instead of starting a thread per record (a thread start and exit cost more than the
+    /// rest of the wake-up, and each exit unmaps a stack).
+    static let linger = Duration.seconds(1)
 
     /// `<stream>/doorbell`.
     package let path: String
     private let region: Region?
     private let state = Mutex(WaitState())
     private let threadWakeUps = Atomic<Int>(0)
+    /// Where the waiting thread sleeps while no reader waits (signalled by the next one to register).
+    private let parking = DispatchSemaphore(value: 0)
     private let waitCalls = Atomic<Int>(0)
+    private let threadStarts = Atomic<Int>(0)
 
     private struct Waiter {
         var ticket: Ticket
@@ -77,6 +84,10 @@ package final class StreamDoorbell: Sendable {
         var threadRunning = false
         /// When the waiting thread's current futex wait ends at the latest.
         var threadDeadline: ContinuousClock.Instant?
+        /// The waiting thread has no waiter and waits on ``parking`` for one (``linger`` at most).
+        var isParked = false
+        /// When the waiting thread ran out of waiters.
+        var idleSince: ContinuousClock.Instant?
     }
 
     /// Maps (creating it if needed) the doorbell of the stream in `directory`.
@@ -94,6 +105,10 @@ package final class StreamDoorbell: Sendable {
 
     /// How many times ``wait(for:timeout:)`` was called in this process (each a reader that found no data).
     package var waitCount: Int { waitCalls.load(ordering: .relaxed) }
+
+    /// How many times this process started the stream's waiting thread: once per burst of waits, not once per wait
+    /// (it stays ``linger`` after its last waiter). For tests and measurements.
+    package var threadStartCount: Int { threadStarts.load(ordering: .relaxed) }
 
     // MARK: - Registry
 
@@ -249,24 +264,35 @@ package final class StreamDoorbell: Sendable {
         _ id: UInt64, ticket: Ticket, timeout: Duration, wake: @escaping @Sendable () -> Void
     ) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
-        let (start, poke) = state.withLock { s -> (Bool, Bool) in
+        enum Start { case thread, unpark, poke, none }
+        let start = state.withLock { s -> Start in
             s.waiters[id] = Waiter(ticket: ticket, deadline: deadline, wake: wake)
             if !s.threadRunning {
                 s.threadRunning = true
-                return (true, false)
+                return .thread
             }
-            return (false, s.threadDeadline.map { deadline < $0.advanced(by: .milliseconds(-1)) } ?? false)
+            if s.isParked {
+                s.isParked = false
+                return .unpark
+            }
+            return s.threadDeadline.map { deadline < $0.advanced(by: .milliseconds(-1)) } ?? false ? .poke : .none
         }
         // Rung while registering: the thread might have looked before.
         if isRung(ticket) { take(id)?() }
-        if start {
+        switch start {
+        case .thread:
+            threadStarts.wrappingAdd(1, ordering: .relaxed)
             let thread = Thread { [self] in runWaitingThread() }
             thread.name = "shardlog-doorbell"
             thread.start()
-        } else if poke, let region {
+        case .unpark:
+            parking.signal()
+        case .poke:
             // An earlier deadline than the thread sleeps until: wake it to shorten its sleep (other processes'
             // waiters wake too, look, and sleep again).
-            region.wake()
+            region?.wake()
+        case .none:
+            break
         }
     }
 
@@ -283,31 +309,55 @@ package final class StreamDoorbell: Sendable {
     }
 
     /// The waiting thread: resumes rung and expired waiters, then sleeps on `generation` until the next ring or the
-    /// nearest deadline; ends when no waiter is left (the next ``wait(for:timeout:)`` starts it again).
+    /// nearest deadline. Without waiters it parks for ``linger`` (a registering waiter wakes it) and then ends (the
+    /// next ``wait(for:timeout:)`` starts it again).
     private func runWaitingThread() {
         guard let region else { return }
+        enum Next {
+            case sleep(until: ContinuousClock.Instant)
+            case park(for: Duration)
+            case end
+        }
         while true {
             let generation = region.word(Self.generationOffset).load(ordering: .sequentiallyConsistent)
+            let current = ContinuousClock.now
             // Deadlines this close are served together (timer coalescing): many idle readers, one wake-up.
-            let now = ContinuousClock.now.advanced(by: Self.coalescing)
+            let now = current.advanced(by: Self.coalescing)
             var ready: [@Sendable () -> Void] = []
-            let until = state.withLock { s -> ContinuousClock.Instant? in
+            let next = state.withLock { s -> Next in
+                s.isParked = false
                 for (id, w) in s.waiters where w.deadline <= now || isRung(w.ticket) {
                     ready.append(w.wake)
                     s.waiters[id] = nil
                 }
                 guard let nearest = s.waiters.values.map(\.deadline).min() else {
-                    s.threadRunning = false
                     s.threadDeadline = nil
-                    return nil
+                    let idleSince = s.idleSince ?? current
+                    s.idleSince = idleSince
+                    let left = Self.linger - (current - idleSince)
+                    guard left > .zero else {
+                        s.threadRunning = false
+                        s.idleSince = nil
+                        return .end
+                    }
+                    s.isParked = true
+                    return .park(for: left)
                 }
+                s.idleSince = nil
                 s.threadDeadline = nearest
-                return nearest
+                return .sleep(until: nearest)
             }
             for wake in ready { wake() }
-            guard let until else { return }
+            if case .end = next { return }
             threadWakeUps.wrappingAdd(1, ordering: .relaxed)
-            region.sleep(ifGeneration: generation, for: until - ContinuousClock.now)
+            switch next {
+            case .sleep(let until):
+                region.sleep(ifGeneration: generation, for: until - ContinuousClock.now)
+            case .park(let duration):
+                _ = parking.wait(timeout: .now() + .nanoseconds(Int(duration / .nanoseconds(1))))
+            case .end:
+                break
+            }
         }
     }
 }

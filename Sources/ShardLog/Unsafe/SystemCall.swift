@@ -82,6 +82,12 @@ enum SystemCall {
         }
     }
 
+    /// Whether `path` exists: one `access(2)`, without Foundation's path handling (a reader of an empty shard asks on
+    /// every look at the tip).
+    static func fileExists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
     /// The names in directory `path` (without `.` and `..`), or `nil` if it does not exist.
     /// - Throws: `.limitExceeded` when no descriptor is left, `.io` for other failures, naming the directory.
     static func directoryEntries(_ path: String) throws(ShardLogError) -> [String]? {

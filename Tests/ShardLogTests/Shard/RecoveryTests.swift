@@ -102,6 +102,83 @@ import Testing
     }
 }
 
+/// A reader at the end of the newest segment does not list the shard's directory on every read (a successor only
+/// follows a sealed segment), yet still moves on when a writer died between creating a successor and sealing.
+@Suite struct TipListingTests {
+    static let shard = "shardId-000000000000"
+
+    @Test func aReaderAtTheTipDoesNotListTheDirectoryPerRead() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            try store.createStream(named: "tip", shardCount: 1)
+            let stream = try store.stream(named: "tip")
+            _ = try stream.put(partitionKey: "k", data: [0])
+            var it = try stream.iterator(shardId: Self.shard, position: .trimHorizon)
+            #expect(try it.next().count == 1)
+            let shard = try stream.shard(id: Self.shard)
+            let before = shard.listingCount
+            for i in 1...200 {
+                _ = try stream.put(partitionKey: "k", data: [UInt8(truncatingIfNeeded: i)])
+                #expect(try it.next().map(\.data) == [[UInt8(truncatingIfNeeded: i)]])
+                #expect(try it.next().isEmpty)
+                #expect(try !it.hasMore())
+            }
+            // At most one listing per second of reading (the fallback below), not two per record.
+            #expect(shard.listingCount - before <= 5, "\(shard.listingCount - before) listings for 200 records")
+        }
+    }
+
+    /// Fills the first segment of `stream` until a second one exists and returns how many records were put.
+    func rollOnce(_ stream: DataStream, dir: String) throws -> Int {
+        var count = 0
+        while try SegmentSurgery.segments(dir, stream: "orphan", shard: Self.shard).count < 2 {
+            _ = try stream.put(partitionKey: "k", data: Array("r\(count)".utf8) + [UInt8](repeating: 7, count: 2000))
+            count += 1
+        }
+        return count
+    }
+
+    @Test(arguments: [false, true])
+    func aSegmentLeftUnsealedByADeadWriterIsReadThrough(nextWriterAppends: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            var options = StoreOptions()
+            options.segmentByteCount = 64 << 10
+            // The reader's store lists the shard while only the first segment exists.
+            let readerStore = try Store(directory: dir, options: options)
+            try readerStore.createStream(named: "orphan", shardCount: 1)
+            _ = try readerStore.stream(named: "orphan").put(partitionKey: "k", data: Array("r-first".utf8))
+            var reader = try readerStore.stream(named: "orphan").iterator(shardId: Self.shard, position: .trimHorizon)
+            var seen = try reader.next().map { String(decoding: $0.data.prefix(8), as: UTF8.self) }
+            #expect(seen == ["r-first"])
+            // Another store (a writer process) fills it and starts the second; then the first is made to look as a
+            // writer that died between creating the second and sealing the first leaves it.
+            let writerStore = try Store(directory: dir, options: options)
+            let rolled = try rollOnce(try writerStore.stream(named: "orphan"), dir: dir)
+            let segments = try SegmentSurgery.segments(dir, stream: "orphan", shard: Self.shard)
+            try SegmentSurgery.setWord(segments[0], SegmentSurgery.segmentState, 0)
+            var total = 1 + rolled
+            if nextWriterAppends {
+                // The next writer seals it before appending.
+                _ = try Store(directory: dir, options: options).stream(named: "orphan")
+                    .put(partitionKey: "k", data: Array("r-next".utf8))
+                total += 1
+                #expect(try SegmentSurgery.word(segments[0], SegmentSurgery.segmentState) == 1)
+            }
+            // Everything is read once, in order, within a generous bound (without the next writer, the reader lists
+            // the directory again once its listing is a second old).
+            let deadline = ContinuousClock.now + .seconds(20)
+            while seen.count < total && ContinuousClock.now < deadline {
+                let records = try reader.next(limit: 10_000)
+                if records.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+                seen += records.map { String(decoding: $0.data.prefix(8).prefix { $0 != 7 }, as: UTF8.self) }
+            }
+            let expected =
+                ["r-first"] + (0..<rolled).map { "r\($0)" } + (nextWriterAppends ? ["r-next"] : [])
+            #expect(seen == expected)
+        }
+    }
+}
+
 @Suite struct LazyOpenTests {
     /// Opening a store and appending or reading the tail touches only the newest segment: an unreadable old one is
     /// noticed only when a reader reaches it.

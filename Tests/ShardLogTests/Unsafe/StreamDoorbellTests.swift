@@ -122,6 +122,30 @@ struct StreamDoorbellTests {
         }
     }
 
+    /// A reader that waits again after each record (`get --follow`) reuses the stream's waiting thread: it stays a
+    /// while after its last waiter instead of a thread start and exit per record.
+    @Test func consecutiveWaitsShareOneWaitingThread() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Store(directory: dir)
+            try store.createStream(named: "s", shardCount: 1)
+            let doorbell = try store.stream(named: "s").doorbell
+            try #require(doorbell.isWaking, "futex doorbell unavailable on this platform")
+            let starts = doorbell.threadStartCount
+            for _ in 0..<30 {
+                let ticket = doorbell.ticket(shardIndex: 0)
+                await withCheckedContinuation { (woken: CheckedContinuation<Void, Never>) in
+                    // Registered before `notify` returns, so the ring below is the one that calls it.
+                    let id = doorbell.notify(after: ticket, timeout: Self.safetyNet) { woken.resume() }
+                    #expect(id != nil)
+                    doorbell.ring(shardIndex: 0)
+                }
+                // Longer than the waiting thread takes to find it has no waiter left.
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(doorbell.threadStartCount - starts <= 2, "\(doorbell.threadStartCount - starts) thread starts")
+        }
+    }
+
     @Test func anIdleWaiterSleepsUntilItsTimeout() async throws {
         try await withTemporaryDirectory { dir in
             let store = try Store(directory: dir)
