@@ -87,6 +87,12 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
     public var functionName: String?
     /// `EventSourceArn` as given when the mapping was created, or `nil`.
     public var eventSourceArn: String?
+    /// `MetricsConfig.Metrics` (`EventCount`, `ErrorCount`, `KafkaMetrics`), kept and reported as given, or `nil`
+    /// when not set. ShardLog's `/metrics` series exist whatever it says (there is no CloudWatch to send to).
+    public var metrics: [String]?
+    /// `KMSKeyArn`, kept and reported as given, or `nil`. Lambda encrypts the filter criteria with that key;
+    /// ShardLog keeps them in its data directory unencrypted.
+    public var kmsKeyArn: String?
     /// ShardLog's extension `Deaggregate` (default off; not a Lambda parameter): KPL aggregated records are
     /// delivered as their user records (``KPLAggregation/expand(_:)``) in the events of out-of-process handlers.
     public var deaggregate = false
@@ -152,8 +158,34 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         case enabled = "Enabled"
         case functionName = "FunctionName"
         case eventSourceArn = "EventSourceArn"
+        case metricsConfig = "MetricsConfig"
+        case kmsKeyArn = "KMSKeyArn"
         case deaggregate = "Deaggregate"
     }
+
+    /// `MetricsConfig`: `{"Metrics": [...]}`.
+    private struct MetricsConfig: Codable {
+        var metrics: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case metrics = "Metrics"
+        }
+
+        init(metrics: [String]) {
+            self.metrics = metrics
+        }
+
+        init(from decoder: any Decoder) throws {
+            metrics =
+                try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([String].self, forKey: .metrics)
+                ?? []
+        }
+    }
+
+    /// `MetricsConfig.Metrics` values Lambda accepts.
+    static let metricNames = ["EventCount", "ErrorCount", "KafkaMetrics"]
+    /// Lambda's pattern for `KMSKeyArn` (an ARN, or empty to remove the key).
+    static let kmsKeyArnPattern = "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
 
     /// Decodes a configuration, filling Lambda's defaults for missing keys (unknown keys are left to
     /// ``init(json:)``, which refuses them).
@@ -188,6 +220,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
         functionName = try container.decodeIfPresent(String.self, forKey: .functionName)
         eventSourceArn = try container.decodeIfPresent(String.self, forKey: .eventSourceArn)
+        metrics = try container.decodeIfPresent(MetricsConfig.self, forKey: .metricsConfig)?.metrics
+        kmsKeyArn = try container.decodeIfPresent(String.self, forKey: .kmsKeyArn)
         deaggregate = try container.decodeIfPresent(Bool.self, forKey: .deaggregate) ?? false
     }
 
@@ -214,6 +248,8 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         try container.encode(enabled, forKey: .enabled)
         try container.encodeIfPresent(functionName, forKey: .functionName)
         try container.encodeIfPresent(eventSourceArn, forKey: .eventSourceArn)
+        try container.encodeIfPresent(metrics.map(MetricsConfig.init(metrics:)), forKey: .metricsConfig)
+        try container.encodeIfPresent(kmsKeyArn, forKey: .kmsKeyArn)
         if deaggregate { try container.encode(true, forKey: .deaggregate) }
     }
 
@@ -385,6 +421,24 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
                     + "Member must have length less than or equal to \(FilterCriteria.maximumPatternLength)"
             )
         }
+        if let metrics {
+            if metrics.count > Self.metricNames.count {
+                violations.append(
+                    "Value '[\(metrics.joined(separator: ", "))]' at 'metricsConfig.metrics' failed to satisfy "
+                        + "constraint: Member must have length less than or equal to \(Self.metricNames.count)")
+            }
+            if metrics.contains(where: { !Self.metricNames.contains($0) }) {
+                violations.append(
+                    "Value '[\(metrics.joined(separator: ", "))]' at 'metricsConfig.metrics' failed to satisfy "
+                        + "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+                        + "[\(Self.metricNames.joined(separator: ", "))]]")
+            }
+        }
+        if let kmsKeyArn, !kmsKeyArn.isEmpty, !Self.isARN(kmsKeyArn) {
+            violations.append(
+                "Value '\(kmsKeyArn)' at 'kMSKeyArn' failed to satisfy constraint: Member must satisfy regular "
+                    + "expression pattern: \(Self.kmsKeyArnPattern)")
+        }
         if !violations.isEmpty {
             let count = violations.count
             throw MappingError(
@@ -433,6 +487,23 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
             }
             _ = try filterCriteria.compiled()
         }
+    }
+
+    /// Whether `text` matches ``kmsKeyArnPattern``'s ARN branch: `arn:`, an optional partition starting with `aws`,
+    /// `:`, a non-empty service of `[a-z0-9-.]`, `:`, anything.
+    static func isARN(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "arn" else { return false }
+        let partition = parts[1]
+        let partitionOK =
+            partition.isEmpty
+            || (partition.hasPrefix("aws")
+                && partition.dropFirst(3).allSatisfy { ($0.isASCII && $0.isLetter) || $0 == "-" })
+        let service = parts[2]
+        let serviceOK =
+            !service.isEmpty
+            && service.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "." }
+        return partitionOK && serviceOK
     }
 
     /// Whether `FunctionResponseTypes` contains `ReportBatchItemFailures`.

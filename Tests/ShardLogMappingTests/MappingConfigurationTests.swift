@@ -229,6 +229,39 @@ import Testing
         )
     }
 
+    @Test func metricsConfigAndKMSKeyArnAreKeptAndRoundTrip() throws {
+        let kms = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        let c = try configuration(
+            #"{"StartingPosition":"LATEST","MetricsConfig":{"Metrics":["EventCount"]},"KMSKeyArn":""#
+                + kms + #""}"#)
+        #expect(c.metrics == ["EventCount"])
+        #expect(c.kmsKeyArn == kms)
+        let again = try MappingConfiguration(json: [UInt8](try JSONEncoder().encode(c)))
+        #expect(again.metrics == ["EventCount"] && again.kmsKeyArn == kms)
+        // Absent stays absent; an empty key ARN (Lambda's way to remove it) is valid.
+        let plain = try configuration(#"{"StartingPosition":"LATEST","KMSKeyArn":""}"#)
+        #expect(plain.metrics == nil && plain.kmsKeyArn == "")
+        #expect(!String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("MetricsConfig"))
+    }
+
+    @Test func unknownMetricAndMalformedKMSKeyArnAreValidationErrors() throws {
+        let error = try configurationError(
+            #"{"StartingPosition":"LATEST","MetricsConfig":{"Metrics":["Bogus"]},"KMSKeyArn":"key-1"}"#)
+        #expect(error.code == .validation)
+        #expect(
+            error.message
+                == "2 validation errors detected: Value '[Bogus]' at 'metricsConfig.metrics' failed to satisfy "
+                + "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+                + "[EventCount, ErrorCount, KafkaMetrics]]; Value 'key-1' at 'kMSKeyArn' failed to satisfy "
+                + "constraint: Member must satisfy regular expression pattern: "
+                + "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+        #expect(MappingConfiguration.isARN("arn:aws-cn:kms:cn-north-1:1:key/x"))
+        #expect(MappingConfiguration.isARN("arn::kms::"))
+        #expect(!MappingConfiguration.isARN("arn:aws:KMS:us-east-1:1:key/x"))
+        #expect(!MappingConfiguration.isARN("arn:aws:kms"))
+        #expect(!MappingConfiguration.isARN("arn:gcp:kms:x:y"))
+    }
+
     @Test func atTimestampNeedsATimestamp() throws {
         let missing = try configurationError(#"{"StartingPosition":"AT_TIMESTAMP"}"#)
         #expect(missing.code == .invalidParameter)

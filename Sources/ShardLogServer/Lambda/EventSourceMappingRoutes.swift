@@ -324,6 +324,8 @@ extension KinesisServer {
             "TumblingWindowInSeconds": .integer(c.tumblingWindowInSeconds),
             "FunctionResponseTypes": .array(c.functionResponseTypes.map(JSON.string)),
             "EventSourceMappingArn": .string(Self.mappingArn(mapping.uuid, service)),
+            "MetricsConfig": c.metrics.map { .fields(["Metrics": .array($0.map(JSON.string))]) },
+            "KMSKeyArn": c.kmsKeyArn.flatMap { $0.isEmpty ? nil : .string($0) },
         ])
     }
 }

@@ -309,6 +309,14 @@ def mappings_phase():
         FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
         DestinationConfig={"OnSuccess": {"Destination": dlq_arn}}),
         "InvalidParameterValueException", "Unsupported DestinationConfig parameter for given event source mapping type.")
+    expect_error(lambda: lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
+        MetricsConfig={"Metrics": ["Bogus"]}),
+        "ValidationException", "at 'metricsConfig.metrics' failed to satisfy constraint")
+    expect_error(lambda: lam.create_event_source_mapping(
+        FunctionName="consumer", EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON",
+        KMSKeyArn="not-an-arn"),
+        "ValidationException", "at 'kMSKeyArn' failed to satisfy constraint")
     step("create-event-source-mapping validation")
 
     created = json.loads(aws(
@@ -386,6 +394,14 @@ def mappings_phase():
     wait_for(lambda: "while-disabled" in handled(), "the record put while disabled, after enabling")
     assert lam.get_event_source_mapping(UUID=uuid)["BatchSize"] == 20
     step("update batch size, disable (checkpoint kept), enable")
+    kms = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert "MetricsConfig" not in got and "KMSKeyArn" not in got, got
+    updated = lam.update_event_source_mapping(UUID=uuid, MetricsConfig={"Metrics": ["EventCount"]}, KMSKeyArn=kms)
+    assert updated["MetricsConfig"] == {"Metrics": ["EventCount"]} and updated["KMSKeyArn"] == kms, updated
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["MetricsConfig"] == {"Metrics": ["EventCount"]} and got["KMSKeyArn"] == kms, got
+    assert got["BatchSize"] == 20, got
+    step("MetricsConfig and KMSKeyArn are kept and reported")
     with open(os.path.join(WORK, "uuid"), "w") as f:
         f.write(uuid)
 
