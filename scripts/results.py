@@ -635,6 +635,23 @@ def main():
             w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | {num(mb, 1)} | {cpu_text} | "
               f"{rtext(ratio(median, redis_best))} |")
         w("")
+        gets = [r for r in put if "getLinesPerSecond" in r]
+        if gets:
+            w("Reading them back: `shardlog get STREAM --limit N > file` after each put run (every record as a JSON "
+              "line, data in base64), timed the same way; the reference is the same run's `put` of those lines.")
+            w("")
+            w("| shards | get lines/s (runs) | CPU ns/line (median, min–max) | × put lines/s |")
+            w("| --- | --- | --- | --- |")
+            for shards in sorted({r["shards"] for r in gets}):
+                runs = [r for r in gets if r["shards"] == shards]
+                rates = sorted(r["getLinesPerSecond"] for r in runs)
+                median = rates[len(rates) // 2]
+                cpu = sorted(r["getCpuNanosecondsPerLine"] for r in runs)
+                puts = sorted(r["linesPerSecond"] for r in runs)
+                w(f"| {shards} | {num(median)} ({', '.join(num(x) for x in rates)}) | "
+                  f"{num(cpu[len(cpu) // 2])} ({num(cpu[0])}–{num(cpu[-1])}) | "
+                  f"{rtext(ratio(median, puts[len(puts) // 2]))} |")
+            w("")
 
     remote_put_section(w, remote)
 

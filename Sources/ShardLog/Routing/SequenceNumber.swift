@@ -109,8 +109,20 @@ public struct SequenceNumber: Hashable, Sendable, Comparable, CustomStringConver
 public enum ShardID {
     /// `shardId-000000000007` for 7.
     public static func name(_ index: Int) -> String {
-        let digits = String(index)
-        return "shardId-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+        guard index >= 0 && index < 1_000_000_000_000 else {
+            let digits = String(index)
+            return "shardId-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+        }
+        // Digits written into the 20 bytes in place: this runs once per record on `get` and delivery paths.
+        var bytes: [UInt8] = Array("shardId-000000000000".utf8)
+        var value = index
+        var position = bytes.count - 1
+        while value > 0 {
+            bytes[position] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
+            position -= 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The index of a shard id; also accepts a bare number.

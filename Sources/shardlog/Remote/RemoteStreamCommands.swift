@@ -146,9 +146,9 @@ extension Get {
                 switch try await reader.read(limit: min(remaining, 1000)) {
                 case .records(let records):
                     progressed = true
-                    var text = ""
-                    for r in records.prefix(remaining) { text += Self.line(r, decode: decode) }
-                    out.write(Data(text.utf8))
+                    var lines: [UInt8] = []
+                    for r in records.prefix(remaining) { Self.appendLine(r, decode: decode, to: &lines) }
+                    out.write(Data(lines))
                     remaining -= records.count
                 case .caughtUp:
                     break

@@ -16,4 +16,15 @@ import Testing
         let n = SequenceNumber(shardIndex: 3, offset: UInt64.max - 1)
         #expect(try SequenceNumber(parsing: n.description) == n)
     }
+
+    @Test func shardIdsHaveTwelveDigits() throws {
+        #expect(ShardID.name(0) == "shardId-000000000000")
+        #expect(ShardID.name(7) == "shardId-000000000007")
+        #expect(ShardID.name(1_000) == "shardId-000000001000")
+        #expect(ShardID.name(999_999_999_999) == "shardId-999999999999")
+        #expect(ShardID.name(1_000_000_000_000) == "shardId-1000000000000")
+        for index in [0, 3, 42, 65_535, 123_456_789_012] {
+            #expect(try ShardID.index(ShardID.name(index)) == index)
+        }
+    }
 }
