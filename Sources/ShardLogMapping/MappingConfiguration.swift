@@ -489,21 +489,10 @@ public struct MappingConfiguration: Codable, Sendable, Equatable {
         }
     }
 
-    /// Whether `text` matches ``kmsKeyArnPattern``'s ARN branch: `arn:`, an optional partition starting with `aws`,
-    /// `:`, a non-empty service of `[a-z0-9-.]`, `:`, anything.
+    /// Whether `text` matches ``kmsKeyArnPattern`` (validation only: the pattern is compiled per call).
     static func isARN(_ text: String) -> Bool {
-        let parts = text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "arn" else { return false }
-        let partition = parts[1]
-        let partitionOK =
-            partition.isEmpty
-            || (partition.hasPrefix("aws")
-                && partition.dropFirst(3).allSatisfy { ($0.isASCII && $0.isLetter) || $0 == "-" })
-        let service = parts[2]
-        let serviceOK =
-            !service.isEmpty
-            && service.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "." }
-        return partitionOK && serviceOK
+        guard let pattern = try? Regex(kmsKeyArnPattern) else { return false }
+        return (try? pattern.wholeMatch(in: text)) != nil
     }
 
     /// Whether `FunctionResponseTypes` contains `ReportBatchItemFailures`.

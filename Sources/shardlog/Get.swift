@@ -134,7 +134,7 @@ struct Get: AsyncParsableCommand {
         out.append(contentsOf: #"","partitionKey":"#.utf8)
         out.appendJSONString(r.partitionKey)
         out.append(contentsOf: #","approximateArrivalTimestamp":"#.utf8)
-        appendSeconds(milliseconds: r.arrivalMilliseconds, to: &out)
+        JSONTimestamp.appendEpochSeconds(milliseconds: r.arrivalMilliseconds, to: &out)
         out.append(contentsOf: #","data":"#.utf8)
         if decode {
             let data = DecodedData(r.data)
@@ -143,26 +143,8 @@ struct Get: AsyncParsableCommand {
             out.append(contentsOf: data.encoding.utf8)
         } else {
             out.append(UInt8(ascii: "\""))
-            Base64Text.append(r.data, to: &out)
+            out.appendBase64(r.data)
         }
         out.append(contentsOf: "\"}\n".utf8)
-    }
-
-    /// `milliseconds` as seconds with three decimals (`1733577000.123`), as `%.3f` of milliseconds / 1000 prints.
-    static func appendSeconds(milliseconds: Int64, to out: inout [UInt8]) {
-        if milliseconds < 0 { out.append(UInt8(ascii: "-")) }
-        let magnitude = milliseconds.magnitude
-        var seconds = magnitude / 1000
-        var digits: [UInt8] = []
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(seconds % 10))
-            seconds /= 10
-        } while seconds > 0
-        out.append(contentsOf: digits.reversed())
-        let fraction = magnitude % 1000
-        out.append(UInt8(ascii: "."))
-        out.append(UInt8(ascii: "0") + UInt8(fraction / 100))
-        out.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 }

@@ -27,9 +27,7 @@ final class Shard: Sendable {
     /// Serializes `fdatasync` for group commit: one caller flushes for every batch published before it started.
     let syncGate = Mutex<Void>(())
     private let table = Mutex(Table())
-    /// Whether the directory has been listed at least once by this process.
-    private let listed = Atomic<Bool>(false)
-    /// When this process last listed the directory (`DispatchTime` nanoseconds).
+    /// When this process last listed the directory (`DispatchTime` nanoseconds); 0 until it first did.
     private let listedAt = Atomic<UInt64>(0)
     private let listings = Atomic<Int>(0)
     /// How old the listing may be before a reader at the end of an unsealed segment lists again: only a writer that
@@ -102,8 +100,7 @@ final class Shard: Sendable {
             guard name.hasSuffix(".seg"), name.count == 24 else { return nil }
             return UInt64(name.prefix(20))
         }.sorted()
-        listed.store(true, ordering: .releasing)
-        listedAt.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        listedAt.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .releasing)
         listings.wrappingAdd(1, ordering: .relaxed)
         let dropped = table.withLock { t -> [Segment] in
             let present = Set(offsets)
@@ -271,7 +268,7 @@ final class Shard: Sendable {
             if seg.state != .sealed { return seg }
         }
         // A shard that never had a segment: one stat instead of a directory listing per poll.
-        if segmentOffsets().isEmpty && listed.load(ordering: .acquiring)
+        if segmentOffsets().isEmpty && listedAt.load(ordering: .acquiring) != 0
             && !SystemCall.fileExists(path(ofSegment: 0))
         {
             return nil

@@ -84,9 +84,7 @@ package final class StreamDoorbell: Sendable {
         var threadRunning = false
         /// When the waiting thread's current futex wait ends at the latest.
         var threadDeadline: ContinuousClock.Instant?
-        /// The waiting thread has no waiter and waits on ``parking`` for one (``linger`` at most).
-        var isParked = false
-        /// When the waiting thread ran out of waiters.
+        /// When the waiting thread ran out of waiters: it waits on ``parking`` for one (``linger`` at most) while set.
         var idleSince: ContinuousClock.Instant?
     }
 
@@ -271,8 +269,8 @@ package final class StreamDoorbell: Sendable {
                 s.threadRunning = true
                 return .thread
             }
-            if s.isParked {
-                s.isParked = false
+            if s.idleSince != nil {
+                s.idleSince = nil
                 return .unpark
             }
             return s.threadDeadline.map { deadline < $0.advanced(by: .milliseconds(-1)) } ?? false ? .poke : .none
@@ -325,7 +323,6 @@ package final class StreamDoorbell: Sendable {
             let now = current.advanced(by: Self.coalescing)
             var ready: [@Sendable () -> Void] = []
             let next = state.withLock { s -> Next in
-                s.isParked = false
                 for (id, w) in s.waiters where w.deadline <= now || isRung(w.ticket) {
                     ready.append(w.wake)
                     s.waiters[id] = nil
@@ -340,7 +337,6 @@ package final class StreamDoorbell: Sendable {
                         s.idleSince = nil
                         return .end
                     }
-                    s.isParked = true
                     return .park(for: left)
                 }
                 s.idleSince = nil
